@@ -1,0 +1,552 @@
+"""Keras 3 losses as function handles and class handles, and the registry of their names.
+
+>>> from losscli import losses
+>>> losses.mean_squared_error([[1., 1.], [1., 1.]], [[0., 0.], [0., 0.]])
+array([1., 1.])
+>>> float(losses.MeanSquaredError()([[1., 1.], [1., 1.]], [[0., 0.], [0., 0.]]))
+1.0
+>>> float(losses.MeanSquaredError(reduction="sum")([[1., 1.], [1., 1.]], [[0., 0.], [0., 0.]]))
+2.0
+>>> losses.get("huber")(
+...     [[0.0]], [[3.0]]
+... )
+array([2.5])
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from losscli import functions as F
+from losscli.errors import SpecError
+from losscli.functions import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
+    categorical_hinge,
+    circle,
+    cosine_similarity,
+    ctc,
+    dice,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+    tversky,
+)
+from losscli.reduction import align_ranks, reduce_losses, standardize_dtype, standardize_reduction
+
+__all__ = [
+    "LOSSES",
+    "IDENTIFIERS",
+    "Loss",
+    "CustomLoss",
+    "get",
+    "lookup",
+    # function handles
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
+    "categorical_hinge",
+    "circle",
+    "cosine_similarity",
+    "ctc",
+    "dice",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
+    "tversky",
+]
+
+LossFn = Callable[..., np.ndarray]
+
+# Expected inputs, as `losscli describe` shows them.
+ELEMENTWISE = "y_true, y_pred: (N, d) (any rank); one loss per sample, averaged over the last axis"
+BINARY = "y_true: 0/1 labels (N, d); y_pred: probabilities, or logits with from_logits (N, d)"
+CATEGORICAL = "y_true: one-hot or probability rows (N, C); y_pred: probabilities or logits (N, C)"
+SPARSE = "y_true: integer class labels (N,); y_pred: probabilities or logits (N, C)"
+SEGMENTATION = (
+    "y_true, y_pred: masks of the same shape (N, ...); axis=None gives one loss for "
+    "the whole input, axis=(1, ...) one per sample"
+)
+
+
+class Loss:
+    """A loss with its parameters and a reduction, callable like a Keras loss.
+
+    ``loss(y_true, y_pred, sample_weight=None)`` converts both inputs to
+    ``dtype`` (float64 unless asked otherwise), aligns their ranks as Keras
+    does, computes per-sample losses with the function handle and reduces them
+    with :func:`losscli.reduction.reduce_losses`.
+    """
+
+    fn: ClassVar[LossFn]
+    #: True for the losses whose y_true holds one integer class label per sample.
+    sparse_labels: ClassVar[bool] = False
+    shapes: ClassVar[str] = ELEMENTWISE
+
+    def __init__(
+        self, *, reduction: str | None = "sum_over_batch_size", dtype: Any = "float64", **params: Any
+    ) -> None:
+        self.reduction = standardize_reduction(reduction)
+        self.dtype = standardize_dtype(dtype)
+        self.params = self.check_params(params)
+
+    @property
+    def name(self) -> str:
+        """The canonical function name, e.g. ``mean_squared_error``."""
+        return self.fn.__name__
+
+    @classmethod
+    def parameters(cls) -> dict[str, inspect.Parameter]:
+        """The loss's parameters (name -> ``inspect.Parameter`` with default and annotation)."""
+        signature = inspect.signature(cls.fn)
+        return {name: p for name, p in list(signature.parameters.items())[2:]}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {name: p.default for name, p in cls.parameters().items()}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` against the loss's parameters; return them with defaults filled."""
+        accepted = cls.parameters()
+        checked = cls.defaults()
+        for key, value in params.items():
+            if key not in accepted:
+                raise SpecError(
+                    f"{cls.__name__} has no parameter {key!r}; {_describe_params(cls)}"
+                )
+            hint = typing.get_type_hints(cls.fn)[key]
+            checked[key] = _check_value(cls, key, value, hint)
+        return checked
+
+    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-sample losses and an optional mask of the entries that count."""
+        return self.fn(y_true, y_pred, **self.params), None
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        y_true = np.asarray(y_true, dtype=self.dtype)
+        y_pred = np.asarray(y_pred, dtype=self.dtype)
+        y_true, y_pred = align_ranks(y_true, y_pred)
+        values, mask = self.call(y_true, y_pred)
+        return reduce_losses(values, sample_weight, mask, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        """Every parameter (Keras 3.15.1 drops some, #23286), plus name and reduction."""
+        return {"name": self.name, "reduction": self.reduction, **self.params}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        config = {k: v for k, v in config.items() if k != "name"}
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        sep = ", " if args else ""
+        return f"{type(self).__name__}({args}{sep}reduction={self.reduction!r})"
+
+    @classmethod
+    def description(cls) -> str:
+        """One line: what the loss is."""
+        return (cls.__doc__ or "").strip().splitlines()[0]
+
+    @classmethod
+    def formula(cls) -> str:
+        return inspect.getdoc(cls.fn) or ""
+
+
+def _describe_params(cls: type[Loss]) -> str:
+    params = cls.parameters()
+    if not params:
+        return "it takes no parameters"
+    listed = ", ".join(f"{name}={p.default!r}" for name, p in params.items())
+    return f"its parameters are {listed}"
+
+
+def _check_value(cls: type[Loss], key: str, value: Any, hint: Any) -> Any:
+    """Return ``value`` converted to the parameter's type, or raise ``SpecError``."""
+    converted = _convert(value, hint)
+    if converted is _INVALID:
+        raise SpecError(
+            f"{cls.__name__}: {key}={value!r} is not {_type_name(hint)}; "
+            f"{_describe_params(cls)}"
+        )
+    return converted
+
+
+_INVALID = object()
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            converted = _convert(value, option)
+            if converted is not _INVALID:
+                return converted
+        return _INVALID
+    if hint is type(None):
+        return None if value is None else _INVALID
+    if hint is bool:
+        return value if isinstance(value, bool) else _INVALID
+    if hint is int:
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        return int(value) if ok else _INVALID
+    if hint is float:
+        ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        return float(value) if ok else _INVALID
+    if origin in (tuple, list) and isinstance(value, (list, tuple)):
+        item_hint = typing.get_args(hint)[0]
+        items = [_convert(v, item_hint) for v in value]
+        if not items or any(v is _INVALID for v in items):
+            return _INVALID
+        return origin(items)
+    return _INVALID
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if origin is tuple:
+        return "a tuple of integers"
+    if origin is list:
+        return "a list of numbers"
+    return {bool: "true/false", int: "an integer", float: "a number"}[hint]
+
+
+# --- the losses ---------------------------------------------------------------
+# Each class is its function plus a one-line description; the registry below
+# lists them. Adding a loss: a function in functions.py, a class here, its
+# entry in LOSSES.
+
+
+class MeanSquaredError(Loss):
+    """Mean squared error: the average of (y_true - y_pred)**2."""
+
+    fn = staticmethod(mean_squared_error)
+
+
+class MeanAbsoluteError(Loss):
+    """Mean absolute error: the average of |y_true - y_pred|."""
+
+    fn = staticmethod(mean_absolute_error)
+
+
+class MeanAbsolutePercentageError(Loss):
+    """Mean absolute percentage error: 100 * |y_true - y_pred| / |y_true|."""
+
+    fn = staticmethod(mean_absolute_percentage_error)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """Mean squared logarithmic error: squared difference of log(1 + y)."""
+
+    fn = staticmethod(mean_squared_logarithmic_error)
+
+
+class CosineSimilarity(Loss):
+    """Negative cosine similarity between y_true and y_pred (-1 is best)."""
+
+    fn = staticmethod(cosine_similarity)
+
+
+class Huber(Loss):
+    """Huber loss: quadratic for errors up to delta, linear beyond."""
+
+    fn = staticmethod(huber)
+
+
+class LogCosh(Loss):
+    """Logarithm of the hyperbolic cosine of the prediction error."""
+
+    fn = staticmethod(log_cosh)
+
+
+class Hinge(Loss):
+    """Hinge loss for labels in {-1, 1} (or {0, 1})."""
+
+    fn = staticmethod(hinge)
+
+
+class SquaredHinge(Loss):
+    """Squared hinge loss for labels in {-1, 1} (or {0, 1})."""
+
+    fn = staticmethod(squared_hinge)
+
+
+class CategoricalHinge(Loss):
+    """Categorical hinge loss for one-hot labels."""
+
+    fn = staticmethod(categorical_hinge)
+    shapes = CATEGORICAL
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence from y_pred to y_true."""
+
+    fn = staticmethod(kl_divergence)
+    shapes = CATEGORICAL
+
+
+class Poisson(Loss):
+    """Poisson loss: y_pred - y_true * log(y_pred), for count data."""
+
+    fn = staticmethod(poisson)
+
+
+class BinaryCrossentropy(Loss):
+    """Binary crossentropy (log loss) for 0/1 labels."""
+
+    fn = staticmethod(binary_crossentropy)
+    shapes = BINARY
+
+
+class BinaryFocalCrossentropy(Loss):
+    """Binary focal crossentropy: log loss down-weighted on easy examples."""
+
+    fn = staticmethod(binary_focal_crossentropy)
+    shapes = BINARY
+
+
+class CategoricalCrossentropy(Loss):
+    """Categorical crossentropy for one-hot (or probability) labels."""
+
+    fn = staticmethod(categorical_crossentropy)
+    shapes = CATEGORICAL
+
+
+class CategoricalFocalCrossentropy(Loss):
+    """Categorical focal crossentropy: crossentropy down-weighted on easy examples."""
+
+    fn = staticmethod(categorical_focal_crossentropy)
+    shapes = CATEGORICAL
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Categorical crossentropy for integer class labels."""
+
+    fn = staticmethod(sparse_categorical_crossentropy)
+    sparse_labels = True
+    shapes = SPARSE
+
+    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return F.sparse_categorical_crossentropy_with_mask(y_true, y_pred, **self.params)
+
+
+class CategoricalGeneralizedCrossEntropy(Loss):
+    """Generalized crossentropy (Zhang & Sabuncu, 2018), robust to noisy integer labels."""
+
+    fn = staticmethod(categorical_generalized_cross_entropy)
+    sparse_labels = True
+    shapes = SPARSE
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        checked = super().check_params(params)
+        if not 0 < checked["q"] < 1:
+            raise SpecError(f"{cls.__name__}: q must be in the interval (0, 1), got {checked['q']}")
+        return checked
+
+
+class Dice(Loss):
+    """Dice loss: 1 - the Dice coefficient of y_true and y_pred."""
+
+    fn = staticmethod(dice)
+    shapes = SEGMENTATION
+
+
+class Tversky(Loss):
+    """Tversky loss: Dice with separate weights for false positives and negatives."""
+
+    fn = staticmethod(tversky)
+    shapes = SEGMENTATION
+
+
+class Circle(Loss):
+    """Circle loss for metric learning over every pair of embeddings in the input."""
+
+    fn = staticmethod(circle)
+    sparse_labels = True
+    shapes = "y_true: integer labels (N,); y_pred: L2-normalised embeddings (N, D)"
+
+    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return F.circle_with_mask(y_true, y_pred, **self.params)
+
+
+class CTC(Loss):
+    """Connectionist temporal classification loss for label sequences."""
+
+    fn = staticmethod(ctc)
+    shapes = "y_true: labels (N, L), 0-padded (0 is the blank); y_pred: logits (N, T, C)"
+
+
+class CustomLoss(Loss):
+    """A user function ``fn(y_true, y_pred) -> per-sample losses``, reduced like a built-in."""
+
+    def __init__(
+        self,
+        fn: LossFn,
+        *,
+        reduction: str | None = "sum_over_batch_size",
+        dtype: Any = "float64",
+        name: str | None = None,
+    ) -> None:
+        self.custom_fn = fn
+        self.custom_name = name or getattr(fn, "__name__", "custom")
+        super().__init__(reduction=reduction, dtype=dtype)
+
+    @property
+    def name(self) -> str:
+        return self.custom_name
+
+    @classmethod
+    def parameters(cls) -> dict[str, inspect.Parameter]:
+        return {}
+
+    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return np.asarray(self.custom_fn(y_true, y_pred)), None
+
+
+# --- the registry -------------------------------------------------------------
+
+#: Canonical function name -> loss class, in the order of the Keras documentation.
+LOSSES: dict[str, type[Loss]] = {
+    cls.fn.__name__: cls
+    for cls in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        CosineSimilarity,
+        Huber,
+        LogCosh,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
+        KLDivergence,
+        Poisson,
+        BinaryCrossentropy,
+        BinaryFocalCrossentropy,
+        CategoricalCrossentropy,
+        CategoricalFocalCrossentropy,
+        SparseCategoricalCrossentropy,
+        CategoricalGeneralizedCrossEntropy,
+        Dice,
+        Tversky,
+        Circle,
+        CTC,
+    )
+}
+
+#: Keras 3 short aliases and the Keras 2 names that Keras 3 dropped.
+ALIASES: dict[str, str] = {
+    "mse": "mean_squared_error",
+    "MSE": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "MAE": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "MAPE": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "MSLE": "mean_squared_logarithmic_error",
+    "bce": "binary_crossentropy",
+    "BCE": "binary_crossentropy",
+    "kld": "kl_divergence",
+    "KLD": "kl_divergence",
+    "kullback_leibler_divergence": "kl_divergence",
+    "logcosh": "log_cosh",
+    "huber_loss": "huber",
+    "cosine_proximity": "cosine_similarity",
+}
+
+#: Every accepted identifier -> canonical function name.
+IDENTIFIERS: dict[str, str] = {
+    **{name: name for name in LOSSES},
+    **{cls.__name__: name for name, cls in LOSSES.items()},
+    **ALIASES,
+}
+
+
+def _fold(identifier: str) -> str:
+    return identifier.replace("_", "").replace("-", "").lower()
+
+
+_FOLDED: dict[str, str] = {_fold(ident): name for ident, name in IDENTIFIERS.items()}
+_FOLDED_IDENTIFIER: dict[str, str] = {}
+for _ident in IDENTIFIERS:
+    _FOLDED_IDENTIFIER.setdefault(_fold(_ident), _ident)
+
+
+def identifiers_of(name: str) -> list[str]:
+    """Every identifier accepted for the loss whose canonical name is ``name``."""
+    return [ident for ident, target in IDENTIFIERS.items() if target == name]
+
+
+def lookup(identifier: str) -> type[Loss]:
+    """The loss class for an identifier: exact first, then ignoring case and underscores."""
+    name = IDENTIFIERS.get(identifier) or _FOLDED.get(_fold(identifier))
+    if name is None:
+        close = difflib.get_close_matches(identifier, list(IDENTIFIERS), n=3, cutoff=0.6)
+        for folded in difflib.get_close_matches(_fold(identifier), list(_FOLDED), n=3):
+            if _FOLDED_IDENTIFIER[folded] not in close:
+                close.append(_FOLDED_IDENTIFIER[folded])
+        hint = f"; did you mean {', '.join(close[:3])}?" if close else ""
+        raise SpecError(f"unknown loss {identifier!r}{hint} (`losscli list` shows them all)")
+    return LOSSES[name]
+
+
+def get(identifier: Any) -> Any:
+    """Resolve a loss like ``keras.losses.get``.
+
+    - a class name (``"MeanSquaredError"``) gives an instance with default config;
+    - any other name (``"mse"``, ``"mean_squared_error"``) gives the function;
+    - ``{"class_name": ..., "config": {...}}`` gives a configured instance;
+    - a callable is returned as it is (a class is instantiated); ``None`` gives ``None``.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        if "class_name" not in identifier:
+            raise SpecError("a loss dict needs a 'class_name' key (and optionally 'config')")
+        cls = lookup(str(identifier["class_name"]))
+        config = identifier.get("config") or {}
+        if not isinstance(config, dict):
+            raise SpecError("a loss dict's 'config' must be a dict of parameters")
+        return cls.from_config(config)
+    if isinstance(identifier, str):
+        cls = lookup(identifier)
+        if identifier == cls.__name__ or _fold(identifier) == _fold(cls.__name__) != _fold(cls.fn.__name__):
+            return cls()
+        return cls.fn
+    if callable(identifier):
+        return identifier() if inspect.isclass(identifier) else identifier
+    raise SpecError(f"could not interpret loss identifier {identifier!r}")

@@ -1,0 +1,24 @@
+import os
+
+# Keras is the reference implementation; its numpy backend needs no accelerator.
+# Set before anything imports keras.
+os.environ.setdefault("KERAS_BACKEND", "numpy")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def keras_float64():
+    """Import Keras so that dtype="float64" really computes in float64.
+
+    Keras' numpy and JAX backends promote float64 to float32 inside
+    ``convert_to_tensor`` (``BIT64_TO_BIT32_DTYPE``, JAX's default without x64),
+    so ``keras.losses.MeanSquaredError(dtype="float64")`` still computes in
+    float32 there; its TensorFlow backend keeps float64. The reference must be
+    float64 to check losscli to 1e-6 on sums that cancel, so the promotion map is
+    set as on the TensorFlow backend. test_conformance checks that it took.
+    """
+    import keras
+    from keras.src.backend.common import dtypes
+
+    dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
+    keras.config.set_floatx("float64")
+    return keras
