@@ -17,3 +17,7 @@ class SpecError(LossCliError, ValueError):
 
 class InputError(LossCliError, ValueError):
     """Input data is unusable: unreadable file, bad shape, bad values."""
+
+
+class LossError(LossCliError, ValueError):
+    """A loss cannot be computed, e.g. a custom loss function raised."""

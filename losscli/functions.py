@@ -67,9 +67,7 @@ def _class_axis(axis: int, ndim: int) -> int:
     return axis % ndim
 
 
-def _smooth_categorical(
-    y_true: np.ndarray, label_smoothing: float, n_classes: int
-) -> np.ndarray:
+def _smooth_categorical(y_true: np.ndarray, label_smoothing: float, n_classes: int) -> np.ndarray:
     # Divide by the number of classes along the class axis (Keras #23437).
     return y_true * (1.0 - label_smoothing) + label_smoothing / n_classes
 
@@ -169,7 +167,7 @@ def log_cosh(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(log(cosh(y_pred - y_true)), axis=-1)``, computed without overflow."""
     y_true, y_pred = _floats(y_true, y_pred)
     x = y_pred - y_true
-    return np.mean(x + _softplus(-2.0 * x) - np.log(2.0), axis=-1)
+    return np.mean(x + _softplus(-2.0 * x) - x.dtype.type(np.log(2.0)), axis=-1)
 
 
 # --- hinge ---------------------------------------------------------------------
@@ -278,9 +276,7 @@ def binary_focal_crossentropy(
     return np.mean(focal, axis=axis)
 
 
-def _categorical_log_probabilities(
-    y_pred: np.ndarray, from_logits: bool, axis: int
-) -> np.ndarray:
+def _categorical_log_probabilities(y_pred: np.ndarray, from_logits: bool, axis: int) -> np.ndarray:
     if from_logits:
         return _log_softmax(y_pred, axis)
     p = y_pred / np.sum(y_pred, axis=axis, keepdims=True)
@@ -400,9 +396,7 @@ def _sparse_labels(y_true: Any, y_pred: np.ndarray) -> np.ndarray:
     return y_true
 
 
-def categorical_generalized_cross_entropy(
-    y_true: Any, y_pred: Any, q: float = 0.5
-) -> np.ndarray:
+def categorical_generalized_cross_entropy(y_true: Any, y_pred: Any, q: float = 0.5) -> np.ndarray:
     """``(1 - p[y_true]**q) / q`` for integer labels; 0 < q < 1 (q -> 0 is crossentropy)."""
     if not 0 < q < 1:
         raise InputError(f"categorical_generalized_cross_entropy: q must be in (0, 1), got {q}")

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from losscli import functions as F
-from losscli.errors import SpecError
+from losscli.errors import LossCliError, LossError, SpecError
 from losscli.functions import (
     binary_crossentropy,
     binary_focal_crossentropy,
@@ -112,7 +112,11 @@ class Loss:
     shapes: ClassVar[str] = ELEMENTWISE
 
     def __init__(
-        self, *, reduction: str | None = "sum_over_batch_size", dtype: Any = "float64", **params: Any
+        self,
+        *,
+        reduction: str | None = "sum_over_batch_size",
+        dtype: Any = "float64",
+        **params: Any,
     ) -> None:
         self.reduction = standardize_reduction(reduction)
         self.dtype = standardize_dtype(dtype)
@@ -140,9 +144,7 @@ class Loss:
         checked = cls.defaults()
         for key, value in params.items():
             if key not in accepted:
-                raise SpecError(
-                    f"{cls.__name__} has no parameter {key!r}; {_describe_params(cls)}"
-                )
+                raise SpecError(f"{cls.__name__} has no parameter {key!r}; {_describe_params(cls)}")
             hint = typing.get_type_hints(cls.fn)[key]
             checked[key] = _check_value(cls, key, value, hint)
         return checked
@@ -195,8 +197,7 @@ def _check_value(cls: type[Loss], key: str, value: Any, hint: Any) -> Any:
     converted = _convert(value, hint)
     if converted is _INVALID:
         raise SpecError(
-            f"{cls.__name__}: {key}={value!r} is not {_type_name(hint)}; "
-            f"{_describe_params(cls)}"
+            f"{cls.__name__}: {key}={value!r} is not {_type_name(hint)}; {_describe_params(cls)}"
         )
     return converted
 
@@ -422,7 +423,7 @@ class CustomLoss(Loss):
         name: str | None = None,
     ) -> None:
         self.custom_fn = fn
-        self.custom_name = name or getattr(fn, "__name__", "custom")
+        self.custom_name: str = name or getattr(fn, "__name__", "custom")
         super().__init__(reduction=reduction, dtype=dtype)
 
     @property
@@ -434,7 +435,21 @@ class CustomLoss(Loss):
         return {}
 
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        return np.asarray(self.custom_fn(y_true, y_pred)), None
+        try:
+            result = self.custom_fn(y_true, y_pred)
+        except LossCliError:
+            raise
+        except Exception as exc:
+            raise LossError(
+                f"custom loss {self.name!r} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        values = np.asarray(result)
+        if values.dtype.kind not in "iuf":
+            raise LossError(
+                f"custom loss {self.name!r} must return numbers (one loss per sample), "
+                f"got {type(result).__name__} of dtype {values.dtype}"
+            )
+        return values.astype(self.dtype, copy=False), None
 
 
 # --- the registry -------------------------------------------------------------
@@ -544,7 +559,9 @@ def get(identifier: Any) -> Any:
         return cls.from_config(config)
     if isinstance(identifier, str):
         cls = lookup(identifier)
-        if identifier == cls.__name__ or _fold(identifier) == _fold(cls.__name__) != _fold(cls.fn.__name__):
+        if identifier == cls.__name__ or _fold(identifier) == _fold(cls.__name__) != _fold(
+            cls.fn.__name__
+        ):
             return cls()
         return cls.fn
     if callable(identifier):

@@ -22,9 +22,7 @@ def standardize_reduction(reduction: str | None) -> str:
     if reduction is None:
         return "none"
     if reduction not in REDUCTIONS:
-        raise SpecError(
-            f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}"
-        )
+        raise SpecError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
     return reduction
 
 

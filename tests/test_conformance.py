@@ -31,6 +31,8 @@ RTOL = 1e-6
 
 def has_mask(name: str, params: dict[str, Any]) -> bool:
     return name == "circle" or params.get("ignore_class") is not None
+
+
 ATOL = 1e-12
 
 
@@ -43,7 +45,9 @@ def _one_hot(labels: np.ndarray, n: int) -> np.ndarray:
     return np.eye(n)[labels]
 
 
-def make_data(kind: str, shape: tuple[int, ...], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def make_data(
+    kind: str, shape: tuple[int, ...], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """(y_true, y_pred) for a kind of loss; the class axis, when there is one, is last."""
     if kind == "real":
         return rng.normal(size=shape), rng.normal(size=shape)
@@ -68,9 +72,13 @@ def make_data(kind: str, shape: tuple[int, ...], rng: np.random.Generator) -> tu
     if kind == "binary_logits":
         return rng.choice([0.0, 1.0], shape), 3.0 * rng.normal(size=shape)
     if kind == "sparse":
-        return rng.integers(0, shape[-1], shape[:-1]).astype(float), _softmax(rng.normal(size=shape))
+        return rng.integers(0, shape[-1], shape[:-1]).astype(float), _softmax(
+            rng.normal(size=shape)
+        )
     if kind == "sparse_col":
-        return rng.integers(0, shape[-1], shape[:-1] + (1,)).astype(float), _softmax(rng.normal(size=shape))
+        return rng.integers(0, shape[-1], shape[:-1] + (1,)).astype(float), _softmax(
+            rng.normal(size=shape)
+        )
     if kind == "sparse_logits":
         return rng.integers(0, shape[-1], shape[:-1]).astype(float), 2.0 * rng.normal(size=shape)
     if kind == "mask":
@@ -236,7 +244,9 @@ def compare(name: str, v_index: int, shape: tuple[int, ...], reduction: str, wei
     keras_cls, keras_params = keras_reference(name, variant.params, variant.class_axis)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        unweighted = keras_cls(reduction="none", dtype="float64", **keras_params)(ref_true, ref_pred)
+        unweighted = keras_cls(reduction="none", dtype="float64", **keras_params)(
+            ref_true, ref_pred
+        )
         loss_shape = np.shape(unweighted)
         if weight == "none":
             w = kw = None
@@ -257,7 +267,9 @@ def compare(name: str, v_index: int, shape: tuple[int, ...], reduction: str, wei
         expected = keras_cls(reduction=reduction, dtype="float64", **keras_params)(
             ref_true, ref_pred, sample_weight=kw
         )
-    got = losses.LOSSES[name](reduction=reduction, **variant.params)(y_true, y_pred, sample_weight=w)
+    got = losses.LOSSES[name](reduction=reduction, **variant.params)(
+        y_true, y_pred, sample_weight=w
+    )
     expected = np.asarray(expected)
     assert expected.dtype == np.float64
     return np.asarray(got), expected, RTOL
@@ -284,10 +296,18 @@ def test_function_handle_equals_keras(name, v_index, shape):
     variant = SETTINGS[name][v_index]
     rng = np.random.default_rng(7)
     y_true, y_pred = make_data(variant.kind, shape, rng)
-    ours = getattr(losses, name)(y_true, y_pred, **variant.params) if variant.class_axis is None else None
+    ours = (
+        getattr(losses, name)(y_true, y_pred, **variant.params)
+        if variant.class_axis is None
+        else None
+    )
     if ours is None or name in FUNCTION_EXCEPTIONS:
         pytest.skip("compared through the class handle")
-    if variant.kind in ("sparse_col",) or y_true.ndim != y_pred.ndim and variant.kind not in ("sparse", "sparse_logits", "ctc"):
+    if (
+        variant.kind in ("sparse_col",)
+        or y_true.ndim != y_pred.ndim
+        and variant.kind not in ("sparse", "sparse_logits", "ctc")
+    ):
         pytest.skip("Keras' function does not align ranks; the class handle is compared")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -330,7 +350,9 @@ def test_label_smoothing_with_custom_axis_divides_by_classes_on_that_axis():
 def test_bce_from_logits_is_exact_where_the_numpy_backend_saturates():
     ours = losses.BinaryCrossentropy(from_logits=True)([[0.0]], [[100.0]])
     assert ours == 100.0
-    numpy_backend = keras.losses.BinaryCrossentropy(from_logits=True, dtype="float64")([[0.0]], [[100.0]])
+    numpy_backend = keras.losses.BinaryCrossentropy(from_logits=True, dtype="float64")(
+        [[0.0]], [[100.0]]
+    )
     assert numpy_backend < 17  # saturated at -log(1e-7)
 
 
@@ -341,7 +363,9 @@ def _keras_loss_classes():
     return {
         name: obj
         for name, obj in vars(keras.losses).items()
-        if inspect.isclass(obj) and issubclass(obj, keras.losses.Loss) and obj is not keras.losses.Loss
+        if inspect.isclass(obj)
+        and issubclass(obj, keras.losses.Loss)
+        and obj is not keras.losses.Loss
     }
 
 
@@ -367,9 +391,7 @@ def test_every_keras_loss_function_and_identifier_resolves():
     for name in public | set(ALL_OBJECTS_DICT) - {"Loss", "LossFunctionWrapper"}:
         keras_obj = getattr(keras.losses, name, None) or ALL_OBJECTS_DICT[name]
         resolved = losses.lookup(name)
-        keras_class_name = (
-            keras_obj.__name__ if inspect.isclass(keras_obj) else None
-        )
+        keras_class_name = keras_obj.__name__ if inspect.isclass(keras_obj) else None
         if keras_class_name:
             assert resolved.__name__ == keras_class_name
         else:
@@ -397,7 +419,10 @@ def test_keras2_names_and_case_folding():
     assert losses.lookup("cosine_proximity") is losses.CosineSimilarity
     assert losses.lookup("meansquarederror") is losses.MeanSquaredError
     assert losses.lookup("Binary_CrossEntropy") is losses.BinaryCrossentropy
-    assert losses.lookup("CATEGORICALGENERALIZEDCROSSENTROPY") is losses.CategoricalGeneralizedCrossEntropy
+    assert (
+        losses.lookup("CATEGORICALGENERALIZEDCROSSENTROPY")
+        is losses.CategoricalGeneralizedCrossEntropy
+    )
 
 
 def _report() -> None:  # pragma: no cover - run by hand for the numbers in the notes
@@ -412,7 +437,9 @@ def _report() -> None:  # pragma: no cover - run by hand for the numbers in the 
         got, expected, _ = result
         n_cases += 1
         denom = np.maximum(np.abs(expected), 1e-300)
-        diff = float(np.max(np.abs(got - expected) / denom, initial=0.0, where=np.abs(expected) > 1e-12))
+        diff = float(
+            np.max(np.abs(got - expected) / denom, initial=0.0, where=np.abs(expected) > 1e-12)
+        )
         worst[name] = max(worst.get(name, 0.0), diff)
     print(f"{n_cases} conformance cases against Keras {keras.__version__}")
     for name, diff in worst.items():

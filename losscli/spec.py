@@ -1,0 +1,242 @@
+"""Loss specifications: ``NAME`` or ``NAME(key=value, ...)``, and custom loss functions.
+
+>>> parse_spec("huber(delta=2.5)")
+LossSpec(text='huber(delta=2.5)', name='huber', params={'delta': 2.5})
+>>> parse_spec("dice(axis=(1, 2))").params
+{'axis': (1, 2)}
+>>> build_losses(["bce(label_smoothing=0.1)"], options={"from_logits": True})[0]
+BinaryCrossentropy(from_logits=True, label_smoothing=0.1, axis=-1, reduction='sum_over_batch_size')
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from losscli.errors import SpecError
+from losscli.losses import CustomLoss, Loss, lookup
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+    | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+    | (?P<num>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))
+    | (?P<punct>[()\[\],=])
+    )""",
+    re.VERBOSE,
+)
+_WORDS: dict[str, Any] = {
+    "true": True,
+    "false": False,
+    "null": None,
+    "none": None,
+    "inf": float("inf"),
+    "nan": float("nan"),
+}
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A parsed loss argument: the text as typed, the loss name and its parameters."""
+
+    text: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_custom(self) -> bool:
+        """``file.py:function`` or ``package.module:function``."""
+        return ":" in self.name
+
+
+class _Parser:
+    def __init__(self, text: str, what: str, start: int = 0) -> None:
+        self.text = text
+        self.what = what
+        self.tokens: list[tuple[str, str, int]] = []
+        pos = start
+        while pos < len(text):
+            if text[pos:].strip() == "":
+                break
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                self.fail(f"unexpected character {text[pos:].lstrip()[0]!r}", pos)
+            assert m is not None and m.lastgroup is not None
+            self.tokens.append((m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup)))
+            pos = m.end()
+        self.i = 0
+
+    def fail(self, message: str, pos: int | None = None) -> None:
+        where = f" at position {pos + 1}" if pos is not None else ""
+        raise SpecError(f"cannot parse {self.what} {self.text!r}: {message}{where}")
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str, int]:
+        token = self.peek()
+        if token is None:
+            self.fail(f"expected {value!r}" if value else "unexpected end", len(self.text))
+        assert token is not None
+        if value is not None and token[1] != value:
+            self.fail(f"expected {value!r}, found {token[1]!r}", token[2])
+        self.i += 1
+        return token
+
+    def value(self) -> Any:
+        kind, text, pos = self.take()
+        if kind == "num":
+            return float(text) if re.search(r"[.eEna]", text) else int(text)
+        if kind == "str":
+            return text[1:-1].encode().decode("unicode_escape")
+        if kind == "name":
+            if text.lower() in _WORDS:
+                return _WORDS[text.lower()]
+            self.fail(f"{text!r} is not a value (quote strings; use true/false/null)", pos)
+        if text in "([":
+            close = ")" if text == "(" else "]"
+            items = []
+            while self.peek() and self.peek()[1] != close:  # type: ignore[index]
+                items.append(self.value())
+                if self.peek() and self.peek()[1] == ",":  # type: ignore[index]
+                    self.take(",")
+                else:
+                    break
+            self.take(close)
+            return tuple(items) if text == "(" else items
+        self.fail(f"expected a value, found {text!r}", pos)
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        self.take("(")
+        while self.peek() and self.peek()[1] != ")":  # type: ignore[index]
+            kind, key, pos = self.take()
+            if kind != "name":
+                self.fail(f"expected a parameter name, found {key!r} (write key=value)", pos)
+            if self.peek() is None or self.peek()[1] != "=":  # type: ignore[index]
+                self.fail(f"expected '=' after {key!r} (write {key}=value)", pos)
+            self.take("=")
+            if key in params:
+                self.fail(f"parameter {key!r} given twice", pos)
+            params[key] = self.value()
+            if self.peek() and self.peek()[1] == ",":  # type: ignore[index]
+                self.take(",")
+            else:
+                break
+        self.take(")")
+        if self.peek() is not None:
+            self.fail(f"unexpected {self.peek()[1]!r} after ')'", self.peek()[2])  # type: ignore[index]
+        return params
+
+
+def parse_value(text: str) -> Any:
+    """A value as in a spec: true/false, null/none, numbers, quoted strings, lists, tuples.
+
+    >>> parse_value("[0.25, 0.75]")
+    [0.25, 0.75]
+    """
+    parser = _Parser(text, "value")
+    value = parser.value()
+    if parser.peek() is not None:
+        parser.fail(f"unexpected {parser.peek()[1]!r}", parser.peek()[2])  # type: ignore[index]
+    return value
+
+
+def parse_spec(text: str) -> LossSpec:
+    """Split ``NAME(key=value, ...)`` into its name and parameters."""
+    stripped = text.strip()
+    if not stripped:
+        raise SpecError("empty loss name; give a loss such as mse or 'huber(delta=2)'")
+    open_at = stripped.find("(")
+    if open_at < 0:
+        if ")" in stripped:
+            raise SpecError(f"unbalanced parentheses in loss {text!r}")
+        return LossSpec(text, stripped)
+    name = stripped[:open_at].strip()
+    if not name:
+        raise SpecError(f"loss {text!r} has parameters but no name")
+    if stripped.count("(") != stripped.count(")") or not stripped.endswith(")"):
+        raise SpecError(f"unbalanced parentheses in loss {text!r}; write NAME(key=value, ...)")
+    return LossSpec(text, name, _Parser(stripped, "loss", start=open_at).params())
+
+
+def load_custom_function(target: str) -> Callable[..., Any]:
+    """Load ``path/to/file.py:function`` or ``package.module:function``."""
+    where, _, attr = target.rpartition(":")
+    if not where or not attr:
+        raise SpecError(f"custom loss {target!r} must be file.py:function or module:function")
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise SpecError(f"custom loss file {where!r} does not exist")
+        module_name = f"losscli_custom_{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise SpecError(f"cannot load custom loss file {where!r}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise SpecError(
+                f"custom loss file {where!r} failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
+    else:
+        try:
+            module = importlib.import_module(where)
+        except Exception as exc:
+            raise SpecError(
+                f"cannot import module {where!r} for custom loss {target!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise SpecError(f"custom loss {target!r}: {where!r} has no attribute {attr!r}")
+    if not callable(fn):
+        raise SpecError(f"custom loss {target!r}: {attr!r} is not a function")
+    return fn
+
+
+def build_loss(
+    spec: LossSpec | str,
+    *,
+    options: dict[str, Any] | None = None,
+    reduction: str | None = "sum_over_batch_size",
+    dtype: Any = "float64",
+) -> Loss:
+    """A configured loss: the spec's own parameters win over ``options`` it accepts."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    if spec.is_custom:
+        if spec.params:
+            raise SpecError(f"custom loss {spec.name!r} takes no parameters")
+        return CustomLoss(
+            load_custom_function(spec.name), reduction=reduction, dtype=dtype, name=spec.name
+        )
+    cls = lookup(spec.name)
+    accepted = cls.parameters()
+    params = {k: v for k, v in (options or {}).items() if k in accepted}
+    params.update(spec.params)
+    return cls(reduction=reduction, dtype=dtype, **params)
+
+
+def build_losses(
+    texts: Iterable[str],
+    *,
+    options: dict[str, Any] | None = None,
+    reduction: str | None = "sum_over_batch_size",
+    dtype: Any = "float64",
+) -> list[Loss]:
+    """Build every loss of a command; an option that no loss takes is an error."""
+    specs = [parse_spec(text) for text in texts]
+    built = [build_loss(s, options=options, reduction=reduction, dtype=dtype) for s in specs]
+    for key in options or {}:
+        if not any(key in loss.parameters() for loss in built):
+            names = ", ".join(s.text for s in specs)
+            raise SpecError(f"no chosen loss ({names}) takes the parameter {key!r}")
+    return built
