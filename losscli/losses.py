@@ -423,7 +423,7 @@ class CustomLoss(Loss):
         name: str | None = None,
     ) -> None:
         self.custom_fn = fn
-        self.custom_name: str = name or getattr(fn, "__name__", "custom")
+        self.custom_name = name or str(getattr(fn, "__name__", "custom"))
         super().__init__(reduction=reduction, dtype=dtype)
 
     @property
