@@ -153,11 +153,14 @@ class Loss:
         """Per-sample losses and an optional mask of the entries that count."""
         return self.fn(y_true, y_pred, **self.params), None
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+    def per_sample(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Unweighted per-sample losses and mask, inputs converted to ``dtype``, ranks aligned."""
         y_true = np.asarray(y_true, dtype=self.dtype)
         y_pred = np.asarray(y_pred, dtype=self.dtype)
-        y_true, y_pred = align_ranks(y_true, y_pred)
-        values, mask = self.call(y_true, y_pred)
+        return self.call(*align_ranks(y_true, y_pred))
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        values, mask = self.per_sample(y_true, y_pred)
         return reduce_losses(values, sample_weight, mask, self.reduction)
 
     def get_config(self) -> dict[str, Any]:

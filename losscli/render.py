@@ -1,0 +1,276 @@
+"""Output for the CLI: JSON, CSV, plain values, Markdown, and rich tables.
+
+Every function returns text or a rich renderable; the commands print once.
+rich is imported only by the functions that build rich tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from losscli import __version__
+from losscli.evaluate import Inputs, Result
+from losscli.losses import LOSSES, Loss, identifiers_of
+from losscli.writers import per_sample_columns
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+RESULT_COLUMNS = ("loss", "parameters", "reduction", "value", "samples")
+
+
+def format_number(value: Any) -> str:
+    """Shortest text that reads back as the same float64 (``repr``), ``nan``/``inf`` as such."""
+    return repr(float(value))
+
+
+def format_param(value: Any) -> str:
+    """A parameter value in spec syntax: true/false/null, numbers, lists, tuples."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        inner = ", ".join(format_param(v) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_param(v) for v in value) + "]"
+    if isinstance(value, str):
+        return repr(value)
+    return repr(value)
+
+
+def params_text(loss: Loss) -> str:
+    return ", ".join(f"{k}={format_param(v)}" for k, v in loss.params.items())
+
+
+def value_text(value: Any) -> str:
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return format_number(array)
+    shown = ", ".join(format_number(v) for v in array.reshape(-1)[:3])
+    more = ", ..." if array.size > 3 else ""
+    return f"[{shown}{more}] ({array.size} values)"
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any, where: str, warnings: list[str]) -> Any:
+    """Numbers as JSON numbers; NaN/inf as null with a warning saying where and why."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        number = float(array)
+        if math.isfinite(number):
+            return number
+        warnings.append(f"{where} is {number} (not finite), written as null")
+        return None
+    nonfinite = ~np.isfinite(array)
+    if nonfinite.any():
+        warnings.append(
+            f"{where} has {int(nonfinite.sum())} non-finite value(s), written as null"
+        )
+    listed = array.astype(object)
+    listed[nonfinite] = None
+    return listed.tolist()
+
+
+def report(results: list[Result], inputs: Inputs, warnings: list[str]) -> dict[str, Any]:
+    """The JSON document of an evaluation."""
+    warnings = list(warnings)
+    input_info: dict[str, Any] = dict(inputs.sources)
+    input_info["n_samples"] = inputs.n_samples
+    if inputs.n_omitted:
+        input_info["n_omitted"] = inputs.n_omitted
+    rows = []
+    for i, result in enumerate(results):
+        rows.append(
+            {
+                "loss": result.loss.name,
+                "spec": result.spec,
+                "config": dict(result.loss.params),
+                "reduction": result.loss.reduction,
+                "value": _jsonable(result.value, f"results[{i}].value ({result.spec})", warnings),
+                "n_samples": result.n_samples,
+            }
+        )
+    return {"version": __version__, "inputs": input_info, "results": rows, "warnings": warnings}
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, allow_nan=False)
+
+
+# --- CSV, values, Markdown -------------------------------------------------------------------
+
+
+def _per_sample(results: list[Result]) -> list[tuple[str, np.ndarray]]:
+    return per_sample_columns([(r.spec, np.asarray(r.value)) for r in results])
+
+
+def render_csv(results: list[Result]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if results and results[0].loss.reduction == "none":
+        columns = _per_sample(results)
+        writer.writerow(["index"] + [name for name, _ in columns])
+        for i, row in enumerate(zip(*(values for _, values in columns))):
+            writer.writerow([i] + [format_number(v) for v in row])
+    else:
+        writer.writerow(["loss", "reduction", "value"])
+        for r in results:
+            writer.writerow([r.spec, r.loss.reduction, format_number(r.value)])
+    return out.getvalue()
+
+
+def render_values(results: list[Result]) -> str:
+    if results and results[0].loss.reduction == "none":
+        columns = _per_sample(results)
+        lines = ["\t".join(format_number(v) for v in row) for row in zip(*(c for _, c in columns))]
+    else:
+        lines = [format_number(r.value) for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows]) + "\n"
+
+
+def result_rows(results: list[Result]) -> list[list[str]]:
+    return [
+        [r.loss.name, params_text(r.loss), r.loss.reduction, value_text(r.value), str(r.n_samples)]
+        for r in results
+    ]
+
+
+def render_markdown(results: list[Result]) -> str:
+    return _markdown_table(list(RESULT_COLUMNS), result_rows(results))
+
+
+# --- rich tables ---------------------------------------------------------------------------
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title)
+    for column in columns:
+        justify = "right" if column in ("value", "samples") else "left"
+        table.add_column(column, justify=justify, overflow="fold")
+    return table
+
+
+def results_table(results: list[Result]) -> Table:
+    table = _table(*RESULT_COLUMNS)
+    for row in result_rows(results):
+        table.add_row(*row)
+    return table
+
+
+def loss_catalogue() -> list[dict[str, Any]]:
+    """Every loss: canonical name, class, identifiers, parameters with defaults, description."""
+    return [
+        {
+            "name": name,
+            "class_name": cls.__name__,
+            "identifiers": identifiers_of(name),
+            "parameters": cls.defaults(),
+            "description": cls.description(),
+        }
+        for name, cls in LOSSES.items()
+    ]
+
+
+def list_table() -> Table:
+    table = _table("loss", "class", "also accepted", "parameters", "description")
+    for entry in loss_catalogue():
+        others = [i for i in entry["identifiers"] if i not in (entry["name"], entry["class_name"])]
+        params = ", ".join(f"{k}={format_param(v)}" for k, v in entry["parameters"].items())
+        table.add_row(
+            entry["name"], entry["class_name"], ", ".join(others), params, entry["description"]
+        )
+    return table
+
+
+def render_list_json() -> str:
+    return json.dumps(loss_catalogue(), indent=2)
+
+
+# --- describe ---------------------------------------------------------------------------
+
+_REGRESSION = "--data sample_data/regression.csv --true-col y_true --pred-col y_pred --weight-col weight"
+_BINARY_SCORES = "--data sample_data/binary.csv --true-col label --pred-col logit"
+_BINARY_PROBS = "--data sample_data/binary.parquet --true-col label --pred-col prob"
+_ONE_HOT = "--data sample_data/multiclass.parquet --true-col onehot --pred-col probs"
+_SPARSE = "--data sample_data/multiclass.parquet --true-col label --pred-col probs"
+
+#: A command for each loss that runs on the shipped sample data (from the project root).
+EXAMPLES: dict[str, str] = {
+    "mean_squared_error": _REGRESSION,
+    "mean_absolute_error": _REGRESSION,
+    "mean_absolute_percentage_error": _REGRESSION,
+    "mean_squared_logarithmic_error": _REGRESSION,
+    "cosine_similarity": _ONE_HOT,
+    "huber": _REGRESSION,
+    "log_cosh": _REGRESSION,
+    "hinge": _BINARY_SCORES,
+    "squared_hinge": _BINARY_SCORES,
+    "categorical_hinge": _ONE_HOT,
+    "kl_divergence": _ONE_HOT,
+    "poisson": _REGRESSION,
+    "binary_crossentropy": _BINARY_PROBS,
+    "binary_focal_crossentropy": _BINARY_PROBS,
+    "categorical_crossentropy": _ONE_HOT,
+    "categorical_focal_crossentropy": _ONE_HOT,
+    "sparse_categorical_crossentropy": _SPARSE,
+    "categorical_generalized_cross_entropy": _SPARSE,
+    "dice": _BINARY_PROBS,
+    "tversky": _BINARY_PROBS,
+    "circle": "--y-true sample_data/embeddings.npz:labels --y-pred sample_data/embeddings.npz:embeddings",
+    "ctc": "--y-true sample_data/sequences.npz:labels --y-pred sample_data/sequences.npz:logits",
+}
+
+
+def example_command(name: str) -> str:
+    cls = LOSSES[name]
+    spec = name
+    params = cls.defaults()
+    if params:
+        key, value = next(iter(params.items()))
+        spec = f'"{name}({key}={format_param(value)})"'
+    return f"losscli eval {spec} {EXAMPLES[name]}"
+
+
+def describe_text(name: str) -> str:
+    cls = LOSSES[name]
+    lines = [f"{name} ({cls.__name__})", "", cls.description(), "", "Formula:"]
+    formula = cls.formula().replace("``", "")
+    lines += ["  " + line if line else "" for line in formula.splitlines()]
+    lines += ["", "Parameters:"]
+    params = cls.parameters()
+    if not params:
+        lines.append("  (none)")
+    for key, p in params.items():
+        lines.append(f"  {key} = {format_param(p.default)}    ({p.annotation})")
+    lines += [
+        "",
+        "Inputs:",
+        f"  {cls.shapes}",
+        "",
+        "Accepted names:",
+        "  " + ", ".join(identifiers_of(name)),
+        "",
+        "Example (from the project root):",
+        f"  {example_command(name)}",
+    ]
+    return "\n".join(lines) + "\n"
