@@ -26,7 +26,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class LossCliGroup(click.Group):
     """Runs a command and turns every error into one ``Error:`` line and exit 2."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         from losscli.errors import LossCliError
 
         kwargs["standalone_mode"] = False
@@ -98,7 +98,7 @@ def _print(renderable: Any) -> None:
     console.print(renderable)
 
 
-@click.group(cls=LossCliGroup, context_settings=CONTEXT)
+@click.group("losscli", cls=LossCliGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", message="losscli %(version)s")
 def cli() -> None:
     """Keras-exact loss values from prediction files.
@@ -116,14 +116,20 @@ def cli() -> None:
 
 def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--y-true", metavar="PATH", help="Labels: a CSV/TSV/NPY/NPZ/Parquet file, or - for stdin."),
+        click.option(
+            "--y-true",
+            metavar="PATH",
+            help="Labels: a CSV/TSV/NPY/NPZ/Parquet file, or - for stdin.",
+        ),
         click.option("--y-pred", metavar="PATH", help="Predictions: a file, or - for stdin."),
         click.option(
             "--sample-weight",
             metavar="PATH|NUMBER",
-            help="A number, or a file with one weight per sample (or weights broadcastable to the losses).",
+            help="A number, or a file with one weight per sample (or weights that broadcast).",
         ),
-        click.option("--data", metavar="PATH", help="One table holding labels, predictions and weights."),
+        click.option(
+            "--data", metavar="PATH", help="One table holding labels, predictions and weights."
+        ),
         click.option(
             "--true-col",
             multiple=True,
@@ -136,7 +142,11 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             metavar="NAME",
             help="Prediction column(s) of a table; repeatable, glob patterns allowed ('prob_*').",
         ),
-        click.option("--weight-col", metavar="NAME", help="The sample-weight column of --data or --sample-weight."),
+        click.option(
+            "--weight-col",
+            metavar="NAME",
+            help="The sample-weight column of --data or --sample-weight.",
+        ),
         click.option(
             "--input-format",
             type=click.Choice(["csv", "tsv", "npy", "npz", "parquet"], case_sensitive=False),
@@ -162,9 +172,21 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def loss_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--from-logits", is_flag=True, default=None, help="Predictions are logits (every loss that takes from_logits)."),
-        click.option("--label-smoothing", type=float, metavar="F", help="label_smoothing for every loss that takes it."),
-        click.option("--axis", metavar="N", help="axis for every loss that takes it, e.g. 1 or '(1, 2)'."),
+        click.option(
+            "--from-logits",
+            is_flag=True,
+            default=None,
+            help="Predictions are logits (every loss that takes from_logits).",
+        ),
+        click.option(
+            "--label-smoothing",
+            type=float,
+            metavar="F",
+            help="label_smoothing for every loss that takes it.",
+        ),
+        click.option(
+            "--axis", metavar="N", help="axis for every loss that takes it, e.g. 1 or '(1, 2)'."
+        ),
         click.option(
             "-p",
             "--param",
@@ -194,7 +216,10 @@ def loss_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def collect_loss_options(
-    from_logits: bool | None, label_smoothing: float | None, axis: str | None, params: tuple[str, ...]
+    from_logits: bool | None,
+    label_smoothing: float | None,
+    axis: str | None,
+    params: tuple[str, ...],
 ) -> dict[str, Any]:
     from losscli.errors import SpecError
     from losscli.spec import parse_value
@@ -268,8 +293,8 @@ def eval_command(
     label_smoothing=0.1)"; or a custom function, path/to/file.py:function.
 
     \b
-    losscli eval mse mae --y-true sample_data/regression_true.npy --y-pred sample_data/regression_pred.npy
-    losscli eval bce --data sample_data/binary.parquet --true-col label --pred-col prob --format json
+    losscli eval mse mae --y-true labels.npy --y-pred preds.npy
+    losscli eval bce --data preds.parquet --true-col label --pred-col prob -f json
     """
     from losscli import render, writers
     from losscli.evaluate import InputSpec, evaluate, input_warnings, load_inputs

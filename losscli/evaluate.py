@@ -214,7 +214,7 @@ def evaluate(
     """Evaluate every loss on the same inputs, each with its own reduction."""
     results = []
     with np.errstate(all="ignore"):
-        for loss, spec in zip(losses, specs):
+        for loss, spec in zip(losses, specs, strict=True):
             values, mask = loss.per_sample(inputs.y_true, inputs.y_pred)
             value = reduce_losses(values, inputs.sample_weight, mask, loss.reduction)
             per_sample = None
@@ -239,7 +239,12 @@ _PROBABILITY_ROWS = (
     KLDivergence,
 )
 _RESCALED = (CategoricalCrossentropy, CategoricalFocalCrossentropy, SparseCategoricalCrossentropy)
-_ONE_HOT_LABELS = (CategoricalCrossentropy, CategoricalFocalCrossentropy, KLDivergence, CategoricalHinge)
+_ONE_HOT_LABELS = (
+    CategoricalCrossentropy,
+    CategoricalFocalCrossentropy,
+    KLDivergence,
+    CategoricalHinge,
+)
 _LOGS = (Poisson, MeanSquaredLogarithmicError)
 
 

@@ -49,33 +49,37 @@ _COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4", ".
 
 @dataclass
 class Table:
-    """Named numeric columns of one file, each ``(N,)`` or ``(N, k)`` (list columns)."""
+    """The columns of one table file; a column becomes numbers when it is selected."""
 
     source: str
-    columns: dict[str, np.ndarray]
+    data: Any  # a pyarrow.Table
 
     @property
-    def n_rows(self) -> int:
-        return len(next(iter(self.columns.values()))) if self.columns else 0
+    def names(self) -> list[str]:
+        return list(self.data.column_names)
 
     def select(self, patterns: Iterable[str], option: str) -> tuple[np.ndarray, list[str]]:
         """The columns matching ``patterns`` (names or globs), side by side as ``(N, k)``."""
-        names: list[str] = []
+        chosen: list[int] = []
         for pattern in patterns:
-            matched = [c for c in self.columns if fnmatch.fnmatchcase(c, pattern)]
+            matched = [i for i, c in enumerate(self.names) if fnmatch.fnmatchcase(c, pattern)]
             if not matched:
                 raise InputError(
                     f"{self.source}: no column matches {option} {pattern!r}; "
-                    f"the columns are {', '.join(self.columns) or '(none)'}"
+                    f"the columns are {', '.join(self.names) or '(none)'}"
                 )
-            names += [c for c in matched if c not in names]
-        return self._stack(names), names
+            chosen += [i for i in matched if i not in chosen]
+        return self._stack(chosen), [self.names[i] for i in chosen]
 
     def all_columns(self) -> np.ndarray:
-        return self._stack(list(self.columns))
+        return self._stack(list(range(len(self.names))))
 
-    def _stack(self, names: list[str]) -> np.ndarray:
-        parts = [self.columns[n].reshape(self.n_rows, -1) for n in names]
+    def _stack(self, indices: list[int]) -> np.ndarray:
+        n = self.data.num_rows
+        parts = [
+            _numeric_column(self.data.column(i), self.names[i], self.source).reshape(n, -1)
+            for i in indices
+        ]
         if not parts:
             raise InputError(f"{self.source}: no columns to read")
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
@@ -128,6 +132,8 @@ def read_input(
     path, key, _ = _split_key(source)
     if source != STDIN:
         _check_readable(path, allow_dir=fmt is Format.PARQUET)
+        if Path(path).is_dir() and not any(Path(path).glob("**/*.parq*")):
+            raise InputError(f"{path}: a directory without Parquet files (*.parquet)")
     try:
         if fmt in (Format.CSV, Format.TSV):
             return _read_csv(source, fmt, compression, header)
@@ -203,8 +209,7 @@ def _read_csv(source: str, fmt: Format, compression: str | None, header: bool | 
         header = not all(_looks_numeric(f) for f in first_line.split(delimiter))
     n_fields = len(first_line.split(delimiter))
     read_options = csv.ReadOptions(
-        autogenerate_column_names=not header,
-        column_names=None if header else [f"column_{i}" for i in range(n_fields)],
+        column_names=None if header else [f"column_{i}" for i in range(n_fields)]
     )
     parse_options = csv.ParseOptions(delimiter=delimiter)
     convert_options = csv.ConvertOptions(
@@ -222,15 +227,14 @@ def _read_csv(source: str, fmt: Format, compression: str | None, header: bool | 
         raise InputError(f"{describe_source(source)}: {_arrow_message(exc)}") from None
     if table.num_rows == 0:
         raise InputError(
-            f"{describe_source(source)}: no data rows"
-            + (" (only a header)" if header else "")
+            f"{describe_source(source)}: no data rows" + (" (only a header)" if header else "")
         )
-    return _arrow_to_table(table, describe_source(source))
+    return Table(describe_source(source), table)
 
 
 def _arrow_message(exc: Exception) -> str:
-    message = str(exc).strip().splitlines()[0]
-    return message[0].lower() + message[1:] if message else type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 # --- Parquet ------------------------------------------------------------------------------
@@ -253,33 +257,26 @@ def _read_parquet(source: str) -> Table:
         ) from None
     if table.num_rows == 0:
         raise InputError(f"{describe_source(source)}: no rows")
-    return _arrow_to_table(table, describe_source(source))
+    return Table(describe_source(source), table)
 
 
-def _arrow_to_table(table: Any, source: str) -> Table:
-    """Numeric columns as float64 arrays; a list column as ``(N, k)``."""
+def _numeric_column(column: Any, name: str, source: str) -> np.ndarray:
+    """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
     import pyarrow as pa
 
-    columns: dict[str, np.ndarray] = {}
-    for name, column in zip(table.column_names, table.columns):
-        kind = column.type
-        if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-            columns[name] = _list_column(column, name, source)
-        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-            columns[name] = column.cast(pa.float64()).to_numpy()
-        elif pa.types.is_null(kind):
-            columns[name] = np.full(len(column), np.nan)
-        else:
-            values = column.to_pylist()
-            bad = next(
-                (i for i, v in enumerate(values) if v is not None and not _looks_numeric(str(v))),
-                0,
-            )
-            raise InputError(
-                f"{source}: column {name!r} is not numeric (row {bad} has {values[bad]!r}); "
-                "select numeric columns with --true-col/--pred-col"
-            )
-    return Table(source, columns)
+    kind = column.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _list_column(column, name, source)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float64)
+    if pa.types.is_null(kind):
+        return np.full(len(column), np.nan)
+    values = column.to_pylist()
+    bad = next((i for i, v in enumerate(values) if v is not None and not _looks_numeric(str(v))), 0)
+    raise InputError(
+        f"{source}: column {name!r} is not numeric (row {bad} has {values[bad]!r}); "
+        "select numeric columns with --true-col/--pred-col"
+    )
 
 
 def _list_column(column: Any, name: str, source: str) -> np.ndarray:
@@ -367,7 +364,7 @@ def _read_npz(path: str, key: str | None, source: str) -> np.ndarray:
         with archive.open(info) as fp:
             _check_npy_header(fp, info.file_size, source)
         with archive.open(info) as fp:
-            return np.lib.format.read_array(fp, allow_pickle=False)  # type: ignore[no-any-return]
+            return np.lib.format.read_array(fp, allow_pickle=False)
 
 
 def parse_number(text: str) -> float | None:

@@ -73,9 +73,7 @@ def _jsonable(value: Any, where: str, warnings: list[str]) -> Any:
         return None
     nonfinite = ~np.isfinite(array)
     if nonfinite.any():
-        warnings.append(
-            f"{where} has {int(nonfinite.sum())} non-finite value(s), written as null"
-        )
+        warnings.append(f"{where} has {int(nonfinite.sum())} non-finite value(s), written as null")
     listed = array.astype(object)
     listed[nonfinite] = None
     return listed.tolist()
@@ -120,7 +118,7 @@ def render_csv(results: list[Result]) -> str:
     if results and results[0].loss.reduction == "none":
         columns = _per_sample(results)
         writer.writerow(["index"] + [name for name, _ in columns])
-        for i, row in enumerate(zip(*(values for _, values in columns))):
+        for i, row in enumerate(zip(*(values for _, values in columns), strict=True)):
             writer.writerow([i] + [format_number(v) for v in row])
     else:
         writer.writerow(["loss", "reduction", "value"])
@@ -132,7 +130,10 @@ def render_csv(results: list[Result]) -> str:
 def render_values(results: list[Result]) -> str:
     if results and results[0].loss.reduction == "none":
         columns = _per_sample(results)
-        lines = ["\t".join(format_number(v) for v in row) for row in zip(*(c for _, c in columns))]
+        lines = [
+            "\t".join(format_number(v) for v in row)
+            for row in zip(*(c for _, c in columns), strict=True)
+        ]
     else:
         lines = [format_number(r.value) for r in results]
     return "\n".join(lines) + "\n"
@@ -165,8 +166,8 @@ def _table(*columns: str, title: str | None = None) -> Table:
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title)
     for column in columns:
-        justify = "right" if column in ("value", "samples") else "left"
-        table.add_column(column, justify=justify, overflow="fold")
+        numeric = column in ("value", "samples")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     return table
 
 
@@ -208,7 +209,9 @@ def render_list_json() -> str:
 
 # --- describe ---------------------------------------------------------------------------
 
-_REGRESSION = "--data sample_data/regression.csv --true-col y_true --pred-col y_pred --weight-col weight"
+_REGRESSION = (
+    "--data sample_data/regression.csv --true-col y_true --pred-col y_pred --weight-col weight"
+)
 _BINARY_SCORES = "--data sample_data/binary.csv --true-col label --pred-col logit"
 _BINARY_PROBS = "--data sample_data/binary.parquet --true-col label --pred-col prob"
 _ONE_HOT = "--data sample_data/multiclass.parquet --true-col onehot --pred-col probs"
@@ -236,7 +239,9 @@ EXAMPLES: dict[str, str] = {
     "categorical_generalized_cross_entropy": _SPARSE,
     "dice": _BINARY_PROBS,
     "tversky": _BINARY_PROBS,
-    "circle": "--y-true sample_data/embeddings.npz:labels --y-pred sample_data/embeddings.npz:embeddings",
+    "circle": (
+        "--y-true sample_data/embeddings.npz:labels --y-pred sample_data/embeddings.npz:embeddings"
+    ),
     "ctc": "--y-true sample_data/sequences.npz:labels --y-pred sample_data/sequences.npz:logits",
 }
 

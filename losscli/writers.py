@@ -19,9 +19,7 @@ def check_output_path(path: str, inputs: Iterable[str], force: bool) -> Path:
     """Refuse a path that is an input, that exists (without ``force``) or has no known suffix."""
     target = Path(path)
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(
-            f"--output {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}"
-        )
+        raise InputError(f"--output {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
     for source in inputs:
         if source == "-":
             continue
@@ -30,7 +28,9 @@ def check_output_path(path: str, inputs: Iterable[str], force: bool) -> Path:
             source_path.exists() and target.exists() and source_path.samefile(target)
         )
         if same:
-            raise InputError(f"--output {path} is one of the inputs; losscli never overwrites inputs")
+            raise InputError(
+                f"--output {path} is one of the inputs; losscli never overwrites inputs"
+            )
     if target.is_dir():
         raise InputError(f"--output {path} is a directory; give a file name")
     if target.exists() and not force:
@@ -72,7 +72,7 @@ def _write_csv(tmp: Path, columns: list[tuple[str, np.ndarray]]) -> None:
     with open(tmp, "w", newline="") as fp:
         writer = csv.writer(fp)
         writer.writerow(["index"] + [name for name, _ in columns])
-        for i, row in enumerate(zip(*(c for _, c in columns))):
+        for i, row in enumerate(zip(*(c for _, c in columns), strict=True)):
             writer.writerow([i] + [repr(float(v)) for v in row])
 
 
