@@ -159,8 +159,8 @@ def test_multiclass_globs_list_columns_and_sparse_labels():
     probs = np.array(table["probs"].to_pylist())
     onehot = np.array(table["onehot"].to_pylist())
     labels = table["label"].to_numpy()
-    cce = keras.losses.CategoricalCrossentropy(dtype="float64")(onehot, probs)
-    scce = keras.losses.SparseCategoricalCrossentropy(dtype="float64")(labels, probs)
+    cce = float(keras.losses.CategoricalCrossentropy(dtype="float64")(onehot, probs))
+    scce = float(keras.losses.SparseCategoricalCrossentropy(dtype="float64")(labels, probs))
     # CSV columns rounded to 6 digits like the Parquet lists; the same data both ways.
     from_csv = values(
         "eval",
