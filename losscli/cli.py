@@ -92,7 +92,7 @@ def _print(renderable: Any) -> None:
     terminal = sys.stdout.isatty()
     console = Console(
         highlight=False,
-        width=None if terminal else 200,
+        width=None if terminal else 4096,
         no_color=not terminal or bool(os.environ.get("NO_COLOR")),
     )
     console.print(renderable)
@@ -262,6 +262,32 @@ def collect_loss_options(
     help="Write per-sample losses to PATH (.npy, .csv or .parquet), atomically.",
 )
 @click.option("--force", is_flag=True, help="Let --output replace an existing file.")
+@click.option(
+    "--max",
+    "max_bounds",
+    multiple=True,
+    metavar="[LOSS=]X",
+    help="Gate: exit 1 when the loss is above X. With several losses: LOSS=X (repeatable).",
+)
+@click.option(
+    "--min",
+    "min_bounds",
+    multiple=True,
+    metavar="[LOSS=]X",
+    help="Gate: exit 1 when the loss is below X. With several losses: LOSS=X (repeatable).",
+)
+@click.option(
+    "--baseline-pred",
+    metavar="PATH",
+    help="A previous model's predictions: evaluated against the same labels and weights.",
+)
+@click.option(
+    "--max-increase",
+    "max_increase",
+    multiple=True,
+    metavar="[LOSS=]X[%]",
+    help="Gate: exit 1 when the loss exceeds the baseline by more than X, or X percent.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No warnings or progress on stderr.")
 def eval_command(
     losses: tuple[str, ...],
@@ -284,6 +310,10 @@ def eval_command(
     output_format: str,
     output: str | None,
     force: bool,
+    max_bounds: tuple[str, ...],
+    min_bounds: tuple[str, ...],
+    baseline_pred: str | None,
+    max_increase: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Evaluate one or more losses on the same labels and predictions.
@@ -297,11 +327,20 @@ def eval_command(
     losscli eval bce --data preds.parquet --true-col label --pred-col prob -f json
     """
     from losscli import render, writers
+    from losscli.errors import SpecError
     from losscli.evaluate import InputSpec, evaluate, input_warnings, load_inputs
+    from losscli.gates import GateOptions
     from losscli.spec import build_losses
 
     options = collect_loss_options(from_logits, label_smoothing, axis, params)
     built = build_losses(losses, options=options, reduction=reduction, dtype=dtype)
+    gates = GateOptions.parse(
+        {"max": max_bounds, "min": min_bounds, "max_increase": max_increase},
+        list(losses),
+        [loss.name for loss in built],
+    )
+    if gates.needs_baseline() and not baseline_pred:
+        raise SpecError("--max-increase compares with a baseline: add --baseline-pred PATH")
     spec = InputSpec(
         y_true=y_true,
         y_pred=y_pred,
@@ -312,10 +351,11 @@ def eval_command(
         weight_col=weight_col,
         input_format=input_format,
         header=header,
+        baseline_pred=baseline_pred,
     )
     target = None
     if output:
-        named_inputs = [s for s in (y_true, y_pred, sample_weight, data) if s]
+        named_inputs = [s for s in (y_true, y_pred, sample_weight, data, baseline_pred) if s]
         target = writers.check_output_path(output, named_inputs, force)
     inputs = load_inputs(spec, nan_policy)
     messages = []
@@ -323,7 +363,9 @@ def eval_command(
         messages.append(f"--nan-policy omit dropped {inputs.n_omitted} row(s) with NaN or inf")
     for loss in built:
         messages += input_warnings(loss, inputs)
-    results = evaluate(built, list(losses), inputs, keep_per_sample=target is not None)
+    results = evaluate(
+        built, list(losses), inputs, keep_per_sample=target is not None, gates=gates.by_loss
+    )
     if target is not None:
         columns = writers.per_sample_columns(
             [(r.spec, r.per_sample) for r in results if r.per_sample is not None]
@@ -346,6 +388,8 @@ def eval_command(
         click.echo(render.render_markdown(results), nl=False)
     else:
         _print(render.results_table(results))
+    if not all(r.passed for r in results):
+        raise click.exceptions.Exit(EXIT_GATE_FAILED)
 
 
 # --- list and describe -------------------------------------------------------------------------
@@ -379,6 +423,81 @@ def describe_command(loss: str) -> None:
     from losscli.losses import lookup
 
     click.echo(render.describe_text(lookup(loss).fn.__name__), nl=False)
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+@cli.command("check", context_settings=CONTEXT)
+@click.argument("config", required=False, metavar="[CONFIG]")
+@click.option(
+    "-f",
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="How to print the results on stdout.",
+)
+@click.option(
+    "--junit-xml",
+    metavar="PATH",
+    help="Also write a JUnit XML report (one testcase per check) for CI test reporters.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No warnings on stderr.")
+def check_command(
+    config: str | None, output_format: str, junit_xml: str | None, quiet: bool
+) -> None:
+    """Run the quality gates of a config file; exit 1 when one fails.
+
+    CONFIG is a losscli.toml, or a pyproject.toml with [tool.losscli]; without it,
+    ./losscli.toml or ./pyproject.toml. Exit 0 when every check passes, 1 when one
+    fails, 2 on a config or input error.
+
+    \b
+    losscli check sample_data/losscli.toml --junit-xml report.xml
+    """
+    from pathlib import Path
+
+    from losscli import render, writers
+    from losscli.checks import find_config, load_config, run_checks
+    from losscli.junit import junit_xml as build_junit
+
+    path = find_config(config)
+    checks = load_config(path)
+    report_path = None
+    if junit_xml:
+        sources = {
+            s
+            for c in checks
+            for s in (c.inputs.y_true, c.inputs.y_pred, c.inputs.data, c.inputs.baseline_pred)
+            if s
+        }
+        report_path = writers.check_report_path(junit_xml, [*sources, str(path)], "--junit-xml")
+    run = run_checks(path, checks)
+    if not quiet:
+        for message in run.warnings:
+            warn(message)
+    if report_path is not None:
+        data = build_junit(run)
+
+        def write(tmp: Path) -> None:
+            tmp.write_bytes(data)
+
+        writers.atomic_write(report_path, write)
+    names = [c.name for c in checks]
+    if output_format == "json":
+        document = render.check_report(run)
+        if not quiet:
+            for message in document["warnings"][len(run.warnings) :]:
+                warn(message)
+        click.echo(render.render_json(document))
+    elif output_format == "markdown":
+        click.echo(render.render_markdown(run.results, names), nl=False)
+    else:
+        _print(render.results_table(run.results, names))
+    if not run.passed:
+        raise click.exceptions.Exit(EXIT_GATE_FAILED)
 
 
 def main() -> None:

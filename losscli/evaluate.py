@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.gates import Gate, GateOutcome
 from losscli.losses import (
     BinaryCrossentropy,
     BinaryFocalCrossentropy,
@@ -44,6 +45,7 @@ class InputSpec:
     weight_col: str | None = None
     input_format: str | None = None
     header: bool | None = None
+    baseline_pred: str | None = None
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Inputs:
     sample_weight: np.ndarray | float | None
     sources: dict[str, str]
     n_omitted: int = 0
+    baseline_pred: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -63,13 +66,25 @@ class Inputs:
 
 @dataclass
 class Result:
-    """One loss evaluated: the reduced value and, on request, the per-sample losses."""
+    """One loss evaluated: the value, its baseline and gates, on request per-sample losses."""
 
     spec: str
     loss: Loss
     value: Any
     n_samples: int
     per_sample: np.ndarray | None = None
+    baseline: Any = None
+    gates: list[GateOutcome] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    @property
+    def difference(self) -> float | None:
+        if self.baseline is None:
+            return None
+        return float(self.value) - float(self.baseline)
 
 
 def as_samples(array: np.ndarray, what: str) -> np.ndarray:
@@ -81,10 +96,24 @@ def as_samples(array: np.ndarray, what: str) -> np.ndarray:
     return array.reshape(-1, 1) if array.ndim == 1 else array
 
 
-def _read_values(
-    source: str, columns: list[str], option: str, spec: InputSpec
-) -> tuple[np.ndarray, str]:
+ReadCache = dict[tuple[str, str | None, bool | None], Any]
+
+
+def _read(source: str, spec: InputSpec, cache: ReadCache | None) -> Table | np.ndarray:
+    """Read a source once per command: ``cache`` keeps what was read, by source and format."""
+    key = (source, spec.input_format, spec.header)
+    if cache is not None and key in cache and source != "-":
+        return cache[key]
     data = read_input(source, input_format=spec.input_format, header=spec.header)
+    if cache is not None:
+        cache[key] = data
+    return data
+
+
+def _read_values(
+    source: str, columns: list[str], option: str, spec: InputSpec, cache: ReadCache | None
+) -> tuple[np.ndarray, str]:
+    data = _read(source, spec, cache)
     where = describe_source(source)
     if isinstance(data, Table):
         values = data.select(columns, option)[0] if columns else data.all_columns()
@@ -95,8 +124,10 @@ def _read_values(
     return as_samples(np.asarray(values), where), where
 
 
-def load_inputs(spec: InputSpec, nan_policy: str = "raise") -> Inputs:
-    """Read and align labels, predictions and weights; apply the NaN policy."""
+def load_inputs(
+    spec: InputSpec, nan_policy: str = "raise", cache: ReadCache | None = None
+) -> Inputs:
+    """Read and align labels, predictions, weights and baseline; apply the NaN policy."""
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
     sources: dict[str, str] = {}
@@ -106,7 +137,7 @@ def load_inputs(spec: InputSpec, nan_policy: str = "raise") -> Inputs:
             raise InputError("give either --data or --y-true/--y-pred, not both")
         if not spec.true_cols or not spec.pred_cols:
             raise InputError("--data needs --true-col and --pred-col to say which columns to use")
-        table = read_input(spec.data, input_format=spec.input_format, header=spec.header)
+        table = _read(spec.data, spec, cache)
         where = describe_source(spec.data)
         if not isinstance(table, Table):
             raise InputError(f"{where} is an array file; --data needs a table (CSV or Parquet)")
@@ -121,19 +152,40 @@ def load_inputs(spec: InputSpec, nan_policy: str = "raise") -> Inputs:
             raise InputError(f"missing {missing}; give --y-true and --y-pred, or --data")
         if spec.y_true == "-" and spec.y_pred == "-":
             raise InputError("only one input can come from standard input (-)")
-        y_true, sources["y_true"] = _read_values(spec.y_true, spec.true_cols, "--true-col", spec)
-        y_pred, sources["y_pred"] = _read_values(spec.y_pred, spec.pred_cols, "--pred-col", spec)
+        y_true, sources["y_true"] = _read_values(
+            spec.y_true, spec.true_cols, "--true-col", spec, cache
+        )
+        y_pred, sources["y_pred"] = _read_values(
+            spec.y_pred, spec.pred_cols, "--pred-col", spec, cache
+        )
         if spec.weight_col and not spec.sample_weight:
             raise InputError("--weight-col selects a column of --sample-weight or --data")
     if spec.sample_weight is not None:
         if weights is not None:
             raise InputError("give either --sample-weight or --weight-col, not both")
-        weights, sources["sample_weight"] = _read_weights(spec)
+        weights, sources["sample_weight"] = _read_weights(spec, cache)
+    baseline = None
+    if spec.baseline_pred:
+        # A baseline table has the same prediction columns; an array file is used whole.
+        table = _read(spec.baseline_pred, spec, cache)
+        sources["baseline_pred"] = describe_source(spec.baseline_pred)
+        if isinstance(table, Table) and spec.pred_cols:
+            baseline = table.select(spec.pred_cols, "--pred-col")[0]
+        else:
+            baseline = table.all_columns() if isinstance(table, Table) else np.asarray(table)
+        baseline = as_samples(baseline, sources["baseline_pred"])
+        if baseline.shape != y_pred.shape:
+            raise InputError(
+                f"the baseline predictions ({sources['baseline_pred']}) have shape "
+                f"{baseline.shape} but y_pred has {y_pred.shape}; both must predict the same "
+                "samples"
+            )
     _check_rows(y_true, y_pred, weights, sources)
-    return _apply_nan_policy(Inputs(y_true, y_pred, weights, sources), nan_policy)
+    inputs = Inputs(y_true, y_pred, weights, sources, baseline_pred=baseline)
+    return _apply_nan_policy(inputs, nan_policy)
 
 
-def _read_weights(spec: InputSpec) -> tuple[np.ndarray | float, str]:
+def _read_weights(spec: InputSpec, cache: ReadCache | None) -> tuple[np.ndarray | float, str]:
     assert spec.sample_weight is not None
     number = parse_number(spec.sample_weight)
     if number is not None and not Path(spec.sample_weight).exists():
@@ -143,7 +195,7 @@ def _read_weights(spec: InputSpec) -> tuple[np.ndarray | float, str]:
             f"--sample-weight {spec.sample_weight!r} is neither a number nor an existing file"
         )
     columns = [spec.weight_col] if spec.weight_col else []
-    weights, where = _read_values(spec.sample_weight, columns, "--weight-col", spec)
+    weights, where = _read_values(spec.sample_weight, columns, "--weight-col", spec, cache)
     # One weight per sample: (N, 1) -> (N,).
     return (weights[:, 0] if weights.ndim == 2 and weights.shape[1] == 1 else weights), where
 
@@ -177,6 +229,8 @@ def _apply_nan_policy(inputs: Inputs, policy: str) -> Inputs:
         named.append(("sample_weight", inputs.sample_weight))
     elif inputs.sample_weight is not None and not np.isfinite(inputs.sample_weight):
         raise InputError(f"the sample weight {inputs.sample_weight} is not a finite number")
+    if inputs.baseline_pred is not None:
+        named.append(("baseline_pred", inputs.baseline_pred))
     n = inputs.n_samples
     bad_rows = np.zeros(n, dtype=bool)
     for name, array in named:
@@ -199,32 +253,47 @@ def _apply_nan_policy(inputs: Inputs, policy: str) -> Inputs:
     weights = inputs.sample_weight
     if isinstance(weights, np.ndarray) and weights.ndim:
         weights = weights[keep]
+    baseline = inputs.baseline_pred
     return Inputs(
         inputs.y_true[keep],
         inputs.y_pred[keep],
         weights,
         inputs.sources,
         n_omitted=int(np.count_nonzero(bad_rows)),
+        baseline_pred=None if baseline is None else baseline[keep],
     )
 
 
 def evaluate(
-    losses: list[Loss], specs: list[str], inputs: Inputs, *, keep_per_sample: bool = False
+    losses: list[Loss],
+    specs: list[str],
+    inputs: Inputs,
+    *,
+    keep_per_sample: bool = False,
+    gates: dict[int, list[Gate]] | None = None,
 ) -> list[Result]:
-    """Evaluate every loss on the same inputs, each with its own reduction."""
+    """Evaluate every loss on the same inputs (and baseline), each with its own reduction."""
+    gates = gates or {}
     results = []
     with np.errstate(all="ignore"):
-        for loss, spec in zip(losses, specs, strict=True):
+        for i, (loss, spec) in enumerate(zip(losses, specs, strict=True)):
             values, mask = loss.per_sample(inputs.y_true, inputs.y_pred)
             value = reduce_losses(values, inputs.sample_weight, mask, loss.reduction)
-            per_sample = None
+            result = Result(spec, loss, value, inputs.n_samples)
             if keep_per_sample:
-                per_sample = (
+                result.per_sample = (
                     value
                     if loss.reduction == "none"
                     else reduce_losses(values, inputs.sample_weight, mask, "none")
                 )
-            results.append(Result(spec, loss, value, inputs.n_samples, per_sample))
+            if inputs.baseline_pred is not None:
+                result.baseline = loss(inputs.y_true, inputs.baseline_pred, inputs.sample_weight)
+            if i in gates and loss.reduction == "none":
+                raise InputError(
+                    f"gates on {spec} need one value; --reduction none gives one per sample"
+                )
+            result.gates = [g.check(value, result.baseline) for g in gates.get(i, [])]
+            results.append(result)
     return results
 
 

@@ -22,6 +22,8 @@ from losscli.writers import per_sample_columns
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from losscli.checks import CheckRun
+
 RESULT_COLUMNS = ("loss", "parameters", "reduction", "value", "samples")
 
 
@@ -79,6 +81,33 @@ def _jsonable(value: Any, where: str, warnings: list[str]) -> Any:
     return listed.tolist()
 
 
+def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "loss": result.loss.name,
+        "spec": result.spec,
+        "config": dict(result.loss.params),
+        "reduction": result.loss.reduction,
+        "value": _jsonable(result.value, f"{where}.value ({result.spec})", warnings),
+        "n_samples": result.n_samples,
+    }
+    if result.baseline is not None:
+        entry["baseline"] = _jsonable(result.baseline, f"{where}.baseline", warnings)
+        entry["difference"] = _jsonable(result.difference, f"{where}.difference", warnings)
+    if result.gates:
+        entry["gates"] = [
+            {
+                "kind": o.gate.kind,
+                "bound": o.gate.bound,
+                **({"percent": True} if o.gate.relative else {}),
+                "passed": o.passed,
+                "reason": o.reason,
+            }
+            for o in result.gates
+        ]
+        entry["passed"] = result.passed
+    return entry
+
+
 def report(results: list[Result], inputs: Inputs, warnings: list[str]) -> dict[str, Any]:
     """The JSON document of an evaluation."""
     warnings = list(warnings)
@@ -86,19 +115,28 @@ def report(results: list[Result], inputs: Inputs, warnings: list[str]) -> dict[s
     input_info["n_samples"] = inputs.n_samples
     if inputs.n_omitted:
         input_info["n_omitted"] = inputs.n_omitted
-    rows = []
-    for i, result in enumerate(results):
-        rows.append(
-            {
-                "loss": result.loss.name,
-                "spec": result.spec,
-                "config": dict(result.loss.params),
-                "reduction": result.loss.reduction,
-                "value": _jsonable(result.value, f"results[{i}].value ({result.spec})", warnings),
-                "n_samples": result.n_samples,
-            }
-        )
-    return {"version": __version__, "inputs": input_info, "results": rows, "warnings": warnings}
+    rows = [_entry(r, f"results[{i}]", warnings) for i, r in enumerate(results)]
+    document: dict[str, Any] = {"version": __version__, "inputs": input_info, "results": rows}
+    if any(r.gates for r in results):
+        document["passed"] = all(r.passed for r in results)
+    document["warnings"] = warnings
+    return document
+
+
+def check_report(run: CheckRun) -> dict[str, Any]:
+    """The JSON document of ``losscli check``."""
+    warnings = list(run.warnings)
+    checks = []
+    for i, (check, result) in enumerate(zip(run.checks, run.results, strict=True)):
+        checks.append({"name": check.name, **_entry(result, f"checks[{i}]", warnings)})
+        checks[-1].setdefault("passed", True)
+    return {
+        "version": __version__,
+        "config": str(run.config),
+        "checks": checks,
+        "passed": run.passed,
+        "warnings": warnings,
+    }
 
 
 def render_json(document: dict[str, Any]) -> str:
@@ -121,10 +159,42 @@ def render_csv(results: list[Result]) -> str:
         for i, row in enumerate(zip(*(values for _, values in columns), strict=True)):
             writer.writerow([i] + [format_number(v) for v in row])
     else:
-        writer.writerow(["loss", "reduction", "value"])
+        extra = _extra_columns(results)
+        writer.writerow(["loss", "reduction", "value", *extra])
         for r in results:
-            writer.writerow([r.spec, r.loss.reduction, format_number(r.value)])
+            writer.writerow(
+                [r.spec, r.loss.reduction, format_number(r.value), *_extra_cells(r, extra)]
+            )
     return out.getvalue()
+
+
+def _extra_columns(results: list[Result]) -> list[str]:
+    """Baseline and gate columns, when any result has them."""
+    columns = []
+    if any(r.baseline is not None for r in results):
+        columns += ["baseline", "change"]
+    if any(r.gates for r in results):
+        columns += ["gates", "status"]
+    return columns
+
+
+def gates_text(result: Result) -> str:
+    return "; ".join(f"{o.gate.describe()} {'PASS' if o.passed else 'FAIL'}" for o in result.gates)
+
+
+def _extra_cells(result: Result, columns: list[str]) -> list[str]:
+    cells = []
+    if "baseline" in columns:
+        if result.baseline is None:
+            cells += ["", ""]
+        else:
+            change = result.difference
+            sign = "+" if change is not None and change >= 0 else ""
+            cells += [format_number(result.baseline), f"{sign}{format_number(change)}"]
+    if "gates" in columns:
+        status = ("PASS" if result.passed else "FAIL") if result.gates else ""
+        cells += [gates_text(result), status]
+    return cells
 
 
 def render_values(results: list[Result]) -> str:
@@ -146,15 +216,24 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows]) + "\n"
 
 
-def result_rows(results: list[Result]) -> list[list[str]]:
-    return [
-        [r.loss.name, params_text(r.loss), r.loss.reduction, value_text(r.value), str(r.n_samples)]
-        for r in results
-    ]
+def result_header(results: list[Result], names: list[str] | None = None) -> list[str]:
+    """Eval tables: loss, parameters, ...; check tables name the check and its spec instead."""
+    first = ["check", "loss"] if names else ["loss", "parameters"]
+    return first + list(RESULT_COLUMNS[2:]) + _extra_columns(results)
 
 
-def render_markdown(results: list[Result]) -> str:
-    return _markdown_table(list(RESULT_COLUMNS), result_rows(results))
+def result_rows(results: list[Result], names: list[str] | None = None) -> list[list[str]]:
+    extra = _extra_columns(results)
+    rows = []
+    for i, r in enumerate(results):
+        first = [names[i], r.spec] if names else [r.loss.name, params_text(r.loss)]
+        rest = [r.loss.reduction, value_text(r.value), str(r.n_samples)]
+        rows.append(first + rest + _extra_cells(r, extra))
+    return rows
+
+
+def render_markdown(results: list[Result], names: list[str] | None = None) -> str:
+    return _markdown_table(result_header(results, names), result_rows(results, names))
 
 
 # --- rich tables ---------------------------------------------------------------------------
@@ -166,15 +245,18 @@ def _table(*columns: str, title: str | None = None) -> Table:
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title)
     for column in columns:
-        numeric = column in ("value", "samples")
+        numeric = column in ("value", "samples", "baseline", "change")
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     return table
 
 
-def results_table(results: list[Result]) -> Table:
-    table = _table(*RESULT_COLUMNS)
-    for row in result_rows(results):
-        table.add_row(*row)
+def results_table(results: list[Result], names: list[str] | None = None) -> Table:
+    from rich.text import Text
+
+    styles = {"PASS": "green", "FAIL": "bold red"}
+    table = _table(*result_header(results, names))
+    for row in result_rows(results, names):
+        table.add_row(*(Text(cell, style=styles.get(cell, "")) for cell in row))
     return table
 
 
@@ -193,13 +275,20 @@ def loss_catalogue() -> list[dict[str, Any]]:
 
 
 def list_table() -> Table:
+    from rich.text import Text
+
     table = _table("loss", "class", "also accepted", "parameters", "description")
     for entry in loss_catalogue():
         others = [i for i in entry["identifiers"] if i not in (entry["name"], entry["class_name"])]
         params = ", ".join(f"{k}={format_param(v)}" for k, v in entry["parameters"].items())
-        table.add_row(
-            entry["name"], entry["class_name"], ", ".join(others), params, entry["description"]
+        cells = (
+            entry["name"],
+            entry["class_name"],
+            ", ".join(others),
+            params,
+            entry["description"],
         )
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,15 @@ def check_output_path(path: str, inputs: Iterable[str], force: bool) -> Path:
     target = Path(path)
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"--output {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
+    check_report_path(path, inputs, "--output")
+    if target.exists() and not force:
+        raise InputError(f"--output {path} already exists; pass --force to replace it")
+    return target
+
+
+def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
+    """Refuse writing over an input, a directory, or into a missing directory."""
+    target = Path(path)
     for source in inputs:
         if source == "-":
             continue
@@ -29,30 +38,33 @@ def check_output_path(path: str, inputs: Iterable[str], force: bool) -> Path:
         )
         if same:
             raise InputError(
-                f"--output {path} is one of the inputs; losscli never overwrites inputs"
+                f"{option} {path} is one of the inputs; losscli never overwrites inputs"
             )
     if target.is_dir():
-        raise InputError(f"--output {path} is a directory; give a file name")
-    if target.exists() and not force:
-        raise InputError(f"--output {path} already exists; pass --force to replace it")
+        raise InputError(f"{option} {path} is a directory; give a file name")
     if not target.parent.exists():
-        raise InputError(f"--output {path}: the directory {target.parent} does not exist")
+        raise InputError(f"{option} {path}: the directory {target.parent} does not exist")
     return target
 
 
 def write_columns(target: Path, columns: list[tuple[str, np.ndarray]]) -> None:
-    """Write named per-sample columns to ``target`` through a temporary file and a rename."""
+    """Write named per-sample columns to ``target`` (.npy, .csv or .parquet), atomically."""
+    writers = {".npy": _write_npy, ".csv": _write_csv, ".parquet": _write_parquet}
+    write = writers[target.suffix.lower()]
+    atomic_write(target, lambda tmp: write(tmp, columns))
+
+
+def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+    """Run ``write`` on a temporary file beside ``target``, then rename it into place.
+
+    On any failure or interruption the temporary file is removed and ``target``
+    is left as it was.
+    """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        suffix = target.suffix.lower()
-        if suffix == ".npy":
-            _write_npy(tmp, columns)
-        elif suffix == ".csv":
-            _write_csv(tmp, columns)
-        else:
-            _write_parquet(tmp, columns)
+        write(tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -82,3 +82,8 @@ labels = rng.integers(1, classes, (n, max_len))
 labels[np.arange(max_len) >= lengths[:, None]] = 0
 seq_logits = rng.normal(0, 1, (n, steps, classes))
 np.savez(HERE / "sequences.npz", labels=labels, logits=np.round(seq_logits, 6))
+
+# The previous binary model's logits for the same 500 samples (a baseline): a little worse.
+binary_label = np.asarray(binary["label"])
+previous = np.round(1.4 * (2 * binary_label - 1) + rng.normal(0, 1.6, binary_label.size), 6)
+pq.write_table(pa.table({"logit": previous}), HERE / "binary_previous.parquet")

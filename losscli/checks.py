@@ -1,0 +1,222 @@
+"""``losscli check``: quality gates from ``losscli.toml`` or ``pyproject.toml``.
+
+The file names shared inputs and a list of checks; each check is a loss spec,
+a reduction, bounds and an optional baseline, and may override any input key.
+Relative paths are relative to the config file. Every input file is read
+once, however many checks use it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from losscli.errors import LossCliError
+from losscli.evaluate import InputSpec, ReadCache, Result, evaluate, input_warnings, load_inputs
+from losscli.gates import Gate, parse_bound
+from losscli.readers import parse_number
+from losscli.reduction import REDUCTIONS
+from losscli.spec import build_loss
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+class ConfigError(LossCliError, ValueError):
+    """The check configuration is invalid: unknown key, wrong type, missing input."""
+
+
+_TEXT = (str,)
+_NUMBER = (int, float)
+INPUT_KEYS: dict[str, tuple[type, ...]] = {
+    "y_true": _TEXT,
+    "y_pred": _TEXT,
+    "sample_weight": (str, int, float),
+    "data": _TEXT,
+    "true_col": (str, list),
+    "pred_col": (str, list),
+    "weight_col": _TEXT,
+    "baseline_pred": _TEXT,
+    "input_format": _TEXT,
+    "header": (bool,),
+    "nan_policy": _TEXT,
+}
+CHECK_KEYS: dict[str, tuple[type, ...]] = {
+    "name": _TEXT,
+    "loss": _TEXT,
+    "reduction": _TEXT,
+    "dtype": _TEXT,
+    "max": _NUMBER,
+    "min": _NUMBER,
+    "max_increase": (int, float, str),
+    **INPUT_KEYS,
+}
+_PATH_KEYS = ("y_true", "y_pred", "data", "baseline_pred", "sample_weight")
+_TYPE_NAMES = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true/false",
+    list: "a list",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    loss: str
+    reduction: str
+    dtype: str
+    gates: list[Gate]
+    inputs: InputSpec
+    nan_policy: str = "raise"
+
+
+@dataclass
+class CheckRun:
+    """What running the checks of a config gave."""
+
+    config: Path
+    checks: list[Check]
+    results: list[Result]
+    seconds: list[float]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def find_config(path: str | None) -> Path:
+    """The config file: the one given, else ./losscli.toml, else ./pyproject.toml."""
+    if path:
+        config = Path(path)
+        if not config.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        return config
+    for candidate in (Path("losscli.toml"), Path("pyproject.toml")):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        "no losscli.toml or pyproject.toml here; give the config file: losscli check CONFIG"
+    )
+
+
+def load_config(path: Path) -> list[Check]:
+    """Read and validate a config file into checks with resolved inputs."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    where = str(path)
+    if path.name == "pyproject.toml":
+        document = document.get("tool", {}).get("losscli")
+        if document is None:
+            raise ConfigError(f"{path}: no [tool.losscli] table")
+        where = f"{path} [tool.losscli]"
+    _check_keys(document, {"inputs": (dict,), "checks": (list,)}, where)
+    shared = document.get("inputs", {})
+    _check_keys(shared, INPUT_KEYS, f"{where} [inputs]")
+    entries = document.get("checks")
+    if not entries:
+        raise ConfigError(f"{where}: no checks; add [[checks]] tables with at least a loss")
+    checks = []
+    for i, entry in enumerate(entries):
+        label = f"{where} checks[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{label}: each check must be a table ([[checks]])")
+        if isinstance(entry.get("name"), str):
+            label += f" ({entry['name']})"
+        _check_keys(entry, CHECK_KEYS, label)
+        checks.append(_build_check({**shared, **entry}, label, path.parent))
+    return checks
+
+
+def _check_keys(table: dict[str, Any], known: dict[str, tuple[type, ...]], where: str) -> None:
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r}; known keys: {', '.join(known)}")
+        kinds = known[key]
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if ok and isinstance(value, list) and key.endswith("_col"):
+            ok = all(isinstance(v, str) for v in value)
+        if not ok:
+            wanted = " or ".join(dict.fromkeys(_TYPE_NAMES.get(k, k.__name__) for k in kinds))
+            raise ConfigError(f"{where}: {key} must be {wanted}, got {value!r}")
+
+
+def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
+    if "loss" not in settings:
+        raise ConfigError(f"{label}: missing key 'loss' (a loss spec such as \"mse\")")
+    for key in _PATH_KEYS:
+        value = settings.get(key)
+        if isinstance(value, str) and value != "-" and not Path(value).is_absolute():
+            if key == "sample_weight" and parse_number(value) is not None:
+                continue
+            settings[key] = str(base / value)
+    if not settings.get("data") and not (settings.get("y_true") and settings.get("y_pred")):
+        raise ConfigError(f"{label}: no inputs; set y_true and y_pred (or data) in [inputs]")
+    reduction = settings.get("reduction", "sum_over_batch_size")
+    if reduction not in REDUCTIONS or reduction == "none":
+        raise ConfigError(
+            f"{label}: reduction must be one of {', '.join(r for r in REDUCTIONS if r != 'none')}"
+        )
+    gates = [
+        parse_bound(settings[kind], kind, label)
+        for kind in ("max", "min", "max_increase")
+        if kind in settings
+    ]
+    if "max_increase" in settings and not settings.get("baseline_pred"):
+        raise ConfigError(f"{label}: max_increase needs baseline_pred (in [inputs] or the check)")
+    weight = settings.get("sample_weight")
+    inputs = InputSpec(
+        y_true=settings.get("y_true"),
+        y_pred=settings.get("y_pred"),
+        sample_weight=None if weight is None else str(weight),
+        data=settings.get("data"),
+        true_cols=_as_list(settings.get("true_col")),
+        pred_cols=_as_list(settings.get("pred_col")),
+        weight_col=settings.get("weight_col"),
+        input_format=settings.get("input_format"),
+        header=settings.get("header"),
+        baseline_pred=settings.get("baseline_pred"),
+    )
+    return Check(
+        name=settings.get("name", settings["loss"]),
+        loss=settings["loss"],
+        reduction=reduction,
+        dtype=settings.get("dtype", "float64"),
+        gates=gates,
+        inputs=inputs,
+        nan_policy=settings.get("nan_policy", "raise"),
+    )
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def run_checks(config: Path, checks: list[Check]) -> CheckRun:
+    """Evaluate every check; each input file is read once."""
+    cache: ReadCache = {}
+    losses = []
+    for check in checks:
+        try:
+            losses.append(build_loss(check.loss, reduction=check.reduction, dtype=check.dtype))
+        except LossCliError as exc:
+            raise ConfigError(f"{config}: check {check.name!r}: {exc}") from None
+    run = CheckRun(config, checks, [], [])
+    for check, loss in zip(checks, losses, strict=True):
+        start = time.perf_counter()
+        inputs = load_inputs(check.inputs, check.nan_policy, cache)
+        run.warnings += [f"{check.name}: {m}" for m in input_warnings(loss, inputs)]
+        run.results += evaluate([loss], [check.loss], inputs, gates={0: check.gates})
+        run.seconds.append(time.perf_counter() - start)
+    return run

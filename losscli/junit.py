@@ -1,0 +1,76 @@
+"""JUnit XML for ``losscli check``: one testcase per check, failures carrying the numbers.
+
+The layout (``testsuites > testsuite > testcase > failure``) is the one read by
+Jenkins' JUnit plugin, GitLab's ``artifacts:reports:junit`` and the GitHub
+Actions test reporters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import xml.etree.ElementTree as ET
+
+from losscli.checks import CheckRun
+
+
+def _number(value: object) -> str:
+    return "missing" if value is None else repr(float(value))  # type: ignore[arg-type]
+
+
+def junit_xml(run: CheckRun) -> bytes:
+    failures = sum(not r.passed for r in run.results)
+    total_time = f"{sum(run.seconds):.6f}"
+    suites = ET.Element(
+        "testsuites",
+        name="losscli check",
+        tests=str(len(run.results)),
+        failures=str(failures),
+        errors="0",
+        time=total_time,
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"losscli check {run.config.name}",
+        tests=str(len(run.results)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time=total_time,
+        timestamp=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        hostname=socket.gethostname(),
+    )
+    for check, result, seconds in zip(run.checks, run.results, run.seconds, strict=True):
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"losscli.check.{run.config.name}",
+            name=check.name,
+            time=f"{seconds:.6f}",
+        )
+        lines = [
+            f"loss: {result.spec} ({result.loss.name}, reduction={result.loss.reduction})",
+            f"value: {_number(result.value)}",
+        ]
+        if result.baseline is not None:
+            lines += [
+                f"baseline: {_number(result.baseline)}",
+                f"difference: {_number(result.difference)}",
+            ]
+        lines += [
+            f"{o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
+            for o in result.gates
+        ]
+        failed = [o for o in result.gates if not o.passed]
+        if failed:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message="; ".join(f"{result.loss.name}: {o.reason}" for o in failed),
+                type="QualityGateFailure",
+            )
+            failure.text = "\n".join(lines)
+        ET.SubElement(case, "system-out").text = "\n".join(lines)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"

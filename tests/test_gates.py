@@ -1,0 +1,400 @@
+"""Quality gates: --max/--min/--max-increase on eval, and `losscli check` with JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from losscli import readers
+from losscli.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+
+
+def invoke(*args, code):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture
+def pair(tmp_path):
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    p = np.array([0.5, 1.0, 2.0, 4.0])  # squared errors 0.25, 0, 0, 1: mse 0.3125
+    old = np.array([0.0, 1.0, 2.0, 4.5])  # squared errors 0, 0, 0, 2.25: mse 0.5625
+    for name, array in (("y", y), ("p", p), ("old", old)):
+        np.save(tmp_path / f"{name}.npy", array)
+    return tmp_path, ("--y-true", tmp_path / "y.npy", "--y-pred", tmp_path / "p.npy")
+
+
+# --- eval gates ----------------------------------------------------------------------------
+
+
+def test_max_and_min_exit_codes_and_inclusive_bounds(pair):
+    _, files = pair
+    invoke("eval", "mse", *files, "--max", "0.4", code=0)
+    invoke("eval", "mse", *files, "--max", "0.3", code=1)
+    invoke("eval", "mse", *files, "--max", "0.3125", code=0)  # equal to the value: passes
+    invoke("eval", "mse", *files, "--min", "0.3125", code=0)
+    invoke("eval", "mse", *files, "--min", "0.4", code=1)
+
+
+def test_per_loss_bounds_as_typed_or_canonical(pair):
+    _, files = pair
+    # mae = (0.5 + 0 + 0 + 1) / 4 = 0.375
+    invoke(
+        "eval",
+        "mse",
+        "mae",
+        *files,
+        "--max",
+        "mse=0.32",
+        "--max",
+        "mean_absolute_error=0.375",
+        code=0,
+    )
+    invoke(
+        "eval",
+        "mse",
+        "mae",
+        *files,
+        "--max",
+        "mean_squared_error=0.32",
+        "--max",
+        "mae=0.37",
+        code=1,
+    )
+    invoke("eval", "huber(delta=0.5)", *files, "--max", "huber(delta=0.5)=1", code=0)
+
+
+def test_gate_usage_errors(pair):
+    _, files = pair
+    r = invoke("eval", "mse", "mae", *files, "--max", "0.3", code=2)
+    assert r.stderr == (
+        "Error: --max 0.3 needs a loss when several are evaluated: write --max LOSS=0.3 "
+        "(LOSS as typed or its canonical name)\n"
+    )
+    r = invoke("eval", "mse", *files, "--max", "mae=0.3", code=2)
+    assert (
+        r.stderr
+        == "Error: --max mae=0.3: 'mae' is not one of the evaluated losses (mse) nor their canonical names\n"
+    )
+    r = invoke("eval", "mse", *files, "--max", "low", code=2)
+    assert r.stderr == "Error: --max: max must be a number, got 'low'\n"
+    r = invoke("eval", "mse", *files, "--max-increase", "1%", code=2)
+    assert r.stderr == "Error: --max-increase compares with a baseline: add --baseline-pred PATH\n"
+    r = invoke("eval", "mse", *files, "--max", "1", "--reduction", "none", code=2)
+    assert r.stderr == "Error: gates on mse need one value; --reduction none gives one per sample\n"
+
+
+def test_nan_value_never_passes(tmp_path):
+    np.save(tmp_path / "y.npy", np.zeros(3))
+    np.save(tmp_path / "p.npy", np.array([1.0, np.nan, 1.0]))
+    files = ("--y-true", tmp_path / "y.npy", "--y-pred", tmp_path / "p.npy")
+    r = invoke(
+        "eval",
+        "mse",
+        *files,
+        "--nan-policy",
+        "propagate",
+        "--max",
+        "100",
+        "--format",
+        "json",
+        code=1,
+    )
+    doc = json.loads(r.stdout)
+    assert doc["results"][0]["value"] is None
+    assert doc["results"][0]["gates"] == [
+        {
+            "kind": "max",
+            "bound": 100.0,
+            "passed": False,
+            "reason": "the value is nan, which never passes a gate",
+        }
+    ]
+    assert doc["passed"] is False
+    invoke("eval", "mse", *files, "--nan-policy", "propagate", "--min", "-1", code=1)
+    # With omit the NaN row is gone and the gate sees a real number.
+    invoke("eval", "mse", *files, "--nan-policy", "omit", "--max", "1", code=0)
+
+
+def test_baseline_absolute_and_percent_increase(pair):
+    d, files = pair
+    base = ("eval", "mse", *files, "--baseline-pred", d / "old.npy")
+    # New 0.3125 vs baseline 0.5625: a decrease of 0.25 passes any increase bound.
+    invoke(*base, "--max-increase", "0", code=0)
+    # Swap roles: the old model as new, the new as baseline: increase 0.25 = 80% of 0.3125.
+    worse = (
+        "eval",
+        "mse",
+        "--y-true",
+        d / "y.npy",
+        "--y-pred",
+        d / "old.npy",
+        "--baseline-pred",
+        d / "p.npy",
+    )
+    invoke(*worse, "--max-increase", "0.25", code=0)
+    invoke(*worse, "--max-increase", "0.2", code=1)
+    invoke(*worse, "--max-increase", "80%", code=0)
+    invoke(*worse, "--max-increase", "79%", code=1)
+    doc = json.loads(invoke(*worse, "--max-increase", "79%", "--format", "json", code=1).stdout)
+    entry = doc["results"][0]
+    assert entry["value"] == 0.5625 and entry["baseline"] == 0.3125 and entry["difference"] == 0.25
+    assert entry["gates"] == [
+        {
+            "kind": "max_increase",
+            "bound": 79.0,
+            "percent": True,
+            "passed": False,
+            "reason": "increase 0.25 over baseline 0.3125 > allowed 0.246875 (max_increase 79%)",
+        }
+    ]
+
+
+def test_gates_in_table_csv_and_markdown(pair):
+    d, files = pair
+    args = (
+        "eval",
+        "mse",
+        "mae",
+        *files,
+        "--max",
+        "mse=0.3",
+        "--min",
+        "mae=0.1",
+        "--baseline-pred",
+        d / "old.npy",
+    )
+    csv_out = invoke(*args, "--format", "csv", code=1).stdout
+    assert csv_out == (
+        "loss,reduction,value,baseline,change,gates,status\n"
+        "mse,sum_over_batch_size,0.3125,0.5625,-0.25,max 0.3 FAIL,FAIL\n"
+        "mae,sum_over_batch_size,0.375,0.375,+0.0,min 0.1 PASS,PASS\n"
+    )
+    md = invoke(*args, "--format", "markdown", code=1).stdout
+    assert (
+        md.splitlines()[0]
+        == "| loss | parameters | reduction | value | samples | baseline | change | gates | status |"
+    )
+    assert (
+        md.splitlines()[2]
+        == "| mean_squared_error |  | sum_over_batch_size | 0.3125 | 4 | 0.5625 | -0.25 | max 0.3 FAIL | FAIL |"
+    )
+    table = invoke(*args, code=1).stdout.splitlines()
+    assert table[2].split() == [
+        "mean_squared_error",
+        "sum_over_batch_size",
+        "0.3125",
+        "4",
+        "0.5625",
+        "-0.25",
+        "max",
+        "0.3",
+        "FAIL",
+        "FAIL",
+    ]
+
+
+# --- losscli check -----------------------------------------------------------------------
+
+
+def test_the_shipped_sample_config_is_green(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # relative paths resolve against the config file, not the cwd
+    r = invoke("check", SAMPLE / "losscli.toml", "--junit-xml", tmp_path / "report.xml", code=0)
+    assert r.stderr == ""
+    suites = ET.parse(tmp_path / "report.xml").getroot()
+    assert suites.tag == "testsuites"
+    assert suites.get("tests") == "5" and suites.get("failures") == "0"
+    assert [c.get("name") for c in suites.iter("testcase")] == [
+        "log loss",
+        "smoothed log loss, at most 2% worse than the previous model",
+        "focal loss",
+        "house prices MSE (weighted)",
+        "multiclass crossentropy",
+    ]
+
+
+def write_config(d: Path, body: str, name: str = "losscli.toml") -> Path:
+    for f in ("binary.parquet", "binary_previous.parquet", "regression.csv"):
+        shutil.copy(SAMPLE / f, d / f)
+    path = d / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+FAILING = """
+    [inputs]
+    data = "binary.parquet"
+    true_col = "label"
+    pred_col = "logit"
+    baseline_pred = "binary_previous.parquet"
+
+    [[checks]]
+    name = "log loss"
+    loss = "bce(from_logits=true)"
+    max = 0.3
+
+    [[checks]]
+    loss = "bce(from_logits=true)"
+    max_increase = "-20%"
+
+    [[checks]]
+    name = "mse"
+    loss = "mse"
+    data = "regression.csv"
+    true_col = "y_true"
+    pred_col = "y_pred"
+    baseline_pred = "regression.csv"
+    max = 1
+"""
+
+
+def test_failing_check_exit_1_and_junit_failures(tmp_path):
+    config = write_config(tmp_path, FAILING)
+    r = invoke("check", config, "--junit-xml", tmp_path / "report.xml", "--format", "json", code=1)
+    doc = json.loads(r.stdout)
+    assert doc["passed"] is False
+    assert [c["passed"] for c in doc["checks"]] == [False, False, True]
+    table = pq.read_table(tmp_path / "binary.parquet")
+    label = table["label"].to_numpy().astype(float)
+    logit = table["logit"].to_numpy()
+    # Independent reference: the stable log loss in plain numpy.
+    want = float(np.mean(np.logaddexp(0, logit) - label * logit))
+    assert doc["checks"][0]["value"] == pytest.approx(want, rel=1e-12)
+
+    root = ET.parse(tmp_path / "report.xml").getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "2", "0")
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("failures") == "2" and suite.get("skipped") == "0"
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["log loss", "bce(from_logits=true)", "mse"]
+    assert all(float(c.get("time")) >= 0 for c in cases)
+    failure = cases[0].find("failure")
+    assert failure is not None and failure.get("type") == "QualityGateFailure"
+    value = doc["checks"][0]["value"]
+    assert failure.get("message") == f"binary_crossentropy: {value!r} > max 0.3"
+    assert f"value: {value!r}" in failure.text
+    assert f"baseline: {doc['checks'][0]['baseline']!r}" in failure.text
+    assert "max 0.3: FAIL" in failure.text
+    second = cases[1].find("failure")
+    assert second is not None and "max_increase -20%: FAIL" in second.text
+    assert cases[2].find("failure") is None
+
+
+def test_check_reads_each_input_once(tmp_path, monkeypatch):
+    config = write_config(tmp_path, FAILING)
+    calls = []
+    real = readers.read_input
+
+    def counting(source, **kwargs):
+        calls.append(Path(source).name)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr("losscli.evaluate.read_input", counting)
+    invoke("check", config, code=1)
+    assert sorted(calls) == ["binary.parquet", "binary_previous.parquet", "regression.csv"]
+
+
+def test_check_markdown(tmp_path):
+    config = write_config(tmp_path, FAILING)
+    md = invoke("check", config, "--format", "markdown", code=1).stdout.splitlines()
+    assert (
+        md[0]
+        == "| check | loss | reduction | value | samples | baseline | change | gates | status |"
+    )
+    assert md[2].startswith("| log loss | bce(from_logits=true) | sum_over_batch_size | ")
+    assert md[2].endswith(" | max 0.3 FAIL | FAIL |")
+
+
+def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
+    write_config(
+        tmp_path,
+        """
+        [project]
+        name = "model"
+
+        [tool.losscli.inputs]
+        data = "regression.csv"
+        true_col = "y_true"
+        pred_col = "y_pred"
+
+        [[tool.losscli.checks]]
+        loss = "mae"
+        max = 1.0
+        """,
+        name="pyproject.toml",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = invoke("check", code=0)
+    assert r.stdout.splitlines()[2].split()[:2] == ["mae", "mae"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmaxx = 1\n',
+            "checks[0]: unknown key 'maxx'; known keys: name, loss, reduction, dtype, max, min, max_increase, y_true, y_pred, sample_weight, data, true_col, pred_col, weight_col, baseline_pred, input_format, header, nan_policy",
+        ),
+        (
+            '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax = "low"\n',
+            "checks[0] (mse): max must be a number, got 'low'".replace(" (mse)", ""),
+        ),
+        ('[inputs]\nfile = "x.csv"\n[[checks]]\nloss = "mse"\n', "[inputs]: unknown key 'file'"),
+        (
+            '[[checks]]\nloss = "mse"\n',
+            "checks[0]: no inputs; set y_true and y_pred (or data) in [inputs]",
+        ),
+        (
+            '[inputs]\ndata = "regression.csv"\n[[checks]]\nmax = 1\n',
+            "checks[0]: missing key 'loss' (a loss spec such as \"mse\")",
+        ),
+        (
+            '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax_increase = 1\n',
+            "checks[0]: max_increase needs baseline_pred (in [inputs] or the check)",
+        ),
+        (
+            '[inputs]\ndata = "regression.csv"\n',
+            "no checks; add [[checks]] tables with at least a loss",
+        ),
+        ("[inputs\n", "not valid TOML"),
+        (
+            '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "msee"\n',
+            "check 'msee': unknown loss 'msee'; did you mean mse, msle?",
+        ),
+        (
+            '[inputs]\ndata = "missing.csv"\ntrue_col = "a"\npred_col = "b"\n[[checks]]\nloss = "mse"\n',
+            "missing.csv: no such file",
+        ),
+        (
+            '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nreduction = "none"\n',
+            "checks[0]: reduction must be one of sum_over_batch_size, mean, sum, mean_with_sample_weight",
+        ),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path, body, message):
+    config = write_config(tmp_path, body)
+    r = invoke("check", config, code=2)
+    assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1
+    assert message in r.stderr
+
+
+def test_no_config_found(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("check", code=2)
+    assert (
+        r.stderr
+        == "Error: no losscli.toml or pyproject.toml here; give the config file: losscli check CONFIG\n"
+    )
