@@ -19,5 +19,20 @@ class InputError(LossCliError, ValueError):
     """Input data is unusable: unreadable file, bad shape, bad values."""
 
 
+class RowError(InputError):
+    """An input error at a row; ``template`` holds ``{row}``.
+
+    Evaluating in chunks, a row found in a chunk is shifted to its place in the input.
+    """
+
+    def __init__(self, template: str, row: int) -> None:
+        self.template = template
+        self.row = row
+        super().__init__(template.format(row=row))
+
+    def shifted(self, offset: int) -> RowError:
+        return RowError(self.template, self.row + offset)
+
+
 class LossError(LossCliError, ValueError):
     """A loss cannot be computed, e.g. a custom loss function raised."""

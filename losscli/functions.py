@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, RowError
 from losscli.reduction import align_ranks
 
 EPSILON = 1e-7
@@ -86,17 +86,17 @@ def _integer_labels(labels: np.ndarray, n_classes: int | None, skip: Any = None)
     ignored = labels == skip if skip is not None else np.zeros(labels.shape, dtype=bool)
     whole = np.isfinite(labels) & (labels == np.round(labels)) | ignored
     if not whole.all():
-        row = _first_row(~whole)
-        raise InputError(
-            f"class labels must be whole numbers; row {row} has {labels[~whole].flat[0]}"
+        raise RowError(
+            f"class labels must be whole numbers; row {{row}} has {labels[~whole].flat[0]}",
+            _first_row(~whole),
         )
     if n_classes is not None:
         out = ((labels < 0) | (labels >= n_classes)) & ~ignored
         if out.any():
-            row = _first_row(out)
-            raise InputError(
-                f"class label {labels[out].flat[0]:g} at row {row} is out of range: "
-                f"y_pred has {n_classes} classes, so labels must be 0..{n_classes - 1}"
+            raise RowError(
+                f"class label {labels[out].flat[0]:g} at row {{row}} is out of range: "
+                f"y_pred has {n_classes} classes, so labels must be 0..{n_classes - 1}",
+                _first_row(out),
             )
     return np.where(ignored, 0, labels).astype(np.intp)
 
@@ -173,24 +173,32 @@ def log_cosh(y_true: Any, y_pred: Any) -> np.ndarray:
 # --- hinge ---------------------------------------------------------------------
 
 
-def _hinge_labels(y_true: np.ndarray) -> np.ndarray:
-    # Keras maps {0, 1} labels to {-1, 1}, deciding over the whole batch.
-    if np.all((y_true == 0) | (y_true == 1)):
-        return 2.0 * y_true - 1.0
-    return y_true
+def labels_are_binary(y_true: np.ndarray) -> bool:
+    """True when every label is 0 or 1 (Keras then maps them to -1 and 1 for hinge losses)."""
+    return bool(np.all((y_true == 0) | (y_true == 1)))
+
+
+def hinge_margins(y_true: Any, y_pred: Any, binary: bool | None = None) -> np.ndarray:
+    """``max(1 - y_true * y_pred, 0)`` per entry, {0, 1} labels mapped to {-1, 1}.
+
+    Keras decides the mapping over the whole batch; ``binary`` gives that
+    decision when the input is evaluated in chunks (None: decide on ``y_true``).
+    """
+    y_true, y_pred = _floats(y_true, y_pred)
+    if binary is None:
+        binary = labels_are_binary(y_true)
+    signed = 2.0 * y_true - 1.0 if binary else y_true
+    return np.maximum(1.0 - signed * y_pred, 0.0)
 
 
 def hinge(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(max(1 - y_true * y_pred, 0), axis=-1)``; labels in {-1, 1} or {0, 1}."""
-    y_true, y_pred = _floats(y_true, y_pred)
-    return np.mean(np.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0), axis=-1)
+    return np.mean(hinge_margins(y_true, y_pred), axis=-1)
 
 
 def squared_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(max(1 - y_true * y_pred, 0)**2, axis=-1)``; labels in {-1, 1} or {0, 1}."""
-    y_true, y_pred = _floats(y_true, y_pred)
-    margin = np.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)
-    return np.mean(np.square(margin), axis=-1)
+    return np.mean(np.square(hinge_margins(y_true, y_pred)), axis=-1)
 
 
 def categorical_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -364,8 +372,15 @@ def sparse_categorical_crossentropy_with_mask(
         )
     n_classes = y_pred.shape[-1]
     labels = _integer_labels(y_true, n_classes, skip=ignore_class)
-    log_p = _categorical_log_probabilities(y_pred, from_logits, -1)
-    losses = -np.take_along_axis(log_p, labels[..., np.newaxis], axis=-1)[..., 0]
+    chosen = labels[..., np.newaxis]
+    if from_logits:
+        log_p = _log_softmax(y_pred, axis=-1)
+        losses = -np.take_along_axis(log_p, chosen, axis=-1)[..., 0]
+    else:
+        # Rescale, clip and log only the labelled entry: the same numbers as
+        # Keras' elementwise ops on the whole row, without a log per class.
+        p = np.take_along_axis(y_pred, chosen, axis=-1)[..., 0] / np.sum(y_pred, axis=-1)
+        losses = -np.log(_clip_probabilities(p))
     if ignore_class is None:
         return losses, None
     valid = y_true != ignore_class
@@ -523,10 +538,10 @@ def ctc(y_true: Any, y_pred: Any) -> np.ndarray:
     lengths = np.count_nonzero(labels, axis=1)
     padded = np.arange(labels.shape[1]) >= lengths[:, np.newaxis]
     if np.any((labels == 0) != padded):
-        row = _first_row(np.any((labels == 0) != padded, axis=1))
-        raise InputError(
-            f"ctc labels must be padded with 0 at the end only (0 is the blank); "
-            f"row {row} has a 0 before a label"
+        raise RowError(
+            "ctc labels must be padded with 0 at the end only (0 is the blank); "
+            "row {row} has a 0 before a label",
+            _first_row(np.any((labels == 0) != padded, axis=1)),
         )
     # Extended label sequence: blank, l1, blank, l2, ..., lL, blank.
     extended = np.zeros((n, 2 * labels.shape[1] + 1), dtype=np.intp)

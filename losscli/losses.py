@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from dataclasses import dataclass
 import types
 import typing
 from collections.abc import Callable
@@ -56,6 +57,7 @@ __all__ = [
     "LOSSES",
     "IDENTIFIERS",
     "Loss",
+    "BatchFacts",
     "CustomLoss",
     "get",
     "lookup",
@@ -97,6 +99,18 @@ SEGMENTATION = (
 )
 
 
+@dataclass(frozen=True)
+class BatchFacts:
+    """Decisions Keras makes over the whole batch.
+
+    Evaluated in chunks, losscli makes them over the whole input in a first
+    pass and hands them to every chunk.
+    """
+
+    #: Hinge losses map {0, 1} labels to {-1, 1} only when every label is 0 or 1.
+    binary_labels: bool | None = None
+
+
 class Loss:
     """A loss with its parameters and a reduction, callable like a Keras loss.
 
@@ -107,6 +121,8 @@ class Loss:
     """
 
     fn: ClassVar[LossFn]
+    #: True for the losses that need BatchFacts when the input is evaluated in chunks.
+    needs_facts: ClassVar[bool] = False
     #: True for the losses whose y_true holds one integer class label per sample.
     sparse_labels: ClassVar[bool] = False
     shapes: ClassVar[str] = ELEMENTWISE
@@ -149,15 +165,25 @@ class Loss:
             checked[key] = _check_value(cls, key, value, hint)
         return checked
 
-    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def call(
+        self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-sample losses and an optional mask of the entries that count."""
         return self.fn(y_true, y_pred, **self.params), None
 
-    def per_sample(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    def per_sample(
+        self, y_true: Any, y_pred: Any, facts: BatchFacts | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Unweighted per-sample losses and mask, inputs converted to ``dtype``, ranks aligned."""
         y_true = np.asarray(y_true, dtype=self.dtype)
         y_pred = np.asarray(y_pred, dtype=self.dtype)
-        return self.call(*align_ranks(y_true, y_pred))
+        return self.call(*align_ranks(y_true, y_pred), facts=facts)
+
+    def streams(self, ndim: int) -> bool:
+        """True when each sample's loss depends on that sample only, so chunks can be evaluated
+        one by one; False for the losses over the whole input (Circle's pairs, Dice/Tversky
+        summing over the sample axis)."""
+        return True
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         values, mask = self.per_sample(y_true, y_pred)
@@ -300,12 +326,26 @@ class Hinge(Loss):
     """Hinge loss for labels in {-1, 1} (or {0, 1})."""
 
     fn = staticmethod(hinge)
+    needs_facts = True
+
+    def call(
+        self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        binary = facts.binary_labels if facts else None
+        return np.mean(F.hinge_margins(y_true, y_pred, binary), axis=-1), None
 
 
 class SquaredHinge(Loss):
     """Squared hinge loss for labels in {-1, 1} (or {0, 1})."""
 
     fn = staticmethod(squared_hinge)
+    needs_facts = True
+
+    def call(
+        self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        binary = facts.binary_labels if facts else None
+        return np.mean(np.square(F.hinge_margins(y_true, y_pred, binary)), axis=-1), None
 
 
 class CategoricalHinge(Loss):
@@ -363,7 +403,9 @@ class SparseCategoricalCrossentropy(Loss):
     sparse_labels = True
     shapes = SPARSE
 
-    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def call(
+        self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         return F.sparse_categorical_crossentropy_with_mask(y_true, y_pred, **self.params)
 
 
@@ -382,11 +424,22 @@ class CategoricalGeneralizedCrossEntropy(Loss):
         return checked
 
 
+def _sums_over_samples(axis: Any, ndim: int) -> bool:
+    """True when a reduction over ``axis`` includes the sample axis 0."""
+    if axis is None:
+        return True
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return any(a % ndim == 0 for a in axes)
+
+
 class Dice(Loss):
     """Dice loss: 1 - the Dice coefficient of y_true and y_pred."""
 
     fn = staticmethod(dice)
     shapes = SEGMENTATION
+
+    def streams(self, ndim: int) -> bool:
+        return not _sums_over_samples(self.params["axis"], ndim)
 
 
 class Tversky(Loss):
@@ -394,6 +447,9 @@ class Tversky(Loss):
 
     fn = staticmethod(tversky)
     shapes = SEGMENTATION
+
+    def streams(self, ndim: int) -> bool:
+        return not _sums_over_samples(self.params["axis"], ndim)
 
 
 class Circle(Loss):
@@ -403,8 +459,13 @@ class Circle(Loss):
     sparse_labels = True
     shapes = "y_true: integer labels (N,); y_pred: L2-normalised embeddings (N, D)"
 
-    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def call(
+        self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         return F.circle_with_mask(y_true, y_pred, **self.params)
+
+    def streams(self, ndim: int) -> bool:
+        return False
 
 
 class CTC(Loss):
@@ -437,7 +498,9 @@ class CustomLoss(Loss):
     def parameters(cls) -> dict[str, inspect.Parameter]:
         return {}
 
-    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def call(
+        self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         try:
             result = self.custom_fn(y_true, y_pred)
         except LossCliError:

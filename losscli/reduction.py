@@ -7,6 +7,7 @@ does (``align_ranks``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -79,26 +80,76 @@ def _match_weights(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     return values, weights
 
 
-def merge_mask(
-    mask: np.ndarray, sample_weight: np.ndarray | None, reduction: str, dtype: np.dtype
-) -> np.ndarray:
-    """Fold a boolean mask into the sample weights, as Keras' ``apply_mask``.
+class RunningReduction:
+    """Running float64 sums that reduce per-sample losses chunk by chunk.
 
-    For ``mean``/``sum_over_batch_size`` valid entries get weight
-    ``total / valid`` so that dividing by the batch size later divides by the
-    number of valid entries instead.
+    ``add`` takes the losses of some samples (with their weights and mask) and
+    returns them weighted; ``result`` gives the reduced value. Fed the whole
+    input at once it is :func:`reduce_losses`; fed it in chunks, the same number
+    up to rounding (chunk sums are added exactly with ``math.fsum``).
+
+    The divisors follow Keras: ``sum_over_batch_size``/``mean`` divide by the
+    number of loss values (the valid ones when there is a mask);
+    ``mean_with_sample_weight`` by the sum of the weights as given (a scalar
+    weight counts once, as in Keras), masked entries left out.
     """
-    mask = np.asarray(mask, dtype=bool)
-    if reduction in ("mean", "sum_over_batch_size"):
-        valid = int(np.count_nonzero(mask))
-        mask_weight = mask.size / valid if valid else 0.0
-        float_mask = np.where(mask, mask_weight, 0.0).astype(dtype)
-    else:
-        float_mask = mask.astype(dtype)
-    if sample_weight is None:
-        return float_mask
-    float_mask, sample_weight = _match_weights(float_mask, sample_weight)
-    return sample_weight * float_mask
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size") -> None:
+        self.reduction = standardize_reduction(reduction)
+        self._sums: list[float] = []
+        self._weight_sums: list[float] = []
+        self._scalar_weight: float | None = None
+        self._size = 0
+        self._valid = 0
+        self._masked = False
+
+    def add(self, values: Any, sample_weight: Any = None, mask: Any = None) -> np.ndarray:
+        values = np.asarray(values)
+        if not np.issubdtype(values.dtype, np.floating):
+            values = values.astype(np.float64)
+        weights = None if sample_weight is None else _weights_array(sample_weight, values.dtype)
+        if mask is not None:
+            # Keras folds the mask into the weights (apply_mask); for the means it
+            # rescales by total/valid, which here is the division by `valid` in result().
+            mask = np.asarray(mask, dtype=bool)
+            self._masked = True
+            self._valid += int(np.count_nonzero(mask))
+            float_mask = mask.astype(values.dtype)
+            if weights is None:
+                weights = float_mask
+            else:
+                float_mask, weights = _match_weights(float_mask, weights)
+                weights = weights * float_mask
+        if weights is not None:
+            values, weights = _match_weights(values, weights)
+            weighted = values * weights
+            if mask is None and weights.ndim == 0:
+                self._scalar_weight = float(weights)
+            else:
+                self._weight_sums.append(float(np.sum(weights, dtype=np.float64)))
+        else:
+            weighted = values
+        self._sums.append(float(np.sum(weighted, dtype=np.float64)))
+        self._size += weighted.size
+        return weighted
+
+    def result(self) -> float:
+        total = math.fsum(self._sums)
+        if self.reduction == "sum":
+            return total
+        if self.reduction == "mean_with_sample_weight" and (
+            self._weight_sums or self._scalar_weight is not None
+        ):
+            divisor = (
+                self._scalar_weight
+                if self._scalar_weight is not None
+                else math.fsum(self._weight_sums)
+            )
+        elif self._masked:
+            divisor = self._valid
+        else:
+            divisor = self._size
+        return total / divisor if divisor != 0 else 0.0  # Keras' divide_no_nan
 
 
 def reduce_losses(
@@ -118,27 +169,11 @@ def reduce_losses(
     A division by zero gives 0, as Keras' ``divide_no_nan``. As in Keras, a
     scalar or empty ``values`` is returned unreduced.
     """
-    reduction = standardize_reduction(reduction)
-    values = np.asarray(values)
-    if not np.issubdtype(values.dtype, np.floating):
-        values = values.astype(np.float64)
-    dtype = values.dtype
-    weights = None if sample_weight is None else _weights_array(sample_weight, dtype)
-    if mask is not None:
-        weights = merge_mask(mask, weights, reduction, dtype)
-    if weights is not None:
-        values, weights = _match_weights(values, weights)
-        values = values * weights
-    if reduction == "none" or values.shape in ((), (0,)):
-        return values
-    total = values.sum()
-    if reduction == "sum":
-        return total
-    if reduction == "mean_with_sample_weight" and weights is not None:
-        divisor = weights.sum(dtype=dtype)
-    else:
-        divisor = dtype.type(values.size)
-    return total / divisor if divisor != 0 else dtype.type(0.0)
+    running = RunningReduction(reduction)
+    weighted = running.add(values, sample_weight, mask)
+    if running.reduction == "none" or weighted.shape in ((), (0,)):
+        return weighted
+    return weighted.dtype.type(running.result())
 
 
 def _weights_array(sample_weight: Any, dtype: np.dtype) -> np.ndarray:
