@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from losscli.errors import LossCliError
-from losscli.evaluate import InputSpec, ReadCache, Result, evaluate, input_warnings, load_inputs
+from losscli.evaluate import InputSpec, Result, evaluate
 from losscli.gates import Gate, parse_bound
 from losscli.readers import parse_number
 from losscli.reduction import REDUCTIONS
@@ -204,19 +204,34 @@ def _as_list(value: str | list[str] | None) -> list[str]:
 
 
 def run_checks(config: Path, checks: list[Check]) -> CheckRun:
-    """Evaluate every check; each input file is read once."""
-    cache: ReadCache = {}
+    """Evaluate every check; checks on the same inputs share one pass over them."""
     losses = []
     for check in checks:
         try:
             losses.append(build_loss(check.loss, reduction=check.reduction, dtype=check.dtype))
         except LossCliError as exc:
             raise ConfigError(f"{config}: check {check.name!r}: {exc}") from None
-    run = CheckRun(config, checks, [], [])
-    for check, loss in zip(checks, losses, strict=True):
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, check in enumerate(checks):
+        key = (repr(check.inputs), check.nan_policy)
+        groups.setdefault(key, []).append(i)
+    results: list[Result | None] = [None] * len(checks)
+    seconds = [0.0] * len(checks)
+    warnings: list[str] = []
+    for members in groups.values():
         start = time.perf_counter()
-        inputs = load_inputs(check.inputs, check.nan_policy, cache)
-        run.warnings += [f"{check.name}: {m}" for m in input_warnings(loss, inputs)]
-        run.results += evaluate([loss], [check.loss], inputs, gates={0: check.gates})
-        run.seconds.append(time.perf_counter() - start)
-    return run
+        first = checks[members[0]]
+        evaluation = evaluate(
+            [losses[i] for i in members],
+            [checks[i].loss for i in members],
+            first.inputs,
+            nan_policy=first.nan_policy,
+            gates={j: checks[i].gates for j, i in enumerate(members)},
+        )
+        elapsed = (time.perf_counter() - start) / len(members)
+        for j, i in enumerate(members):
+            results[i] = evaluation.results[j]
+            seconds[i] = elapsed
+        names = {losses[i].name: checks[i].name for i in members}
+        warnings += [f"{names.get(m.split(':')[0], first.name)}: {m}" for m in evaluation.warnings]
+    return CheckRun(config, checks, [r for r in results if r is not None], seconds, warnings)

@@ -8,6 +8,7 @@ Heavy modules (numpy, pyarrow, rich) are imported inside the commands, so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -96,6 +97,43 @@ def _print(renderable: Any) -> None:
         no_color=not terminal or bool(os.environ.get("NO_COLOR")),
     )
     console.print(renderable)
+
+
+@contextlib.contextmanager
+def _progress_bar(quiet: bool) -> Any:
+    """A rich progress bar on stderr for long work, only when stderr is a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    start = time.monotonic()
+    bar = Progress(
+        TextColumn("evaluating"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("rows", total=None)
+    started = False
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal started
+        if not started and time.monotonic() - start > 0.5:  # only for long work
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if started:
+            bar.stop()
 
 
 @click.group("losscli", cls=LossCliGroup, context_settings=CONTEXT)
@@ -328,7 +366,7 @@ def eval_command(
     """
     from losscli import render, writers
     from losscli.errors import SpecError
-    from losscli.evaluate import InputSpec, evaluate, input_warnings, load_inputs
+    from losscli.evaluate import InputSpec, evaluate
     from losscli.gates import GateOptions
     from losscli.spec import build_losses
 
@@ -357,25 +395,29 @@ def eval_command(
     if output:
         named_inputs = [s for s in (y_true, y_pred, sample_weight, data, baseline_pred) if s]
         target = writers.check_output_path(output, named_inputs, force)
-    inputs = load_inputs(spec, nan_policy)
-    messages = []
-    if inputs.n_omitted:
-        messages.append(f"--nan-policy omit dropped {inputs.n_omitted} row(s) with NaN or inf")
-    for loss in built:
-        messages += input_warnings(loss, inputs)
-    results = evaluate(
-        built, list(losses), inputs, keep_per_sample=target is not None, gates=gates.by_loss
-    )
-    if target is not None:
-        columns = writers.per_sample_columns(
-            [(r.spec, r.per_sample) for r in results if r.per_sample is not None]
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if target is not None:
+            writer = stack.enter_context(writers.PerSampleWriter(target, list(losses)))
+        progress = stack.enter_context(_progress_bar(quiet))
+        evaluation = evaluate(
+            built,
+            list(losses),
+            spec,
+            nan_policy=nan_policy,
+            gates=gates.by_loss,
+            sink=writer.write if writer is not None else None,
+            progress=progress,
         )
-        writers.write_columns(target, columns)
+        if writer is not None:
+            writer.commit()
+    results = evaluation.results
+    messages = evaluation.warnings
     if not quiet:
         for message in messages:
             warn(message)
     if output_format == "json":
-        document = render.report(results, inputs, messages)
+        document = render.report(evaluation)
         if not quiet:
             for message in document["warnings"][len(messages) :]:
                 warn(message)

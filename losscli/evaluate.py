@@ -1,19 +1,28 @@
-"""From named inputs to loss values: load and align the arrays, check them, evaluate.
+"""From named inputs to loss values, in chunks of rows and bounded memory.
 
-This is the library behind ``losscli eval``: no click, no rich.
+The inputs are read block by block (see ``readers``), aligned into chunks of
+the same rows, checked (NaN policy, likely mistakes), and every loss keeps
+running float64 sums (``RunningReduction``). Losses whose per-sample values
+depend on the whole input (Circle's pairs, Dice/Tversky over the sample axis)
+are evaluated on the whole input in memory; hinge losses get the whole-input
+{0, 1} label decision from a first pass. This is the library behind
+``losscli eval`` and ``losscli check``: no click, no rich.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, RowError
 from losscli.gates import Gate, GateOutcome
 from losscli.losses import (
+    BatchFacts,
     BinaryCrossentropy,
     BinaryFocalCrossentropy,
     CategoricalCrossentropy,
@@ -26,10 +35,20 @@ from losscli.losses import (
     Poisson,
     SparseCategoricalCrossentropy,
 )
-from losscli.readers import Table, describe_source, parse_number, read_input
-from losscli.reduction import reduce_losses
+from losscli.readers import (
+    STDIN,
+    Format,
+    Request,
+    Source,
+    describe_source,
+    detect_format,
+    open_source,
+    parse_number,
+)
+from losscli.reduction import RunningReduction, reduce_losses
 
 NAN_POLICIES = ("raise", "omit", "propagate")
+CHUNK_BYTES = 8 << 20  # per chunk, over all inputs
 
 
 @dataclass
@@ -46,22 +65,6 @@ class InputSpec:
     input_format: str | None = None
     header: bool | None = None
     baseline_pred: str | None = None
-
-
-@dataclass
-class Inputs:
-    """Aligned arrays, rows are samples."""
-
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    sample_weight: np.ndarray | float | None
-    sources: dict[str, str]
-    n_omitted: int = 0
-    baseline_pred: np.ndarray | None = None
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.y_pred.shape[0])
 
 
 @dataclass
@@ -87,217 +90,299 @@ class Result:
         return float(self.value) - float(self.baseline)
 
 
-def as_samples(array: np.ndarray, what: str) -> np.ndarray:
-    """Rows are samples: a vector of N values is N samples of one value, ``(N, 1)``."""
-    if array.ndim == 0:
-        raise InputError(f"{what} holds a single number; it needs one row per sample")
-    if array.shape[0] == 0:
-        raise InputError(f"{what} holds no samples")
-    return array.reshape(-1, 1) if array.ndim == 1 else array
+@dataclass
+class Evaluation:
+    """Every loss's result, with what was read."""
+
+    results: list[Result]
+    sources: dict[str, str]
+    n_samples: int
+    n_omitted: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
 
 
-ReadCache = dict[tuple[str, str | None, bool | None], Any]
+Chunk = dict[str, np.ndarray]
+#: Receives the weighted per-sample losses of each chunk, one array per loss.
+PerSampleSink = Callable[[list[np.ndarray]], None]
+#: Told the number of rows done so far and the total when known.
+Progress = Callable[[int, int | None], None]
 
 
-def _read(source: str, spec: InputSpec, cache: ReadCache | None) -> Table | np.ndarray:
-    """Read a source once per command: ``cache`` keeps what was read, by source and format."""
-    key = (source, spec.input_format, spec.header)
-    if cache is not None and key in cache and source != "-":
-        return cache[key]
-    data = read_input(source, input_format=spec.input_format, header=spec.header)
-    if cache is not None:
-        cache[key] = data
-    return data
+# --- opening the inputs ------------------------------------------------------------------
 
 
-def _read_values(
-    source: str, columns: list[str], option: str, spec: InputSpec, cache: ReadCache | None
-) -> tuple[np.ndarray, str]:
-    data = _read(source, spec, cache)
-    where = describe_source(source)
-    if isinstance(data, Table):
-        values = data.select(columns, option)[0] if columns else data.all_columns()
-    else:
-        if columns:
-            raise InputError(f"{where} is an array file; {option} selects columns of tables only")
-        values = data
-    return as_samples(np.asarray(values), where), where
+@dataclass
+class _Inputs:
+    sources: list[Source]
+    labels: dict[str, str]  # role -> where it comes from
+    scalar_weight: float | None = None
 
 
-def load_inputs(
-    spec: InputSpec, nan_policy: str = "raise", cache: ReadCache | None = None
-) -> Inputs:
-    """Read and align labels, predictions, weights and baseline; apply the NaN policy."""
-    if nan_policy not in NAN_POLICIES:
-        raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
-    sources: dict[str, str] = {}
-    weights: np.ndarray | float | None = None
+def _open_inputs(spec: InputSpec) -> _Inputs:
+    """One source per distinct file, each serving the roles read from it."""
+    requests: dict[str, dict[str, Request]] = {}
+    labels: dict[str, str] = {}
+
+    def want(source: str, role: str, request: Request) -> None:
+        requests.setdefault(source, {})[role] = request
+        labels[role] = describe_source(source)
+
+    weight_request = Request((spec.weight_col,) if spec.weight_col else (), "--weight-col")
     if spec.data:
         if spec.y_true or spec.y_pred:
             raise InputError("give either --data or --y-true/--y-pred, not both")
         if not spec.true_cols or not spec.pred_cols:
             raise InputError("--data needs --true-col and --pred-col to say which columns to use")
-        table = _read(spec.data, spec, cache)
-        where = describe_source(spec.data)
-        if not isinstance(table, Table):
-            raise InputError(f"{where} is an array file; --data needs a table (CSV or Parquet)")
-        y_true = as_samples(table.select(spec.true_cols, "--true-col")[0], where)
-        y_pred = as_samples(table.select(spec.pred_cols, "--pred-col")[0], where)
+        if detect_format(spec.data, spec.input_format)[0] in (Format.NPY, Format.NPZ):
+            raise InputError(f"{spec.data} is an array file; --data needs a table (CSV or Parquet)")
+        want(spec.data, "y_true", Request(tuple(spec.true_cols), "--true-col"))
+        want(spec.data, "y_pred", Request(tuple(spec.pred_cols), "--pred-col"))
         if spec.weight_col:
-            weights = table.select([spec.weight_col], "--weight-col")[0][:, 0]
-        sources["data"] = where
+            if spec.sample_weight is not None:
+                raise InputError("give either --sample-weight or --weight-col, not both")
+            want(spec.data, "sample_weight", weight_request)
     else:
         if not spec.y_true or not spec.y_pred:
             missing = "--y-true" if not spec.y_true else "--y-pred"
             raise InputError(f"missing {missing}; give --y-true and --y-pred, or --data")
-        if spec.y_true == "-" and spec.y_pred == "-":
-            raise InputError("only one input can come from standard input (-)")
-        y_true, sources["y_true"] = _read_values(
-            spec.y_true, spec.true_cols, "--true-col", spec, cache
-        )
-        y_pred, sources["y_pred"] = _read_values(
-            spec.y_pred, spec.pred_cols, "--pred-col", spec, cache
-        )
         if spec.weight_col and not spec.sample_weight:
             raise InputError("--weight-col selects a column of --sample-weight or --data")
-    if spec.sample_weight is not None:
-        if weights is not None:
-            raise InputError("give either --sample-weight or --weight-col, not both")
-        weights, sources["sample_weight"] = _read_weights(spec, cache)
-    baseline = None
-    if spec.baseline_pred:
-        # A baseline table has the same prediction columns; an array file is used whole.
-        table = _read(spec.baseline_pred, spec, cache)
-        sources["baseline_pred"] = describe_source(spec.baseline_pred)
-        if isinstance(table, Table) and spec.pred_cols:
-            baseline = table.select(spec.pred_cols, "--pred-col")[0]
+        want(spec.y_true, "y_true", Request(tuple(spec.true_cols), "--true-col"))
+        want(spec.y_pred, "y_pred", Request(tuple(spec.pred_cols), "--pred-col"))
+    scalar = None
+    if spec.sample_weight is not None and "sample_weight" not in labels:
+        number = parse_number(spec.sample_weight)
+        exists = spec.sample_weight == STDIN or _exists(spec.sample_weight)
+        if number is not None and not exists:
+            if not np.isfinite(number):
+                raise InputError(f"the sample weight {spec.sample_weight} is not a finite number")
+            scalar = number
+            labels["sample_weight"] = spec.sample_weight
+        elif not exists:
+            raise InputError(
+                f"--sample-weight {spec.sample_weight!r} is neither a number nor an existing file"
+            )
         else:
-            baseline = table.all_columns() if isinstance(table, Table) else np.asarray(table)
-        baseline = as_samples(baseline, sources["baseline_pred"])
-        if baseline.shape != y_pred.shape:
-            raise InputError(
-                f"the baseline predictions ({sources['baseline_pred']}) have shape "
-                f"{baseline.shape} but y_pred has {y_pred.shape}; both must predict the same "
-                "samples"
+            want(spec.sample_weight, "sample_weight", weight_request)
+    if spec.baseline_pred:
+        is_table = detect_format(spec.baseline_pred, spec.input_format)[0] in (
+            Format.CSV,
+            Format.TSV,
+            Format.PARQUET,
+        )
+        columns = tuple(spec.pred_cols) if is_table else ()
+        want(spec.baseline_pred, "baseline_pred", Request(columns, "--pred-col"))
+    if sum(source == STDIN for source in requests) and len(requests.get(STDIN, {})) > 1:
+        raise InputError("only one input can come from standard input (-)")
+    sources = [
+        open_source(source, roles, input_format=spec.input_format, header=spec.header)
+        for source, roles in requests.items()
+    ]
+    return _Inputs(sources, labels, scalar)
+
+
+def _exists(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(split_key(path)).exists()
+
+
+def split_key(source: str) -> str:
+    from losscli.readers import split_npz_key
+
+    return split_npz_key(source)[0]
+
+
+def as_samples(array: np.ndarray, what: str) -> np.ndarray:
+    """Rows are samples: a vector of N values is N samples of one value, ``(N, 1)``."""
+    if array.ndim == 0:
+        raise InputError(f"{what} holds a single number; it needs one row per sample")
+    return array.reshape(-1, 1) if array.ndim == 1 else array
+
+
+# --- chunks of aligned rows -------------------------------------------------------------------
+
+
+def _chunk_rows(inputs: _Inputs) -> int:
+    """Rows per chunk so that a chunk of every input is about CHUNK_BYTES of float64."""
+    width = sum(max(source.width, 1) for source in inputs.sources)
+    return max(1024, CHUNK_BYTES // (8 * width))
+
+
+def _count_mismatch(inputs: _Inputs, counts: dict[int, int]) -> InputError:
+    by_role = {}
+    for i, source in enumerate(inputs.sources):
+        for role in getattr(source, "roles", None) or getattr(source, "selected", {}):
+            by_role[role] = counts[i]
+    true_rows, pred_rows = by_role.get("y_true"), by_role.get("y_pred")
+    if true_rows != pred_rows:
+        return InputError(
+            f"y_true has {true_rows} rows ({inputs.labels['y_true']}) but y_pred has "
+            f"{pred_rows} ({inputs.labels['y_pred']}); every sample needs a label and a prediction"
+        )
+    for role, what in (
+        ("sample_weight", "the sample weights"),
+        ("baseline_pred", "the baseline predictions"),
+    ):
+        if role in by_role and by_role[role] != pred_rows:
+            extra = "; give one weight per sample or a number" if role == "sample_weight" else ""
+            return InputError(
+                f"{what} have {by_role[role]} rows ({inputs.labels[role]}) but there are "
+                f"{pred_rows} samples{extra}"
             )
-    _check_rows(y_true, y_pred, weights, sources)
-    inputs = Inputs(y_true, y_pred, weights, sources, baseline_pred=baseline)
-    return _apply_nan_policy(inputs, nan_policy)
+    return InputError("the inputs have different numbers of rows")
 
 
-def _read_weights(spec: InputSpec, cache: ReadCache | None) -> tuple[np.ndarray | float, str]:
-    assert spec.sample_weight is not None
-    number = parse_number(spec.sample_weight)
-    if number is not None and not Path(spec.sample_weight).exists():
-        return number, spec.sample_weight
-    if number is None and not Path(spec.sample_weight).exists() and spec.sample_weight != "-":
-        raise InputError(
-            f"--sample-weight {spec.sample_weight!r} is neither a number nor an existing file"
+def _aligned(inputs: _Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
+    """Chunks of the same ``rows`` rows from every source, with their first row's index."""
+    known = [s.n_rows for s in inputs.sources]
+    if all(n is not None for n in known) and len(set(known)) > 1:
+        raise _count_mismatch(inputs, dict(enumerate(known)))  # type: ignore[arg-type]
+    iterators = [s.blocks(rows) for s in inputs.sources]
+    pending: list[list[Chunk]] = [[] for _ in iterators]
+    done = [False] * len(iterators)
+    consumed = [0] * len(iterators)
+    offset = 0
+    while True:
+        for i, it in enumerate(iterators):
+            while not done[i] and sum(len(next(iter(b.values()))) for b in pending[i]) < rows:
+                try:
+                    pending[i].append(next(it))
+                except StopIteration:
+                    done[i] = True
+        available = [sum(len(next(iter(b.values()))) for b in p) for p in pending]
+        n = min(min(available), rows)
+        if n == 0:
+            if any(available):
+                counts = {}
+                for i, it in enumerate(iterators):
+                    counts[i] = (
+                        consumed[i] + available[i] + sum(len(next(iter(b.values()))) for b in it)
+                    )
+                raise _count_mismatch(inputs, counts)
+            return
+        chunk: Chunk = {}
+        for i, blocks in enumerate(pending):
+            merged = {
+                role: np.concatenate([b[role] for b in blocks])
+                if len(blocks) > 1
+                else blocks[0][role]
+                for role in blocks[0]
+            }
+            for role, array in merged.items():
+                chunk[role] = array[:n]
+            rest = {role: array[n:] for role, array in merged.items()}
+            pending[i] = [rest] if len(next(iter(rest.values()))) else []
+            consumed[i] += n
+        yield offset, chunk
+        offset += n
+
+
+def _prefetched(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run ``iterator`` in a thread, ``depth`` items ahead: reading overlaps computing."""
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("end", end))
+        except BaseException as exc:  # handed to the consumer
+            items.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="losscli-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+# --- checks on values ---------------------------------------------------------------------------
+
+
+def _shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
+    shaped = {role: as_samples(array, labels[role]) for role, array in chunk.items()}
+    weights = shaped.get("sample_weight")
+    if weights is not None and weights.ndim == 2 and weights.shape[1] == 1:
+        shaped["sample_weight"] = weights[:, 0]  # one weight per sample
+    return shaped
+
+
+def _bad_rows(chunk: Chunk) -> dict[str, np.ndarray]:
+    """Per role, which rows hold a NaN or inf."""
+    return {
+        role: np.asarray(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+        for role, array in chunk.items()
+    }
+
+
+@dataclass
+class _NanCheck:
+    policy: str
+    labels: dict[str, str]
+    omitted: int = 0
+    first: tuple[str, int] | None = None
+    count: int = 0
+
+    def apply(self, offset: int, chunk: Chunk) -> tuple[Chunk, np.ndarray | None]:
+        """The chunk without the rows to omit, and the kept rows' indices (None: all kept)."""
+        if self.policy == "propagate":
+            return chunk, None
+        bad = _bad_rows(chunk)
+        if self.policy == "raise":
+            for role in ("y_true", "y_pred", "sample_weight", "baseline_pred"):
+                if (
+                    role in bad
+                    and (self.first is None or self.first[0] == role)
+                    and bad[role].any()
+                ):
+                    if self.first is None:
+                        self.first = (role, offset + int(np.argmax(bad[role])))
+                    self.count += int(np.count_nonzero(~np.isfinite(chunk[role])))
+            return chunk, None
+        drop = np.logical_or.reduce(list(bad.values()))
+        if not drop.any():
+            return chunk, None
+        self.omitted += int(np.count_nonzero(drop))
+        keep = np.flatnonzero(~drop)
+        return {role: array[keep] for role, array in chunk.items()}, keep
+
+    def error(self) -> InputError | None:
+        if self.first is None:
+            return None
+        role, row = self.first
+        plural = "s" if self.count != 1 else ""
+        return InputError(
+            f"{role} ({self.labels[role]}) has {self.count} non-finite value{plural} "
+            f"(NaN or inf), the first in row {row}; fix the data, or pass --nan-policy "
+            "omit to drop those rows or propagate to keep them"
         )
-    columns = [spec.weight_col] if spec.weight_col else []
-    weights, where = _read_values(spec.sample_weight, columns, "--weight-col", spec, cache)
-    # One weight per sample: (N, 1) -> (N,).
-    return (weights[:, 0] if weights.ndim == 2 and weights.shape[1] == 1 else weights), where
 
-
-def _check_rows(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    weights: np.ndarray | float | None,
-    sources: dict[str, str],
-) -> None:
-    true_src = sources.get("y_true", sources.get("data"))
-    pred_src = sources.get("y_pred", sources.get("data"))
-    if y_true.shape[0] != y_pred.shape[0]:
-        raise InputError(
-            f"y_true has {y_true.shape[0]} rows ({true_src}) but y_pred has "
-            f"{y_pred.shape[0]} ({pred_src}); every sample needs a label and a prediction"
-        )
-    if isinstance(weights, np.ndarray) and weights.ndim and weights.shape[0] != y_pred.shape[0]:
-        raise InputError(
-            f"the sample weights have {weights.shape[0]} rows "
-            f"({sources.get('sample_weight', sources.get('data'))}) but there are "
-            f"{y_pred.shape[0]} samples; give one weight per sample or a number"
-        )
-
-
-def _apply_nan_policy(inputs: Inputs, policy: str) -> Inputs:
-    if policy == "propagate":
-        return inputs
-    named: list[tuple[str, np.ndarray]] = [("y_true", inputs.y_true), ("y_pred", inputs.y_pred)]
-    if isinstance(inputs.sample_weight, np.ndarray):
-        named.append(("sample_weight", inputs.sample_weight))
-    elif inputs.sample_weight is not None and not np.isfinite(inputs.sample_weight):
-        raise InputError(f"the sample weight {inputs.sample_weight} is not a finite number")
-    if inputs.baseline_pred is not None:
-        named.append(("baseline_pred", inputs.baseline_pred))
-    n = inputs.n_samples
-    bad_rows = np.zeros(n, dtype=bool)
-    for name, array in named:
-        bad = ~np.isfinite(array.reshape(n, -1)).all(axis=1)
-        if policy == "raise" and bad.any():
-            count = int(np.count_nonzero(~np.isfinite(array)))
-            row = int(np.argmax(bad))
-            source = inputs.sources.get(name, inputs.sources.get("data"))
-            raise InputError(
-                f"{name} ({source}) has {count} non-finite value{'s' if count != 1 else ''} "
-                f"(NaN or inf), the first in row {row}; fix the data, or pass --nan-policy "
-                "omit to drop those rows or propagate to keep them"
-            )
-        bad_rows |= bad
-    if not bad_rows.any():
-        return inputs
-    keep = ~bad_rows
-    if not keep.any():
-        raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
-    weights = inputs.sample_weight
-    if isinstance(weights, np.ndarray) and weights.ndim:
-        weights = weights[keep]
-    baseline = inputs.baseline_pred
-    return Inputs(
-        inputs.y_true[keep],
-        inputs.y_pred[keep],
-        weights,
-        inputs.sources,
-        n_omitted=int(np.count_nonzero(bad_rows)),
-        baseline_pred=None if baseline is None else baseline[keep],
-    )
-
-
-def evaluate(
-    losses: list[Loss],
-    specs: list[str],
-    inputs: Inputs,
-    *,
-    keep_per_sample: bool = False,
-    gates: dict[int, list[Gate]] | None = None,
-) -> list[Result]:
-    """Evaluate every loss on the same inputs (and baseline), each with its own reduction."""
-    gates = gates or {}
-    results = []
-    with np.errstate(all="ignore"):
-        for i, (loss, spec) in enumerate(zip(losses, specs, strict=True)):
-            values, mask = loss.per_sample(inputs.y_true, inputs.y_pred)
-            value = reduce_losses(values, inputs.sample_weight, mask, loss.reduction)
-            result = Result(spec, loss, value, inputs.n_samples)
-            if keep_per_sample:
-                result.per_sample = (
-                    value
-                    if loss.reduction == "none"
-                    else reduce_losses(values, inputs.sample_weight, mask, "none")
-                )
-            if inputs.baseline_pred is not None:
-                result.baseline = loss(inputs.y_true, inputs.baseline_pred, inputs.sample_weight)
-            if i in gates and loss.reduction == "none":
-                raise InputError(
-                    f"gates on {spec} need one value; --reduction none gives one per sample"
-                )
-            result.gates = [g.check(value, result.baseline) for g in gates.get(i, [])]
-            results.append(result)
-    return results
-
-
-# --- warnings for likely mistakes -------------------------------------------------------
 
 _BINARY = (BinaryCrossentropy, BinaryFocalCrossentropy)
 _PROBABILITY_ROWS = (
@@ -317,45 +402,249 @@ _ONE_HOT_LABELS = (
 _LOGS = (Poisson, MeanSquaredLogarithmicError)
 
 
-def input_warnings(loss: Loss, inputs: Inputs) -> list[str]:
-    """Messages about inputs that are probably not what the loss expects."""
-    messages: list[str] = []
-    name = loss.name
-    from_logits = bool(loss.params.get("from_logits"))
-    y_true, y_pred = inputs.y_true, inputs.y_pred
-    if isinstance(loss, _BINARY + _PROBABILITY_ROWS) and not from_logits:
-        low, high = np.nanmin(y_pred), np.nanmax(y_pred)
-        if low < 0 or high > 1:
-            hint = " add --from-logits" if "from_logits" in loss.params else ""
-            messages.append(
-                f"{name}: y_pred has values outside [0, 1] (min {low:.4g}, max {high:.4g}): "
-                f"these look like logits;{hint or ' this loss expects probabilities'}"
+class InputChecks:
+    """Likely mistakes in the inputs of one loss, gathered chunk by chunk."""
+
+    def __init__(self, loss: Loss) -> None:
+        self.loss = loss
+        self.pred_range = [np.inf, -np.inf]
+        self.true_min = np.inf
+        self.pred_rows: tuple[int, float] | None = None
+        self.true_rows: tuple[int, float] | None = None
+
+    def update(self, offset: int, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        loss = self.loss
+        from_logits = bool(loss.params.get("from_logits"))
+        axis = loss.params.get("axis", -1)
+        axis = axis if isinstance(axis, int) else -1
+        if isinstance(loss, _BINARY + _PROBABILITY_ROWS + _LOGS) and y_pred.size:
+            self.pred_range = [
+                min(self.pred_range[0], float(np.nanmin(y_pred))),
+                max(self.pred_range[1], float(np.nanmax(y_pred))),
+            ]
+        if isinstance(loss, _LOGS) and y_true.size:
+            self.true_min = min(self.true_min, float(np.nanmin(y_true)))
+        if isinstance(loss, _PROBABILITY_ROWS) and not from_logits and y_pred.shape[-1] > 1:
+            self.pred_rows = self.pred_rows or _row_not_summing_to_one(y_pred, axis, offset)
+        if isinstance(loss, _ONE_HOT_LABELS) and y_true.ndim > 1 and y_true.shape[-1] > 1:
+            self.true_rows = self.true_rows or _row_not_summing_to_one(y_true, axis, offset)
+
+    def messages(self) -> list[str]:
+        loss, name = self.loss, self.loss.name
+        out = []
+        low, high = self.pred_range
+        probabilities = isinstance(loss, _BINARY + _PROBABILITY_ROWS)
+        if probabilities and not loss.params.get("from_logits") and (low < 0 or high > 1):
+            hint = (
+                "add --from-logits"
+                if "from_logits" in loss.params
+                else "this loss expects probabilities"
             )
-    if isinstance(loss, _PROBABILITY_ROWS) and not from_logits and y_pred.shape[-1] > 1:
-        axis = int(loss.params.get("axis", -1))
-        message = _rows_not_summing_to_one(y_pred, axis)
-        if message:
+            out.append(
+                f"{name}: y_pred has values outside [0, 1] (min {low:.4g}, max {high:.4g}): "
+                f"these look like logits; {hint}"
+            )
+        if self.pred_rows:
             rescale = "; Keras rescales each row to sum to 1" if isinstance(loss, _RESCALED) else ""
-            messages.append(f"{name}: y_pred rows are not probabilities ({message}){rescale}")
-    if isinstance(loss, _ONE_HOT_LABELS) and y_true.shape[-1] > 1:
-        axis = int(loss.params.get("axis", -1))
-        message = _rows_not_summing_to_one(y_true, axis)
-        if message:
-            messages.append(f"{name}: y_true rows are not one-hot or probabilities ({message})")
-    if isinstance(loss, _LOGS):
-        for label, array in (("y_true", y_true), ("y_pred", y_pred)):
-            if np.nanmin(array) < 0:
-                messages.append(
-                    f"{name}: {label} has negative values (min {np.nanmin(array):.4g}); "
-                    f"{name} takes logarithms and expects values >= 0"
-                )
-    return messages
+            row, total = self.pred_rows
+            out.append(
+                f"{name}: y_pred rows are not probabilities "
+                f"(row {row} sums to {total:.6g}){rescale}"
+            )
+        if self.true_rows:
+            row, total = self.true_rows
+            out.append(
+                f"{name}: y_true rows are not one-hot or probabilities "
+                f"(row {row} sums to {total:.6g})"
+            )
+        if isinstance(loss, _LOGS):
+            for label, lowest in (("y_true", self.true_min), ("y_pred", low)):
+                if lowest < 0:
+                    out.append(
+                        f"{name}: {label} has negative values (min {lowest:.4g}); "
+                        f"{name} takes logarithms and expects values >= 0"
+                    )
+        return out
 
 
-def _rows_not_summing_to_one(array: np.ndarray, axis: int) -> str | None:
+def _row_not_summing_to_one(array: np.ndarray, axis: int, offset: int) -> tuple[int, float] | None:
     sums = np.sum(array, axis=axis)
     bad = np.abs(sums - 1.0) > 1e-3
     if not bad.any():
         return None
     index = np.unravel_index(int(np.argmax(bad)), bad.shape)
-    return f"row {index[0]} sums to {sums[index]:.6g}"
+    return offset + int(index[0]), float(sums[index])
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    """One loss being evaluated: its running sums, and the per-sample values if kept."""
+
+    loss: Loss
+    spec: str
+    running: RunningReduction
+    baseline: RunningReduction | None
+    checks: InputChecks
+    kept: list[np.ndarray] = field(default_factory=list)
+
+
+def evaluate(
+    losses: list[Loss],
+    specs: list[str],
+    inputs: InputSpec,
+    *,
+    nan_policy: str = "raise",
+    gates: dict[int, list[Gate]] | None = None,
+    keep_per_sample: bool = False,
+    sink: PerSampleSink | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int | None = None,
+) -> Evaluation:
+    """Evaluate every loss on the same inputs (and baseline), in one pass over the data.
+
+    ``keep_per_sample`` keeps the weighted per-sample losses in memory
+    (``Result.per_sample``); ``sink`` receives them chunk by chunk instead.
+    """
+    if nan_policy not in NAN_POLICIES:
+        raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
+    opened = _open_inputs(inputs)
+    rows = chunk_rows or _chunk_rows(opened)
+    total = opened.sources[0].n_rows if all(s.n_rows is not None for s in opened.sources) else None
+    with np.errstate(all="ignore"):
+        chunks = _prefetched(_aligned(opened, rows))
+        first = next(chunks, None)
+        if first is None:
+            raise InputError(f"{opened.labels['y_pred']} holds no samples")
+        shaped_first = _shape_chunk(first[1], opened.labels)
+        ndim = shaped_first["y_pred"].ndim
+        streaming = all(loss.streams(ndim) for loss in losses)
+        if not streaming:
+            # In-memory path: a loss over the whole input sees it as one chunk.
+            everything = [first, *chunks]
+            merged = {role: np.concatenate([c[role] for _, c in everything]) for role in first[1]}
+            stream: Iterator[tuple[int, Chunk]] = iter([(0, merged)])
+        else:
+            stream = _chain(first, chunks)
+        facts = None
+        if streaming and any(loss.needs_facts for loss in losses):
+            facts = _whole_input_facts(opened, rows, nan_policy)
+        tasks = [
+            _Task(
+                loss,
+                spec,
+                RunningReduction(loss.reduction),
+                RunningReduction(loss.reduction) if inputs.baseline_pred else None,
+                InputChecks(loss),
+            )
+            for loss, spec in zip(losses, specs, strict=True)
+        ]
+        nan = _NanCheck(nan_policy, opened.labels)
+        n_samples = 0
+        whole: list[Any] = [None] * len(tasks)
+        for offset, raw in stream:
+            chunk, kept_rows = nan.apply(offset, _shape_chunk(raw, opened.labels))
+            if nan.first is not None or not len(chunk["y_pred"]):
+                continue  # an error is coming: only count the rest
+            n_samples += len(chunk["y_pred"])
+            weights = chunk.get("sample_weight", opened.scalar_weight)
+            per_sample = []
+            for i, task in enumerate(tasks):
+                task.checks.update(offset, chunk["y_true"], chunk["y_pred"])
+                values, mask = _per_sample(
+                    task.loss, chunk["y_true"], chunk["y_pred"], facts, offset, kept_rows
+                )
+                weighted = task.running.add(values, weights, mask)
+                if not streaming:
+                    whole[i] = reduce_losses(values, weights, mask, task.loss.reduction)
+                if task.baseline is not None:
+                    b_values, b_mask = _per_sample(
+                        task.loss, chunk["y_true"], chunk["baseline_pred"], facts, offset, kept_rows
+                    )
+                    task.baseline.add(b_values, weights, b_mask)
+                    if not streaming:
+                        whole[i] = (
+                            whole[i],
+                            reduce_losses(b_values, weights, b_mask, task.loss.reduction),
+                        )
+                if keep_per_sample or task.loss.reduction == "none":
+                    task.kept.append(weighted)
+                per_sample.append(weighted)
+            if sink is not None:
+                sink(per_sample)
+            if progress is not None:
+                progress(offset + len(raw["y_pred"]), total)
+        error = nan.error()
+        if error is not None:
+            raise error
+        if n_samples == 0:
+            raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
+    results = []
+    for i, task in enumerate(tasks):
+        result = Result(task.spec, task.loss, None, n_samples)
+        if task.kept:
+            result.per_sample = np.concatenate(task.kept) if len(task.kept) > 1 else task.kept[0]
+        if not streaming:
+            value, baseline = whole[i] if task.baseline is not None else (whole[i], None)
+            result.value, result.baseline = value, baseline
+        else:
+            result.value = _value(task.running, task.loss, result.per_sample)
+            if task.baseline is not None:
+                result.baseline = _value(task.baseline, task.loss, None)
+        gates_i = (gates or {}).get(i, [])
+        if gates_i and task.loss.reduction == "none":
+            raise InputError(
+                f"gates on {task.spec} need one value; --reduction none gives one per sample"
+            )
+        result.gates = [g.check(result.value, result.baseline) for g in gates_i]
+        results.append(result)
+    warnings = []
+    if nan.omitted:
+        warnings.append(f"--nan-policy omit dropped {nan.omitted} row(s) with NaN or inf")
+    for task in tasks:
+        warnings += task.checks.messages()
+    return Evaluation(results, dict(opened.labels), n_samples, nan.omitted, warnings)
+
+
+def _chain(
+    first: tuple[int, Chunk], rest: Iterator[tuple[int, Chunk]]
+) -> Iterator[tuple[int, Chunk]]:
+    yield first
+    yield from rest
+
+
+def _per_sample(
+    loss: Loss,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    facts: BatchFacts | None,
+    offset: int,
+    kept_rows: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        return loss.per_sample(y_true, y_pred, facts)
+    except RowError as exc:
+        row = int(kept_rows[exc.row]) if kept_rows is not None else exc.row
+        raise RowError(exc.template, offset + row) from None
+
+
+def _value(running: RunningReduction, loss: Loss, per_sample: np.ndarray | None) -> Any:
+    if loss.reduction == "none":
+        return per_sample
+    return loss.dtype.type(running.result())
+
+
+def _whole_input_facts(opened: _Inputs, rows: int, nan_policy: str) -> BatchFacts:
+    """A first pass for the decisions Keras makes over the whole batch."""
+    from losscli.functions import labels_are_binary
+
+    binary = True
+    nan = _NanCheck("omit" if nan_policy == "omit" else "propagate", opened.labels)
+    for offset, raw in _prefetched(_aligned(opened, rows)):
+        chunk, _ = nan.apply(offset, _shape_chunk(raw, opened.labels))
+        binary = binary and labels_are_binary(chunk["y_true"])
+        if not binary:
+            break
+    return BatchFacts(binary_labels=binary)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from dataclasses import dataclass
 import types
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np

@@ -1,10 +1,18 @@
-"""Reading prediction, label and weight files: one function per format behind ``read_input``.
+"""Reading label, prediction and weight files in blocks of rows: one source per format.
 
-A table (CSV, TSV, Parquet) is read into named numeric columns; an array file
-(``.npy``, ``.npz``) into one array whose first axis is the samples. pyarrow is
-imported only by the readers that need it. NumPy files are loaded with pickles
-refused, and their headers are checked against the file size before anything
-is allocated.
+``open_source`` opens a file (or ``-``, standard input) and gives a
+:class:`Source` whose ``blocks`` yield consecutive rows, one array per *role*
+(``y_true``, ``y_pred``, ...): the columns each role asked for in a table, the
+whole array in an array file. Nothing is read whole unless the format needs it:
+
+- ``.npy``: the header is checked against the file size (nothing is allocated
+  for what a header merely claims), then blocks are read with ``readinto``;
+- Parquet files and directories: record batches;
+- CSV/TSV (also compressed): pyarrow's streaming reader, only the selected
+  columns parsed, as float64;
+- ``.npz`` members and standard input are held in memory.
+
+Pickles are never loaded. pyarrow is imported only by the sources that need it.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import fnmatch
 import io
 import sys
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -24,6 +32,8 @@ import numpy as np
 from losscli.errors import InputError
 
 STDIN = "-"
+CSV_NULLS = ["", "NA", "N/A", "nan", "NaN", "NAN", "null", "NULL"]
+CSV_BLOCK_BYTES = 4 << 20
 
 
 class Format(str, Enum):
@@ -47,51 +57,40 @@ _SUFFIXES = {
 _COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4", ".br": "brotli"}
 
 
-@dataclass
-class Table:
-    """The columns of one table file; a column becomes numbers when it is selected."""
+@dataclass(frozen=True)
+class Request:
+    """What a role wants from a source: column patterns (none: every column)."""
 
-    source: str
-    data: Any  # a pyarrow.Table
+    columns: tuple[str, ...] = ()
+    option: str = "--pred-col"  # the option that named the columns, for messages
 
-    @property
-    def names(self) -> list[str]:
-        return list(self.data.column_names)
 
-    def select(self, patterns: Iterable[str], option: str) -> tuple[np.ndarray, list[str]]:
-        """The columns matching ``patterns`` (names or globs), side by side as ``(N, k)``."""
-        chosen: list[int] = []
-        for pattern in patterns:
-            matched = [i for i, c in enumerate(self.names) if fnmatch.fnmatchcase(c, pattern)]
-            if not matched:
-                raise InputError(
-                    f"{self.source}: no column matches {option} {pattern!r}; "
-                    f"the columns are {', '.join(self.names) or '(none)'}"
-                )
-            chosen += [i for i in matched if i not in chosen]
-        return self._stack(chosen), [self.names[i] for i in chosen]
+class Source:
+    """An input read in blocks of consecutive rows, one array per role."""
 
-    def all_columns(self) -> np.ndarray:
-        return self._stack(list(range(len(self.names))))
+    label: str
+    n_rows: int | None  # None when unknown before reading (CSV)
+    width: int = 1  # numbers per row over all roles, to size chunks
 
-    def _stack(self, indices: list[int]) -> np.ndarray:
-        n = self.data.num_rows
-        parts = [
-            _numeric_column(self.data.column(i), self.names[i], self.source).reshape(n, -1)
-            for i in indices
-        ]
-        if not parts:
-            raise InputError(f"{self.source}: no columns to read")
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+    def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        raise NotImplementedError
 
 
 def describe_source(source: str) -> str:
     return "standard input" if source == STDIN else source
 
 
+def parse_number(text: str) -> float | None:
+    """``text`` as a number, or None when it is not one."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def detect_format(source: str, input_format: str | None = None) -> tuple[Format, str | None]:
     """The format and compression of a source: by ``input_format`` or by suffix."""
-    path, _, _ = _split_key(source)
+    path, _ = split_npz_key(source)
     suffixes = [s.lower() for s in Path(path).suffixes]
     compression = _COMPRESSIONS.get(suffixes[-1]) if suffixes else None
     if compression:
@@ -116,120 +115,71 @@ def detect_format(source: str, input_format: str | None = None) -> tuple[Format,
     )
 
 
-def _split_key(source: str) -> tuple[str, str | None, bool]:
-    """``file.npz:key`` -> (``file.npz``, ``key``, True)."""
+def split_npz_key(source: str) -> tuple[str, str | None]:
+    """``file.npz:key`` -> (``file.npz``, ``key``)."""
     head, sep, key = source.rpartition(":")
     if sep and head.lower().endswith(".npz") and "/" not in key:
-        return head, key, True
-    return source, None, False
+        return head, key
+    return source, None
 
 
-def read_input(
-    source: str, *, input_format: str | None = None, header: bool | None = None
-) -> Table | np.ndarray:
-    """Read a file (or ``-`` for standard input) as a :class:`Table` or an array."""
+def open_source(
+    source: str,
+    requests: dict[str, Request],
+    *,
+    input_format: str | None = None,
+    header: bool | None = None,
+) -> Source:
+    """Open ``source`` for the roles in ``requests``; errors name the file and what is wrong."""
     fmt, compression = detect_format(source, input_format)
-    path, key, _ = _split_key(source)
+    path, key = split_npz_key(source)
+    label = describe_source(source)
     if source != STDIN:
         _check_readable(path, allow_dir=fmt is Format.PARQUET)
-        if Path(path).is_dir() and not any(Path(path).glob("**/*.parq*")):
-            raise InputError(f"{path}: a directory without Parquet files (*.parquet)")
     try:
         if fmt in (Format.CSV, Format.TSV):
-            return _read_csv(source, fmt, compression, header)
+            return _CsvSource(source, fmt, compression, header, requests)
         if fmt is Format.PARQUET:
-            return _read_parquet(source)
+            return _ParquetSource(source, requests)
         if fmt is Format.NPY:
-            return _read_npy(source)
-        return _read_npz(path, key, source)
+            if source == STDIN:
+                data = _read_stdin()
+                return _ArraySource(label, _load_npy_bytes(data, label), requests)
+            return _NpySource(source, requests)
+        return _ArraySource(label, _read_npz(path, key, source), requests)
     except InputError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{describe_source(source)}: cannot read as {fmt.value}: {exc}") from exc
+        raise InputError(f"{label}: cannot read as {fmt.value}: {exc}") from exc
+
+
+def read_array(
+    source: str, *, input_format: str | None = None, header: bool | None = None
+) -> np.ndarray:
+    """A whole input as one array, rows first (every column of a table)."""
+    opened = open_source(source, {"data": Request()}, input_format=input_format, header=header)
+    blocks = [b["data"] for b in opened.blocks(1 << 20)]
+    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
 
 
 def _check_readable(path: str, allow_dir: bool) -> None:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{path}: no such file")
-    if p.is_dir() and not allow_dir:
-        raise InputError(f"{path}: is a directory, not a file")
-    if p.is_file() and p.stat().st_size == 0:
+    if p.is_dir():
+        if not allow_dir:
+            raise InputError(f"{path}: is a directory, not a file")
+        if not any(p.glob("**/*.parq*")):
+            raise InputError(f"{path}: a directory without Parquet files (*.parquet)")
+    elif p.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
 
 
-def _open_bytes(source: str) -> IO[bytes]:
-    if source == STDIN:
-        data = sys.stdin.buffer.read()
-        if not data.strip():
-            raise InputError("standard input is empty; pipe a CSV file into losscli or give a path")
-        return io.BytesIO(data)
-    return open(source, "rb")
-
-
-# --- CSV -------------------------------------------------------------------------------
-
-
-def _looks_numeric(field: str) -> bool:
-    field = field.strip().strip('"')
-    if field == "" or field.lower() in ("nan", "na", "null", "inf", "-inf", "+inf"):
-        return True
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_csv(source: str, fmt: Format, compression: str | None, header: bool | None) -> Table:
-    import pyarrow as pa
-    from pyarrow import csv
-
-    delimiter = "\t" if fmt is Format.TSV else ","
-    raw = _open_bytes(source)
-    with raw:
-        stream = pa.CompressedInputStream(raw, compression) if compression else raw
-        data = stream.read()
+def _read_stdin() -> bytes:
+    data = sys.stdin.buffer.read()
     if not data.strip():
-        raise InputError(f"{describe_source(source)}: the file is empty")
-    try:
-        text_head = data[:65536].decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            data[:65536].decode("utf-8", errors="strict")
-        except UnicodeDecodeError as exc:
-            if exc.start < 65530:  # not just a character cut at the sample's end
-                raise InputError(
-                    f"{describe_source(source)}: not UTF-8 text (byte {exc.start}); "
-                    "is it really CSV? (--input-format says what it is)"
-                ) from None
-        text_head = data[:65530].decode("utf-8", errors="ignore")
-    first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip() else ""
-    if header is None:
-        header = not all(_looks_numeric(f) for f in first_line.split(delimiter))
-    n_fields = len(first_line.split(delimiter))
-    read_options = csv.ReadOptions(
-        column_names=None if header else [f"column_{i}" for i in range(n_fields)]
-    )
-    parse_options = csv.ParseOptions(delimiter=delimiter)
-    convert_options = csv.ConvertOptions(
-        null_values=["", "NA", "N/A", "nan", "NaN", "NAN", "null", "NULL"],
-        strings_can_be_null=True,
-    )
-    try:
-        table = csv.read_csv(
-            pa.BufferReader(data),
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
-    except pa.ArrowInvalid as exc:
-        raise InputError(f"{describe_source(source)}: {_arrow_message(exc)}") from None
-    if table.num_rows == 0:
-        raise InputError(
-            f"{describe_source(source)}: no data rows" + (" (only a header)" if header else "")
-        )
-    return Table(describe_source(source), table)
+        raise InputError("standard input is empty; pipe a CSV file into losscli or give a path")
+    return data
 
 
 def _arrow_message(exc: Exception) -> str:
@@ -237,105 +187,109 @@ def _arrow_message(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-# --- Parquet ------------------------------------------------------------------------------
+# --- arrays -------------------------------------------------------------------------------
 
 
-def _read_parquet(source: str) -> Table:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class _ArraySource(Source):
+    """An array held in memory (an ``.npz`` member, standard input): blocks are slices."""
 
-    if source == STDIN:
-        data = _open_bytes(source).read()
-        reader: Any = pa.BufferReader(data)
-    else:
-        reader = source
-    try:
-        table = pq.read_table(reader)
-    except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        raise InputError(
-            f"{describe_source(source)}: not a readable Parquet file ({_arrow_message(exc)})"
-        ) from None
-    if table.num_rows == 0:
-        raise InputError(f"{describe_source(source)}: no rows")
-    return Table(describe_source(source), table)
+    def __init__(self, label: str, array: np.ndarray, requests: dict[str, Request]) -> None:
+        for request in requests.values():
+            if request.columns:
+                raise InputError(
+                    f"{label} is an array file; {request.option} selects columns of tables only"
+                )
+        if array.ndim == 0:
+            raise InputError(f"{label} holds a single number; it needs one row per sample")
+        self.label = label
+        self.array = array
+        self.roles = list(requests)
+        self.n_rows = int(array.shape[0])
+        self.width = int(np.prod(array.shape[1:], dtype=np.int64)) * len(self.roles)
 
-
-def _numeric_column(column: Any, name: str, source: str) -> np.ndarray:
-    """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
-    import pyarrow as pa
-
-    kind = column.type
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        return _list_column(column, name, source)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float64)
-    if pa.types.is_null(kind):
-        return np.full(len(column), np.nan)
-    values = column.to_pylist()
-    bad = next((i for i, v in enumerate(values) if v is not None and not _looks_numeric(str(v))), 0)
-    raise InputError(
-        f"{source}: column {name!r} is not numeric (row {bad} has {values[bad]!r}); "
-        "select numeric columns with --true-col/--pred-col"
-    )
+    def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        for start in range(0, self.array.shape[0], rows):
+            block = self.array[start : start + rows]
+            yield {role: block for role in self.roles}
 
 
-def _list_column(column: Any, name: str, source: str) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    column = column.combine_chunks()
-    lengths = pc.list_value_length(column).fill_null(-1).to_numpy(zero_copy_only=False)
-    bad = (lengths != lengths[0]) | (lengths < 0)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise InputError(
-            f"{source}: list column {name!r} holds vectors of different lengths "
-            f"(row {row}); every row needs the same length"
-        )
-    width = int(lengths[0]) if len(lengths) else 0
-    flat = pc.list_flatten(column).cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(flat, dtype=np.float64).reshape(len(lengths), width)
-
-
-# --- NumPy ----------------------------------------------------------------------------------
-
-
-def _check_npy_header(fp: IO[bytes], available: int, source: str) -> None:
-    """Refuse object arrays and headers that claim more data than the file holds."""
+def _npy_header(
+    fp: IO[bytes], available: int, label: str
+) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype of a ``.npy`` stream, checked against its size."""
     from numpy.lib import format as npformat
 
     try:
         version = npformat.read_magic(fp)
         if version == (1, 0):
-            shape, _, dtype = npformat.read_array_header_1_0(fp)
+            shape, fortran, dtype = npformat.read_array_header_1_0(fp)
         else:
-            shape, _, dtype = npformat.read_array_header_2_0(fp)
+            shape, fortran, dtype = npformat.read_array_header_2_0(fp)
     except ValueError as exc:
-        raise InputError(f"{source}: not a valid .npy file ({exc})") from None
+        raise InputError(f"{label}: not a valid .npy file ({exc})") from None
     if dtype.hasobject:
         raise InputError(
-            f"{source}: holds Python objects, which would need unpickling; losscli refuses "
+            f"{label}: holds Python objects, which would need unpickling; losscli refuses "
             "to unpickle data files: save a numeric array"
         )
     if dtype.kind not in "biuf":
-        raise InputError(f"{source}: holds {dtype} values; losscli needs numbers")
+        raise InputError(f"{label}: holds {dtype} values; losscli needs numbers")
     needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if fp.tell() + needed > available:
         raise InputError(
-            f"{source}: the header claims an array of shape {shape} ({needed} bytes) but the "
+            f"{label}: the header claims an array of shape {shape} ({needed} bytes) but the "
             f"file holds {max(available - fp.tell(), 0)} bytes of data: is it truncated?"
         )
+    return tuple(shape), bool(fortran), dtype
 
 
-def _read_npy(source: str) -> np.ndarray:
-    if source == STDIN:
-        data = _open_bytes(source).read()
-        buffer = io.BytesIO(data)
-        _check_npy_header(buffer, len(data), "standard input")
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    with open(source, "rb") as fp:
-        _check_npy_header(fp, Path(source).stat().st_size, source)
-    return np.load(source, allow_pickle=False, mmap_mode="r")
+def _load_npy_bytes(data: bytes, label: str) -> np.ndarray:
+    _npy_header(io.BytesIO(data), len(data), label)
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+class _NpySource(Source):
+    """A ``.npy`` file read block by block into fresh buffers (``readinto``, no mmap faults)."""
+
+    def __init__(self, path: str, requests: dict[str, Request]) -> None:
+        for request in requests.values():
+            if request.columns:
+                raise InputError(
+                    f"{path} is an array file; {request.option} selects columns of tables only"
+                )
+        with open(path, "rb") as fp:
+            self.shape, fortran, self.dtype = _npy_header(fp, Path(path).stat().st_size, path)
+            self.offset = fp.tell()
+        if not self.shape:
+            raise InputError(f"{path} holds a single number; it needs one row per sample")
+        self.label = path
+        self.path = path
+        self.roles = list(requests)
+        self.n_rows = int(self.shape[0])
+        self.width = int(np.prod(self.shape[1:], dtype=np.int64)) * len(self.roles)
+        # Rows of a Fortran-ordered array are not contiguous: read it through a memory map.
+        self.fortran = fortran and len(self.shape) > 1
+
+    def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        if self.fortran:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+            yield from _ArraySource(self.label, mapped, {r: Request() for r in self.roles}).blocks(
+                rows
+            )
+            return
+        row_shape, n_rows = self.shape[1:], self.shape[0]
+        with open(self.path, "rb", buffering=0) as fp:
+            fp.seek(self.offset)
+            for start in range(0, n_rows, rows):
+                block = np.empty((min(rows, n_rows - start), *row_shape), dtype=self.dtype)
+                view = memoryview(block).cast("B")  # type: ignore[arg-type]
+                got = 0
+                while got < block.nbytes:
+                    n = fp.readinto(view[got:])
+                    if not n:
+                        raise InputError(f"{self.path}: the file ended early: is it truncated?")
+                    got += n
+                yield {role: block for role in self.roles}
 
 
 def _read_npz(path: str, key: str | None, source: str) -> np.ndarray:
@@ -362,14 +316,275 @@ def _read_npz(path: str, key: str | None, source: str) -> np.ndarray:
             raise InputError(f"{path} has no array {key!r}; it holds {', '.join(members)}")
         info = members[key]
         with archive.open(info) as fp:
-            _check_npy_header(fp, info.file_size, source)
+            _npy_header(fp, info.file_size, source)
         with archive.open(info) as fp:
             return np.lib.format.read_array(fp, allow_pickle=False)
 
 
-def parse_number(text: str) -> float | None:
-    """``text`` as a number, or None when it is not one."""
+# --- tables -------------------------------------------------------------------------------
+
+
+def _looks_numeric(field: str) -> bool:
+    field = field.strip().strip('"')
+    if field == "" or field in CSV_NULLS or field.lower() in ("inf", "-inf", "+inf", "nan"):
+        return True
     try:
-        return float(text)
+        float(field)
     except ValueError:
-        return None
+        return False
+    return True
+
+
+class _TableSource(Source):
+    """Shared by CSV and Parquet: column selection and conversion of record batches."""
+
+    names: list[str]
+    selected: dict[str, list[int]]
+
+    def _select(self, requests: dict[str, Request]) -> None:
+        self.selected = {}
+        for role, request in requests.items():
+            chosen: list[int] = []
+            for pattern in request.columns or ("*",):
+                matched = [i for i, c in enumerate(self.names) if fnmatch.fnmatchcase(c, pattern)]
+                if not matched:
+                    raise InputError(
+                        f"{self.label}: no column matches {request.option} {pattern!r}; "
+                        f"the columns are {', '.join(self.names) or '(none)'}"
+                    )
+                chosen += [i for i in matched if i not in chosen]
+            self.selected[role] = chosen
+        self.width = sum(len(indices) for indices in self.selected.values())
+
+
+def _numeric_column(column: Any, name: str, label: str, offset: int = 0) -> np.ndarray:
+    """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _list_column(column, name, label, offset)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        return np.asarray(
+            column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+        )
+    if pa.types.is_null(kind):
+        return np.full(len(column), np.nan)
+    values = column.to_pylist()
+    bad = next((i for i, v in enumerate(values) if v is not None and not _looks_numeric(str(v))), 0)
+    raise InputError(
+        f"{label}: column {name!r} is not numeric (row {bad + offset} has {values[bad]!r}); "
+        "select numeric columns with --true-col/--pred-col"
+    )
+
+
+def _list_column(column: Any, name: str, label: str, offset: int) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    lengths = pc.list_value_length(column).fill_null(-1).to_numpy(zero_copy_only=False)
+    bad = (lengths != lengths[0]) | (lengths < 0)
+    if bad.any():
+        raise InputError(
+            f"{label}: list column {name!r} holds vectors of different lengths "
+            f"(row {int(np.argmax(bad)) + offset}); every row needs the same length"
+        )
+    width = int(lengths[0]) if len(lengths) else 0
+    flat = pc.list_flatten(column).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float64).reshape(len(lengths), width)
+
+
+class _ParquetSource(_TableSource):
+    """A Parquet file, a directory of them, or Parquet bytes on standard input."""
+
+    def __init__(self, source: str, requests: dict[str, Request]) -> None:
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        self.label = describe_source(source)
+        try:
+            if source == STDIN:
+                self.dataset: Any = ds.dataset(pq.read_table(pa.BufferReader(_read_stdin())))
+            else:
+                self.dataset = ds.dataset(source, format="parquet")
+            self.n_rows = int(self.dataset.count_rows())
+        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            raise InputError(
+                f"{self.label}: not a readable Parquet file ({_arrow_message(exc)})"
+            ) from None
+        if self.n_rows == 0:
+            raise InputError(f"{self.label}: no rows")
+        self.names = list(self.dataset.schema.names)
+        self._select(requests)
+
+    def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        import pyarrow as pa
+
+        columns = sorted({i for indices in self.selected.values() for i in indices})
+        names = [self.names[i] for i in columns]
+        position = {i: j for j, i in enumerate(columns)}
+        remap = {role: [position[i] for i in idx] for role, idx in self.selected.items()}
+        offset = 0
+        try:
+            for batch in self.dataset.to_batches(columns=names, batch_size=rows):
+                if batch.num_rows == 0:
+                    continue
+                out = {}
+                for role, indices in remap.items():
+                    parts = [
+                        _numeric_column(batch.column(j), names[j], self.label, offset).reshape(
+                            batch.num_rows, -1
+                        )
+                        for j in indices
+                    ]
+                    out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+                offset += batch.num_rows
+                yield out
+        except (pa.ArrowInvalid, pa.ArrowException) as exc:
+            raise InputError(
+                f"{self.label}: not a readable Parquet file ({_arrow_message(exc)})"
+            ) from None
+
+
+class _CsvSource(_TableSource):
+    """CSV or TSV, plain or compressed, parsed block by block; only selected columns, as float64."""
+
+    def __init__(
+        self,
+        source: str,
+        fmt: Format,
+        compression: str | None,
+        header: bool | None,
+        requests: dict[str, Request],
+    ) -> None:
+        self.label = describe_source(source)
+        self.source = source
+        self.compression = compression
+        self.delimiter = "\t" if fmt is Format.TSV else ","
+        self.data = _read_stdin() if source == STDIN else None
+        first = self._first_line()
+        import csv
+
+        fields = next(csv.reader([first], delimiter=self.delimiter), [])
+        if header is None:
+            header = not all(_looks_numeric(f) for f in fields)
+        self.header = header
+        self.names = (
+            [f.strip() for f in fields] if header else [f"column_{i}" for i in range(len(fields))]
+        )
+        self._select(requests)
+        self.n_rows = None
+
+    def _stream(self) -> Any:
+        import pyarrow as pa
+
+        raw = pa.BufferReader(self.data) if self.data is not None else pa.OSFile(self.source)
+        return pa.CompressedInputStream(raw, self.compression) if self.compression else raw
+
+    def _first_line(self) -> str:
+        stream = self._stream()
+        head = stream.read(65536)
+        stream.close()
+        if not head.strip():
+            raise InputError(f"{self.label}: the file is empty")
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the sample's end
+                raise InputError(
+                    f"{self.label}: not UTF-8 text (byte {exc.start}); "
+                    "is it really CSV? (--input-format says what it is)"
+                ) from None
+            text = head[: exc.start].decode("utf-8")
+        return text.lstrip("\ufeff").splitlines()[0]
+
+    def _reader(self, types: Any) -> Any:
+        import pyarrow as pa
+        from pyarrow import csv
+
+        # Columns are read under their positions (c0, c1, ...): header names may repeat.
+        wanted = sorted({i for indices in self.selected.values() for i in indices})
+        names = [f"c{i}" for i in wanted]
+        read_options = csv.ReadOptions(
+            column_names=[f"c{i}" for i in range(len(self.names))],
+            skip_rows=1 if self.header else 0,
+            block_size=CSV_BLOCK_BYTES,
+        )
+        convert = csv.ConvertOptions(
+            null_values=CSV_NULLS,
+            strings_can_be_null=True,
+            include_columns=names,
+            column_types={n: types for n in names},
+        )
+        try:
+            reader = csv.open_csv(
+                self._stream(),
+                read_options=read_options,
+                parse_options=csv.ParseOptions(delimiter=self.delimiter),
+                convert_options=convert,
+            )
+        except pa.ArrowInvalid as exc:
+            self._fail(exc)
+        return reader, wanted
+
+    def _fail(self, exc: Exception) -> None:
+        """Turn a parse or conversion error into an InputError that names the row if it can."""
+        message = _arrow_message(exc)
+        if "conversion error" in message:
+            self._find_bad_value()  # raises with the column and row when it finds them
+        raise InputError(f"{self.label}: {message}") from None
+
+    def _find_bad_value(self) -> None:
+        import pyarrow as pa
+
+        reader, wanted = self._reader(pa.string())
+        offset = 0
+        for batch in reader:
+            for j, i in enumerate(wanted):
+                values = batch.column(j).to_pylist()
+                if not all(v is None or _looks_numeric(v) for v in values):
+                    _numeric_column(batch.column(j), self.names[i], self.label, offset)
+            offset += batch.num_rows
+
+    def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        import pyarrow as pa
+
+        reader, wanted = self._reader(pa.float64())
+        position = {i: j for j, i in enumerate(wanted)}
+        offset = 0
+        pending: list[Any] = []
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                self._fail(exc)
+            pending.append(batch)
+            if sum(b.num_rows for b in pending) < rows:
+                continue
+            table = pa.Table.from_batches(pending)
+            pending = []
+            yield self._as_roles(table, position, offset)
+            offset += table.num_rows
+        if pending:
+            table = pa.Table.from_batches(pending)
+            yield self._as_roles(table, position, offset)
+            offset += table.num_rows
+        if offset == 0:
+            raise InputError(
+                f"{self.label}: no data rows" + (" (only a header)" if self.header else "")
+            )
+
+    def _as_roles(self, table: Any, position: dict[int, int], offset: int) -> dict[str, np.ndarray]:
+        out = {}
+        for role, indices in self.selected.items():
+            parts = [
+                _numeric_column(table.column(position[i]), self.names[i], self.label, offset)
+                for i in indices
+            ]
+            out[role] = parts[0] if len(parts) == 1 else np.column_stack(parts)
+        return out

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losscli import __version__
-from losscli.evaluate import Inputs, Result
+from losscli.evaluate import Evaluation, Result
 from losscli.losses import LOSSES, Loss, identifiers_of
 from losscli.writers import per_sample_columns
 
@@ -108,13 +108,14 @@ def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
     return entry
 
 
-def report(results: list[Result], inputs: Inputs, warnings: list[str]) -> dict[str, Any]:
+def report(evaluation: Evaluation) -> dict[str, Any]:
     """The JSON document of an evaluation."""
-    warnings = list(warnings)
-    input_info: dict[str, Any] = dict(inputs.sources)
-    input_info["n_samples"] = inputs.n_samples
-    if inputs.n_omitted:
-        input_info["n_omitted"] = inputs.n_omitted
+    warnings = list(evaluation.warnings)
+    input_info: dict[str, Any] = dict(evaluation.sources)
+    input_info["n_samples"] = evaluation.n_samples
+    if evaluation.n_omitted:
+        input_info["n_omitted"] = evaluation.n_omitted
+    results = evaluation.results
     rows = [_entry(r, f"results[{i}]", warnings) for i, r in enumerate(results)]
     document: dict[str, Any] = {"version": __version__, "inputs": input_info, "results": rows}
     if any(r.gates for r in results):

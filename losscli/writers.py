@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,13 +48,6 @@ def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
     return target
 
 
-def write_columns(target: Path, columns: list[tuple[str, np.ndarray]]) -> None:
-    """Write named per-sample columns to ``target`` (.npy, .csv or .parquet), atomically."""
-    writers = {".npy": _write_npy, ".csv": _write_csv, ".parquet": _write_parquet}
-    write = writers[target.suffix.lower()]
-    atomic_write(target, lambda tmp: write(tmp, columns))
-
-
 def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Run ``write`` on a temporary file beside ``target``, then rename it into place.
 
@@ -72,27 +66,130 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def _write_npy(tmp: Path, columns: list[tuple[str, np.ndarray]]) -> None:
-    array = columns[0][1] if len(columns) == 1 else np.column_stack([c for _, c in columns])
-    with open(tmp, "wb") as fp:
-        np.save(fp, array)
+class PerSampleWriter:
+    """Per-sample losses written chunk by chunk to a temporary file, renamed on ``commit``.
+
+    Use it as a context manager: leaving the block without ``commit`` (an
+    error, Ctrl-C) removes the temporary file and leaves ``target`` as it was.
+    ``.npy`` gets a header sized for any row count, rewritten at the end.
+    """
+
+    def __init__(self, target: Path, names: list[str]) -> None:
+        self.target = target
+        self.names = names
+        self.suffix = target.suffix.lower()
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        self.tmp = Path(tmp_name)
+        self.rows = 0
+        self.row_shape: tuple[int, ...] | None = None
+        self.dtype: np.dtype | None = None
+        self._file: Any = None
+        self._parquet: Any = None
+
+    def __enter__(self) -> PerSampleWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        if self.tmp.exists():
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+    def write(self, arrays: list[np.ndarray]) -> None:
+        if self.suffix == ".npy":
+            self._write_npy(arrays)
+            return
+        columns = per_sample_columns(list(zip(self.names, arrays, strict=True)))
+        if self.suffix == ".csv":
+            self._write_csv(columns)
+        else:
+            self._write_parquet(columns)
+
+    def _write_npy(self, arrays: list[np.ndarray]) -> None:
+        block = (
+            arrays[0]
+            if len(arrays) == 1
+            else np.column_stack(
+                [c for _, c in per_sample_columns(list(zip(self.names, arrays, strict=True)))]
+            )
+        )
+        if block.ndim == 0:
+            per_sample_columns([(self.names[0], block)])  # raises: not per sample
+        if self._file is None:
+            self._file = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
+            self.row_shape, self.dtype = block.shape[1:], block.dtype
+            self._file.write(_npy_header(0, self.row_shape, self.dtype))
+        self._file.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        self.rows += len(block)
+
+    def _write_csv(self, columns: list[tuple[str, np.ndarray]]) -> None:
+        if self._file is None:
+            self._file = open(self.tmp, "w", newline="")  # noqa: SIM115 - closed in close()
+            self._file.write(",".join(["index", *(_csv_field(n) for n, _ in columns)]) + "\n")
+        n = len(columns[0][1])
+        block = np.column_stack([np.arange(self.rows, self.rows + n)] + [c for _, c in columns])
+        fmt = ["%d"] + ["%r"] * len(columns)
+        lines = [",".join(f % v for f, v in zip(fmt, row, strict=True)) for row in block.tolist()]
+        self._file.write("\n".join(lines) + "\n")
+        self.rows += n
+
+    def _write_parquet(self, columns: list[tuple[str, np.ndarray]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({name: values for name, values in columns})
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+        self._parquet.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def commit(self) -> None:
+        """Finish the file and move it into place."""
+        if self.suffix == ".npy" and self._file is not None:
+            assert self.row_shape is not None and self.dtype is not None
+            self._file.seek(0)
+            self._file.write(_npy_header(self.rows, self.row_shape, self.dtype))
+        self.close()
+        if self.rows == 0 and self.suffix != ".npy":
+            raise InputError(f"--output {self.target}: no per-sample losses to write")
+        if self.rows == 0:
+            np.save(self.tmp, np.zeros((0,)))
+        os.replace(self.tmp, self.target)
 
 
-def _write_csv(tmp: Path, columns: list[tuple[str, np.ndarray]]) -> None:
+_NPY_HEADER_BYTES = 128  # room for any shape: rewritten in place once the row count is known
+
+
+def _npy_header(rows: int, row_shape: tuple[int, ...], dtype: np.dtype) -> bytes:
+    shape = (rows, *row_shape)
+    text = repr(
+        {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    )
+    magic = b"\x93NUMPY\x01\x00"
+    body = text.encode("latin1")
+    pad = _NPY_HEADER_BYTES - len(magic) - 2 - len(body) - 1
+    if pad < 0:
+        raise InputError("per-sample losses with too many dimensions for a .npy header")
+    header = body + b" " * pad + b"\n"
+    return magic + len(header).to_bytes(2, "little") + header
+
+
+def _csv_field(name: str) -> str:
     import csv
+    import io
 
-    with open(tmp, "w", newline="") as fp:
-        writer = csv.writer(fp)
-        writer.writerow(["index"] + [name for name, _ in columns])
-        for i, row in enumerate(zip(*(c for _, c in columns), strict=True)):
-            writer.writerow([i] + [repr(float(v)) for v in row])
-
-
-def _write_parquet(tmp: Path, columns: list[tuple[str, np.ndarray]]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.table({name: values for name, values in columns}), tmp)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow([name])
+    return out.getvalue()
 
 
 def per_sample_columns(named: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:

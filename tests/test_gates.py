@@ -294,17 +294,25 @@ def test_failing_check_exit_1_and_junit_failures(tmp_path):
 
 
 def test_check_reads_each_input_once(tmp_path, monkeypatch):
+    """Checks on the same inputs share one pass; a file read for two roles is opened once."""
     config = write_config(tmp_path, FAILING)
-    calls = []
-    real = readers.read_input
+    passes = []
+    real = readers.open_source
 
-    def counting(source, **kwargs):
-        calls.append(Path(source).name)
-        return real(source, **kwargs)
+    def counting(source, requests, **kwargs):
+        opened = real(source, requests, **kwargs)
+        blocks = opened.blocks
 
-    monkeypatch.setattr("losscli.evaluate.read_input", counting)
+        def counted(rows):
+            passes.append(Path(source).name)
+            return blocks(rows)
+
+        opened.blocks = counted
+        return opened
+
+    monkeypatch.setattr("losscli.evaluate.open_source", counting)
     invoke("check", config, code=1)
-    assert sorted(calls) == ["binary.parquet", "binary_previous.parquet", "regression.csv"]
+    assert sorted(passes) == ["binary.parquet", "binary_previous.parquet", "regression.csv"]
 
 
 def test_check_markdown(tmp_path):
