@@ -1,0 +1,249 @@
+"""Chunked evaluation equals the whole-input result; whole-input decisions survive chunking."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_conformance import SETTINGS, make_data
+
+from losscli import losses, readers
+from losscli.cli import cli
+from losscli.errors import InputError
+from losscli.evaluate import InputSpec, evaluate
+from losscli.reduction import REDUCTIONS
+from losscli.writers import PerSampleWriter
+
+REDUCED = [r for r in REDUCTIONS if r != "none"]
+
+
+def _save(d: Path, **arrays: np.ndarray) -> dict[str, str]:
+    paths = {}
+    for name, array in arrays.items():
+        np.save(d / f"{name}.npy", array)
+        paths[name] = str(d / f"{name}.npy")
+    return paths
+
+
+def _in_memory(loss, y_true, y_pred, weights):
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return loss(y_true, y_pred, sample_weight=weights)
+
+
+CASES = [(name, 0) for name in SETTINGS] + [
+    ("binary_crossentropy", 1),
+    ("sparse_categorical_crossentropy", 3),  # ignore_class: a mask
+    ("categorical_crossentropy", 4),  # class axis 1
+    ("hinge", 1),
+    ("hinge", 2),
+    ("dice", 1),
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=st.sampled_from(CASES),
+    chunk_rows=st.sampled_from([1, 2, 3, 7, 64]),
+    reduction=st.sampled_from(REDUCED),
+    weight_kind=st.sampled_from(["none", "scalar", "per_sample"]),
+    seed=st.integers(0, 2**16),
+)
+def test_chunked_equals_whole_input(tmp_path, case, chunk_rows, reduction, weight_kind, seed):
+    name, v_index = case
+    variant = SETTINGS[name][v_index]
+    rng = np.random.default_rng(seed)
+    shape = variant.shapes[-1]
+    shape = (max(shape[0], 9), *shape[1:])  # enough rows for several chunks
+    y_true, y_pred = make_data(variant.kind, shape, rng)
+    if variant.class_axis is not None:
+        y_pred = np.moveaxis(y_pred, -1, variant.class_axis)
+        if variant.kind.startswith("onehot"):
+            y_true = np.moveaxis(y_true, -1, variant.class_axis)
+    n = len(y_pred)
+    weights = {"none": None, "scalar": 0.7, "per_sample": rng.uniform(0.1, 2.0, n)}[weight_kind]
+    paths = _save(tmp_path, y=y_true, p=y_pred)
+    sample_weight = None
+    if weight_kind == "scalar":
+        sample_weight = "0.7"
+    elif weight_kind == "per_sample":
+        sample_weight = _save(tmp_path, w=weights)["w"]
+    loss = losses.LOSSES[name](reduction=reduction, **variant.params)
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"], sample_weight=sample_weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = evaluate([loss], [name], spec, chunk_rows=chunk_rows).results[0].value
+    # The CLI's shape rule: a vector is one value per sample.
+    shaped_true = y_true[:, None] if y_true.ndim == 1 else y_true
+    want = _in_memory(loss, shaped_true, y_pred, weights)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+
+
+def test_hinge_decides_over_the_whole_input_not_the_chunk(tmp_path):
+    """The first chunk holds only 0/1 labels; a -1 later means no label is converted."""
+    y = np.array([0.0, 1.0, 1.0, 0.0, -1.0, 1.0])[:, None]
+    p = np.array([0.3, -0.2, 0.8, 0.1, 0.5, 2.0])[:, None]
+    paths = _save(tmp_path, y=y, p=p)
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"])
+    for cls in (losses.Hinge, losses.SquaredHinge):
+        whole = cls()(y, p)
+        chunked = evaluate([cls()], ["h"], spec, chunk_rows=2).results[0].value
+        assert chunked == pytest.approx(whole, rel=1e-15)
+        # ... and the decision differs from converting each all-0/1 chunk on its own.
+        per_chunk = (
+            np.mean([cls(reduction="sum")(y[i : i + 2], p[i : i + 2]) for i in range(0, 6, 2)])
+            * 3
+            / 6
+        )
+        assert abs(per_chunk - whole) > 1e-3
+
+
+def test_dice_over_the_whole_input_takes_the_in_memory_path(tmp_path):
+    rng = np.random.default_rng(4)
+    y, p = make_data("mask", (50, 3), rng)
+    paths = _save(tmp_path, y=y, p=p)
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"])
+    got = evaluate(
+        [losses.Dice(), losses.Tversky(alpha=0.7, beta=0.3)], ["d", "t"], spec, chunk_rows=4
+    )
+    assert got.results[0].value == losses.Dice()(y, p)
+    assert got.results[1].value == losses.Tversky(alpha=0.7, beta=0.3)(y, p)
+
+
+def test_parquet_batches_and_csv_blocks_equal_whole(tmp_path, monkeypatch):
+    rng = np.random.default_rng(9)
+    n = 5000
+    y, p, w = rng.normal(size=n), rng.normal(size=n), rng.uniform(0.5, 2, n)
+    pq.write_table(pa.table({"y": y, "p": p, "w": w}), tmp_path / "d.parquet", row_group_size=333)
+    lines = ["y,p,w"] + [
+        f"{a!r},{b!r},{c!r}" for a, b, c in zip(y.tolist(), p.tolist(), w.tolist(), strict=True)
+    ]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 4096)  # many blocks
+    want = losses.Huber(reduction="mean_with_sample_weight")(
+        y[:, None], p[:, None], sample_weight=w
+    )
+    for name in ("d.parquet", "d.csv"):
+        spec = InputSpec(
+            data=str(tmp_path / name), true_cols=["y"], pred_cols=["p"], weight_col="w"
+        )
+        loss = losses.Huber(reduction="mean_with_sample_weight")
+        for rows in (100, 1024, 7000):
+            got = evaluate([loss], ["huber"], spec, chunk_rows=rows).results[0].value
+            assert got == pytest.approx(want, rel=1e-12), (name, rows)
+
+
+def test_row_numbers_in_errors_count_from_the_start_of_the_input(tmp_path):
+    labels = np.zeros(3000)
+    labels[2345] = 7
+    probs = np.full((3000, 3), 1 / 3)
+    paths = _save(tmp_path, y=labels, p=probs)
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"])
+    with pytest.raises(InputError, match=r"class label 7 at row 2345 is out of range"):
+        evaluate([losses.SparseCategoricalCrossentropy()], ["scce"], spec, chunk_rows=100)
+    p = np.ones(3000)
+    p[[1500, 2999]] = np.nan
+    paths = _save(tmp_path, y=np.zeros(3000), p=p)
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"])
+    with pytest.raises(
+        InputError, match=r"has 2 non-finite values \(NaN or inf\), the first in row 1500"
+    ):
+        evaluate([losses.MeanSquaredError()], ["mse"], spec, chunk_rows=100)
+    omitted = evaluate(
+        [losses.MeanSquaredError()], ["mse"], spec, nan_policy="omit", chunk_rows=100
+    )
+    assert omitted.n_omitted == 2 and omitted.n_samples == 2998 and omitted.results[0].value == 1.0
+
+
+def test_csv_errors_found_in_a_later_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 1024)
+    rows = [f"{i},{i}" for i in range(3000)]
+    rows[2500] = "2500,oops"
+    (tmp_path / "t.csv").write_text("a,b\n" + "\n".join(rows) + "\n")
+    spec = InputSpec(data=str(tmp_path / "t.csv"), true_cols=["a"], pred_cols=["b"])
+    with pytest.raises(InputError, match=r"column 'b' is not numeric \(row 2500 has 'oops'\)"):
+        evaluate([losses.MeanSquaredError()], ["mse"], spec, chunk_rows=100)
+    # Row counts known only at the end of a CSV.
+    (tmp_path / "short.csv").write_text("a\n" + "\n".join(str(i) for i in range(2999)) + "\n")
+    np.save(tmp_path / "p.npy", np.zeros(3000))
+    spec = InputSpec(y_true=str(tmp_path / "short.csv"), y_pred=str(tmp_path / "p.npy"))
+    with pytest.raises(
+        InputError, match=r"y_true has 2999 rows \(.*short.csv\) but y_pred has 3000"
+    ):
+        evaluate([losses.MeanSquaredError()], ["mse"], spec, chunk_rows=128)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv", ".parquet"])
+def test_streamed_output_equals_per_sample_losses(tmp_path, suffix):
+    rng = np.random.default_rng(2)
+    y, p, w = rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)), rng.uniform(size=1000)
+    paths = _save(tmp_path, y=y, p=p, w=w)
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"], sample_weight=paths["w"])
+    target = tmp_path / f"out{suffix}"
+    loss_list = [losses.MeanSquaredError(), losses.MeanAbsoluteError()]
+    with PerSampleWriter(target, ["mse", "mae"]) as writer:
+        evaluate(loss_list, ["mse", "mae"], spec, sink=writer.write, chunk_rows=77)
+        writer.commit()
+    want = np.column_stack([np.mean((y - p) ** 2, axis=1) * w, np.mean(np.abs(y - p), axis=1) * w])
+    if suffix == ".npy":
+        got = np.load(target)
+    elif suffix == ".csv":
+        got = np.loadtxt(target, delimiter=",", skiprows=1)[:, 1:]
+    else:
+        table = pq.read_table(target)
+        got = np.column_stack([table["mse"].to_numpy(), table["mae"].to_numpy()])
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []
+
+
+def test_interrupted_output_leaves_nothing(tmp_path):
+    paths = _save(tmp_path, y=np.zeros(1000), p=np.ones(1000))
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"])
+    target = tmp_path / "out.npy"
+    calls = []
+
+    def interrupted(chunk):
+        calls.append(len(chunk[0]))
+        writer.write(chunk)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), PerSampleWriter(target, ["mse"]) as writer:
+        evaluate([losses.MeanSquaredError()], ["mse"], spec, sink=interrupted, chunk_rows=100)
+        writer.commit()
+    assert calls == [100, 100, 100]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["p.npy", "y.npy"]
+
+
+def test_cli_output_of_a_large_npy_in_many_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr("losscli.evaluate.CHUNK_BYTES", 1 << 12)
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=20000), rng.normal(size=20000)
+    paths = _save(tmp_path, y=y, p=p)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "mse",
+            "--y-true",
+            paths["y"],
+            "--y-pred",
+            paths["p"],
+            "-o",
+            str(tmp_path / "o.npy"),
+            "-f",
+            "value",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert float(result.stdout) == pytest.approx(float(np.mean((y - p) ** 2)), rel=1e-12)
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), (y - p) ** 2)
