@@ -364,21 +364,25 @@ def eval_command(
     losscli eval mse mae --y-true labels.npy --y-pred preds.npy
     losscli eval bce --data preds.parquet --true-col label --pred-col prob -f json
     """
-    from losscli import render, writers
-    from losscli.errors import SpecError
+    from losscli import render
     from losscli.evaluate import InputSpec, evaluate
-    from losscli.gates import GateOptions
     from losscli.spec import build_losses
 
     options = collect_loss_options(from_logits, label_smoothing, axis, params)
     built = build_losses(losses, options=options, reduction=reduction, dtype=dtype)
-    gates = GateOptions.parse(
-        {"max": max_bounds, "min": min_bounds, "max_increase": max_increase},
-        list(losses),
-        [loss.name for loss in built],
-    )
-    if gates.needs_baseline() and not baseline_pred:
-        raise SpecError("--max-increase compares with a baseline: add --baseline-pred PATH")
+    gates = None
+    if max_bounds or min_bounds or max_increase:
+        from losscli.errors import SpecError
+        from losscli.gates import GateOptions
+
+        gates = GateOptions.parse(
+            {"max": max_bounds, "min": min_bounds, "max_increase": max_increase},
+            list(losses),
+            [loss.name for loss in built],
+        ).by_loss
+        has_increase = any(g.kind == "max_increase" for gs in gates.values() for g in gs)
+        if has_increase and not baseline_pred:
+            raise SpecError("--max-increase compares with a baseline: add --baseline-pred PATH")
     spec = InputSpec(
         y_true=y_true,
         y_pred=y_pred,
@@ -393,19 +397,23 @@ def eval_command(
     )
     target = None
     if output:
+        from losscli import writers
+
         named_inputs = [s for s in (y_true, y_pred, sample_weight, data, baseline_pred) if s]
         target = writers.check_output_path(output, named_inputs, force)
     with contextlib.ExitStack() as stack:
         writer = None
         if target is not None:
-            writer = stack.enter_context(writers.PerSampleWriter(target, list(losses)))
+            from losscli.writers import PerSampleWriter
+
+            writer = stack.enter_context(PerSampleWriter(target, list(losses)))
         progress = stack.enter_context(_progress_bar(quiet))
         evaluation = evaluate(
             built,
             list(losses),
             spec,
             nan_policy=nan_policy,
-            gates=gates.by_loss,
+            gates=gates,
             sink=writer.write if writer is not None else None,
             progress=progress,
         )

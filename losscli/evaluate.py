@@ -15,12 +15,11 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from losscli.errors import InputError, RowError
-from losscli.gates import Gate, GateOutcome
 from losscli.losses import (
     BatchFacts,
     BinaryCrossentropy,
@@ -47,8 +46,11 @@ from losscli.readers import (
 )
 from losscli.reduction import RunningReduction, reduce_losses
 
+if TYPE_CHECKING:
+    from losscli.gates import Gate, GateOutcome
+
 NAN_POLICIES = ("raise", "omit", "propagate")
-CHUNK_BYTES = 8 << 20  # per chunk, over all inputs
+CHUNK_BYTES = 2 << 20  # per chunk, over all inputs: small enough to stay in cache
 
 
 @dataclass
@@ -115,11 +117,13 @@ Progress = Callable[[int, int | None], None]
 # --- opening the inputs ------------------------------------------------------------------
 
 
-@dataclass
 class _Inputs:
-    sources: list[Source]
-    labels: dict[str, str]  # role -> where it comes from
-    scalar_weight: float | None = None
+    def __init__(
+        self, sources: list[Source], labels: dict[str, str], scalar_weight: float | None
+    ) -> None:
+        self.sources = sources
+        self.labels = labels  # role -> where it comes from
+        self.scalar_weight = scalar_weight
 
 
 def _open_inputs(spec: InputSpec) -> _Inputs:
@@ -334,26 +338,36 @@ def _shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
 
 
 def _bad_rows(chunk: Chunk) -> dict[str, np.ndarray]:
-    """Per role, which rows hold a NaN or inf."""
-    return {
-        role: np.asarray(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
-        for role, array in chunk.items()
-    }
+    """Per role with a NaN or inf, which rows hold one."""
+    bad = {}
+    for role, array in chunk.items():
+        # A sum is NaN or inf when any value is (or, rarely, when it overflows): one pass
+        # without a temporary in the common case, the exact check only when it is not finite.
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            continue
+        rows = np.asarray(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+        if rows.any():
+            bad[role] = rows
+    return bad
 
 
-@dataclass
 class _NanCheck:
-    policy: str
-    labels: dict[str, str]
-    omitted: int = 0
-    first: tuple[str, int] | None = None
-    count: int = 0
+    """The NaN policy, chunk by chunk: rows dropped, or the first bad row and the count."""
+
+    def __init__(self, policy: str, labels: dict[str, str]) -> None:
+        self.policy = policy
+        self.labels = labels
+        self.omitted = 0
+        self.first: tuple[str, int] | None = None
+        self.count = 0
 
     def apply(self, offset: int, chunk: Chunk) -> tuple[Chunk, np.ndarray | None]:
         """The chunk without the rows to omit, and the kept rows' indices (None: all kept)."""
         if self.policy == "propagate":
             return chunk, None
         bad = _bad_rows(chunk)
+        if not bad:
+            return chunk, None
         if self.policy == "raise":
             for role in ("y_true", "y_pred", "sample_weight", "baseline_pred"):
                 if (
@@ -479,16 +493,16 @@ def _row_not_summing_to_one(array: np.ndarray, axis: int, offset: int) -> tuple[
 # --- evaluation ---------------------------------------------------------------------------------
 
 
-@dataclass
 class _Task:
     """One loss being evaluated: its running sums, and the per-sample values if kept."""
 
-    loss: Loss
-    spec: str
-    running: RunningReduction
-    baseline: RunningReduction | None
-    checks: InputChecks
-    kept: list[np.ndarray] = field(default_factory=list)
+    def __init__(self, loss: Loss, spec: str, with_baseline: bool) -> None:
+        self.loss = loss
+        self.spec = spec
+        self.running = RunningReduction(loss.reduction)
+        self.baseline = RunningReduction(loss.reduction) if with_baseline else None
+        self.checks = InputChecks(loss)
+        self.kept: list[np.ndarray] = []
 
 
 def evaluate(
@@ -514,7 +528,11 @@ def evaluate(
     rows = chunk_rows or _chunk_rows(opened)
     total = opened.sources[0].n_rows if all(s.n_rows is not None for s in opened.sources) else None
     with np.errstate(all="ignore"):
-        chunks = _prefetched(_aligned(opened, rows))
+        chunks = _aligned(opened, rows)
+        if any(source.decodes for source in opened.sources):
+            # Parsing CSV or decoding Parquet releases the GIL: a reader thread keeps the
+            # second core busy. Plain .npy reads are copies, faster without thread handoffs.
+            chunks = _prefetched(chunks)
         first = next(chunks, None)
         if first is None:
             raise InputError(f"{opened.labels['y_pred']} holds no samples")
@@ -532,13 +550,7 @@ def evaluate(
         if streaming and any(loss.needs_facts for loss in losses):
             facts = _whole_input_facts(opened, rows, nan_policy)
         tasks = [
-            _Task(
-                loss,
-                spec,
-                RunningReduction(loss.reduction),
-                RunningReduction(loss.reduction) if inputs.baseline_pred else None,
-                InputChecks(loss),
-            )
+            _Task(loss, spec, bool(inputs.baseline_pred))
             for loss, spec in zip(losses, specs, strict=True)
         ]
         nan = _NanCheck(nan_policy, opened.labels)
@@ -642,7 +654,7 @@ def _whole_input_facts(opened: _Inputs, rows: int, nan_policy: str) -> BatchFact
 
     binary = True
     nan = _NanCheck("omit" if nan_policy == "omit" else "propagate", opened.labels)
-    for offset, raw in _prefetched(_aligned(opened, rows)):
+    for offset, raw in _aligned(opened, rows):
         chunk, _ = nan.apply(offset, _shape_chunk(raw, opened.labels))
         binary = binary and labels_are_binary(chunk["y_true"])
         if not binary:

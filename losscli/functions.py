@@ -39,6 +39,11 @@ def _floats(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     return align_ranks(y_true, y_pred)
 
 
+def mean_last_axis(x: np.ndarray) -> np.ndarray:
+    """``mean(x, axis=-1)``; a last axis of one value is that value, without a copy."""
+    return x[..., 0] if x.shape and x.shape[-1] == 1 else np.mean(x, axis=-1)
+
+
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) without overflow."""
     return np.logaddexp(x.dtype.type(0.0), x)
@@ -115,20 +120,20 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
     array([0.5, 0.5])
     """
     y_true, y_pred = _floats(y_true, y_pred)
-    return np.mean(np.square(y_true - y_pred), axis=-1)
+    return mean_last_axis(np.square(y_true - y_pred))
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(abs(y_true - y_pred), axis=-1)``."""
     y_true, y_pred = _floats(y_true, y_pred)
-    return np.mean(np.abs(y_true - y_pred), axis=-1)
+    return mean_last_axis(np.abs(y_true - y_pred))
 
 
 def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> np.ndarray:
     """``100 * mean(abs((y_true - y_pred) / max(abs(y_true), eps)), axis=-1)``."""
     y_true, y_pred = _floats(y_true, y_pred)
     diff = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), EPSILON))
-    return 100.0 * np.mean(diff, axis=-1)
+    return 100.0 * mean_last_axis(diff)
 
 
 def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -136,7 +141,7 @@ def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> np.ndarray:
     y_true, y_pred = _floats(y_true, y_pred)
     first = np.log1p(np.maximum(y_pred, EPSILON))
     second = np.log1p(np.maximum(y_true, EPSILON))
-    return np.mean(np.square(first - second), axis=-1)
+    return mean_last_axis(np.square(first - second))
 
 
 def _l2_normalize(x: np.ndarray, axis: Axis) -> np.ndarray:
@@ -160,14 +165,14 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> np.ndarray:
     abs_error = np.abs(error)
     quadratic = 0.5 * np.square(error)
     linear = delta * abs_error - 0.5 * delta**2
-    return np.mean(np.where(abs_error <= delta, quadratic, linear), axis=-1)
+    return mean_last_axis(np.where(abs_error <= delta, quadratic, linear))
 
 
 def log_cosh(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(log(cosh(y_pred - y_true)), axis=-1)``, computed without overflow."""
     y_true, y_pred = _floats(y_true, y_pred)
     x = y_pred - y_true
-    return np.mean(x + _softplus(-2.0 * x) - x.dtype.type(np.log(2.0)), axis=-1)
+    return mean_last_axis(x + _softplus(-2.0 * x) - x.dtype.type(np.log(2.0)))
 
 
 # --- hinge ---------------------------------------------------------------------
@@ -193,12 +198,12 @@ def hinge_margins(y_true: Any, y_pred: Any, binary: bool | None = None) -> np.nd
 
 def hinge(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(max(1 - y_true * y_pred, 0), axis=-1)``; labels in {-1, 1} or {0, 1}."""
-    return np.mean(hinge_margins(y_true, y_pred), axis=-1)
+    return mean_last_axis(hinge_margins(y_true, y_pred))
 
 
 def squared_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(max(1 - y_true * y_pred, 0)**2, axis=-1)``; labels in {-1, 1} or {0, 1}."""
-    return np.mean(np.square(hinge_margins(y_true, y_pred)), axis=-1)
+    return mean_last_axis(np.square(hinge_margins(y_true, y_pred)))
 
 
 def categorical_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -223,7 +228,7 @@ def kl_divergence(y_true: Any, y_pred: Any) -> np.ndarray:
 def poisson(y_true: Any, y_pred: Any) -> np.ndarray:
     """``mean(y_pred - y_true * log(y_pred + eps), axis=-1)``."""
     y_true, y_pred = _floats(y_true, y_pred)
-    return np.mean(y_pred - y_true * np.log(y_pred + EPSILON), axis=-1)
+    return mean_last_axis(y_pred - y_true * np.log(y_pred + EPSILON))
 
 
 def _binary_crossentropy_elements(

@@ -140,5 +140,3 @@ class GateOptions:
                     gates.by_loss.setdefault(i, []).append(gate)
         return gates
 
-    def needs_baseline(self) -> bool:
-        return any(g.kind == "max_increase" for gs in self.by_loss.values() for g in gs)

@@ -15,7 +15,6 @@ array([2.5])
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import types
 import typing
@@ -332,7 +331,7 @@ class Hinge(Loss):
         self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         binary = facts.binary_labels if facts else None
-        return np.mean(F.hinge_margins(y_true, y_pred, binary), axis=-1), None
+        return F.mean_last_axis(F.hinge_margins(y_true, y_pred, binary)), None
 
 
 class SquaredHinge(Loss):
@@ -345,7 +344,7 @@ class SquaredHinge(Loss):
         self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         binary = facts.binary_labels if facts else None
-        return np.mean(np.square(F.hinge_margins(y_true, y_pred, binary)), axis=-1), None
+        return F.mean_last_axis(np.square(F.hinge_margins(y_true, y_pred, binary))), None
 
 
 class CategoricalHinge(Loss):
@@ -596,6 +595,8 @@ def lookup(identifier: str) -> type[Loss]:
     """The loss class for an identifier: exact first, then ignoring case and underscores."""
     name = IDENTIFIERS.get(identifier) or _FOLDED.get(_fold(identifier))
     if name is None:
+        import difflib
+
         close = difflib.get_close_matches(identifier, list(IDENTIFIERS), n=3, cutoff=0.6)
         for folded in difflib.get_close_matches(_fold(identifier), list(_FOLDED), n=3):
             if _FOLDED_IDENTIFIER[folded] not in close:

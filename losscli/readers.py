@@ -71,6 +71,8 @@ class Source:
     label: str
     n_rows: int | None  # None when unknown before reading (CSV)
     width: int = 1  # numbers per row over all roles, to size chunks
+    #: True when reading costs more than a copy (parsing, decoding): worth a reader thread.
+    decodes: bool = False
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         raise NotImplementedError
@@ -337,6 +339,8 @@ def _looks_numeric(field: str) -> bool:
 
 class _TableSource(Source):
     """Shared by CSV and Parquet: column selection and conversion of record batches."""
+
+    decodes = True
 
     names: list[str]
     selected: dict[str, list[int]]

@@ -6,9 +6,7 @@ rich is imported only by the functions that build rich tables.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +15,6 @@ import numpy as np
 from losscli import __version__
 from losscli.evaluate import Evaluation, Result
 from losscli.losses import LOSSES, Loss, identifiers_of
-from losscli.writers import per_sample_columns
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -141,6 +138,8 @@ def check_report(run: CheckRun) -> dict[str, Any]:
 
 
 def render_json(document: dict[str, Any]) -> str:
+    import json
+
     return json.dumps(document, indent=2, allow_nan=False)
 
 
@@ -148,10 +147,14 @@ def render_json(document: dict[str, Any]) -> str:
 
 
 def _per_sample(results: list[Result]) -> list[tuple[str, np.ndarray]]:
+    from losscli.writers import per_sample_columns
+
     return per_sample_columns([(r.spec, np.asarray(r.value)) for r in results])
 
 
 def render_csv(results: list[Result]) -> str:
+    import csv
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if results and results[0].loss.reduction == "none":
@@ -294,6 +297,8 @@ def list_table() -> Table:
 
 
 def render_list_json() -> str:
+    import json
+
     return json.dumps(loss_catalogue(), indent=2)
 
 

@@ -22,14 +22,13 @@ from typing import Any
 from losscli.errors import SpecError
 from losscli.losses import CustomLoss, Loss, lookup
 
-_TOKEN = re.compile(
+_TOKEN_PATTERN = (
     r"""\s*(?:
       (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
     | (?P<num>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))
     | (?P<punct>[()\[\],=])
-    )""",
-    re.VERBOSE,
+    )"""
 )
 _WORDS: dict[str, Any] = {
     "true": True,
@@ -64,7 +63,7 @@ class _Parser:
         while pos < len(text):
             if text[pos:].strip() == "":
                 break
-            m = _TOKEN.match(text, pos)
+            m = re.compile(_TOKEN_PATTERN, re.VERBOSE).match(text, pos)  # cached by re
             if not m or m.end() == pos:
                 self.fail(f"unexpected character {text[pos:].lstrip()[0]!r}", pos)
             assert m is not None and m.lastgroup is not None
