@@ -44,6 +44,13 @@ def mean_last_axis(x: np.ndarray) -> np.ndarray:
     return x[..., 0] if x.shape and x.shape[-1] == 1 else np.mean(x, axis=-1)
 
 
+def _mean(x: np.ndarray, axis: int) -> np.ndarray:
+    """``mean(x, axis)``; an axis of one value gives that value, without a copy."""
+    if x.ndim and x.shape[axis] == 1:
+        return np.squeeze(x, axis=axis)
+    return np.mean(x, axis=axis)
+
+
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) without overflow."""
     return np.logaddexp(x.dtype.type(0.0), x)
@@ -237,8 +244,15 @@ def _binary_crossentropy_elements(
     if from_logits:
         # -z log(sigmoid(x)) - (1 - z) log(1 - sigmoid(x)) = softplus(x) - z x
         return _softplus(y_pred) - y_true * y_pred
+    # -(y log p + (1 - y) log(1 - p)), p clipped, computed in place: three temporaries, not eight.
     p = _clip_probabilities(y_pred)
-    return -(y_true * np.log(p) + (1.0 - y_true) * np.log1p(-p))
+    terms = np.log(p)
+    np.multiply(terms, y_true, out=terms)
+    np.subtract(1.0, p, out=p)
+    np.log(p, out=p)
+    np.multiply(p, 1.0 - y_true, out=p)
+    np.add(terms, p, out=terms)
+    return np.negative(terms, out=terms)
 
 
 def _smooth_binary(y_true: np.ndarray, label_smoothing: float) -> np.ndarray:
@@ -260,7 +274,7 @@ def binary_crossentropy(
     y_true, y_pred = _floats(y_true, y_pred)
     _same_shape(y_true, y_pred, "binary_crossentropy")
     y_true = _smooth_binary(y_true, label_smoothing)
-    return np.mean(_binary_crossentropy_elements(y_true, y_pred, from_logits), axis=axis)
+    return _mean(_binary_crossentropy_elements(y_true, y_pred, from_logits), axis)
 
 
 def binary_focal_crossentropy(
@@ -286,7 +300,7 @@ def binary_focal_crossentropy(
     focal = np.power(1.0 - p_t, gamma) * bce
     if apply_class_balancing:
         focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
-    return np.mean(focal, axis=axis)
+    return _mean(focal, axis)
 
 
 def _categorical_log_probabilities(y_pred: np.ndarray, from_logits: bool, axis: int) -> np.ndarray:

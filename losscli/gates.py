@@ -139,4 +139,3 @@ class GateOptions:
                 for i in indices:
                     gates.by_loss.setdefault(i, []).append(gate)
         return gates
-

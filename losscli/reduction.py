@@ -133,6 +133,16 @@ class RunningReduction:
         self._size += weighted.size
         return weighted
 
+    def merge(self, later: RunningReduction) -> None:
+        """Add the sums of a later chunk's reduction."""
+        self._sums += later._sums
+        self._weight_sums += later._weight_sums
+        if later._scalar_weight is not None:
+            self._scalar_weight = later._scalar_weight
+        self._size += later._size
+        self._valid += later._valid
+        self._masked = self._masked or later._masked
+
     def result(self) -> float:
         total = math.fsum(self._sums)
         if self.reduction == "sum":

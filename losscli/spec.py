@@ -22,14 +22,12 @@ from typing import Any
 from losscli.errors import SpecError
 from losscli.losses import CustomLoss, Loss, lookup
 
-_TOKEN_PATTERN = (
-    r"""\s*(?:
+_TOKEN_PATTERN = r"""\s*(?:
       (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
     | (?P<num>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan))
     | (?P<punct>[()\[\],=])
     )"""
-)
 _WORDS: dict[str, Any] = {
     "true": True,
     "false": False,

@@ -247,3 +247,23 @@ def test_cli_output_of_a_large_npy_in_many_chunks(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.stderr
     assert float(result.stdout) == pytest.approx(float(np.mean((y - p) ** 2)), rel=1e-12)
     np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), (y - p) ** 2)
+
+
+@pytest.mark.parametrize("parallel_threshold", [0.0, float("inf")])
+def test_two_workers_and_one_give_the_same_numbers_in_order(
+    tmp_path, monkeypatch, parallel_threshold
+):
+    """Chunks evaluated on two threads are merged in input order: per-sample output too."""
+    monkeypatch.setattr("losscli.evaluate.PARALLEL_SECONDS_PER_BYTE", parallel_threshold)
+    rng = np.random.default_rng(8)
+    y, p, w = rng.choice([0.0, 1.0], 5000), rng.uniform(0.01, 0.99, 5000), rng.uniform(size=5000)
+    paths = _save(tmp_path, y=y, p=p, w=w)
+    spec = InputSpec(y_true=paths["y"], y_pred=paths["p"], sample_weight=paths["w"])
+    loss_list = [losses.BinaryCrossentropy(), losses.LogCosh(reduction="sum")]
+    got = evaluate(loss_list, ["bce", "lc"], spec, chunk_rows=64, keep_per_sample=True)
+    for loss, result in zip(loss_list, got.results, strict=True):
+        assert result.value == pytest.approx(
+            loss(y[:, None], p[:, None], sample_weight=w), rel=1e-12
+        )
+    want = losses.BinaryCrossentropy(reduction="none")(y[:, None], p[:, None], sample_weight=w)
+    np.testing.assert_allclose(got.results[0].per_sample, want, rtol=1e-15)
