@@ -247,7 +247,7 @@ def _aligned(inputs: _Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
     known = [s.n_rows for s in inputs.sources]
     if all(n is not None for n in known) and len(set(known)) > 1:
         raise _count_mismatch(inputs, dict(enumerate(known)))  # type: ignore[arg-type]
-    iterators = [s.blocks(rows) for s in inputs.sources]
+    iterators = [s.read(rows) for s in inputs.sources]
     pending: list[list[Chunk]] = [[] for _ in iterators]
     done = [False] * len(iterators)
     consumed = [0] * len(iterators)

@@ -21,6 +21,7 @@ import fnmatch
 import io
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -33,7 +34,7 @@ from losscli.errors import InputError
 
 STDIN = "-"
 CSV_NULLS = ["", "NA", "N/A", "nan", "NaN", "NAN", "null", "NULL"]
-CSV_BLOCK_BYTES = 4 << 20
+CSV_BLOCK_BYTES = 16 << 20
 
 
 class Format(str, Enum):
@@ -76,6 +77,23 @@ class Source:
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         raise NotImplementedError
+
+    def read(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
+        """``blocks``, with errors of reading and decoding the file turned into InputError."""
+        try:
+            yield from self.blocks(rows)
+        except InputError:
+            raise
+        except Exception as exc:
+            if not _is_read_error(exc):
+                raise
+            raise InputError(f"{self.label}: cannot read the file ({_arrow_message(exc)})") from exc
+
+
+def _is_read_error(exc: Exception) -> bool:
+    """I/O and decoding errors (the file's fault), not losscli's bugs."""
+    origin = type(exc).__module__ or ""
+    return isinstance(exc, (OSError, EOFError, zipfile.BadZipFile)) or origin.startswith("pyarrow")
 
 
 def describe_source(source: str) -> str:
@@ -160,7 +178,7 @@ def read_array(
 ) -> np.ndarray:
     """A whole input as one array, rows first (every column of a table)."""
     opened = open_source(source, {"data": Request()}, input_format=input_format, header=header)
-    blocks = [b["data"] for b in opened.blocks(1 << 20)]
+    blocks = [b["data"] for b in opened.read(1 << 20)]
     return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
 
 
@@ -227,8 +245,9 @@ def _npy_header(
             shape, fortran, dtype = npformat.read_array_header_1_0(fp)
         else:
             shape, fortran, dtype = npformat.read_array_header_2_0(fp)
-    except ValueError as exc:
-        raise InputError(f"{label}: not a valid .npy file ({exc})") from None
+    except Exception as exc:  # numpy parses the header with ast: any error means a bad file
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{label}: not a valid .npy file ({message})") from None
     if dtype.hasobject:
         raise InputError(
             f"{label}: holds Python objects, which would need unpickling; losscli refuses "
@@ -296,10 +315,18 @@ class _NpySource(Source):
 
 def _read_npz(path: str, key: str | None, source: str) -> np.ndarray:
     try:
-        archive = zipfile.ZipFile(path)
+        return _read_npz_member(path, key, source)
+    except InputError:
+        raise
     except zipfile.BadZipFile:
         raise InputError(f"{path}: not a valid .npz file (not a zip archive)") from None
-    with archive:
+    except (NotImplementedError, RuntimeError, EOFError, OSError, ValueError, zlib.error) as exc:
+        # zipfile's ways of saying the archive is damaged or unsupported
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _read_npz_member(path: str, key: str | None, source: str) -> np.ndarray:
+    with zipfile.ZipFile(path) as archive:
         members = {
             info.filename[: -len(".npy")]: info
             for info in archive.infolist()
@@ -401,28 +428,50 @@ def _list_column(column: Any, name: str, label: str, offset: int) -> np.ndarray:
 
 
 class _ParquetSource(_TableSource):
-    """A Parquet file, a directory of them, or Parquet bytes on standard input."""
+    """A Parquet file, a directory of them (in name order), or Parquet bytes on standard input.
+
+    Files are read one after another, record batch by record batch, with no read-ahead
+    beyond the row group being decoded.
+    """
 
     def __init__(self, source: str, requests: dict[str, Request]) -> None:
         import pyarrow as pa
-        import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
         self.label = describe_source(source)
+        if source == STDIN:
+            self.parts: list[Any] = [pa.BufferReader(_read_stdin())]
+        elif Path(source).is_dir():
+            self.parts = sorted(
+                str(p) for p in Path(source).rglob("*") if p.is_file() and ".parq" in p.name
+            )
+        else:
+            self.parts = [source]
         try:
-            if source == STDIN:
-                self.dataset: Any = ds.dataset(pq.read_table(pa.BufferReader(_read_stdin())))
-            else:
-                self.dataset = ds.dataset(source, format="parquet")
-            self.n_rows = int(self.dataset.count_rows())
+            files = [pq.ParquetFile(part) for part in self.parts]
         except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
             raise InputError(
                 f"{self.label}: not a readable Parquet file ({_arrow_message(exc)})"
             ) from None
+        schema = files[0].schema_arrow
+        for part, file in zip(self.parts, files, strict=True):
+            if file.schema_arrow.names != schema.names:
+                raise InputError(
+                    f"{self.label}: {part} has columns {', '.join(file.schema_arrow.names)}, "
+                    f"not {', '.join(schema.names)} as the first file"
+                )
+        self.files = files
+        self.n_rows = sum(int(f.metadata.num_rows) for f in files)
         if self.n_rows == 0:
             raise InputError(f"{self.label}: no rows")
-        self.names = list(self.dataset.schema.names)
+        self.names = list(schema.names)
         self._select(requests)
+        # A fixed-size list column holds that many numbers per row.
+        self.width = sum(
+            getattr(schema.field(i).type, "list_size", 1)
+            for indices in self.selected.values()
+            for i in indices
+        )
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         import pyarrow as pa
@@ -433,20 +482,21 @@ class _ParquetSource(_TableSource):
         remap = {role: [position[i] for i in idx] for role, idx in self.selected.items()}
         offset = 0
         try:
-            for batch in self.dataset.to_batches(columns=names, batch_size=rows):
-                if batch.num_rows == 0:
-                    continue
-                out = {}
-                for role, indices in remap.items():
-                    parts = [
-                        _numeric_column(batch.column(j), names[j], self.label, offset).reshape(
-                            batch.num_rows, -1
-                        )
-                        for j in indices
-                    ]
-                    out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-                offset += batch.num_rows
-                yield out
+            for file in self.files:
+                for batch in file.iter_batches(batch_size=rows, columns=names):
+                    if batch.num_rows == 0:
+                        continue
+                    out = {}
+                    for role, indices in remap.items():
+                        parts = [
+                            _numeric_column(batch.column(j), names[j], self.label, offset).reshape(
+                                batch.num_rows, -1
+                            )
+                            for j in indices
+                        ]
+                        out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+                    offset += batch.num_rows
+                    yield out
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise InputError(
                 f"{self.label}: not a readable Parquet file ({_arrow_message(exc)})"
@@ -497,13 +547,17 @@ class _CsvSource(_TableSource):
         try:
             text = head.decode("utf-8")
         except UnicodeDecodeError as exc:
-            if exc.start < len(head) - 4:  # not just a character cut at the sample's end
+            cut_at_end = len(head) == 65536 and exc.start >= len(head) - 4
+            if not cut_at_end:  # not just a character cut at the sample's end
                 raise InputError(
                     f"{self.label}: not UTF-8 text (byte {exc.start}); "
                     "is it really CSV? (--input-format says what it is)"
                 ) from None
             text = head[: exc.start].decode("utf-8")
-        return text.lstrip("\ufeff").splitlines()[0]
+        lines = text.lstrip("\ufeff").splitlines()
+        if not lines or not lines[0].strip():
+            raise InputError(f"{self.label}: the first line is empty; is it really CSV?")
+        return lines[0]
 
     def _reader(self, types: Any) -> Any:
         import pyarrow as pa
@@ -554,30 +608,59 @@ class _CsvSource(_TableSource):
             offset += batch.num_rows
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
-        import pyarrow as pa
+        """Blocks of whole lines, each parsed by pyarrow's multi-threaded reader.
 
-        reader, wanted = self._reader(pa.float64())
+        (A quoted field holding a line break would be cut; numeric CSV has none.)
+        """
+        import pyarrow as pa
+        from pyarrow import csv
+
+        wanted = sorted({i for indices in self.selected.values() for i in indices})
         position = {i: j for j, i in enumerate(wanted)}
+        read_options = csv.ReadOptions(column_names=[f"c{i}" for i in range(len(self.names))])
+        parse_options = csv.ParseOptions(delimiter=self.delimiter)
+        convert = csv.ConvertOptions(
+            null_values=CSV_NULLS,
+            strings_can_be_null=True,
+            include_columns=[f"c{i}" for i in wanted],
+            column_types={f"c{i}": pa.float64() for i in wanted},
+        )
+        stream = self._stream()
         offset = 0
-        pending: list[Any] = []
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                self._fail(exc)
-            pending.append(batch)
-            if sum(b.num_rows for b in pending) < rows:
-                continue
-            table = pa.Table.from_batches(pending)
-            pending = []
-            yield self._as_roles(table, position, offset)
-            offset += table.num_rows
-        if pending:
-            table = pa.Table.from_batches(pending)
-            yield self._as_roles(table, position, offset)
-            offset += table.num_rows
+        rest = b""
+        skip_header = self.header
+        try:
+            while True:
+                data = stream.read(CSV_BLOCK_BYTES)
+                if rest == b"" and offset == 0 and data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+                block = rest + data
+                if skip_header:
+                    newline = block.find(b"\n")
+                    if newline < 0 and data:
+                        rest = block
+                        continue
+                    block = block[newline + 1 :] if newline >= 0 else b""
+                    skip_header = False
+                cut = block.rfind(b"\n") + 1 if data else len(block)
+                block, rest = block[:cut], block[cut:]
+                if block.strip():
+                    try:
+                        table = csv.read_csv(
+                            pa.BufferReader(block),
+                            read_options=read_options,
+                            parse_options=parse_options,
+                            convert_options=convert,
+                        )
+                    except pa.ArrowInvalid as exc:
+                        self._fail(exc)
+                    if table.num_rows:
+                        yield self._as_roles(table, position, offset)
+                        offset += table.num_rows
+                if not data:
+                    break
+        finally:
+            stream.close()
         if offset == 0:
             raise InputError(
                 f"{self.label}: no data rows" + (" (only a header)" if self.header else "")
