@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 CHUNK_BYTES = 2 << 20  # per chunk, over all inputs: small enough to stay in cache
+MIN_CHUNK_ROWS = 16384
 
 
 @dataclass
@@ -215,7 +216,8 @@ def as_samples(array: np.ndarray, what: str) -> np.ndarray:
 def _chunk_rows(inputs: _Inputs) -> int:
     """Rows per chunk so that a chunk of every input is about CHUNK_BYTES of float64."""
     width = sum(max(source.width, 1) for source in inputs.sources)
-    return max(1024, CHUNK_BYTES // (8 * width))
+    # Wide rows (many classes) still get enough rows per chunk to keep the per-chunk cost small.
+    return max(MIN_CHUNK_ROWS, CHUNK_BYTES // (8 * width))
 
 
 def _count_mismatch(inputs: _Inputs, counts: dict[int, int]) -> InputError:

@@ -448,7 +448,8 @@ class _ParquetSource(_TableSource):
         else:
             self.parts = [source]
         try:
-            files = [pq.ParquetFile(part) for part in self.parts]
+            # No pre-buffering: it reads whole row groups ahead, which costs memory and time.
+            files = [pq.ParquetFile(part, pre_buffer=False) for part in self.parts]
         except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
             raise InputError(
                 f"{self.label}: not a readable Parquet file ({_arrow_message(exc)})"
