@@ -7,9 +7,9 @@
 Generates the data (seeded) into --data-dir, then for each workload runs every
 command as a fresh process, in turn (losscli, peer, losscli, peer, ...), after
 one warm-up run each, and reports the median wall time and the median peak
-resident memory (``ru_maxrss`` of that process, from ``os.wait4``). Ratios are
-losscli / peer. Every command prints its loss value; the values are compared
-so that the peers are known to compute the same thing.
+resident memory (``ru_maxrss`` of that process, from ``os.wait4``). Ratios are to
+the workload's reference peer (numpy, or pyarrow + numpy). Every command prints
+its loss value, so that the peers are seen to compute the same thing.
 
 Needs the test extra (Keras, JAX) and scikit-learn for the Keras and
 scikit-learn peers; a peer whose package is missing is skipped.
@@ -69,7 +69,10 @@ def workloads(d: Path) -> list[Workload]:
             "MSE, 10M rows, float64 .npy pair",
             "make_mse_10m",
             [
-                Command("losscli", [*LOSSCLI, "eval", "mse", "--y-true", y, "--y-pred", p, "--format", "value"]),
+                Command(
+                    "losscli",
+                    [*LOSSCLI, "eval", "mse", "--y-true", y, "--y-pred", p, "--format", "value"],
+                ),
                 Command(
                     "numpy",
                     _script(
@@ -104,7 +107,10 @@ def workloads(d: Path) -> list[Workload]:
             "BCE, 10M rows, float64 .npy pair (probabilities)",
             "make_bce_10m",
             [
-                Command("losscli", [*LOSSCLI, "eval", "bce", "--y-true", yb, "--y-pred", pb, "--format", "value"]),
+                Command(
+                    "losscli",
+                    [*LOSSCLI, "eval", "bce", "--y-true", yb, "--y-pred", pb, "--format", "value"],
+                ),
                 Command(
                     "numpy",
                     _script(
@@ -139,7 +145,20 @@ def workloads(d: Path) -> list[Workload]:
             "MSE, 100M rows, float64 .npy pair (1.6 GB)",
             "make_mse_100m",
             [
-                Command("losscli", [*LOSSCLI, "eval", "mse", "--y-true", y100, "--y-pred", p100, "--format", "value"]),
+                Command(
+                    "losscli",
+                    [
+                        *LOSSCLI,
+                        "eval",
+                        "mse",
+                        "--y-true",
+                        y100,
+                        "--y-pred",
+                        p100,
+                        "--format",
+                        "value",
+                    ],
+                ),
                 Command(
                     "numpy",
                     _script(
@@ -158,8 +177,19 @@ def workloads(d: Path) -> list[Workload]:
             [
                 Command(
                     "losscli",
-                    [*LOSSCLI, "eval", "sparse_categorical_crossentropy", "--data", scce,
-                     "--true-col", "label", "--pred-col", "probs", "--format", "value"],
+                    [
+                        *LOSSCLI,
+                        "eval",
+                        "sparse_categorical_crossentropy",
+                        "--data",
+                        scce,
+                        "--true-col",
+                        "label",
+                        "--pred-col",
+                        "probs",
+                        "--format",
+                        "value",
+                    ],
                 ),
                 Command(
                     "pyarrow+numpy",
@@ -183,8 +213,19 @@ def workloads(d: Path) -> list[Workload]:
             [
                 Command(
                     "losscli",
-                    [*LOSSCLI, "eval", "mse", "--data", csv_path, "--true-col", "y", "--pred-col", "p",
-                     "--format", "value"],
+                    [
+                        *LOSSCLI,
+                        "eval",
+                        "mse",
+                        "--data",
+                        csv_path,
+                        "--true-col",
+                        "y",
+                        "--pred-col",
+                        "p",
+                        "--format",
+                        "value",
+                    ],
                 ),
                 Command(
                     "pyarrow+numpy",
@@ -318,7 +359,9 @@ def measure(workload: Workload, runs: int) -> dict[str, tuple[float, float, str]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5, help="counted runs per command (median)")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument("--only", nargs="*", help="workload names to run")
@@ -331,10 +374,12 @@ def main() -> None:
     chosen = [
         w
         for w in workloads(args.data_dir)
-        if (not args.only or w.name in args.only) and (args.big or w.name != "mse_100m" or args.only)
+        if (not args.only or w.name in args.only)
+        and (args.big or w.name != "mse_100m" or args.only)
     ]
-    print(f"{args.runs} runs per command, medians; ratios are losscli / the reference peer\n")
-    print(f"{'workload':14} {'command':14} {'wall s':>8} {'peak MiB':>9} {'wall x':>7} {'peak x':>7}  value")
+    print(f"{args.runs} runs per command, medians; ratios are to the reference peer\n")
+    header = ("workload", "command", "wall s", "peak MiB", "wall x", "peak x")
+    print("{:14} {:14} {:>8} {:>9} {:>7} {:>7}  value".format(*header))
     for workload in chosen:
         globals()[workload.make](args.data_dir, np.random.default_rng(20261125))
         results = measure(workload, args.runs)

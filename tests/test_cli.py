@@ -659,13 +659,13 @@ def test_version():
     assert run("--version").stdout == f"losscli {__version__}\n"
 
 
-def test_help_and_version_import_neither_pandas_nor_pyarrow():
+def test_help_and_version_import_neither_numpy_pandas_nor_pyarrow():
     code = (
         "import sys\n"
         "sys.argv = ['losscli', '--help']\n"
         "from losscli.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('pandas', 'pyarrow', 'rich') if m in sys.modules]\n"
+        "heavy = [m for m in ('numpy', 'pandas', 'pyarrow', 'rich') if m in sys.modules]\n"
         "print(heavy, file=sys.stderr)\n"
     )
     for flag in ("--help", "--version"):
@@ -683,3 +683,27 @@ def test_python_dash_m():
         [sys.executable, "-m", "losscli", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout == f"losscli {__version__}\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_only_for_long_work(monkeypatch):
+    from losscli import cli as cli_module
+
+    clock = iter([0.0, 0.1, 2.0, 2.5, 3.0, 3.5, 4.0])
+    monkeypatch.setattr("time.monotonic", lambda: next(clock))
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli_module._progress_bar(quiet=False) as update:
+        update(100, 1000)  # 0.1 s in: no bar yet
+        update(500, 1000)  # 2 s in: the bar starts
+        update(1000, 1000)
+    assert "evaluating" in terminal.getvalue() and "1,000 rows" in terminal.getvalue()
+    with cli_module._progress_bar(quiet=True) as update:
+        assert update is None
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    with cli_module._progress_bar(quiet=False) as update:
+        assert update is None
