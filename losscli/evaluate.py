@@ -223,7 +223,7 @@ def _chunk_rows(inputs: _Inputs) -> int:
 def _count_mismatch(inputs: _Inputs, counts: dict[int, int]) -> InputError:
     by_role = {}
     for i, source in enumerate(inputs.sources):
-        for role in getattr(source, "roles", None) or getattr(source, "selected", {}):
+        for role in source.roles:
             by_role[role] = counts[i]
     true_rows, pred_rows = by_role.get("y_true"), by_role.get("y_pred")
     if true_rows != pred_rows:

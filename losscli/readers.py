@@ -70,6 +70,7 @@ class Source:
     """An input read in blocks of consecutive rows, one array per role."""
 
     label: str
+    roles: list[str]
     n_rows: int | None  # None when unknown before reading (CSV)
     width: int = 1  # numbers per row over all roles, to size chunks
     #: True when reading costs more than a copy (parsing, decoding): worth a reader thread.
@@ -210,22 +211,29 @@ def _arrow_message(exc: Exception) -> str:
 # --- arrays -------------------------------------------------------------------------------
 
 
+def _array_file(
+    source: Source, label: str, shape: tuple[int, ...], requests: dict[str, Request]
+) -> None:
+    """Checks and attributes shared by array files: every role gets the whole array."""
+    for request in requests.values():
+        if request.columns:
+            raise InputError(
+                f"{label} is an array file; {request.option} selects columns of tables only"
+            )
+    if not shape:
+        raise InputError(f"{label} holds a single number; it needs one row per sample")
+    source.label = label
+    source.roles = list(requests)
+    source.n_rows = int(shape[0])
+    source.width = int(np.prod(shape[1:], dtype=np.int64)) * len(requests)
+
+
 class _ArraySource(Source):
     """An array held in memory (an ``.npz`` member, standard input): blocks are slices."""
 
     def __init__(self, label: str, array: np.ndarray, requests: dict[str, Request]) -> None:
-        for request in requests.values():
-            if request.columns:
-                raise InputError(
-                    f"{label} is an array file; {request.option} selects columns of tables only"
-                )
-        if array.ndim == 0:
-            raise InputError(f"{label} holds a single number; it needs one row per sample")
-        self.label = label
+        _array_file(self, label, array.shape, requests)
         self.array = array
-        self.roles = list(requests)
-        self.n_rows = int(array.shape[0])
-        self.width = int(np.prod(array.shape[1:], dtype=np.int64)) * len(self.roles)
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         for start in range(0, self.array.shape[0], rows):
@@ -273,21 +281,11 @@ class _NpySource(Source):
     """A ``.npy`` file read block by block into fresh buffers (``readinto``, no mmap faults)."""
 
     def __init__(self, path: str, requests: dict[str, Request]) -> None:
-        for request in requests.values():
-            if request.columns:
-                raise InputError(
-                    f"{path} is an array file; {request.option} selects columns of tables only"
-                )
         with open(path, "rb") as fp:
             self.shape, fortran, self.dtype = _npy_header(fp, Path(path).stat().st_size, path)
             self.offset = fp.tell()
-        if not self.shape:
-            raise InputError(f"{path} holds a single number; it needs one row per sample")
-        self.label = path
+        _array_file(self, path, self.shape, requests)
         self.path = path
-        self.roles = list(requests)
-        self.n_rows = int(self.shape[0])
-        self.width = int(np.prod(self.shape[1:], dtype=np.int64)) * len(self.roles)
         # Rows of a Fortran-ordered array are not contiguous: read it through a memory map.
         self.fortran = fortran and len(self.shape) > 1
 
@@ -373,6 +371,7 @@ class _TableSource(Source):
     selected: dict[str, list[int]]
 
     def _select(self, requests: dict[str, Request]) -> None:
+        self.roles = list(requests)
         self.selected = {}
         for role, request in requests.items():
             chosen: list[int] = []
