@@ -232,6 +232,9 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
         for j, i in enumerate(members):
             results[i] = evaluation.results[j]
             seconds[i] = elapsed
-        names = {losses[i].name: checks[i].name for i in members}
-        warnings += [f"{names.get(m.split(':')[0], first.name)}: {m}" for m in evaluation.warnings]
+        if evaluation.n_omitted:
+            dropped = f"--nan-policy omit dropped {evaluation.n_omitted} row(s) with NaN or inf"
+            warnings += [f"{checks[i].name}: {dropped}" for i in members]
+        for j, i in enumerate(members):
+            warnings += [f"{checks[i].name}: {m}" for m in evaluation.results[j].warnings]
     return CheckRun(config, checks, [r for r in results if r is not None], seconds, warnings)

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from losscli.readers import (
     detect_format,
     open_source,
     parse_number,
+    split_npz_key,
 )
 from losscli.reduction import RunningReduction, reduce_losses
 
@@ -82,6 +84,7 @@ class Result:
     per_sample: np.ndarray | None = None
     baseline: Any = None
     gates: list[GateOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # likely mistakes in this loss's inputs
 
     @property
     def passed(self) -> bool:
@@ -182,8 +185,6 @@ def _open_inputs(spec: InputSpec) -> _Inputs:
         )
         columns = tuple(spec.pred_cols) if is_table else ()
         want(spec.baseline_pred, "baseline_pred", Request(columns, "--pred-col"))
-    if sum(source == STDIN for source in requests) and len(requests.get(STDIN, {})) > 1:
-        raise InputError("only one input can come from standard input (-)")
     sources = [
         open_source(source, roles, input_format=spec.input_format, header=spec.header)
         for source, roles in requests.items()
@@ -192,15 +193,7 @@ def _open_inputs(spec: InputSpec) -> _Inputs:
 
 
 def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(split_key(path)).exists()
-
-
-def split_key(source: str) -> str:
-    from losscli.readers import split_npz_key
-
-    return split_npz_key(source)[0]
+    return Path(split_npz_key(path)[0]).exists()
 
 
 def as_samples(array: np.ndarray, what: str) -> np.ndarray:
@@ -706,12 +699,13 @@ def evaluate(
                 f"gates on {task.spec} need one value; --reduction none gives one per sample"
             )
         result.gates = [g.check(result.value, result.baseline) for g in gates_i]
+        result.warnings = task.checks.messages()
         results.append(result)
     warnings = []
     if state.omitted:
         warnings.append(f"--nan-policy omit dropped {state.omitted} row(s) with NaN or inf")
-    for task in tasks:
-        warnings += task.checks.messages()
+    for result in results:
+        warnings += result.warnings
     return Evaluation(results, dict(opened.labels), state.n, state.omitted, warnings)
 
 

@@ -341,6 +341,25 @@ def test_stdin_csv_and_input_format(reg):
     assert got == pytest.approx(mse(y, p), rel=1e-15)
 
 
+def test_one_stdin_table_for_labels_and_predictions(reg):
+    d, y, p, _ = reg
+    table = (d / "d.csv").read_text()
+    got = value(
+        "eval",
+        "mse",
+        "--y-true",
+        "-",
+        "--true-col",
+        "y",
+        "--y-pred",
+        "-",
+        "--pred-col",
+        "p",
+        stdin=table,
+    )
+    assert got == pytest.approx(mse(y, p), rel=1e-15)
+
+
 def test_header_detection_and_forcing(tmp_path):
     (tmp_path / "a.csv").write_text("1,2\n3,4\n")
     (tmp_path / "b.csv").write_text("0,0\n0,0\n")

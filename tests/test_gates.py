@@ -315,6 +315,31 @@ def test_check_reads_each_input_once(tmp_path, monkeypatch):
     assert sorted(passes) == ["binary.parquet", "binary_previous.parquet", "regression.csv"]
 
 
+def test_check_warnings_name_their_check(tmp_path):
+    config = write_config(
+        tmp_path,
+        """
+        [inputs]
+        data = "binary.parquet"
+        true_col = "label"
+        pred_col = "logit"
+
+        [[checks]]
+        name = "raw logits by mistake"
+        loss = "bce"
+
+        [[checks]]
+        name = "right"
+        loss = "bce(from_logits=true)"
+        """,
+    )
+    r = invoke("check", config, code=0)
+    assert r.stderr == (
+        "Warning: raw logits by mistake: binary_crossentropy: y_pred has values outside [0, 1] "
+        "(min -6.459, max 6.086): these look like logits; add --from-logits\n"
+    )
+
+
 def test_check_markdown(tmp_path):
     config = write_config(tmp_path, FAILING)
     md = invoke("check", config, "--format", "markdown", code=1).stdout.splitlines()
