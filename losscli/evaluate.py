@@ -237,6 +237,10 @@ def _count_mismatch(inputs: _Inputs, counts: dict[int, int]) -> InputError:
     return InputError("the inputs have different numbers of rows")
 
 
+def _rows(block: Chunk) -> int:
+    return len(next(iter(block.values())))
+
+
 def _aligned(inputs: _Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
     """Chunks of the same ``rows`` rows from every source, with their first row's index."""
     known = [s.n_rows for s in inputs.sources]
@@ -249,20 +253,18 @@ def _aligned(inputs: _Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
     offset = 0
     while True:
         for i, it in enumerate(iterators):
-            while not done[i] and sum(len(next(iter(b.values()))) for b in pending[i]) < rows:
+            while not done[i] and sum(_rows(b) for b in pending[i]) < rows:
                 try:
                     pending[i].append(next(it))
                 except StopIteration:
                     done[i] = True
-        available = [sum(len(next(iter(b.values()))) for b in p) for p in pending]
+        available = [sum(_rows(b) for b in p) for p in pending]
         n = min(min(available), rows)
         if n == 0:
             if any(available):
                 counts = {}
                 for i, it in enumerate(iterators):
-                    counts[i] = (
-                        consumed[i] + available[i] + sum(len(next(iter(b.values()))) for b in it)
-                    )
+                    counts[i] = consumed[i] + available[i] + sum(_rows(b) for b in it)
                 raise _count_mismatch(inputs, counts)
             return
         chunk: Chunk = {}
@@ -276,7 +278,7 @@ def _aligned(inputs: _Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
             for role, array in merged.items():
                 chunk[role] = array[:n]
             rest = {role: array[n:] for role, array in merged.items()}
-            pending[i] = [rest] if len(next(iter(rest.values()))) else []
+            pending[i] = [rest] if _rows(rest) else []
             consumed[i] += n
         yield offset, chunk
         offset += n
