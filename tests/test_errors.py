@@ -319,3 +319,32 @@ def test_inputs_are_opened_read_only(files):
     os.chmod(files / "p.npy", 0o444)
     result = CliRunner().invoke(cli, ["eval", "mse", *YP, "-f", "value"])
     assert result.exit_code == 0 and float(result.stdout) == 1.0
+
+
+def test_warnings_for_likely_mistakes(files):
+    np.save("probs_off.npy", np.array([[0.2, 0.7], [0.5, 0.5]]))
+    np.save("onehot_off.npy", np.array([[1.0, 0.0], [1.0, 1.0]]))
+    np.save("neg.npy", np.array([1.0, -2.0]))
+    np.save("pos.npy", np.array([1.0, 2.0]))
+    cases = [
+        (
+            ["categorical_crossentropy", "--y-true", "onehot_off.npy", "--y-pred", "probs_off.npy"],
+            "Warning: categorical_crossentropy: y_pred rows are not probabilities (row 0 sums to 0.9); "
+            "Keras rescales each row to sum to 1\n"
+            "Warning: categorical_crossentropy: y_true rows are not one-hot or probabilities (row 1 sums to 2)\n",
+        ),
+        (
+            ["poisson", "--y-true", "pos.npy", "--y-pred", "neg.npy"],
+            "Warning: poisson: y_pred has negative values (min -2); poisson takes logarithms and expects values >= 0\n",
+        ),
+        (
+            ["msle", "--y-true", "neg.npy", "--y-pred", "pos.npy"],
+            "Warning: mean_squared_logarithmic_error: y_true has negative values (min -2); "
+            "mean_squared_logarithmic_error takes logarithms and expects values >= 0\n",
+        ),
+    ]
+    for args, warning in cases:
+        result = CliRunner().invoke(cli, ["eval", *args, "-f", "value"])
+        assert result.exit_code == 0
+        assert result.stderr == warning
+        float(result.stdout)
