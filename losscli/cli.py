@@ -438,7 +438,7 @@ def eval_command(
         click.echo(render.render_markdown(results), nl=False)
     else:
         _print(render.results_table(results))
-    if not all(r.passed for r in results):
+    if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
 
 

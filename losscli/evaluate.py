@@ -11,6 +11,7 @@ are evaluated on the whole input in memory; hinge losses get the whole-input
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections import deque
@@ -635,7 +636,7 @@ def evaluate(
             merged = {role: np.concatenate([c[role] for _, c in everything]) for role in first[1]}
             stream: Iterator[tuple[int, Chunk]] = iter([(0, merged)])
         else:
-            stream = _chain(first, chunks)
+            stream = itertools.chain([first], chunks)
         facts = None
         if streaming and any(loss.needs_facts for loss in losses):
             facts = _whole_input_facts(opened, rows, nan_policy)
@@ -751,13 +752,6 @@ class _Merged:
                 task.kept.append(part.weighted)
         if sink is not None:
             sink([part.weighted for part in outcome.parts if part.weighted is not None])
-
-
-def _chain(
-    first: tuple[int, Chunk], rest: Iterator[tuple[int, Chunk]]
-) -> Iterator[tuple[int, Chunk]]:
-    yield first
-    yield from rest
 
 
 def _per_sample(

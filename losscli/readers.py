@@ -174,15 +174,6 @@ def open_source(
         raise InputError(f"{label}: cannot read as {fmt.value}: {exc}") from exc
 
 
-def read_array(
-    source: str, *, input_format: str | None = None, header: bool | None = None
-) -> np.ndarray:
-    """A whole input as one array, rows first (every column of a table)."""
-    opened = open_source(source, {"data": Request()}, input_format=input_format, header=header)
-    blocks = [b["data"] for b in opened.read(1 << 20)]
-    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-
-
 def _check_readable(path: str, allow_dir: bool) -> None:
     p = Path(path)
     if not p.exists():

@@ -264,39 +264,12 @@ def test_debug_shows_the_traceback(files):
 
 
 def test_nan_policy_omit_and_propagate(files):
-    omit = CliRunner().invoke(
-        cli,
-        [
-            "eval",
-            "mse",
-            "--y-true",
-            "y.npy",
-            "--y-pred",
-            "nan.npy",
-            "--nan-policy",
-            "omit",
-            "-f",
-            "value",
-        ],
-    )
+    args = ["eval", "mse", "--y-true", "y.npy", "--y-pred", "nan.npy", "-f", "value"]
+    omit = CliRunner().invoke(cli, [*args, "--nan-policy", "omit"])
     assert omit.exit_code == 0
     assert float(omit.stdout) == (1.0 + 4.0) / 2
     assert omit.stderr == "Warning: --nan-policy omit dropped 2 row(s) with NaN or inf\n"
-    prop = CliRunner().invoke(
-        cli,
-        [
-            "eval",
-            "mse",
-            "--y-true",
-            "y.npy",
-            "--y-pred",
-            "nan.npy",
-            "--nan-policy",
-            "propagate",
-            "-f",
-            "value",
-        ],
-    )
+    prop = CliRunner().invoke(cli, [*args, "--nan-policy", "propagate"])
     assert prop.exit_code == 0
     assert prop.stdout == "nan\n"
 
