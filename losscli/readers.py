@@ -20,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -239,11 +240,13 @@ def _npy_header(
     from numpy.lib import format as npformat
 
     try:
-        version = npformat.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = npformat.read_array_header_1_0(fp)
-        else:
-            shape, fortran, dtype = npformat.read_array_header_2_0(fp)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's notes on old (Python 2) headers
+            version = npformat.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran, dtype = npformat.read_array_header_1_0(fp)
+            else:
+                shape, fortran, dtype = npformat.read_array_header_2_0(fp)
     except Exception as exc:  # numpy parses the header with ast: any error means a bad file
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{label}: not a valid .npy file ({message})") from None
