@@ -656,7 +656,8 @@ def evaluate(
                 sum(a.nbytes for a in item[1].values()), 1
             )
             state.merge(outcome, tasks, keep_per_sample, sink)
-            parallel = WORKERS > 1 and seconds_per_byte > PARALLEL_SECONDS_PER_BYTE
+            full = len(item[1]["y_pred"]) == rows  # a short chunk's time is mostly overhead
+            parallel = full and WORKERS > 1 and seconds_per_byte > PARALLEL_SECONDS_PER_BYTE
         if parallel:
             from concurrent.futures import ThreadPoolExecutor
 
