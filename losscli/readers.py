@@ -516,7 +516,10 @@ class _CsvSource(_TableSource):
         first = self._first_line()
         import csv
 
-        fields = next(csv.reader([first], delimiter=self.delimiter), [])
+        try:
+            fields = next(csv.reader([first], delimiter=self.delimiter), [])
+        except csv.Error as exc:  # e.g. a NUL byte (Python 3.10)
+            raise InputError(f"{self.label}: the first line is not CSV ({exc})") from None
         if header is None:
             header = not all(_looks_numeric(f) for f in fields)
         self.header = header
