@@ -481,6 +481,23 @@ def tversky(
 # --- similarity -----------------------------------------------------------------
 
 
+def _check_pairs_fit_in_memory(n: int) -> None:
+    """Circle holds about ten N x N float64 arrays: refuse what cannot fit, before allocating."""
+    import os
+
+    needed = 10 * n * n * 8
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if needed > memory // 2:
+        raise InputError(
+            f"circle compares every pair of the {n} samples: about {needed / 2**30:.0f} GiB, "
+            f"more than half of this machine's {memory / 2**30:.0f} GiB; evaluate it on a "
+            "batch of samples (Keras computes it per training batch)"
+        )
+
+
 def circle_with_mask(
     y_true: Any,
     y_pred: Any,
@@ -499,6 +516,7 @@ def circle_with_mask(
             f"got {y_true.shape} and {y_pred.shape}"
         )
     labels = _integer_labels(y_true, None)
+    _check_pairs_fit_in_memory(len(labels))
     distances = np.maximum(1.0 - y_pred @ y_pred.T, 0.0)
     positive = labels[:, np.newaxis] == labels[np.newaxis, :]
     negative = ~positive

@@ -337,9 +337,18 @@ def _read_npz_member(path: str, key: str | None, source: str) -> np.ndarray:
             raise InputError(f"{path} has no array {key!r}; it holds {', '.join(members)}")
         info = members[key]
         with archive.open(info) as fp:
-            _npy_header(fp, info.file_size, source)
-        with archive.open(info) as fp:
-            return np.lib.format.read_array(fp, allow_pickle=False)
+            shape, fortran, dtype = _npy_header(fp, info.file_size, source)
+            count = int(np.prod(shape, dtype=np.int64))
+            # Read what the member really holds: memory follows the data, not the claims of the
+            # zip and .npy headers (numpy's read_array would allocate the claimed size first).
+            data = fp.read(count * dtype.itemsize)
+        if len(data) < count * dtype.itemsize:
+            raise InputError(
+                f"{source}: the array {key!r} claims {count * dtype.itemsize} bytes but holds "
+                f"{len(data)}: is the file truncated?"
+            )
+        array = np.frombuffer(data, dtype=dtype, count=count)
+        return array.reshape(shape, order="F" if fortran else "C")
 
 
 # --- tables -------------------------------------------------------------------------------

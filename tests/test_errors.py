@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from numpy.lib import format as npformat
 
 from losscli.cli import cli
+from losscli.errors import InputError
 
 
 @pytest.fixture
@@ -321,3 +322,39 @@ def test_warnings_for_likely_mistakes(files):
         assert result.exit_code == 0
         assert result.stderr == warning
         float(result.stdout)
+
+
+def test_npz_member_that_claims_more_than_it_holds(files):
+    """Zip and .npy headers both claim 8 MB around 48 bytes of data: nothing that size is allocated."""
+    import io
+    import struct
+    import zipfile
+
+    member = io.BytesIO()
+    npformat.write_array_header_1_0(
+        member, {"descr": "<f8", "fortran_order": False, "shape": (10**6,)}
+    )
+    member.write(np.arange(6.0).tobytes())
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("a.npy", member.getvalue())
+    data = bytearray(archive.getvalue())
+    claim = struct.pack("<I", 8_000_200)
+    local = data.index(b"PK\x03\x04")
+    data[local + 22 : local + 26] = claim  # uncompressed size in the local header
+    central = data.index(b"PK\x01\x02")
+    data[central + 24 : central + 28] = claim  # ... and in the central directory
+    Path("bomb.npz").write_bytes(bytes(data))
+    result = CliRunner().invoke(cli, ["eval", "mse", "--y-true", "bomb.npz", "--y-pred", "p.npy"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: bomb.npz: the array 'a' claims 8000000 bytes but holds 48: is the file truncated?\n"
+    )
+
+
+def test_circle_refuses_more_pairs_than_memory_holds():
+    from losscli import losses
+
+    n = 200_000  # 10 * n**2 * 8 bytes is 3 TB
+    with pytest.raises(InputError, match=r"circle compares every pair of the 200000 samples"):
+        losses.circle(np.zeros(n), np.zeros((n, 2)))
