@@ -15,10 +15,9 @@ import itertools
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -58,24 +57,22 @@ CHUNK_BYTES = 2 << 20  # per chunk, over all inputs: small enough to stay in cac
 MIN_CHUNK_ROWS = 16384
 
 
-@dataclass
-class InputSpec:
+class InputSpec(NamedTuple):
     """Where the labels, predictions and weights come from, as the user named them."""
 
     y_true: str | None = None
     y_pred: str | None = None
     sample_weight: str | None = None
     data: str | None = None
-    true_cols: list[str] = field(default_factory=list)
-    pred_cols: list[str] = field(default_factory=list)
+    true_cols: Sequence[str] = ()
+    pred_cols: Sequence[str] = ()
     weight_col: str | None = None
     input_format: str | None = None
     header: bool | None = None
     baseline_pred: str | None = None
 
 
-@dataclass
-class Result:
+class Result(NamedTuple):
     """One loss evaluated: the value, its baseline and gates, on request per-sample losses."""
 
     spec: str
@@ -84,8 +81,8 @@ class Result:
     n_samples: int
     per_sample: np.ndarray | None = None
     baseline: Any = None
-    gates: list[GateOutcome] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # likely mistakes in this loss's inputs
+    gates: Sequence[GateOutcome] = ()
+    warnings: Sequence[str] = ()  # likely mistakes in this loss's inputs
 
     @property
     def passed(self) -> bool:
@@ -98,15 +95,14 @@ class Result:
         return float(self.value) - float(self.baseline)
 
 
-@dataclass
-class Evaluation:
+class Evaluation(NamedTuple):
     """Every loss's result, with what was read."""
 
     results: list[Result]
     sources: dict[str, str]
     n_samples: int
     n_omitted: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: Sequence[str] = ()
 
     @property
     def passed(self) -> bool:
@@ -688,23 +684,31 @@ def evaluate(
             raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
     results = []
     for i, task in enumerate(tasks):
-        result = Result(task.spec, task.loss, None, state.n)
+        per_sample = None
         if task.kept:
-            result.per_sample = np.concatenate(task.kept) if len(task.kept) > 1 else task.kept[0]
+            per_sample = np.concatenate(task.kept) if len(task.kept) > 1 else task.kept[0]
         if not streaming:
-            result.value, result.baseline = task.whole
+            value, baseline = task.whole
         else:
-            result.value = _value(task.running, task.loss, result.per_sample)
-            if task.baseline is not None:
-                result.baseline = _value(task.baseline, task.loss, None)
+            value = _value(task.running, task.loss, per_sample)
+            baseline = None if task.baseline is None else _value(task.baseline, task.loss, None)
         gates_i = (gates or {}).get(i, [])
         if gates_i and task.loss.reduction == "none":
             raise InputError(
                 f"gates on {task.spec} need one value; --reduction none gives one per sample"
             )
-        result.gates = [g.check(result.value, result.baseline) for g in gates_i]
-        result.warnings = task.checks.messages()
-        results.append(result)
+        results.append(
+            Result(
+                task.spec,
+                task.loss,
+                value,
+                state.n,
+                per_sample,
+                baseline,
+                [g.check(value, baseline) for g in gates_i],
+                task.checks.messages(),
+            )
+        )
     warnings = []
     if state.omitted:
         warnings.append(f"--nan-policy omit dropped {state.omitted} row(s) with NaN or inf")

@@ -19,8 +19,7 @@ import inspect
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -98,8 +97,7 @@ SEGMENTATION = (
 )
 
 
-@dataclass(frozen=True)
-class BatchFacts:
+class BatchFacts(NamedTuple):
     """Decisions Keras makes over the whole batch.
 
     Evaluated in chunks, losscli makes them over the whole input in a first

@@ -24,10 +24,9 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
@@ -59,8 +58,7 @@ _SUFFIXES = {
 _COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4", ".br": "brotli"}
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What a role wants from a source: column patterns (none: every column)."""
 
     columns: tuple[str, ...] = ()

@@ -15,9 +15,8 @@ import importlib.util
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from losscli.errors import SpecError
 from losscli.losses import CustomLoss, Loss, lookup
@@ -38,13 +37,12 @@ _WORDS: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class LossSpec:
+class LossSpec(NamedTuple):
     """A parsed loss argument: the text as typed, the loss name and its parameters."""
 
     text: str
     name: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = {}  # read only, never mutated
 
     @property
     def is_custom(self) -> bool:
@@ -154,7 +152,7 @@ def parse_spec(text: str) -> LossSpec:
     if open_at < 0:
         if ")" in stripped:
             raise SpecError(f"unbalanced parentheses in loss {text!r}")
-        return LossSpec(text, stripped)
+        return LossSpec(text, stripped, {})
     name = stripped[:open_at].strip()
     if not name:
         raise SpecError(f"loss {text!r} has parameters but no name")
