@@ -267,3 +267,17 @@ def test_two_workers_and_one_give_the_same_numbers_in_order(
         )
     want = losses.BinaryCrossentropy(reduction="none")(y[:, None], p[:, None], sample_weight=w)
     np.testing.assert_allclose(got.results[0].per_sample, want, rtol=1e-15)
+
+
+def test_custom_losses_are_called_on_chunks(tmp_path):
+    seen = []
+
+    def absolute(y_true, y_pred):
+        seen.append(len(y_true))
+        return np.abs(y_true - y_pred)[:, 0]
+
+    paths = _save(tmp_path, y=np.zeros(250), p=np.arange(250.0))
+    loss = losses.CustomLoss(absolute, reduction="sum")
+    got = evaluate([loss], ["abs"], InputSpec(y_true=paths["y"], y_pred=paths["p"]), chunk_rows=100)
+    assert seen == [100, 100, 50]
+    assert got.results[0].value == float(np.arange(250.0).sum())
