@@ -47,7 +47,7 @@ from losscli.readers import (
     parse_number,
     split_npz_key,
 )
-from losscli.reduction import RunningReduction, reduce_losses
+from losscli.reduction import RunningReduction
 
 if TYPE_CHECKING:
     from losscli.gates import Gate, GateOutcome
@@ -477,7 +477,6 @@ class _Task:
         self.baseline = RunningReduction(loss.reduction) if with_baseline else None
         self.checks = InputChecks(loss)
         self.kept: list[np.ndarray] = []
-        self.whole: Any = None  # (value, baseline) on the in-memory path
 
 
 class _Context:
@@ -489,14 +488,12 @@ class _Context:
         opened: _Inputs,
         nan_policy: str,
         facts: BatchFacts | None,
-        streaming: bool,
     ) -> None:
         self.tasks = tasks
         self.labels = opened.labels
         self.scalar_weight = opened.scalar_weight
         self.nan_policy = nan_policy
         self.facts = facts
-        self.streaming = streaming
 
 
 class _Part:
@@ -507,7 +504,6 @@ class _Part:
         self.baseline = RunningReduction(task.loss.reduction) if task.baseline else None
         self.checks = InputChecks(task.loss)
         self.weighted: np.ndarray | None = None
-        self.whole: Any = None
 
 
 class _Outcome:
@@ -545,16 +541,12 @@ def _evaluate_chunk(offset: int, raw: Chunk, ctx: _Context) -> _Outcome:
         part.checks.update(offset, y_true, y_pred)
         values, mask = _per_sample(task.loss, y_true, y_pred, ctx.facts, offset, kept_rows)
         part.weighted = part.running.add(values, weights, mask)
-        if not ctx.streaming:
-            part.whole = [reduce_losses(values, weights, mask, task.loss.reduction), None]
         if part.baseline is not None:
             baseline = chunk["baseline_pred"]
             b_values, b_mask = _per_sample(
                 task.loss, y_true, baseline, ctx.facts, offset, kept_rows
             )
             part.baseline.add(b_values, weights, b_mask)
-            if not ctx.streaming:
-                part.whole[1] = reduce_losses(b_values, weights, b_mask, task.loss.reduction)
         outcome.parts.append(part)
     return outcome
 
@@ -636,7 +628,7 @@ def evaluate(
         facts = None
         if streaming and any(loss.needs_facts for loss in losses):
             facts = _whole_input_facts(opened, rows, nan_policy)
-        ctx = _Context(tasks, opened, nan_policy, facts, streaming)
+        ctx = _Context(tasks, opened, nan_policy, facts)
         state = _Merged()
         # The first chunks are evaluated here, the third timed (the first ones pay for warming
         # up): arithmetic-heavy losses (logs, exps) then share the chunks between two cores;
@@ -687,11 +679,11 @@ def evaluate(
         per_sample = None
         if task.kept:
             per_sample = np.concatenate(task.kept) if len(task.kept) > 1 else task.kept[0]
-        if not streaming:
-            value, baseline = task.whole
+        if task.loss.reduction == "none":
+            value, baseline = per_sample, None
         else:
-            value = _value(task.running, task.loss, per_sample)
-            baseline = None if task.baseline is None else _value(task.baseline, task.loss, None)
+            value = task.running.value()
+            baseline = None if task.baseline is None else task.baseline.value()
         gates_i = (gates or {}).get(i, [])
         if gates_i and task.loss.reduction == "none":
             raise InputError(
@@ -751,8 +743,6 @@ class _Merged:
             if task.baseline is not None and part.baseline is not None:
                 task.baseline.merge(part.baseline)
             task.checks.merge(part.checks)
-            if part.whole is not None:
-                task.whole = tuple(part.whole)
             if part.weighted is not None and (keep_per_sample or task.loss.reduction == "none"):
                 task.kept.append(part.weighted)
         if sink is not None:
@@ -772,12 +762,6 @@ def _per_sample(
     except RowError as exc:
         row = int(kept_rows[exc.row]) if kept_rows is not None else exc.row
         raise RowError(exc.template, offset + row) from None
-
-
-def _value(running: RunningReduction, loss: Loss, per_sample: np.ndarray | None) -> Any:
-    if loss.reduction == "none":
-        return per_sample
-    return loss.dtype.type(running.result())
 
 
 def _whole_input_facts(opened: _Inputs, rows: int, nan_policy: str) -> BatchFacts:

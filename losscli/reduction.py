@@ -102,6 +102,9 @@ class RunningReduction:
         self._size = 0
         self._valid = 0
         self._masked = False
+        self._dtype = np.dtype(np.float64)
+        # Keras returns the weighted losses of a scalar or empty batch unreduced.
+        self._unreduced: np.ndarray | None = None
 
     def add(self, values: Any, sample_weight: Any = None, mask: Any = None) -> np.ndarray:
         values = np.asarray(values)
@@ -129,8 +132,11 @@ class RunningReduction:
                 self._weight_sums.append(float(np.sum(weights, dtype=np.float64)))
         else:
             weighted = values
+        first = not self._sums
         self._sums.append(float(np.sum(weighted, dtype=np.float64)))
         self._size += weighted.size
+        self._dtype = weighted.dtype
+        self._unreduced = weighted if first and weighted.shape in ((), (0,)) else None
         return weighted
 
     def merge(self, later: RunningReduction) -> None:
@@ -142,6 +148,15 @@ class RunningReduction:
         self._size += later._size
         self._valid += later._valid
         self._masked = self._masked or later._masked
+        # Unreduced only when the later chunk was the whole input.
+        self._unreduced = later._unreduced if self._size == later._size else None
+        self._dtype = later._dtype
+
+    def value(self) -> Any:
+        """The reduced value in the losses' dtype, as Keras gives it (see ``reduce_losses``)."""
+        if self._unreduced is not None:
+            return self._unreduced
+        return self._dtype.type(self.result())
 
     def result(self) -> float:
         total = math.fsum(self._sums)
@@ -181,9 +196,7 @@ def reduce_losses(
     """
     running = RunningReduction(reduction)
     weighted = running.add(values, sample_weight, mask)
-    if running.reduction == "none" or weighted.shape in ((), (0,)):
-        return weighted
-    return weighted.dtype.type(running.result())
+    return weighted if running.reduction == "none" else running.value()
 
 
 def _weights_array(sample_weight: Any, dtype: np.dtype) -> np.ndarray:

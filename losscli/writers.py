@@ -97,25 +97,20 @@ class PerSampleWriter:
                 self.tmp.unlink()
 
     def write(self, arrays: list[np.ndarray]) -> None:
-        if self.suffix == ".npy":
-            self._write_npy(arrays)
-            return
+        # One column per loss (or per entry of a multi-dimensional loss); this also refuses
+        # losses with one value for the whole input.
         columns = per_sample_columns(list(zip(self.names, arrays, strict=True)))
-        if self.suffix == ".csv":
+        if self.suffix == ".npy":
+            # One loss keeps its per-sample shape; several are side by side.
+            self._write_npy(
+                arrays[0] if len(arrays) == 1 else np.column_stack([c for _, c in columns])
+            )
+        elif self.suffix == ".csv":
             self._write_csv(columns)
         else:
             self._write_parquet(columns)
 
-    def _write_npy(self, arrays: list[np.ndarray]) -> None:
-        block = (
-            arrays[0]
-            if len(arrays) == 1
-            else np.column_stack(
-                [c for _, c in per_sample_columns(list(zip(self.names, arrays, strict=True)))]
-            )
-        )
-        if block.ndim == 0:
-            per_sample_columns([(self.names[0], block)])  # raises: not per sample
+    def _write_npy(self, block: np.ndarray) -> None:
         if self._file is None:
             self._file = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
             self.row_shape, self.dtype = block.shape[1:], block.dtype

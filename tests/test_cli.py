@@ -60,6 +60,11 @@ def reg(tmp_path):
     return tmp_path, y, p, w
 
 
+def pair(d: Path) -> tuple[str, Path, str, Path]:
+    """--y-true/--y-pred for the reg fixture's .npy files."""
+    return ("--y-true", d / "y.npy", "--y-pred", d / "p.npy")
+
+
 def mse(y, p, w=None):
     se = (y - p) ** 2
     return float(np.mean(se if w is None else se * w))
@@ -70,7 +75,7 @@ def mse(y, p, w=None):
 
 def test_mse_from_npy_pair(reg):
     d, y, p, _ = reg
-    assert value("eval", "mse", "--y-true", d / "y.npy", "--y-pred", d / "p.npy") == mse(y, p)
+    assert value("eval", "mse", *pair(d)) == mse(y, p)
 
 
 def test_weights_from_column_file_and_number(reg):
@@ -78,7 +83,7 @@ def test_weights_from_column_file_and_number(reg):
     expected = mse(y, p, w)
     args = ("eval", "mse", "--data", d / "d.csv", "--true-col", "y", "--pred-col", "p")
     assert value(*args, "--weight-col", "w") == pytest.approx(expected, rel=1e-15)
-    files = ("eval", "mse", "--y-true", d / "y.npy", "--y-pred", d / "p.npy")
+    files = ("eval", "mse", *pair(d))
     assert value(*files, "--sample-weight", d / "w.npy") == pytest.approx(expected, rel=1e-15)
     np.save(d / "w_col.npy", w[:, None])  # (N, 1) is one weight per sample too
     assert value(*files, "--sample-weight", d / "w_col.npy") == pytest.approx(expected, rel=1e-15)
@@ -91,10 +96,7 @@ def test_every_reduction(reg):
     args = (
         "eval",
         "mse",
-        "--y-true",
-        d / "y.npy",
-        "--y-pred",
-        d / "p.npy",
+        *pair(d),
         "--sample-weight",
         d / "w.npy",
     )
@@ -116,10 +118,7 @@ def test_several_losses_with_parameters_match_keras(reg):
         "mse",
         "huber(delta=0.5)",
         "log_cosh",
-        "--y-true",
-        d / "y.npy",
-        "--y-pred",
-        d / "p.npy",
+        *pair(d),
     )
     yk, pk = y[:, None], p[:, None]
     want = [
@@ -236,9 +235,7 @@ def test_dtype_float32_matches_keras_float32(reg):
     want = keras.losses.MeanSquaredError(dtype="float32")(
         y[:, None].astype(np.float32), p[:, None].astype(np.float32)
     )
-    got = value(
-        "eval", "mse", "--dtype", "float32", "--y-true", d / "y.npy", "--y-pred", d / "p.npy"
-    )
+    got = value("eval", "mse", "--dtype", "float32", *pair(d))
     # Per-sample losses in float32 as Keras; the sum is accumulated in float64 (contract section 8).
     assert got == pytest.approx(float(want), rel=1e-6)
 
@@ -258,10 +255,7 @@ def test_custom_loss_file(reg):
     got = value(
         "eval",
         f"{d / 'custom.py'}:quartic",
-        "--y-true",
-        d / "y.npy",
-        "--y-pred",
-        d / "p.npy",
+        *pair(d),
         "--sample-weight",
         d / "w.npy",
         "--reduction",
@@ -406,10 +400,7 @@ def test_json_document(reg):
         "eval",
         "mse",
         "huber(delta=2)",
-        "--y-true",
-        d / "y.npy",
-        "--y-pred",
-        d / "p.npy",
+        *pair(d),
         "--sample-weight",
         d / "w.npy",
         "--format",
@@ -474,7 +465,7 @@ def test_json_nonfinite_value_is_null_with_warning(tmp_path):
 
 def test_csv_value_markdown_table(reg):
     d, y, p, _ = reg
-    files = ("--y-true", d / "y.npy", "--y-pred", d / "p.npy")
+    files = pair(d)
     m = mse(y, p)
     mae = float(np.mean(np.abs(y - p)))
     assert run("eval", "mse", "mae", *files, "--format", "csv").stdout == (
@@ -499,10 +490,7 @@ def test_csv_per_sample_rows(reg):
         "eval",
         "mse",
         "mae",
-        "--y-true",
-        d / "y.npy",
-        "--y-pred",
-        d / "p.npy",
+        *pair(d),
         "--reduction",
         "none",
         "--format",
@@ -545,10 +533,7 @@ def test_output_per_sample_losses(reg, suffix):
         "eval",
         "mse",
         "mae",
-        "--y-true",
-        d / "y.npy",
-        "--y-pred",
-        d / "p.npy",
+        *pair(d),
         "--sample-weight",
         d / "w.npy",
         "--output",
@@ -571,7 +556,7 @@ def test_output_per_sample_losses(reg, suffix):
 
 def test_output_never_clobbers_or_overwrites_inputs(reg):
     d, *_ = reg
-    files = ("--y-true", d / "y.npy", "--y-pred", d / "p.npy")
+    files = pair(d)
     (d / "out.npy").write_bytes(b"precious")
     r = run("eval", "mse", *files, "--output", d / "out.npy", code=2)
     assert (
