@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from losscli.errors import LossCliError
-from losscli.evaluate import InputSpec, Result, evaluate
+from losscli.evaluate import InputSpec, Result, config_key, evaluate
 from losscli.gates import Gate, parse_bound
 from losscli.readers import parse_number
 from losscli.reduction import REDUCTIONS
@@ -83,13 +83,14 @@ class CheckRun:
 
     config: Path
     checks: list[Check]
-    results: list[Result]
+    results: list[Result | None]  # None for a check that ended in an error
     seconds: list[float]
     warnings: list[str] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)  # check index -> input error
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.results)
+        return not self.errors and all(r is not None and r.passed for r in self.results)
 
 
 def find_config(path: str | None) -> Path:
@@ -133,8 +134,20 @@ def load_config(path: Path) -> list[Check]:
         if isinstance(entry.get("name"), str):
             label += f" ({entry['name']})"
         _check_keys(entry, CHECK_KEYS, label)
-        checks.append(_build_check({**shared, **entry}, label, path.parent))
+        checks.append(_build_check(_inherit(shared, entry), label, path.parent))
     return checks
+
+
+def _inherit(shared: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """A check's settings: its own keys over the shared ones. Setting y_true/y_pred replaces an
+    inherited data table, and setting data replaces inherited y_true/y_pred."""
+    inherited = dict(shared)
+    if "y_true" in entry or "y_pred" in entry:
+        inherited.pop("data", None)
+    if "data" in entry:
+        inherited.pop("y_true", None)
+        inherited.pop("y_pred", None)
+    return {**inherited, **entry}
 
 
 def _check_keys(table: dict[str, Any], known: dict[str, tuple[type, ...]], where: str) -> None:
@@ -185,6 +198,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         input_format=settings.get("input_format"),
         header=settings.get("header"),
         baseline_pred=settings.get("baseline_pred"),
+        say=config_key,
     )
     return Check(
         name=settings.get("name", settings["loss"]),
@@ -204,37 +218,43 @@ def _as_list(value: str | list[str] | None) -> list[str]:
 
 
 def run_checks(config: Path, checks: list[Check]) -> CheckRun:
-    """Evaluate every check; checks on the same inputs share one pass over them."""
-    losses = []
-    for check in checks:
+    """Evaluate every check; checks on the same inputs share one pass over them.
+
+    An error in a check's loss or inputs ends that check (``CheckRun.errors``), not the run.
+    """
+    errors: dict[int, str] = {}
+    losses: dict[int, Any] = {}
+    for i, check in enumerate(checks):
         try:
-            losses.append(build_loss(check.loss, reduction=check.reduction, dtype=check.dtype))
+            losses[i] = build_loss(check.loss, reduction=check.reduction, dtype=check.dtype)
         except LossCliError as exc:
-            raise ConfigError(f"{config}: check {check.name!r}: {exc}") from None
+            errors[i] = str(exc)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, check in enumerate(checks):
-        key = (repr(check.inputs), check.nan_policy)
-        groups.setdefault(key, []).append(i)
+        if i not in errors:
+            groups.setdefault((repr(check.inputs), check.nan_policy), []).append(i)
     results: list[Result | None] = [None] * len(checks)
     seconds = [0.0] * len(checks)
     warnings: list[str] = []
     for members in groups.values():
         start = time.perf_counter()
         first = checks[members[0]]
-        evaluation = evaluate(
-            [losses[i] for i in members],
-            [checks[i].loss for i in members],
-            first.inputs,
-            nan_policy=first.nan_policy,
-            gates={j: checks[i].gates for j, i in enumerate(members)},
-        )
+        try:
+            evaluation = evaluate(
+                [losses[i] for i in members],
+                [checks[i].loss for i in members],
+                first.inputs,
+                nan_policy=first.nan_policy,
+                gates={j: checks[i].gates for j, i in enumerate(members)},
+            )
+        except LossCliError as exc:
+            errors.update({i: str(exc) for i in members})
+            continue
         elapsed = (time.perf_counter() - start) / len(members)
+        dropped = [m for m in evaluation.warnings if m.startswith("nan_policy omit dropped")]
         for j, i in enumerate(members):
             results[i] = evaluation.results[j]
             seconds[i] = elapsed
-        if evaluation.n_omitted:
-            dropped = f"--nan-policy omit dropped {evaluation.n_omitted} row(s) with NaN or inf"
-            warnings += [f"{checks[i].name}: {dropped}" for i in members]
-        for j, i in enumerate(members):
-            warnings += [f"{checks[i].name}: {m}" for m in evaluation.results[j].warnings]
-    return CheckRun(config, checks, [r for r in results if r is not None], seconds, warnings)
+            own = [*dropped, *evaluation.results[j].warnings]
+            warnings += [f"{checks[i].name}: {m}" for m in own]
+    return CheckRun(config, checks, results, seconds, warnings, dict(sorted(errors.items())))

@@ -18,7 +18,7 @@ import click
 
 from losscli import __version__
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FORMATS = ("table", "json", "csv", "value", "markdown")
 REDUCTION_CHOICES = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -28,12 +28,15 @@ class LossCliGroup(click.Group):
     """Runs a command and turns every error into one ``Error:`` line and exit 2."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        from losscli.errors import LossCliError
+        from losscli.errors import LossCliError, Terminated
 
         kwargs["standalone_mode"] = False
+        restore = _terminate_on_signals()
         try:
             code = super().main(*args, **kwargs)
+            _flush_stdout()
         except click.exceptions.Exit as exc:
+            _flush_stdout()
             code = exc.exit_code
         except click.Abort:
             _error("interrupted")
@@ -48,18 +51,61 @@ class LossCliGroup(click.Group):
         except KeyboardInterrupt:
             _error("interrupted")
             code = 130
+        except Terminated as exc:
+            _error(f"terminated by {exc.name}")
+            code = 128 + exc.signum
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): not an error of ours.
             sys.stderr.close()
             code = EXIT_OK
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+            # A bug of ours, never disguised as an input error (exit 2): exit 3.
             _debug_traceback()
             _error(
-                f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (a losscli bug; "
-                "LOSSCLI_DEBUG=1 shows the traceback)"
+                f"internal error: {type(exc).__name__}: {_one_line(str(exc))[:500]} (a losscli "
+                "bug; please report it; LOSSCLI_DEBUG=1 shows the traceback)"
             )
-            code = EXIT_USAGE
+            code = EXIT_INTERNAL
+        finally:
+            restore()
         sys.exit(code or 0)
+
+
+def _terminate_on_signals() -> Callable[[], None]:
+    """SIGTERM and SIGHUP raise ``Terminated``: temporary files are removed on the way out."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    from losscli.errors import Terminated
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore
+
+
+def _flush_stdout() -> None:
+    """Flush now: a write that fails at exit (a full disk) would otherwise pass unseen."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        from losscli.streamed import stdout_error
+
+        raise stdout_error(exc) from None
 
 
 def _one_line(message: str) -> str:
@@ -82,58 +128,86 @@ def _debug_traceback() -> None:
         traceback.print_exc()
 
 
-def warn(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
+def warn(message: str, prefix: str = "Warning: ") -> None:
+    click.echo(f"{prefix}{message}", err=True)
 
 
-def _print(renderable: Any) -> None:
-    """Print a rich renderable to stdout: colours on a terminal only (and never with NO_COLOR)."""
+def _print(build: Callable[[int | None], Any]) -> None:
+    """Print a rich table to stdout, built for the terminal's width (``None``: not a terminal,
+    never wrapped); colours on a terminal only, never with NO_COLOR."""
     from rich.console import Console
 
     terminal = sys.stdout.isatty()
     console = Console(
         highlight=False,
-        width=None if terminal else 4096,
+        width=None if terminal else 10**6,
         no_color=not terminal or bool(os.environ.get("NO_COLOR")),
     )
-    console.print(renderable)
+    console.print(build(console.width if terminal else None), crop=False)
 
 
 @contextlib.contextmanager
-def _progress_bar(quiet: bool) -> Any:
-    """A rich progress bar on stderr for long work, only when stderr is a terminal."""
+def _progress_bar(quiet: bool, clock: Callable[[], float] | None = None) -> Any:
+    """A rich progress bar on stderr for long work (over 0.5 s), only when stderr is a terminal.
+
+    With a known size (``.npy``, Parquet metadata): percent, rows done of the total and a
+    labelled ETA; otherwise rows done and the time taken.
+    """
     if quiet or not sys.stderr.isatty():
         yield None
         return
     import time
 
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    start = time.monotonic()
-    bar = Progress(
-        TextColumn("evaluating"),
-        BarColumn(),
-        TextColumn("{task.completed:,} rows"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = bar.add_task("rows", total=None)
-    started = False
+    clock = clock or time.monotonic
+    start = clock()
+    bar: Any = None
+    task: Any = None
 
     def update(done: int, total: int | None) -> None:
-        nonlocal started
-        if not started and time.monotonic() - start > 0.5:  # only for long work
-            bar.start()
-            started = True
-        bar.update(task, completed=done, total=total)
+        nonlocal bar, task
+        if bar is None:
+            if clock() - start <= 0.5:  # only for long work
+                return
+            bar, task = _start_bar(total)
+        if total:
+            detail = f"{100 * done / total:3.0f}%  {done:,}/{total:,} rows"
+        else:
+            detail = f"{done:,} rows"
+        bar.update(task, completed=done, total=total, detail=detail)
 
     try:
         yield update
     finally:
-        if started:
+        if bar is not None:
             bar.stop()
+
+
+def _start_bar(total: int | None) -> tuple[Any, Any]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    timing = (
+        [TextColumn("ETA"), TimeRemainingColumn()]
+        if total
+        else [TextColumn("elapsed"), TimeElapsedColumn()]
+    )
+    bar = Progress(
+        TextColumn("evaluating"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        *timing,
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("rows", total=total, detail="")
+    bar.start()
+    return bar, task
 
 
 @click.group("losscli", cls=LossCliGroup, context_settings=CONTEXT)
@@ -364,7 +438,6 @@ def eval_command(
     losscli eval mse mae --y-true labels.npy --y-pred preds.npy
     losscli eval bce --data preds.parquet --true-col label --pred-col prob -f json
     """
-    from losscli import render
     from losscli.evaluate import InputSpec, evaluate
     from losscli.spec import build_losses
 
@@ -399,14 +472,21 @@ def eval_command(
     if output:
         from losscli import writers
 
-        named_inputs = [s for s in (y_true, y_pred, sample_weight, data, baseline_pred) if s]
-        target = writers.check_output_path(output, named_inputs, force)
+        target = writers.check_output_path(output, spec.paths(), force)
     with contextlib.ExitStack() as stack:
-        writer = None
+        sinks: list[Any] = []
         if target is not None:
             from losscli.writers import PerSampleWriter
 
-            writer = stack.enter_context(PerSampleWriter(target, list(losses)))
+            writer = stack.enter_context(PerSampleWriter(target, list(losses), force=force))
+            sinks.append(writer.write)
+        printer = None
+        if reduction == "none":
+            from losscli.streamed import PerSampleStdout
+
+            printer = PerSampleStdout(output_format, list(losses), sys.stdout)
+            stack.callback(printer.close)
+            sinks.append(printer)
         progress = stack.enter_context(_progress_bar(quiet))
         evaluation = evaluate(
             built,
@@ -414,22 +494,47 @@ def eval_command(
             spec,
             nan_policy=nan_policy,
             gates=gates,
-            sink=writer.write if writer is not None else None,
+            sink=_fan_out(sinks),
             progress=progress,
         )
-        if writer is not None:
+        if target is not None:
             writer.commit()
+        _report(evaluation, output_format, quiet, printer)
+    if not evaluation.passed:
+        raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+def _fan_out(sinks: list[Any]) -> Any:
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def sink(arrays: list[Any], index: Any) -> None:
+        for each in sinks:
+            each(arrays, index)
+
+    return sink
+
+
+def _report(evaluation: Any, output_format: str, quiet: bool, printer: Any) -> None:
+    """Print an evaluation's results (per-sample rows were printed as they came)."""
+    from losscli import render
+
     results = evaluation.results
-    messages = evaluation.warnings
-    if not quiet:
-        for message in messages:
-            warn(message)
+    if printer is not None:  # --reduction none: the values went by; a head stands for them
+        heads = [None if output_format == "json" else printer.head(i) for i in range(len(results))]
+        results = [r._replace(value=head) for r, head in zip(results, heads, strict=True)]
+    messages = list(evaluation.warnings)
     if output_format == "json":
-        document = render.report(evaluation)
-        if not quiet:
-            for message in document["warnings"][len(messages) :]:
-                warn(message)
-        click.echo(render.render_json(document))
+        document = render.report(evaluation._replace(results=results))
+        messages = document["warnings"]
+        if printer is not None:
+            printer.finish_json(document)
+        else:
+            click.echo(render.render_json(document))
+    elif printer is not None and output_format in ("csv", "value"):
+        pass  # printed block by block
     elif output_format == "csv":
         click.echo(render.render_csv(results), nl=False)
     elif output_format == "value":
@@ -437,9 +542,12 @@ def eval_command(
     elif output_format == "markdown":
         click.echo(render.render_markdown(results), nl=False)
     else:
-        _print(render.results_table(results))
-    if not evaluation.passed:
-        raise click.exceptions.Exit(EXIT_GATE_FAILED)
+        _print(lambda width: render.results_table(results, width=width))
+    if not quiet:
+        for message in messages:
+            warn(message)
+        for line in render.failed_gate_lines(results):
+            warn(line, prefix="")
 
 
 # --- list and describe -------------------------------------------------------------------------
@@ -462,7 +570,7 @@ def list_command(output_format: str) -> None:
     if output_format == "json":
         click.echo(render.render_list_json())
     else:
-        _print(render.list_table())
+        _print(render.list_table)
 
 
 @cli.command("describe", context_settings=CONTEXT)
@@ -517,12 +625,7 @@ def check_command(
     checks = load_config(path)
     report_path = None
     if junit_xml:
-        sources = {
-            s
-            for c in checks
-            for s in (c.inputs.y_true, c.inputs.y_pred, c.inputs.data, c.inputs.baseline_pred)
-            if s
-        }
+        sources = [p for c in checks for p in c.inputs.paths()]
         report_path = writers.check_report_path(junit_xml, [*sources, str(path)], "--junit-xml")
     run = run_checks(path, checks)
     if not quiet:
@@ -534,8 +637,7 @@ def check_command(
         def write(tmp: Path) -> None:
             tmp.write_bytes(data)
 
-        writers.atomic_write(report_path, write)
-    names = [c.name for c in checks]
+        writers.atomic_write(report_path, write, option="--junit-xml")
     if output_format == "json":
         document = render.check_report(run)
         if not quiet:
@@ -543,9 +645,17 @@ def check_command(
                 warn(message)
         click.echo(render.render_json(document))
     elif output_format == "markdown":
-        click.echo(render.render_markdown(run.results, names), nl=False)
+        click.echo(render.render_check_markdown(run), nl=False)
     else:
-        _print(render.results_table(run.results, names))
+        _print(lambda width: render.check_table(run, width))
+    if run.errors:
+        for i, message in run.errors.items():
+            _error(f"{checks[i].name}: {_one_line(message)}")
+        raise click.exceptions.Exit(EXIT_USAGE)
+    if not quiet:
+        done = [(c.name, r) for c, r in zip(checks, run.results, strict=True) if r is not None]
+        for line in render.failed_gate_lines([r for _, r in done], [n for n, _ in done]):
+            warn(line, prefix="")
     if not run.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
 

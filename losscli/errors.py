@@ -30,9 +30,17 @@ class RowError(InputError):
         self.row = row
         super().__init__(template.format(row=row))
 
-    def shifted(self, offset: int) -> RowError:
-        return RowError(self.template, self.row + offset)
-
 
 class LossError(LossCliError, ValueError):
     """A loss cannot be computed, e.g. a custom loss function raised."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (removing temporary files) and exit ``128 + signum``."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(self.name)

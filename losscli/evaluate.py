@@ -57,6 +57,16 @@ CHUNK_BYTES = 2 << 20  # per chunk, over all inputs: small enough to stay in cac
 MIN_CHUNK_ROWS = 16384
 
 
+def cli_flag(key: str) -> str:
+    """A setting as the command line spells it: ``pred_col`` -> ``--pred-col``."""
+    return "--" + key.replace("_", "-")
+
+
+def config_key(key: str) -> str:
+    """A setting as a check file spells it: the key itself."""
+    return key
+
+
 class InputSpec(NamedTuple):
     """Where the labels, predictions and weights come from, as the user named them."""
 
@@ -70,6 +80,13 @@ class InputSpec(NamedTuple):
     input_format: str | None = None
     header: bool | None = None
     baseline_pred: str | None = None
+    #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
+    say: Callable[[str], str] = cli_flag
+
+    def paths(self) -> list[str]:
+        """Every file this run reads: the one list that no output may replace."""
+        named = (self.y_true, self.y_pred, self.data, self.baseline_pred, self.sample_weight)
+        return [p for p in named if p and p != STDIN and parse_number(p) is None]
 
 
 class Result(NamedTuple):
@@ -83,6 +100,7 @@ class Result(NamedTuple):
     baseline: Any = None
     gates: Sequence[GateOutcome] = ()
     warnings: Sequence[str] = ()  # likely mistakes in this loss's inputs
+    contributed: bool = True  # False: every weight 0 or every entry masked
 
     @property
     def passed(self) -> bool:
@@ -110,8 +128,9 @@ class Evaluation(NamedTuple):
 
 
 Chunk = dict[str, np.ndarray]
-#: Receives the weighted per-sample losses of each chunk, one array per loss.
-PerSampleSink = Callable[[list[np.ndarray]], None]
+#: Receives the weighted per-sample losses of each chunk, one array per loss, and their
+#: input row numbers.
+PerSampleSink = Callable[[list[np.ndarray], np.ndarray], None]
 #: Told the number of rows done so far and the total when known.
 Progress = Callable[[int, int | None], None]
 
@@ -137,28 +156,42 @@ def _open_inputs(spec: InputSpec) -> _Inputs:
         requests.setdefault(source, {})[role] = request
         labels[role] = describe_source(source)
 
-    weight_request = Request((spec.weight_col,) if spec.weight_col else (), "--weight-col")
+    say = spec.say
+    weight_request = Request((spec.weight_col,) if spec.weight_col else (), say("weight_col"))
     if spec.data:
         if spec.y_true or spec.y_pred:
-            raise InputError("give either --data or --y-true/--y-pred, not both")
+            raise InputError(
+                f"give either {say('data')} or {say('y_true')}/{say('y_pred')}, not both"
+            )
         if not spec.true_cols or not spec.pred_cols:
-            raise InputError("--data needs --true-col and --pred-col to say which columns to use")
+            raise InputError(
+                f"{say('data')} needs {say('true_col')} and {say('pred_col')} to say which "
+                "columns to use"
+            )
         if detect_format(spec.data, spec.input_format)[0] in (Format.NPY, Format.NPZ):
-            raise InputError(f"{spec.data} is an array file; --data needs a table (CSV or Parquet)")
-        want(spec.data, "y_true", Request(tuple(spec.true_cols), "--true-col"))
-        want(spec.data, "y_pred", Request(tuple(spec.pred_cols), "--pred-col"))
+            raise InputError(
+                f"{spec.data} is an array file; {say('data')} needs a table (CSV or Parquet)"
+            )
+        want(spec.data, "y_true", Request(tuple(spec.true_cols), say("true_col")))
+        want(spec.data, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
         if spec.weight_col:
             if spec.sample_weight is not None:
-                raise InputError("give either --sample-weight or --weight-col, not both")
+                raise InputError(
+                    f"give either {say('sample_weight')} or {say('weight_col')}, not both"
+                )
             want(spec.data, "sample_weight", weight_request)
     else:
         if not spec.y_true or not spec.y_pred:
-            missing = "--y-true" if not spec.y_true else "--y-pred"
-            raise InputError(f"missing {missing}; give --y-true and --y-pred, or --data")
+            missing = say("y_true") if not spec.y_true else say("y_pred")
+            raise InputError(
+                f"missing {missing}; give {say('y_true')} and {say('y_pred')}, or {say('data')}"
+            )
         if spec.weight_col and not spec.sample_weight:
-            raise InputError("--weight-col selects a column of --sample-weight or --data")
-        want(spec.y_true, "y_true", Request(tuple(spec.true_cols), "--true-col"))
-        want(spec.y_pred, "y_pred", Request(tuple(spec.pred_cols), "--pred-col"))
+            raise InputError(
+                f"{say('weight_col')} selects a column of {say('sample_weight')} or {say('data')}"
+            )
+        want(spec.y_true, "y_true", Request(tuple(spec.true_cols), say("true_col")))
+        want(spec.y_pred, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
     scalar = None
     if spec.sample_weight is not None and "sample_weight" not in labels:
         number = parse_number(spec.sample_weight)
@@ -170,7 +203,8 @@ def _open_inputs(spec: InputSpec) -> _Inputs:
             labels["sample_weight"] = spec.sample_weight
         elif not exists:
             raise InputError(
-                f"--sample-weight {spec.sample_weight!r} is neither a number nor an existing file"
+                f"{say('sample_weight')} {spec.sample_weight!r} is neither a number nor an "
+                "existing file"
             )
         else:
             want(spec.sample_weight, "sample_weight", weight_request)
@@ -181,9 +215,9 @@ def _open_inputs(spec: InputSpec) -> _Inputs:
             Format.PARQUET,
         )
         columns = tuple(spec.pred_cols) if is_table else ()
-        want(spec.baseline_pred, "baseline_pred", Request(columns, "--pred-col"))
+        want(spec.baseline_pred, "baseline_pred", Request(columns, say("pred_col")))
     sources = [
-        open_source(source, roles, input_format=spec.input_format, header=spec.header)
+        open_source(source, roles, input_format=spec.input_format, header=spec.header, say=say)
         for source, roles in requests.items()
     ]
     return _Inputs(sources, labels, scalar)
@@ -352,12 +386,14 @@ def _bad_rows(chunk: Chunk) -> dict[str, np.ndarray]:
 _ROLE_ORDER = ("y_true", "y_pred", "sample_weight", "baseline_pred")
 
 
-def _nan_error(labels: dict[str, str], role: str, row: int, count: int) -> InputError:
+def _nan_error(
+    labels: dict[str, str], role: str, row: int, count: int, say: Callable[[str], str]
+) -> InputError:
     plural = "s" if count != 1 else ""
     return InputError(
         f"{role} ({labels[role]}) has {count} non-finite value{plural} "
-        f"(NaN or inf), the first in row {row}; fix the data, or pass --nan-policy "
-        "omit to drop those rows or propagate to keep them"
+        f"(NaN or inf), the first in row {row}; fix the data, or set {say('nan_policy')} "
+        "to omit (drop those rows) or propagate (keep them)"
     )
 
 
@@ -424,7 +460,7 @@ class InputChecks:
         probabilities = isinstance(loss, _BINARY + _PROBABILITY_ROWS)
         if probabilities and not loss.params.get("from_logits") and (low < 0 or high > 1):
             hint = (
-                "add --from-logits"
+                "set from_logits=true"
                 if "from_logits" in loss.params
                 else "this loss expects probabilities"
             )
@@ -514,6 +550,7 @@ class _Outcome:
         self.n = 0  # rows evaluated
         self.bad: dict[str, tuple[int, int]] = {}  # role -> (first bad row, non-finite count)
         self.parts: list[_Part] = []
+        self.index: np.ndarray | None = None  # input row numbers of the rows evaluated
 
 
 def _evaluate_chunk(offset: int, raw: Chunk, ctx: _Context) -> _Outcome:
@@ -534,6 +571,7 @@ def _evaluate_chunk(offset: int, raw: Chunk, ctx: _Context) -> _Outcome:
     outcome.n = len(chunk["y_pred"])
     if not outcome.n:
         return outcome
+    outcome.index = offset + (kept_rows if kept_rows is not None else np.arange(outcome.n))
     weights = chunk.get("sample_weight", ctx.scalar_weight)
     y_true, y_pred = chunk["y_true"], chunk["y_pred"]
     for task in ctx.tasks:
@@ -596,7 +634,8 @@ def evaluate(
     """Evaluate every loss on the same inputs (and baseline), in one pass over the data.
 
     ``keep_per_sample`` keeps the weighted per-sample losses in memory
-    (``Result.per_sample``); ``sink`` receives them chunk by chunk instead.
+    (``Result.per_sample``); ``sink`` receives them chunk by chunk instead (then
+    ``--reduction none`` results hold no values: the sink had them).
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
@@ -671,7 +710,7 @@ def evaluate(
                         future.cancel()
         if state.first_bad is not None:
             role, row = state.first_bad
-            raise _nan_error(opened.labels, role, row, state.counts[role])
+            raise _nan_error(opened.labels, role, row, state.counts[role], inputs.say)
         if state.n == 0:
             raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
     results = []
@@ -689,6 +728,13 @@ def evaluate(
             raise InputError(
                 f"gates on {task.spec} need one value; --reduction none gives one per sample"
             )
+        contributed = task.running.contributed
+        messages = task.checks.messages()
+        if not contributed and task.loss.reduction != "none":
+            messages.append(
+                f"{task.spec}: no sample contributed (every weight is 0 or every label is "
+                f"masked): the value {value!r} is Keras' divide-no-nan, not a loss"
+            )
         results.append(
             Result(
                 task.spec,
@@ -697,13 +743,16 @@ def evaluate(
                 state.n,
                 per_sample,
                 baseline,
-                [g.check(value, baseline) for g in gates_i],
-                task.checks.messages(),
+                [g.check(value, baseline, contributed) for g in gates_i],
+                messages,
+                contributed,
             )
         )
     warnings = []
     if state.omitted:
-        warnings.append(f"--nan-policy omit dropped {state.omitted} row(s) with NaN or inf")
+        warnings.append(
+            f"{inputs.say('nan_policy')} omit dropped {state.omitted} row(s) with NaN or inf"
+        )
     for result in results:
         warnings += result.warnings
     return Evaluation(results, dict(opened.labels), state.n, state.omitted, warnings)
@@ -743,10 +792,15 @@ class _Merged:
             if task.baseline is not None and part.baseline is not None:
                 task.baseline.merge(part.baseline)
             task.checks.merge(part.checks)
-            if part.weighted is not None and (keep_per_sample or task.loss.reduction == "none"):
+            # Per-sample values stay in memory when asked for, or when nothing else receives them.
+            keep = keep_per_sample or (task.loss.reduction == "none" and sink is None)
+            if part.weighted is not None and keep:
                 task.kept.append(part.weighted)
-        if sink is not None:
-            sink([part.weighted for part in outcome.parts if part.weighted is not None])
+        if sink is not None and outcome.index is not None:
+            sink(
+                [part.weighted for part in outcome.parts if part.weighted is not None],
+                outcome.index,
+            )
 
 
 def _per_sample(

@@ -19,8 +19,6 @@ from typing import Any
 
 from losscli.errors import SpecError
 
-GATE_KINDS = ("max", "min", "max_increase")
-
 
 @dataclass(frozen=True)
 class Gate:
@@ -33,7 +31,9 @@ class Gate:
         bound = f"{self.bound:g}%" if self.relative else f"{self.bound:g}"
         return f"{self.kind} {bound}"
 
-    def check(self, value: Any, baseline: Any = None) -> GateOutcome:
+    def check(self, value: Any, baseline: Any = None, contributed: bool = True) -> GateOutcome:
+        if not contributed:
+            return GateOutcome(self, False, f"{_NO_SAMPLE}, which never passes a gate")
         if not _finite(value):
             return GateOutcome(
                 self, False, f"the value is {_text(value)}, which never passes a gate"
@@ -59,6 +59,9 @@ class Gate:
             f"increase {increase!r} over baseline {baseline!r} {'<=' if ok else '>'} "
             f"allowed {allowed!r} ({self.describe()})",
         )
+
+
+_NO_SAMPLE = "no sample contributed (every weight is 0 or every label is masked)"
 
 
 @dataclass(frozen=True)

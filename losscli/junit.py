@@ -19,29 +19,34 @@ def _number(value: object) -> str:
 
 
 def junit_xml(run: CheckRun) -> bytes:
-    failures = sum(not r.passed for r in run.results)
+    """One testcase per check: a failed gate is a ``<failure>``, an input error an ``<error>``."""
+    failures = sum(r is not None and not r.passed for r in run.results)
+    errors = str(len(run.errors))
     total_time = f"{sum(run.seconds):.6f}"
+    tests = str(len(run.checks))
     suites = ET.Element(
         "testsuites",
         name="losscli check",
-        tests=str(len(run.results)),
+        tests=tests,
         failures=str(failures),
-        errors="0",
+        errors=errors,
         time=total_time,
     )
     suite = ET.SubElement(
         suites,
         "testsuite",
         name=f"losscli check {run.config.name}",
-        tests=str(len(run.results)),
+        tests=tests,
         failures=str(failures),
-        errors="0",
+        errors=errors,
         skipped="0",
         time=total_time,
         timestamp=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         hostname=socket.gethostname(),
     )
-    for check, result, seconds in zip(run.checks, run.results, run.seconds, strict=True):
+    for i, (check, result, seconds) in enumerate(
+        zip(run.checks, run.results, run.seconds, strict=True)
+    ):
         case = ET.SubElement(
             suite,
             "testcase",
@@ -49,6 +54,10 @@ def junit_xml(run: CheckRun) -> bytes:
             name=check.name,
             time=f"{seconds:.6f}",
         )
+        if result is None:
+            error = ET.SubElement(case, "error", message=run.errors[i], type="InputError")
+            error.text = f"loss: {check.loss}\nerror: {run.errors[i]}"
+            continue
         lines = [
             f"loss: {result.spec} ({result.loss.name}, reduction={result.loss.reduction})",
             f"value: {_number(result.value)}",

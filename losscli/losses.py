@@ -24,7 +24,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from losscli import functions as F
-from losscli.errors import LossCliError, LossError, SpecError
+from losscli.errors import LossCliError, LossError, SpecError, Terminated
 from losscli.functions import (
     binary_crossentropy,
     binary_focal_crossentropy,
@@ -500,9 +500,9 @@ class CustomLoss(Loss):
     ) -> tuple[np.ndarray, np.ndarray | None]:
         try:
             result = self.custom_fn(y_true, y_pred)
-        except LossCliError:
+        except (LossCliError, KeyboardInterrupt, Terminated):
             raise
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: user code never ends the run
             raise LossError(
                 f"custom loss {self.name!r} raised {type(exc).__name__}: {exc}"
             ) from exc
@@ -511,6 +511,13 @@ class CustomLoss(Loss):
             raise LossError(
                 f"custom loss {self.name!r} must return numbers (one loss per sample), "
                 f"got {type(result).__name__} of dtype {values.dtype}"
+            )
+        if values.ndim == 0 or len(values) != len(y_pred):
+            got = "a single number" if values.ndim == 0 else f"shape {values.shape}"
+            # Evaluated in chunks, anything but one value per sample would depend on the chunking.
+            raise LossError(
+                f"custom loss {self.name!r} must return one loss per sample ({len(y_pred)} "
+                f"values for {len(y_pred)} samples), got {got}"
             )
         return values.astype(self.dtype, copy=False), None
 

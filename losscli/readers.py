@@ -23,7 +23,7 @@ import sys
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -108,7 +108,13 @@ def parse_number(text: str) -> float | None:
         return None
 
 
-def detect_format(source: str, input_format: str | None = None) -> tuple[Format, str | None]:
+def _cli_flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def detect_format(
+    source: str, input_format: str | None = None, say: Callable[[str], str] = _cli_flag
+) -> tuple[Format, str | None]:
     """The format and compression of a source: by ``input_format`` or by suffix."""
     path, _ = split_npz_key(source)
     suffixes = [s.lower() for s in Path(path).suffixes]
@@ -131,7 +137,7 @@ def detect_format(source: str, input_format: str | None = None) -> tuple[Format,
         return _SUFFIXES[suffixes[-1]], compression
     raise InputError(
         f"{source}: cannot tell the format from the suffix; use .csv, .tsv, .npy, .npz, "
-        ".parquet (or a directory of Parquet files), or say --input-format"
+        f".parquet (or a directory of Parquet files), or set {say('input_format')}"
     )
 
 
@@ -149,16 +155,18 @@ def open_source(
     *,
     input_format: str | None = None,
     header: bool | None = None,
+    say: Callable[[str], str] = _cli_flag,
 ) -> Source:
-    """Open ``source`` for the roles in ``requests``; errors name the file and what is wrong."""
-    fmt, compression = detect_format(source, input_format)
+    """Open ``source`` for the roles in ``requests``; errors name the file and what is wrong
+    and the setting that fixes it, as ``say`` spells it (``--pred-col``, ``pred_col``)."""
+    fmt, compression = detect_format(source, input_format, say)
     path, key = split_npz_key(source)
     label = describe_source(source)
     if source != STDIN:
         _check_readable(path, allow_dir=fmt is Format.PARQUET)
     try:
         if fmt in (Format.CSV, Format.TSV):
-            return _CsvSource(source, fmt, compression, header, requests)
+            return _CsvSource(source, fmt, compression, header, requests, say)
         if fmt is Format.PARQUET:
             return _ParquetSource(source, requests)
         if fmt is Format.NPY:
@@ -373,6 +381,7 @@ class _TableSource(Source):
 
     def _select(self, requests: dict[str, Request]) -> None:
         self.roles = list(requests)
+        self.hint = "/".join(dict.fromkeys(r.option for r in requests.values()))
         self.selected = {}
         for role, request in requests.items():
             chosen: list[int] = []
@@ -388,7 +397,9 @@ class _TableSource(Source):
         self.width = sum(len(indices) for indices in self.selected.values())
 
 
-def _numeric_column(column: Any, name: str, label: str, offset: int = 0) -> np.ndarray:
+def _numeric_column(
+    column: Any, name: str, label: str, offset: int = 0, hint: str = "--true-col/--pred-col"
+) -> np.ndarray:
     """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
     import pyarrow as pa
 
@@ -405,7 +416,7 @@ def _numeric_column(column: Any, name: str, label: str, offset: int = 0) -> np.n
     bad = next((i for i, v in enumerate(values) if v is not None and not _looks_numeric(str(v))), 0)
     raise InputError(
         f"{label}: column {name!r} is not numeric (row {bad + offset} has {values[bad]!r}); "
-        "select numeric columns with --true-col/--pred-col"
+        f"select numeric columns with {hint}"
     )
 
 
@@ -490,9 +501,9 @@ class _ParquetSource(_TableSource):
                     out = {}
                     for role, indices in remap.items():
                         parts = [
-                            _numeric_column(batch.column(j), names[j], self.label, offset).reshape(
-                                batch.num_rows, -1
-                            )
+                            _numeric_column(
+                                batch.column(j), names[j], self.label, offset, self.hint
+                            ).reshape(batch.num_rows, -1)
                             for j in indices
                         ]
                         out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
@@ -514,8 +525,10 @@ class _CsvSource(_TableSource):
         compression: str | None,
         header: bool | None,
         requests: dict[str, Request],
+        say: Callable[[str], str] = _cli_flag,
     ) -> None:
         self.label = describe_source(source)
+        self.say = say
         self.source = source
         self.compression = compression
         self.delimiter = "\t" if fmt is Format.TSV else ","
@@ -555,7 +568,7 @@ class _CsvSource(_TableSource):
             if not cut_at_end:  # not just a character cut at the sample's end
                 raise InputError(
                     f"{self.label}: not UTF-8 text (byte {exc.start}); "
-                    "is it really CSV? (--input-format says what it is)"
+                    f"is it really CSV? ({self.say('input_format')} says what it is)"
                 ) from None
             text = head[: exc.start].decode("utf-8")
         lines = text.lstrip("\ufeff").splitlines()
@@ -608,7 +621,7 @@ class _CsvSource(_TableSource):
             for j, i in enumerate(wanted):
                 values = batch.column(j).to_pylist()
                 if not all(v is None or _looks_numeric(v) for v in values):
-                    _numeric_column(batch.column(j), self.names[i], self.label, offset)
+                    _numeric_column(batch.column(j), self.names[i], self.label, offset, self.hint)
             offset += batch.num_rows
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
@@ -674,7 +687,9 @@ class _CsvSource(_TableSource):
         out = {}
         for role, indices in self.selected.items():
             parts = [
-                _numeric_column(table.column(position[i]), self.names[i], self.label, offset)
+                _numeric_column(
+                    table.column(position[i]), self.names[i], self.label, offset, self.hint
+                )
                 for i in indices
             ]
             out[role] = parts[0] if len(parts) == 1 else np.column_stack(parts)

@@ -102,6 +102,7 @@ class RunningReduction:
         self._size = 0
         self._valid = 0
         self._masked = False
+        self._contributing = 0  # loss entries with a nonzero weight, not masked
         self._dtype = np.dtype(np.float64)
         # Keras returns the weighted losses of a scalar or empty batch unreduced.
         self._unreduced: np.ndarray | None = None
@@ -126,12 +127,15 @@ class RunningReduction:
         if weights is not None:
             values, weights = _match_weights(values, weights)
             weighted = values * weights
+            nonzero = np.count_nonzero(weights)
+            self._contributing += int(nonzero) * (weighted.size // max(weights.size, 1))
             if mask is None and weights.ndim == 0:
                 self._scalar_weight = float(weights)
             else:
                 self._weight_sums.append(float(np.sum(weights, dtype=np.float64)))
         else:
             weighted = values
+            self._contributing += weighted.size
         first = not self._sums
         self._sums.append(float(np.sum(weighted, dtype=np.float64)))
         self._size += weighted.size
@@ -147,10 +151,17 @@ class RunningReduction:
             self._scalar_weight = later._scalar_weight
         self._size += later._size
         self._valid += later._valid
+        self._contributing += later._contributing
         self._masked = self._masked or later._masked
         # Unreduced only when the later chunk was the whole input.
         self._unreduced = later._unreduced if self._size == later._size else None
         self._dtype = later._dtype
+
+    @property
+    def contributed(self) -> bool:
+        """False when no loss entry counts: every weight 0 or every entry masked. Keras then
+        gives 0 (divide-no-nan), a value that must never read as a pass."""
+        return self._contributing > 0
 
     def value(self) -> Any:
         """The reduced value in the losses' dtype, as Keras gives it (see ``reduce_losses``)."""

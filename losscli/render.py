@@ -17,8 +17,6 @@ from losscli.evaluate import Evaluation, Result
 from losscli.losses import LOSSES, Loss, identifiers_of
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from losscli.checks import CheckRun
 
 RESULT_COLUMNS = ("loss", "parameters", "reduction", "value", "samples")
@@ -49,13 +47,16 @@ def params_text(loss: Loss) -> str:
     return ", ".join(f"{k}={format_param(v)}" for k, v in loss.params.items())
 
 
-def value_text(value: Any) -> str:
+def value_text(value: Any, n_samples: int | None = None) -> str:
+    """A number, or the first values of per-sample losses and how many there are
+    (``n_samples`` rows when ``value`` holds only the first few)."""
     array = np.asarray(value)
     if array.ndim == 0:
         return format_number(array)
+    size = array.size if n_samples is None else n_samples * (array.size // max(len(array), 1))
     shown = ", ".join(format_number(v) for v in array.reshape(-1)[:3])
-    more = ", ..." if array.size > 3 else ""
-    return f"[{shown}{more}] ({array.size} values)"
+    more = ", ..." if size > 3 else ""
+    return f"[{shown}{more}] ({size} values)"
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -84,7 +85,9 @@ def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
         "spec": result.spec,
         "config": dict(result.loss.params),
         "reduction": result.loss.reduction,
-        "value": _jsonable(result.value, f"{where}.value ({result.spec})", warnings),
+        "value": None
+        if result.value is None
+        else _jsonable(result.value, f"{where}.value ({result.spec})", warnings),
         "n_samples": result.n_samples,
     }
     if result.baseline is not None:
@@ -126,6 +129,11 @@ def check_report(run: CheckRun) -> dict[str, Any]:
     warnings = list(run.warnings)
     checks = []
     for i, (check, result) in enumerate(zip(run.checks, run.results, strict=True)):
+        if result is None:
+            checks.append(
+                {"name": check.name, "spec": check.loss, "error": run.errors[i], "passed": False}
+            )
+            continue
         checks.append({"name": check.name, **_entry(result, f"checks[{i}]", warnings)})
         checks[-1].setdefault("passed", True)
     return {
@@ -182,6 +190,16 @@ def _extra_columns(results: list[Result]) -> list[str]:
     return columns
 
 
+def failed_gate_lines(results: list[Result], names: list[str] | None = None) -> list[str]:
+    """One line per failed gate, for stderr in every format."""
+    return [
+        f"FAIL: {names[i] if names else r.spec}: {o.gate.describe()}: {o.reason}"
+        for i, r in enumerate(results)
+        for o in r.gates
+        if not o.passed
+    ]
+
+
 def gates_text(result: Result) -> str:
     return "; ".join(f"{o.gate.describe()} {'PASS' if o.passed else 'FAIL'}" for o in result.gates)
 
@@ -226,42 +244,108 @@ def result_header(results: list[Result], names: list[str] | None = None) -> list
     return first + list(RESULT_COLUMNS[2:]) + _extra_columns(results)
 
 
-def result_rows(results: list[Result], names: list[str] | None = None) -> list[list[str]]:
+def result_rows(
+    results: list[Result], names: list[str] | None = None, group_digits: bool = False
+) -> list[list[str]]:
     extra = _extra_columns(results)
     rows = []
     for i, r in enumerate(results):
         first = [names[i], r.spec] if names else [r.loss.name, params_text(r.loss)]
-        rest = [r.loss.reduction, value_text(r.value), str(r.n_samples)]
+        samples = f"{r.n_samples:,}" if group_digits else str(r.n_samples)
+        rest = [r.loss.reduction, value_text(r.value, r.n_samples), samples]
         rows.append(first + rest + _extra_cells(r, extra))
     return rows
+
+
+def check_table_rows(
+    run: CheckRun, group_digits: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of ``losscli check``: a check that ended in an error gets ERROR."""
+    done = [r for r in run.results if r is not None]
+    header = result_header(done, names=["check"])
+    if run.errors and "status" not in header:
+        header.append("status")
+    rows = []
+    for check, result in zip(run.checks, run.results, strict=True):
+        if result is None:
+            row = [check.name, check.loss, check.reduction, "ERROR", ""]
+            row += [""] * (len(header) - len(row) - 1) + ["ERROR"]
+        else:
+            row = result_rows([result], [check.name], group_digits)[0]
+            extra = _extra_columns(done)
+            row = row[:5] + _extra_cells(result, extra)
+            if len(row) < len(header):
+                row.append("PASS" if result.passed else "FAIL")
+        rows.append(row)
+    return header, rows
 
 
 def render_markdown(results: list[Result], names: list[str] | None = None) -> str:
     return _markdown_table(result_header(results, names), result_rows(results, names))
 
 
+def render_check_markdown(run: CheckRun) -> str:
+    return _markdown_table(*check_table_rows(run))
+
+
 # --- rich tables ---------------------------------------------------------------------------
 
 
-def _table(*columns: str, title: str | None = None) -> Table:
+#: The only columns whose text may fold across lines; numbers, names and PASS/FAIL never do.
+FOLDABLE = ("parameters", "also accepted", "description", "check")
+_STYLES = {"PASS": "green", "FAIL": "bold red", "ERROR": "bold red"}
+
+
+def table(header: list[str], rows: list[list[str]], width: int | None = None) -> Any:
+    """A rich table that never splits a number, a name or a status; when ``width`` columns
+    cannot hold it even with the foldable text folded, one block of ``name: value`` lines per
+    row instead."""
     from rich import box
+    from rich.console import Console, Group
     from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title)
-    for column in columns:
-        numeric = column in ("value", "samples", "baseline", "change")
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
-    return table
-
-
-def results_table(results: list[Result], names: list[str] | None = None) -> Table:
     from rich.text import Text
 
-    styles = {"PASS": "green", "FAIL": "bold red"}
-    table = _table(*result_header(results, names))
-    for row in result_rows(results, names):
-        table.add_row(*(Text(cell, style=styles.get(cell, "")) for cell in row))
-    return table
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i, column in enumerate(header):
+        numeric = column in ("value", "samples", "baseline", "change")
+        foldable = column in FOLDABLE
+        grid.add_column(
+            column,
+            justify="right" if numeric else "left",
+            overflow="fold" if foldable else "ellipsis",
+            no_wrap=not foldable,
+            # Foldable text wraps between words, never inside one.
+            min_width=max((len(w) for r in rows for w in r[i].split()), default=0)
+            if foldable
+            else None,
+        )
+    for row in rows:
+        grid.add_row(*(Text(cell, style=_STYLES.get(cell, "")) for cell in row))
+    if width is None:
+        return grid
+    needed = Console(width=10**6).measure(grid).minimum
+    if needed <= width:
+        return grid
+    blocks: list[Any] = []
+    for row in rows:
+        lines = [
+            Text.assemble((f"{name}: ", "bold"), (cell, _STYLES.get(cell, "")))
+            for name, cell in zip(header, row, strict=True)
+            if cell
+        ]
+        blocks += [*lines, Text("")]
+    return Group(*blocks[:-1])
+
+
+def results_table(
+    results: list[Result], names: list[str] | None = None, width: int | None = None
+) -> Any:
+    rows = result_rows(results, names, group_digits=True)
+    return table(result_header(results, names), rows, width)
+
+
+def check_table(run: CheckRun, width: int | None = None) -> Any:
+    return table(*check_table_rows(run, group_digits=True), width)
 
 
 def loss_catalogue() -> list[dict[str, Any]]:
@@ -278,22 +362,16 @@ def loss_catalogue() -> list[dict[str, Any]]:
     ]
 
 
-def list_table() -> Table:
-    from rich.text import Text
-
-    table = _table("loss", "class", "also accepted", "parameters", "description")
+def list_table(width: int | None = None) -> Any:
+    header = ["loss", "class", "also accepted", "parameters", "description"]
+    rows = []
     for entry in loss_catalogue():
         others = [i for i in entry["identifiers"] if i not in (entry["name"], entry["class_name"])]
         params = ", ".join(f"{k}={format_param(v)}" for k, v in entry["parameters"].items())
-        cells = (
-            entry["name"],
-            entry["class_name"],
-            ", ".join(others),
-            params,
-            entry["description"],
+        rows.append(
+            [entry["name"], entry["class_name"], ", ".join(others), params, entry["description"]]
         )
-        table.add_row(*(Text(cell) for cell in cells))
-    return table
+    return table(header, rows, width)
 
 
 def render_list_json() -> str:

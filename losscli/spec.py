@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from losscli.errors import SpecError
+from losscli.errors import SpecError, Terminated
 from losscli.losses import CustomLoss, Loss, lookup
 
 _TOKEN_PATTERN = r"""\s*(?:
@@ -178,14 +178,18 @@ def load_custom_function(target: str) -> Callable[..., Any]:
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:
+        except (KeyboardInterrupt, Terminated):
+            raise
+        except BaseException as exc:  # SystemExit too: a loss file never ends the run
             raise SpecError(
                 f"custom loss file {where!r} failed to import: {type(exc).__name__}: {exc}"
             ) from exc
     else:
         try:
             module = importlib.import_module(where)
-        except Exception as exc:
+        except (KeyboardInterrupt, Terminated):
+            raise
+        except BaseException as exc:
             raise SpecError(
                 f"cannot import module {where!r} for custom loss {target!r}: "
                 f"{type(exc).__name__}: {exc}"

@@ -16,19 +16,24 @@ from losscli.errors import InputError
 OUTPUT_SUFFIXES = (".npy", ".csv", ".parquet")
 
 
-def check_output_path(path: str, inputs: Iterable[str], force: bool) -> Path:
+def check_output_path(
+    path: str, inputs: Iterable[str], force: bool, option: str = "--output"
+) -> Path:
     """Refuse a path that is an input, that exists (without ``force``) or has no known suffix."""
     target = Path(path)
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(f"--output {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
-    check_report_path(path, inputs, "--output")
+        raise InputError(f"{option} {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
+    check_report_path(path, inputs, option)
     if target.exists() and not force:
-        raise InputError(f"--output {path} already exists; pass --force to replace it")
+        raise InputError(f"{option} {path} already exists; pass --force to replace it")
     return target
 
 
 def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
-    """Refuse writing over an input, a directory, or into a missing directory."""
+    """Refuse writing over an input, a directory, or into a missing directory.
+
+    ``inputs`` is the run's one list of inputs (``InputSpec.paths()``, the config file).
+    """
     target = Path(path)
     for source in inputs:
         if source == "-":
@@ -48,22 +53,87 @@ def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
     return target
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+def os_cause(exc: OSError) -> str:
+    """The system's words for a failed write: ``No space left on device``, ..."""
+    import re
+
+    number = exc.errno
+    if number is None:  # pyarrow says "... [errno 28] ..." in its message
+        found = re.search(r"\[errno (\d+)\]", str(exc))
+        number = int(found.group(1)) if found else None
+    if number:
+        return os.strerror(number)
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def write_all(fp: Any, data: bytes) -> None:
+    """Write every byte, or raise: a buffered write past a file size limit returns a short
+    count without an error, and the rest would be lost unseen."""
+    view = memoryview(data)
+    while view:
+        written = fp.write(view)
+        if written is None or written <= 0:
+            raise OSError(28, os.strerror(28))
+        view = view[written:]
+
+
+def write_error(option: str, target: Path, exc: OSError) -> InputError:
+    """A failed write (no space, file too large, no permission) as one line naming the path."""
+    return InputError(f"{option} {target}: cannot write ({os_cause(exc)}); nothing was written")
+
+
+def _temporary(target: Path, option: str) -> Path:
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise write_error(option, target, exc) from None
+    os.close(fd)
+    return Path(tmp_name)
+
+
+def _move_into_place(tmp: Path, target: Path, force: bool, option: str) -> None:
+    """Rename ``tmp`` to ``target``; without ``force``, never replace a file, even one that
+    appeared while losscli was writing (a hard link fails when the name exists)."""
+    if force:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise InputError(f"{option} {target} already exists; pass --force to replace it") from None
+    except OSError:
+        # No hard links here (some network and FUSE file systems): claim the name first.
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            raise InputError(
+                f"{option} {target} already exists; pass --force to replace it"
+            ) from None
+        os.replace(tmp, target)
+        return
+    tmp.unlink()
+
+
+def atomic_write(
+    target: Path, write: Callable[[Path], None], *, force: bool = True, option: str = "--output"
+) -> None:
     """Run ``write`` on a temporary file beside ``target``, then rename it into place.
 
     On any failure or interruption the temporary file is removed and ``target``
-    is left as it was.
+    is left as it was; a failed write is an ``InputError`` naming ``target``.
     """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temporary(target, option)
     try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
+        try:
+            write(tmp)
+            _move_into_place(tmp, target, force, option)
+        except InputError:
+            raise
+        except OSError as exc:
+            raise write_error(option, target, exc) from None
+    finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise
 
 
 class PerSampleWriter:
@@ -74,13 +144,15 @@ class PerSampleWriter:
     ``.npy`` gets a header sized for any row count, rewritten at the end.
     """
 
-    def __init__(self, target: Path, names: list[str]) -> None:
+    def __init__(
+        self, target: Path, names: list[str], *, force: bool = False, option: str = "--output"
+    ) -> None:
         self.target = target
         self.names = names
+        self.force = force
+        self.option = option
         self.suffix = target.suffix.lower()
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        self.tmp = Path(tmp_name)
+        self.tmp = _temporary(target, option)
         self.rows = 0
         self.row_shape: tuple[int, ...] | None = None
         self.dtype: np.dtype | None = None
@@ -91,12 +163,20 @@ class PerSampleWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
-        if self.tmp.exists():
-            with contextlib.suppress(OSError):
-                self.tmp.unlink()
+        with contextlib.suppress(OSError):  # a full disk fails the close too: already reported
+            self.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
 
-    def write(self, arrays: list[np.ndarray]) -> None:
+    def write(self, arrays: list[np.ndarray], index: np.ndarray | None = None) -> None:
+        """Append one block of per-sample losses; ``index`` holds their input row numbers
+        (the CSV ``index`` column; rows dropped by ``--nan-policy omit`` are absent)."""
+        try:
+            self._write(arrays, index)
+        except OSError as exc:
+            raise write_error(self.option, self.target, exc) from None
+
+    def _write(self, arrays: list[np.ndarray], index: np.ndarray | None) -> None:
         # One column per loss (or per entry of a multi-dimensional loss); this also refuses
         # losses with one value for the whole input.
         columns = per_sample_columns(list(zip(self.names, arrays, strict=True)))
@@ -106,27 +186,24 @@ class PerSampleWriter:
                 arrays[0] if len(arrays) == 1 else np.column_stack([c for _, c in columns])
             )
         elif self.suffix == ".csv":
-            self._write_csv(columns)
+            self._write_csv(columns, index)
         else:
             self._write_parquet(columns)
 
     def _write_npy(self, block: np.ndarray) -> None:
         if self._file is None:
-            self._file = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
+            self._file = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in close()
             self.row_shape, self.dtype = block.shape[1:], block.dtype
-            self._file.write(_npy_header(0, self.row_shape, self.dtype))
-        self._file.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+            write_all(self._file, _npy_header(0, self.row_shape, self.dtype))
+        write_all(self._file, np.ascontiguousarray(block, dtype=self.dtype).tobytes())
         self.rows += len(block)
 
-    def _write_csv(self, columns: list[tuple[str, np.ndarray]]) -> None:
+    def _write_csv(self, columns: list[tuple[str, np.ndarray]], index: np.ndarray | None) -> None:
         if self._file is None:
-            self._file = open(self.tmp, "w", newline="")  # noqa: SIM115 - closed in close()
-            self._file.write(",".join(["index", *(_csv_field(n) for n, _ in columns)]) + "\n")
+            self._file = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+            write_all(self._file, csv_header(columns).encode())
         n = len(columns[0][1])
-        block = np.column_stack([np.arange(self.rows, self.rows + n)] + [c for _, c in columns])
-        fmt = ["%d"] + ["%r"] * len(columns)
-        lines = [",".join(f % v for f, v in zip(fmt, row, strict=True)) for row in block.tolist()]
-        self._file.write("\n".join(lines) + "\n")
+        write_all(self._file, csv_rows(columns, index if index is not None else self.rows).encode())
         self.rows += n
 
     def _write_parquet(self, columns: list[tuple[str, np.ndarray]]) -> None:
@@ -148,17 +225,20 @@ class PerSampleWriter:
             self._file = None
 
     def commit(self) -> None:
-        """Finish the file and move it into place."""
-        if self.suffix == ".npy" and self._file is not None:
-            assert self.row_shape is not None and self.dtype is not None
-            self._file.seek(0)
-            self._file.write(_npy_header(self.rows, self.row_shape, self.dtype))
-        self.close()
+        """Finish the file and move it into place (never over a file, without ``force``)."""
         if self.rows == 0 and self.suffix != ".npy":
-            raise InputError(f"--output {self.target}: no per-sample losses to write")
-        if self.rows == 0:
-            np.save(self.tmp, np.zeros((0,)))
-        os.replace(self.tmp, self.target)
+            raise InputError(f"{self.option} {self.target}: no per-sample losses to write")
+        try:
+            if self.suffix == ".npy" and self._file is not None:
+                assert self.row_shape is not None and self.dtype is not None
+                self._file.seek(0)
+                write_all(self._file, _npy_header(self.rows, self.row_shape, self.dtype))
+            self.close()
+            if self.rows == 0:
+                np.save(self.tmp, np.zeros((0,)))
+            _move_into_place(self.tmp, self.target, self.force, self.option)
+        except OSError as exc:
+            raise write_error(self.option, self.target, exc) from None
 
 
 _NPY_HEADER_BYTES = 128  # room for any shape: rewritten in place once the row count is known
@@ -176,6 +256,21 @@ def _npy_header(rows: int, row_shape: tuple[int, ...], dtype: np.dtype) -> bytes
         raise InputError("per-sample losses with too many dimensions for a .npy header")
     header = body + b" " * pad + b"\n"
     return magic + len(header).to_bytes(2, "little") + header
+
+
+def csv_header(columns: list[tuple[str, np.ndarray]]) -> str:
+    """``index`` and one column per loss, names quoted as CSV needs."""
+    return ",".join(["index", *(_csv_field(n) for n, _ in columns)]) + "\n"
+
+
+def csv_rows(columns: list[tuple[str, np.ndarray]], index: np.ndarray | int) -> str:
+    """Rows ``index,value,...``; ``index`` is the rows' input numbers, or the first of a run."""
+    n = len(columns[0][1])
+    rows = np.arange(index, index + n) if isinstance(index, int) else index
+    block = np.column_stack([rows] + [c for _, c in columns])
+    fmt = ["%d"] + ["%r"] * len(columns)
+    lines = [",".join(f % v for f, v in zip(fmt, row, strict=True)) for row in block.tolist()]
+    return "\n".join(lines) + "\n"
 
 
 def _csv_field(name: str) -> str:

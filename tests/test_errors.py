@@ -83,7 +83,7 @@ CASES = [
     ),
     (
         ("eval", "mse", "--y-true", "text.csv", "--y-pred", "p.npy"),
-        "text.csv: column 'b' is not numeric (row 1 has 'x'); select numeric columns with --true-col/--pred-col",
+        "text.csv: column 'b' is not numeric (row 1 has 'x'); select numeric columns with --true-col",
     ),
     (
         ("eval", "mse", "--y-true", "latin.csv", "--y-pred", "p.npy"),
@@ -111,7 +111,7 @@ CASES = [
     ),
     (
         ("eval", "mse", "--y-true", "x.xlsx", "--y-pred", "p.npy"),
-        "x.xlsx: cannot tell the format from the suffix; use .csv, .tsv, .npy, .npz, .parquet (or a directory of Parquet files), or say --input-format",
+        "x.xlsx: cannot tell the format from the suffix; use .csv, .tsv, .npy, .npz, .parquet (or a directory of Parquet files), or set --input-format",
     ),
     (
         ("eval", "mse", "--y-true", "two.npz", "--y-pred", "p.npy"),
@@ -183,7 +183,7 @@ CASES = [
     (
         ("eval", "mse", "--y-true", "y.npy", "--y-pred", "nan.npy"),
         "y_pred (nan.npy) has 2 non-finite values (NaN or inf), the first in row 1; fix the data, "
-        "or pass --nan-policy omit to drop those rows or propagate to keep them",
+        "or set --nan-policy to omit (drop those rows) or propagate (keep them)",
     ),
     (
         (
@@ -286,6 +286,10 @@ def test_no_pickle_is_ever_loaded(files, monkeypatch):
     for path in ("obj.npy", "objects.npz"):
         result = CliRunner().invoke(cli, ["eval", "mse", "--y-true", path, "--y-pred", "p.npy"])
         assert result.exit_code == 2
+        assert result.stderr == (
+            f"Error: {path}: holds Python objects, which would need unpickling; losscli "
+            "refuses to unpickle data files: save a numeric array\n"
+        )
 
 
 def test_inputs_are_opened_read_only(files):

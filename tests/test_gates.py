@@ -336,7 +336,7 @@ def test_check_warnings_name_their_check(tmp_path):
     r = invoke("check", config, code=0)
     assert r.stderr == (
         "Warning: raw logits by mistake: binary_crossentropy: y_pred has values outside [0, 1] "
-        "(min -6.459, max 6.086): these look like logits; add --from-logits\n"
+        "(min -6.459, max 6.086): these look like logits; set from_logits=true\n"
     )
 
 
@@ -405,7 +405,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
         ("[inputs\n", "not valid TOML"),
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "msee"\n',
-            "check 'msee': unknown loss 'msee'; did you mean mse, msle?",
+            "Error: msee: unknown loss 'msee'; did you mean mse, msle?",
         ),
         (
             '[inputs]\ndata = "missing.csv"\ntrue_col = "a"\npred_col = "b"\n[[checks]]\nloss = "mse"\n',

@@ -211,9 +211,9 @@ def test_interrupted_output_leaves_nothing(tmp_path):
     target = tmp_path / "out.npy"
     calls = []
 
-    def interrupted(chunk):
+    def interrupted(chunk, index):
         calls.append(len(chunk[0]))
-        writer.write(chunk)
+        writer.write(chunk, index)
         if len(calls) == 3:
             raise KeyboardInterrupt
 
