@@ -640,6 +640,9 @@ def evaluate(
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
     opened = _open_inputs(inputs)
+    if any(loss.needs_facts for loss in losses):
+        for source in opened.sources:
+            source.spool()  # a first pass over the labels: standard input is kept in a file
     rows = chunk_rows or _chunk_rows(opened)
     total = opened.sources[0].n_rows if all(s.n_rows is not None for s in opened.sources) else None
     tasks = [

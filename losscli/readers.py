@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import math
 import sys
 import warnings
 import zipfile
@@ -78,6 +79,14 @@ class Source:
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         raise NotImplementedError
 
+    @property
+    def once(self) -> bool:
+        """True when the source can be read only once (standard input, a pipe)."""
+        return False
+
+    def spool(self) -> None:
+        """Make a read-once source readable again: copy what is left to a temporary file."""
+
     def read(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         """``blocks``, with errors of reading and decoding the file turned into InputError."""
         try:
@@ -130,7 +139,7 @@ def detect_format(
                 f"{', '.join(f.value for f in Format)}"
             ) from None
     if source == STDIN:
-        return Format.CSV, None
+        return _sniff_stdin(), None
     if Path(path).is_dir():
         return Format.PARQUET, None
     if suffixes and suffixes[-1] in _SUFFIXES:
@@ -171,10 +180,9 @@ def open_source(
             return _ParquetSource(source, requests)
         if fmt is Format.NPY:
             if source == STDIN:
-                data = _read_stdin()
-                return _ArraySource(label, _load_npy_bytes(data, label), requests)
-            return _NpySource(source, requests)
-        return _ArraySource(label, _read_npz(path, key, source), requests)
+                return _ArraySource(label, _stdin_opener(), None, requests)
+            return _npy_file(source, requests)
+        return _npz_member(path, key, source, requests)
     except InputError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -188,10 +196,46 @@ def _check_readable(path: str, allow_dir: bool) -> None:
     if p.is_dir():
         if not allow_dir:
             raise InputError(f"{path}: is a directory, not a file")
-        if not any(p.glob("**/*.parq*")):
-            raise InputError(f"{path}: a directory without Parquet files (*.parquet)")
-    elif p.stat().st_size == 0:
+    elif p.is_file() and p.stat().st_size == 0:  # a pipe or FIFO has no size: read it
         raise InputError(f"{path}: the file is empty")
+
+
+def _peek_stdin(size: int) -> bytes:
+    """The first bytes of standard input, left in place for the reader."""
+    buffer = sys.stdin.buffer
+    if hasattr(buffer, "peek"):
+        return bytes(buffer.peek(size)[:size])
+    if buffer.seekable():
+        position = buffer.tell()
+        head = buffer.read(size)
+        buffer.seek(position)
+        return bytes(head)
+    return b""
+
+
+def _sniff_stdin() -> Format:
+    """``.npy`` and Parquet are recognised by their magic bytes; anything else is CSV."""
+    head = _peek_stdin(8)
+    if head.startswith(b"\x93NUMPY"):
+        return Format.NPY
+    if head.startswith(b"PAR1"):
+        return Format.PARQUET
+    return Format.CSV
+
+
+def _spool_stdin() -> str:
+    """Standard input copied to a temporary file (Parquet needs its footer, at the end);
+    the file is removed when losscli exits."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="losscli-stdin-", suffix=".parquet")
+    atexit.register(lambda: os.path.exists(name) and os.unlink(name))
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return name
 
 
 def _read_stdin() -> bytes:
@@ -223,26 +267,125 @@ def _array_file(
     source.label = label
     source.roles = list(requests)
     source.n_rows = int(shape[0])
-    source.width = int(np.prod(shape[1:], dtype=np.int64)) * len(requests)
+    source.width = math.prod(shape[1:]) * len(requests)
 
 
 class _ArraySource(Source):
-    """An array held in memory (an ``.npz`` member, standard input): blocks are slices."""
+    """An array in a ``.npy`` stream (a file, an ``.npz`` member, standard input), read block
+    by block into fresh buffers: memory follows the block size, never the claimed size."""
 
-    def __init__(self, label: str, array: np.ndarray, requests: dict[str, Request]) -> None:
-        _array_file(self, label, array.shape, requests)
-        self.array = array
+    def __init__(
+        self,
+        label: str,
+        opener: Callable[[], IO[bytes]],
+        available: int | None,
+        requests: dict[str, Request],
+    ) -> None:
+        self.opener = opener
+        self.label = label
+        self._fp: IO[bytes] | None = None
+        fp = self._open()
+        try:
+            shape, fortran, self.dtype = _npy_header(fp, None, label)
+            header_bytes = fp.tell() if available is not None else 0
+        except BaseException:
+            fp.close()
+            raise
+        if available is None:
+            self._fp = fp  # standard input: the data follows the header, read once
+        else:
+            fp.close()
+            room = available - header_bytes
+            needed = math.prod(shape) * self.dtype.itemsize
+            if needed > room:
+                raise InputError(
+                    f"{label}: the header claims an array of shape {shape} ({needed} bytes) but "
+                    f"the file holds {max(room, 0)} bytes of data: is it truncated?"
+                )
+        _check_width(label, shape)
+        _array_file(self, label, shape, requests)
+        self.shape = shape
+        # Rows of a Fortran-ordered array are not contiguous in the file.
+        self.fortran = fortran and len(shape) > 1
+
+    @property
+    def once(self) -> bool:
+        return self._fp is not None
+
+    def spool(self) -> None:
+        if self._fp is None:
+            return
+        import shutil
+        import tempfile
+
+        from numpy.lib import format as npformat
+
+        spooled = tempfile.TemporaryFile()
+        header = {
+            "descr": npformat.dtype_to_descr(self.dtype),
+            "fortran_order": self.fortran,
+            "shape": self.shape,
+        }
+        npformat.write_array_header_2_0(spooled, header)
+        with self._fp as fp:
+            shutil.copyfileobj(fp, spooled, 1 << 20)
+        self._fp = None
+
+        def opener() -> IO[bytes]:
+            spooled.seek(0)
+            return _Unclosed(spooled)
+
+        self.opener = opener
+
+    def _open(self) -> IO[bytes]:
+        try:
+            return self.opener()
+        except OSError as exc:
+            raise InputError(f"{self.label}: cannot read the file ({exc})") from None
+
+    def _data(self) -> IO[bytes]:
+        """The stream, positioned after the header."""
+        if self._fp is not None:
+            fp, self._fp = self._fp, None
+            return fp
+        fp = self._open()
+        _npy_header(fp, None, self.label)
+        return fp
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
-        for start in range(0, self.array.shape[0], rows):
-            block = self.array[start : start + rows]
-            yield {role: block for role in self.roles}
+        row_shape, n_rows = self.shape[1:], self.shape[0]
+        with self._data() as fp:
+            if self.fortran:
+                # Whole, in Fortran order: the header was checked against the file size.
+                whole = _read_exactly(fp, math.prod(self.shape) * self.dtype.itemsize, self.label)
+                array = np.frombuffer(whole, self.dtype).reshape(self.shape, order="F")
+                for start in range(0, n_rows, rows):
+                    block = np.ascontiguousarray(array[start : start + rows])
+                    yield {role: block for role in self.roles}
+                return
+            for start in range(0, n_rows, rows):
+                block = np.empty((min(rows, n_rows - start), *row_shape), dtype=self.dtype)
+                view = memoryview(block.reshape(-1).view(np.uint8))
+                got = 0
+                while got < block.nbytes:
+                    n = fp.readinto(view[got:])  # type: ignore[attr-defined]
+                    if not n:
+                        raise InputError(f"{self.label}: the data ended early: is it truncated?")
+                    got += n
+                yield {role: block for role in self.roles}
+            if fp.read(1):
+                raise InputError(
+                    f"{self.label}: holds more data than its header's shape {self.shape} says"
+                )
 
 
 def _npy_header(
-    fp: IO[bytes], available: int, label: str
+    fp: IO[bytes], available: int | None, label: str
 ) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """Shape, Fortran order and dtype of a ``.npy`` stream, checked against its size."""
+    """Shape, Fortran order and dtype of a ``.npy`` stream.
+
+    Sizes are Python integers: a claimed shape never wraps around int64 to look small.
+    """
     from numpy.lib import format as npformat
 
     try:
@@ -263,73 +406,46 @@ def _npy_header(
         )
     if dtype.kind not in "biuf":
         raise InputError(f"{label}: holds {dtype} values; losscli needs numbers")
-    needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if fp.tell() + needed > available:
+    return tuple(int(n) for n in shape), bool(fortran), dtype
+
+
+def _check_width(label: str, shape: tuple[int, ...]) -> None:
+    if len(shape) > 1 and math.prod(shape[1:]) == 0:
         raise InputError(
-            f"{label}: the header claims an array of shape {shape} ({needed} bytes) but the "
-            f"file holds {max(available - fp.tell(), 0)} bytes of data: is it truncated?"
+            f"{label}: each sample holds no values (shape {shape}); a loss needs at least one "
+            "value per sample"
         )
-    return tuple(shape), bool(fortran), dtype
 
 
-def _load_npy_bytes(data: bytes, label: str) -> np.ndarray:
-    _npy_header(io.BytesIO(data), len(data), label)
-    return np.load(io.BytesIO(data), allow_pickle=False)
+def _read_exactly(fp: IO[bytes], size: int, label: str) -> bytes:
+    data = fp.read(size)
+    if len(data) < size:
+        raise InputError(f"{label}: the data ended early: is it truncated?")
+    return data
 
 
-class _NpySource(Source):
-    """A ``.npy`` file read block by block into fresh buffers (``readinto``, no mmap faults)."""
+def _npy_file(path: str, requests: dict[str, Request]) -> Source:
+    def opener() -> IO[bytes]:
+        return open(path, "rb")
 
-    def __init__(self, path: str, requests: dict[str, Request]) -> None:
-        with open(path, "rb") as fp:
-            self.shape, fortran, self.dtype = _npy_header(fp, Path(path).stat().st_size, path)
-            self.offset = fp.tell()
-        _array_file(self, path, self.shape, requests)
-        self.path = path
-        # Rows of a Fortran-ordered array are not contiguous: read it through a memory map.
-        self.fortran = fortran and len(self.shape) > 1
-
-    def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
-        if self.fortran:
-            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
-            yield from _ArraySource(self.label, mapped, {r: Request() for r in self.roles}).blocks(
-                rows
-            )
-            return
-        row_shape, n_rows = self.shape[1:], self.shape[0]
-        with open(self.path, "rb", buffering=0) as fp:
-            fp.seek(self.offset)
-            for start in range(0, n_rows, rows):
-                block = np.empty((min(rows, n_rows - start), *row_shape), dtype=self.dtype)
-                view = memoryview(block).cast("B")  # type: ignore[arg-type]
-                got = 0
-                while got < block.nbytes:
-                    n = fp.readinto(view[got:])
-                    if not n:
-                        raise InputError(f"{self.path}: the file ended early: is it truncated?")
-                    got += n
-                yield {role: block for role in self.roles}
+    return _ArraySource(path, opener, Path(path).stat().st_size, requests)
 
 
-def _read_npz(path: str, key: str | None, source: str) -> np.ndarray:
+def _stdin_opener() -> Callable[[], IO[bytes]]:
+    def opener() -> IO[bytes]:
+        return _StdinBytes()
+
+    return opener
+
+
+def _npz_member(path: str, key: str | None, source: str, requests: dict[str, Request]) -> Source:
     try:
-        return _read_npz_member(path, key, source)
-    except InputError:
-        raise
-    except zipfile.BadZipFile:
-        raise InputError(f"{path}: not a valid .npz file (not a zip archive)") from None
-    except (NotImplementedError, RuntimeError, EOFError, OSError, ValueError, zlib.error) as exc:
-        # zipfile's ways of saying the archive is damaged or unsupported
-        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
-
-
-def _read_npz_member(path: str, key: str | None, source: str) -> np.ndarray:
-    with zipfile.ZipFile(path) as archive:
-        members = {
-            info.filename[: -len(".npy")]: info
-            for info in archive.infolist()
-            if info.filename.endswith(".npy")
-        }
+        with zipfile.ZipFile(path) as archive:
+            members = {
+                info.filename[: -len(".npy")]: info
+                for info in archive.infolist()
+                if info.filename.endswith(".npy")
+            }
         if not members:
             raise InputError(f"{path}: the archive holds no arrays")
         if key is None:
@@ -342,19 +458,78 @@ def _read_npz_member(path: str, key: str | None, source: str) -> np.ndarray:
         if key not in members:
             raise InputError(f"{path} has no array {key!r}; it holds {', '.join(members)}")
         info = members[key]
-        with archive.open(info) as fp:
-            shape, fortran, dtype = _npy_header(fp, info.file_size, source)
-            count = int(np.prod(shape, dtype=np.int64))
-            # Read what the member really holds: memory follows the data, not the claims of the
-            # zip and .npy headers (numpy's read_array would allocate the claimed size first).
-            data = fp.read(count * dtype.itemsize)
-        if len(data) < count * dtype.itemsize:
-            raise InputError(
-                f"{source}: the array {key!r} claims {count * dtype.itemsize} bytes but holds "
-                f"{len(data)}: is the file truncated?"
-            )
-        array = np.frombuffer(data, dtype=dtype, count=count)
-        return array.reshape(shape, order="F" if fortran else "C")
+
+        def opener() -> IO[bytes]:
+            return _ZipMember(path, info)
+
+        # The member is read as it decompresses, never more than the header claims (checked
+        # against the zip's own claim): a bomb or a forged size ends in an error, not in memory.
+        return _ArraySource(source, opener, info.file_size, requests)
+    except InputError:
+        raise
+    except zipfile.BadZipFile:
+        raise InputError(f"{path}: not a valid .npz file (not a zip archive)") from None
+    except (NotImplementedError, RuntimeError, EOFError, OSError, ValueError, zlib.error) as exc:
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+class _ZipMember(io.RawIOBase):
+    """One member of a zip archive as a readable stream that closes the archive with it."""
+
+    def __init__(self, path: str, info: zipfile.ZipInfo) -> None:
+        self.archive = zipfile.ZipFile(path)
+        self.member = self.archive.open(info)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self.member.read(len(buffer))
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            raise InputError(f"{self.archive.filename}: not a readable .npz file ({exc})") from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return int(self.member.tell())
+
+    def close(self) -> None:
+        self.member.close()
+        self.archive.close()
+        super().close()
+
+
+class _Unclosed(io.RawIOBase):
+    """A spooled temporary file, read again and again: closing the reader keeps it."""
+
+    def __init__(self, fp: IO[bytes]) -> None:
+        self.fp = fp
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self.fp.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+
+    def tell(self) -> int:
+        return self.fp.tell()
+
+
+class _StdinBytes(io.RawIOBase):
+    """Standard input as a binary stream (read once, as it comes)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return sys.stdin.buffer.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+
+    def tell(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        super().close()  # standard input itself stays open
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -398,17 +573,26 @@ class _TableSource(Source):
 
 
 def _numeric_column(
-    column: Any, name: str, label: str, offset: int = 0, hint: str = "--true-col/--pred-col"
+    column: Any,
+    name: str,
+    label: str,
+    offset: int = 0,
+    hint: str = "--true-col/--pred-col",
+    widths: dict[str, int] | None = None,
 ) -> np.ndarray:
-    """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
+    """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN.
+
+    ``widths`` remembers each list column's vector length across batches."""
     import pyarrow as pa
 
     kind = column.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        return _list_column(column, name, label, offset)
+        return _list_column(column, name, label, offset, {} if widths is None else widths)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        # safe=False: uint64 and int64 beyond 2**53 become the nearest float64.
         return np.asarray(
-            column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+            column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False),
+            dtype=np.float64,
         )
     if pa.types.is_null(kind):
         return np.full(len(column), np.nan)
@@ -420,22 +604,55 @@ def _numeric_column(
     )
 
 
-def _list_column(column: Any, name: str, label: str, offset: int) -> np.ndarray:
+def _list_column(
+    column: Any, name: str, label: str, offset: int, widths: dict[str, int]
+) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     lengths = pc.list_value_length(column).fill_null(-1).to_numpy(zero_copy_only=False)
-    bad = (lengths != lengths[0]) | (lengths < 0)
+    expected = widths.setdefault(name, int(lengths[0]) if len(lengths) else 0)
+    bad = (lengths != expected) | (lengths < 0)
     if bad.any():
+        row = int(np.argmax(bad)) + offset
         raise InputError(
-            f"{label}: list column {name!r} holds vectors of different lengths "
-            f"(row {int(np.argmax(bad)) + offset}); every row needs the same length"
+            f"{label}: list column {name!r} holds vectors of different lengths (row {row} has "
+            f"{int(lengths[row - offset])}, earlier rows {expected}); every row needs the same "
+            "length"
         )
-    width = int(lengths[0]) if len(lengths) else 0
+    if expected == 0:
+        raise InputError(
+            f"{label}: list column {name!r} holds empty vectors; a loss needs at least one "
+            "value per sample"
+        )
+    width = expected
     flat = pc.list_flatten(column).cast(pa.float64()).to_numpy(zero_copy_only=False)
     return np.asarray(flat, dtype=np.float64).reshape(len(lengths), width)
+
+
+def _dataset_files(directory: Path) -> list[str]:
+    """The Parquet files of a dataset directory (hive partitions too), in name order; hidden
+    and marker files (``.crc``, ``_SUCCESS``, ``.*.tmp``) are skipped as Spark and pyarrow do."""
+    files = []
+    for path in sorted(directory.rglob("*")):
+        parts = path.relative_to(directory).parts
+        if any(p.startswith((".", "_")) for p in parts):
+            continue
+        if path.is_file():
+            files.append(str(path))
+    if not files:
+        raise InputError(f"{directory}: a directory without Parquet files")
+    return files
+
+
+def _name_part(part: str, source: str) -> str:
+    return "" if part == source else f"{part}: "
+
+
+def _schema_text(schema: Any) -> str:
+    return ", ".join(f"{f.name} ({f.type})" for f in schema)
 
 
 class _ParquetSource(_TableSource):
@@ -451,31 +668,43 @@ class _ParquetSource(_TableSource):
 
         self.label = describe_source(source)
         if source == STDIN:
-            self.parts: list[Any] = [pa.BufferReader(_read_stdin())]
+            self.parts: list[str] = [_spool_stdin()]
         elif Path(source).is_dir():
-            self.parts = sorted(
-                str(p) for p in Path(source).rglob("*") if p.is_file() and ".parq" in p.name
-            )
+            self.parts = _dataset_files(Path(source))
         else:
             self.parts = [source]
-        try:
-            # No pre-buffering: it reads whole row groups ahead, which costs memory and time.
-            files = [pq.ParquetFile(part, pre_buffer=False) for part in self.parts]
-        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
-            raise InputError(
-                f"{self.label}: not a readable Parquet file ({_arrow_message(exc)})"
-            ) from None
-        schema = files[0].schema_arrow
-        for part, file in zip(self.parts, files, strict=True):
-            if file.schema_arrow.names != schema.names:
+        # Each file's footer is read and closed here; the files are opened one at a time
+        # while reading, so a directory of thousands of files needs one descriptor.
+        schema = None
+        self.counts: list[int] = []
+        for part in self.parts:
+            try:
+                metadata = pq.read_metadata(part)
+                part_schema = metadata.schema.to_arrow_schema()
+            except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
                 raise InputError(
-                    f"{self.label}: {part} has columns {', '.join(file.schema_arrow.names)}, "
-                    f"not {', '.join(schema.names)} as the first file"
+                    f"{self.label}: {_name_part(part, source)}not a readable Parquet file "
+                    f"({_arrow_message(exc)})"
+                ) from None
+            groups = sum(metadata.row_group(g).num_rows for g in range(metadata.num_row_groups))
+            if groups != metadata.num_rows:
+                raise InputError(
+                    f"{self.label}: {_name_part(part, source)}the footer says {metadata.num_rows} "
+                    f"rows but its row groups hold {groups}: the file is damaged"
                 )
-        self.files = files
-        self.n_rows = sum(int(f.metadata.num_rows) for f in files)
+            if schema is None:
+                schema = part_schema
+            elif not part_schema.equals(schema):
+                raise InputError(
+                    f"{self.label}: {part} has the columns {_schema_text(part_schema)}, not "
+                    f"{_schema_text(schema)} as {self.parts[0]}"
+                )
+            self.counts.append(int(metadata.num_rows))
+        assert schema is not None
+        self.n_rows = sum(self.counts)
         if self.n_rows == 0:
             raise InputError(f"{self.label}: no rows")
+        self.list_widths: dict[str, int] = {}  # list column -> vector length, over every batch
         self.names = list(schema.names)
         self._select(requests)
         # A fixed-size list column holds that many numbers per row.
@@ -487,6 +716,7 @@ class _ParquetSource(_TableSource):
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         import pyarrow as pa
+        import pyarrow.parquet as pq
 
         columns = sorted({i for indices in self.selected.values() for i in indices})
         names = [self.names[i] for i in columns]
@@ -494,7 +724,11 @@ class _ParquetSource(_TableSource):
         remap = {role: [position[i] for i in idx] for role, idx in self.selected.items()}
         offset = 0
         try:
-            for file in self.files:
+            for part, count in zip(self.parts, self.counts, strict=True):
+                if count == 0:
+                    continue
+                file = pq.ParquetFile(part, pre_buffer=False)
+                before = offset
                 for batch in file.iter_batches(batch_size=rows, columns=names):
                     if batch.num_rows == 0:
                         continue
@@ -502,13 +736,24 @@ class _ParquetSource(_TableSource):
                     for role, indices in remap.items():
                         parts = [
                             _numeric_column(
-                                batch.column(j), names[j], self.label, offset, self.hint
+                                batch.column(j),
+                                names[j],
+                                self.label,
+                                offset,
+                                self.hint,
+                                self.list_widths,
                             ).reshape(batch.num_rows, -1)
                             for j in indices
                         ]
                         out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
                     offset += batch.num_rows
                     yield out
+                file.close()
+                if offset - before != count:
+                    raise InputError(
+                        f"{self.label}: {_name_part(part, self.label)}the footer says {count} "
+                        f"rows but {offset - before} were read: the file is damaged"
+                    )
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise InputError(
                 f"{self.label}: not a readable Parquet file ({_arrow_message(exc)})"
