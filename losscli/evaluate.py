@@ -659,6 +659,8 @@ def evaluate(
         if first is None:
             raise InputError(f"{opened.labels['y_pred']} holds no samples")
         ndim = _shape_chunk(first[1], opened.labels)["y_pred"].ndim
+        for loss in losses:
+            loss.check_axis(ndim)
         streaming = all(loss.streams(ndim) for loss in losses)
         if not streaming:
             # In-memory path: a loss over the whole input sees it as one chunk.

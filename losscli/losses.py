@@ -16,6 +16,7 @@ array([2.5])
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -123,6 +124,8 @@ class Loss:
     #: True for the losses whose y_true holds one integer class label per sample.
     sparse_labels: ClassVar[bool] = False
     shapes: ClassVar[str] = ELEMENTWISE
+    #: Allowed values of numeric parameters, as intervals: ``"[0, 1]"``, ``"(0, inf)"``.
+    ranges: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -160,7 +163,28 @@ class Loss:
                 raise SpecError(f"{cls.__name__} has no parameter {key!r}; {_describe_params(cls)}")
             hint = typing.get_type_hints(cls.fn)[key]
             checked[key] = _check_value(cls, key, value, hint)
+        for key, interval in {"label_smoothing": "[0, 1]", **cls.ranges}.items():
+            if key in checked and not _within(checked[key], interval):
+                raise SpecError(
+                    f"{cls.__name__}: {key}={_spelled(params.get(key, checked[key]))} is out of "
+                    f"range; {key} must be in {interval}"
+                )
         return checked
+
+    def check_axis(self, ndim: int) -> None:
+        """Refuse an ``axis`` outside inputs of rank ``ndim``, or one that repeats."""
+        axis = self.params.get("axis")
+        if axis is None or "axis" not in self.params:
+            return
+        axes = list(axis) if isinstance(axis, (tuple, list)) else [axis]
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise SpecError(
+                    f"{type(self).__name__}: axis={_spelled(axis)} is out of range for inputs "
+                    f"of rank {ndim} (axes {-ndim} to {ndim - 1})"
+                )
+        if len({a % ndim for a in axes}) != len(axes):
+            raise SpecError(f"{type(self).__name__}: axis={_spelled(axis)} repeats an axis")
 
     def call(
         self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
@@ -178,9 +202,9 @@ class Loss:
 
     def streams(self, ndim: int) -> bool:
         """True when each sample's loss depends on that sample only, so chunks can be evaluated
-        one by one; False for the losses over the whole input (Circle's pairs, Dice/Tversky
-        summing over the sample axis)."""
-        return True
+        one by one; False for the losses over the whole input (Circle's pairs, an ``axis``
+        that includes the sample axis: ``bce(axis=0)``, Dice with ``axis=None``)."""
+        return "axis" not in self.params or not _sums_over_samples(self.params["axis"], ndim)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         values, mask = self.per_sample(y_true, y_pred)
@@ -210,11 +234,37 @@ class Loss:
         return inspect.getdoc(cls.fn) or ""
 
 
+def _within(value: Any, interval: str) -> bool:
+    """``value`` (or every item of a list) in an interval written ``[0, 1]``, ``(0, inf)``."""
+    if isinstance(value, (list, tuple)):
+        return all(_within(v, interval) for v in value)
+    if value is None or isinstance(value, bool):
+        return True
+    low_text, high_text = interval[1:-1].split(",")
+    low, high = float(low_text), float(high_text)
+    above = value >= low if interval[0] == "[" else value > low
+    below = value <= high if interval[-1] == "]" else value < high
+    return bool(above and below)
+
+
+def _spelled(value: Any) -> str:
+    """A value as the user writes it in a spec: ``true``, ``null``, ``(1, 2)``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_spelled(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_spelled(v) for v in value) + "]"
+    return repr(value)
+
+
 def _describe_params(cls: type[Loss]) -> str:
     params = cls.parameters()
     if not params:
         return "it takes no parameters"
-    listed = ", ".join(f"{name}={p.default!r}" for name, p in params.items())
+    listed = ", ".join(f"{name}={_spelled(p.default)}" for name, p in params.items())
     return f"its parameters are {listed}"
 
 
@@ -223,8 +273,11 @@ def _check_value(cls: type[Loss], key: str, value: Any, hint: Any) -> Any:
     converted = _convert(value, hint)
     if converted is _INVALID:
         raise SpecError(
-            f"{cls.__name__}: {key}={value!r} is not {_type_name(hint)}; {_describe_params(cls)}"
+            f"{cls.__name__}: {key}={_spelled(value)} is not {_type_name(hint)}; "
+            f"{_describe_params(cls)}"
         )
+    if isinstance(converted, float) and not math.isfinite(converted):
+        raise SpecError(f"{cls.__name__}: {key}={_spelled(value)} is not a finite number")
     return converted
 
 
@@ -311,6 +364,7 @@ class Huber(Loss):
     """Huber loss: quadratic for errors up to delta, linear beyond."""
 
     fn = staticmethod(huber)
+    ranges = {"delta": "(0, inf)"}
 
 
 class LogCosh(Loss):
@@ -376,6 +430,7 @@ class BinaryFocalCrossentropy(Loss):
     """Binary focal crossentropy: log loss down-weighted on easy examples."""
 
     fn = staticmethod(binary_focal_crossentropy)
+    ranges = {"alpha": "[0, 1]", "gamma": "[0, inf)"}
     shapes = BINARY
 
 
@@ -390,6 +445,7 @@ class CategoricalFocalCrossentropy(Loss):
     """Categorical focal crossentropy: crossentropy down-weighted on easy examples."""
 
     fn = staticmethod(categorical_focal_crossentropy)
+    ranges = {"alpha": "[0, 1]", "gamma": "[0, inf)"}
     shapes = CATEGORICAL
 
 
@@ -435,18 +491,12 @@ class Dice(Loss):
     fn = staticmethod(dice)
     shapes = SEGMENTATION
 
-    def streams(self, ndim: int) -> bool:
-        return not _sums_over_samples(self.params["axis"], ndim)
-
 
 class Tversky(Loss):
     """Tversky loss: Dice with separate weights for false positives and negatives."""
 
     fn = staticmethod(tversky)
     shapes = SEGMENTATION
-
-    def streams(self, ndim: int) -> bool:
-        return not _sums_over_samples(self.params["axis"], ndim)
 
 
 class Circle(Loss):

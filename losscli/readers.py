@@ -232,7 +232,11 @@ def _spool_stdin() -> str:
     import tempfile
 
     fd, name = tempfile.mkstemp(prefix="losscli-stdin-", suffix=".parquet")
-    atexit.register(lambda: os.path.exists(name) and os.unlink(name))
+    def remove() -> None:
+        if os.path.exists(name):
+            os.unlink(name)
+
+    atexit.register(remove)
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
     return name
@@ -277,7 +281,7 @@ class _ArraySource(Source):
     def __init__(
         self,
         label: str,
-        opener: Callable[[], IO[bytes]],
+        opener: Callable[[], Any],
         available: int | None,
         requests: dict[str, Request],
     ) -> None:
@@ -320,7 +324,7 @@ class _ArraySource(Source):
 
         from numpy.lib import format as npformat
 
-        spooled = tempfile.TemporaryFile()
+        spooled = tempfile.TemporaryFile()  # noqa: SIM115 - read while the source lives
         header = {
             "descr": npformat.dtype_to_descr(self.dtype),
             "fortran_order": self.fortran,
@@ -331,19 +335,19 @@ class _ArraySource(Source):
             shutil.copyfileobj(fp, spooled, 1 << 20)
         self._fp = None
 
-        def opener() -> IO[bytes]:
+        def opener() -> Any:
             spooled.seek(0)
             return _Unclosed(spooled)
 
         self.opener = opener
 
-    def _open(self) -> IO[bytes]:
+    def _open(self) -> Any:
         try:
             return self.opener()
         except OSError as exc:
             raise InputError(f"{self.label}: cannot read the file ({exc})") from None
 
-    def _data(self) -> IO[bytes]:
+    def _data(self) -> Any:
         """The stream, positioned after the header."""
         if self._fp is not None:
             fp, self._fp = self._fp, None
@@ -365,10 +369,10 @@ class _ArraySource(Source):
                 return
             for start in range(0, n_rows, rows):
                 block = np.empty((min(rows, n_rows - start), *row_shape), dtype=self.dtype)
-                view = memoryview(block.reshape(-1).view(np.uint8))
+                view = memoryview(block.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
                 got = 0
                 while got < block.nbytes:
-                    n = fp.readinto(view[got:])  # type: ignore[attr-defined]
+                    n = fp.readinto(view[got:])
                     if not n:
                         raise InputError(f"{self.label}: the data ended early: is it truncated?")
                     got += n
@@ -425,14 +429,14 @@ def _read_exactly(fp: IO[bytes], size: int, label: str) -> bytes:
 
 
 def _npy_file(path: str, requests: dict[str, Request]) -> Source:
-    def opener() -> IO[bytes]:
+    def opener() -> Any:
         return open(path, "rb")
 
     return _ArraySource(path, opener, Path(path).stat().st_size, requests)
 
 
-def _stdin_opener() -> Callable[[], IO[bytes]]:
-    def opener() -> IO[bytes]:
+def _stdin_opener() -> Callable[[], Any]:
+    def opener() -> Any:
         return _StdinBytes()
 
     return opener
@@ -459,7 +463,7 @@ def _npz_member(path: str, key: str | None, source: str, requests: dict[str, Req
             raise InputError(f"{path} has no array {key!r}; it holds {', '.join(members)}")
         info = members[key]
 
-        def opener() -> IO[bytes]:
+        def opener() -> Any:
             return _ZipMember(path, info)
 
         # The member is read as it decompresses, never more than the header claims (checked
@@ -510,7 +514,7 @@ class _Unclosed(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        return self.fp.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+        return self.fp.readinto(buffer)  # type: ignore[attr-defined]
 
     def tell(self) -> int:
         return self.fp.tell()
@@ -523,7 +527,8 @@ class _StdinBytes(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        return sys.stdin.buffer.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+        stdin: Any = sys.stdin.buffer
+        return int(stdin.readinto(buffer))
 
     def tell(self) -> int:
         return 0

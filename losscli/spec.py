@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from losscli.errors import SpecError, Terminated
 from losscli.losses import CustomLoss, Loss, lookup
@@ -35,6 +35,9 @@ _WORDS: dict[str, Any] = {
     "inf": float("inf"),
     "nan": float("nan"),
 }
+
+
+MAX_NESTING = 32  # lists and tuples inside one another
 
 
 class LossSpec(NamedTuple):
@@ -67,7 +70,7 @@ class _Parser:
             pos = m.end()
         self.i = 0
 
-    def fail(self, message: str, pos: int | None = None) -> None:
+    def fail(self, message: str, pos: int | None = None) -> NoReturn:
         where = f" at position {pos + 1}" if pos is not None else ""
         raise SpecError(f"cannot parse {self.what} {self.text!r}: {message}{where}")
 
@@ -84,12 +87,21 @@ class _Parser:
         self.i += 1
         return token
 
-    def value(self) -> Any:
+    def value(self, depth: int = 0) -> Any:
         kind, text, pos = self.take()
+        if depth > MAX_NESTING:
+            self.fail(f"values nested more than {MAX_NESTING} deep", pos)
         if kind == "num":
-            return float(text) if re.search(r"[.eEna]", text) else int(text)
+            if re.search(r"[.eEna]", text):
+                return float(text)
+            if len(text.lstrip("+-")) > 300:
+                self.fail("an integer of more than 300 digits", pos)
+            return int(text)
         if kind == "str":
-            return text[1:-1].encode().decode("unicode_escape")
+            try:
+                return text[1:-1].encode().decode("unicode_escape")
+            except UnicodeDecodeError as exc:
+                self.fail(f"a bad escape in the string {text} ({exc.reason})", pos)
         if kind == "name":
             if text.lower() in _WORDS:
                 return _WORDS[text.lower()]
@@ -98,7 +110,7 @@ class _Parser:
             close = ")" if text == "(" else "]"
             items = []
             while self.peek() and self.peek()[1] != close:  # type: ignore[index]
-                items.append(self.value())
+                items.append(self.value(depth + 1))
                 if self.peek() and self.peek()[1] == ",":  # type: ignore[index]
                     self.take(",")
                 else:
