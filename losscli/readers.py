@@ -36,6 +36,8 @@ from losscli.errors import InputError
 STDIN = "-"
 CSV_NULLS = ["", "NA", "N/A", "nan", "NaN", "NAN", "null", "NULL"]
 CSV_BLOCK_BYTES = 16 << 20
+#: A CSV line longer than this is an error (a file without line breaks would fill memory).
+MAX_LINE_BYTES = 64 << 20
 
 
 class Format(str, Enum):
@@ -221,32 +223,6 @@ def _sniff_stdin() -> Format:
     if head.startswith(b"PAR1"):
         return Format.PARQUET
     return Format.CSV
-
-
-def _spool_stdin() -> str:
-    """Standard input copied to a temporary file (Parquet needs its footer, at the end);
-    the file is removed when losscli exits."""
-    import atexit
-    import os
-    import shutil
-    import tempfile
-
-    fd, name = tempfile.mkstemp(prefix="losscli-stdin-", suffix=".parquet")
-    def remove() -> None:
-        if os.path.exists(name):
-            os.unlink(name)
-
-    atexit.register(remove)
-    with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-    return name
-
-
-def _read_stdin() -> bytes:
-    data = sys.stdin.buffer.read()
-    if not data.strip():
-        raise InputError("standard input is empty; pipe a CSV file into losscli or give a path")
-    return data
 
 
 def _arrow_message(exc: Exception) -> str:
@@ -673,7 +649,7 @@ class _ParquetSource(_TableSource):
 
         self.label = describe_source(source)
         if source == STDIN:
-            self.parts: list[str] = [_spool_stdin()]
+            self.parts: list[str] = [_spool(source, ".parquet")]
         elif Path(source).is_dir():
             self.parts = _dataset_files(Path(source))
         else:
@@ -765,6 +741,54 @@ class _ParquetSource(_TableSource):
             ) from None
 
 
+def _long_line(label: str, line: int) -> str:
+    return (
+        f"{label}: line {line + 1} is longer than {MAX_LINE_BYTES >> 20} MiB without a line "
+        "break; is it really CSV?"
+    )
+
+
+def _check_quotes(block: bytes, lines_before: int, label: str, header: bool) -> None:
+    """Every quoted field closes on its line: a quote that never closes would swallow every
+    row after it into one field (and a gate would pass on what is left)."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    quotes = np.cumsum(data == ord('"'))
+    per_line = np.diff(np.concatenate([[0], quotes[ends]]))
+    odd = np.flatnonzero(per_line % 2)
+    if len(odd):
+        line = lines_before + int(odd[0]) + 1  # 1-based line of the file
+        row = line - 1 - int(header)
+        raise InputError(
+            f"{label}: row {row} (line {line}) opens a quote that does not close on that line; "
+            "a quoted field spanning lines or a stray quote would swallow rows"
+        )
+
+
+def _spool(source: str, suffix: str = "") -> str:
+    """Standard input, a pipe or a FIFO (readable once) copied to a temporary file as it
+    comes, in bounded memory; the file is removed when losscli exits."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="losscli-input-", suffix=suffix)
+
+    def remove() -> None:
+        if os.path.exists(name):
+            os.unlink(name)
+
+    atexit.register(remove)
+    with os.fdopen(fd, "wb") as out:
+        if source == STDIN:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        else:
+            with open(source, "rb") as stream:
+                shutil.copyfileobj(stream, out, 1 << 20)
+    return name
+
+
 class _CsvSource(_TableSource):
     """CSV or TSV, plain or compressed, parsed block by block; only selected columns, as float64."""
 
@@ -782,7 +806,12 @@ class _CsvSource(_TableSource):
         self.source = source
         self.compression = compression
         self.delimiter = "\t" if fmt is Format.TSV else ","
-        self.data = _read_stdin() if source == STDIN else None
+        self.path = source
+        if source == STDIN or not Path(source).is_file():
+            # Standard input, a pipe or a FIFO can be read once: it is copied to a temporary
+            # file as it comes (bounded memory), then read like a file.
+            self.path = _spool(source)
+        self.carriage_returns = False  # old Mac files end lines with \r alone
         first = self._first_line()
         import csv
 
@@ -802,19 +831,34 @@ class _CsvSource(_TableSource):
     def _stream(self) -> Any:
         import pyarrow as pa
 
-        raw = pa.BufferReader(self.data) if self.data is not None else pa.OSFile(self.source)
+        raw = pa.OSFile(self.path)
         return pa.CompressedInputStream(raw, self.compression) if self.compression else raw
 
     def _first_line(self) -> str:
         stream = self._stream()
-        head = stream.read(65536)
+        head = b""
+        while b"\n" not in head and len(head) <= MAX_LINE_BYTES:
+            piece = stream.read(1 << 20)
+            if not piece:
+                break
+            head += piece
         stream.close()
         if not head.strip():
+            if self.source == STDIN:
+                raise InputError(
+                    "standard input is empty; pipe a CSV file into losscli or give a path"
+                )
             raise InputError(f"{self.label}: the file is empty")
+        if b"\n" not in head and b"\r" in head:
+            self.carriage_returns = True
+            head = head.replace(b"\r", b"\n")
+        end = head.find(b"\n")
+        if end < 0 and len(head) > MAX_LINE_BYTES:
+            raise InputError(_long_line(self.label, 0))
         try:
             text = head.decode("utf-8")
         except UnicodeDecodeError as exc:
-            cut_at_end = len(head) == 65536 and exc.start >= len(head) - 4
+            cut_at_end = exc.start >= len(head) - 4
             if not cut_at_end:  # not just a character cut at the sample's end
                 raise InputError(
                     f"{self.label}: not UTF-8 text (byte {exc.start}); "
@@ -852,7 +896,7 @@ class _CsvSource(_TableSource):
                 convert_options=convert,
             )
         except pa.ArrowInvalid as exc:
-            self._fail(exc)
+            raise InputError(f"{self.label}: {_arrow_message(exc)}") from None
         return reader, wanted
 
     def _fail(self, exc: Exception) -> None:
@@ -894,6 +938,7 @@ class _CsvSource(_TableSource):
         )
         stream = self._stream()
         offset = 0
+        lines = 0  # lines of the file before the block, the header included
         rest = b""
         skip_header = self.header
         try:
@@ -901,6 +946,10 @@ class _CsvSource(_TableSource):
                 data = stream.read(CSV_BLOCK_BYTES)
                 if rest == b"" and offset == 0 and data.startswith(b"\xef\xbb\xbf"):
                     data = data[3:]
+                if self.carriage_returns:
+                    data = data.replace(b"\r", b"\n")
+                if len(rest) > MAX_LINE_BYTES:
+                    raise InputError(_long_line(self.label, lines))
                 block = rest + data
                 if skip_header:
                     newline = block.find(b"\n")
@@ -909,8 +958,12 @@ class _CsvSource(_TableSource):
                         continue
                     block = block[newline + 1 :] if newline >= 0 else b""
                     skip_header = False
+                    lines = 1
                 cut = block.rfind(b"\n") + 1 if data else len(block)
                 block, rest = block[:cut], block[cut:]
+                if b'"' in block:
+                    _check_quotes(block, lines, self.label, self.header)
+                lines += block.count(b"\n")
                 if block.strip():
                     try:
                         table = csv.read_csv(
