@@ -257,7 +257,7 @@ def test_a_line_without_end_is_an_error_and_memory_stays_bounded(here, monkeypat
 def test_wide_header_over_64_kib(here):
     names = [f"class_{i:05}" for i in range(8000)]
     rows = np.eye(8000)[:3]
-    text = ",".join(names) + "\n" + "\n".join(",".join("%g" % v for v in r) for r in rows) + "\n"
+    text = ",".join(names) + "\n" + "\n".join(",".join(f"{v:g}" for v in r) for r in rows) + "\n"
     Path("wide.csv").write_text(text)
     result = invoke("eval", "categorical_crossentropy", "--y-true", "wide.csv", "--y-pred", "wide.csv", "-q",
                     "-f", "value", code=0)
