@@ -172,10 +172,18 @@ def render_csv(results: list[Result]) -> str:
             writer.writerow([i] + [format_number(v) for v in row])
     else:
         extra = _extra_columns(results)
-        writer.writerow(["loss", "reduction", "value", *extra])
+        # The keys of a JSON result: the canonical name, the spec as typed, ...
+        writer.writerow(["loss", "spec", "reduction", "value", "n_samples", *extra])
         for r in results:
             writer.writerow(
-                [r.spec, r.loss.reduction, format_number(r.value), *_extra_cells(r, extra)]
+                [
+                    r.loss.name,
+                    r.spec,
+                    r.loss.reduction,
+                    format_number(r.value),
+                    r.n_samples,
+                    *_extra_cells(r, extra),
+                ]
             )
     return out.getvalue()
 

@@ -469,7 +469,9 @@ def test_csv_value_markdown_table(reg):
     m = mse(y, p)
     mae = float(np.mean(np.abs(y - p)))
     assert run("eval", "mse", "mae", *files, "--format", "csv").stdout == (
-        f"loss,reduction,value\nmse,sum_over_batch_size,{m!r}\nmae,sum_over_batch_size,{mae!r}\n"
+        "loss,spec,reduction,value,n_samples\n"
+        f"mean_squared_error,mse,sum_over_batch_size,{m!r},12\n"
+        f"mean_absolute_error,mae,sum_over_batch_size,{mae!r},12\n"
     )
     assert run("eval", "mse", "mae", *files, "--format", "value").stdout == f"{m!r}\n{mae!r}\n"
     assert run("eval", "mse", *files, "--format", "markdown").stdout == (

@@ -179,9 +179,9 @@ def test_gates_in_table_csv_and_markdown(pair):
     )
     csv_out = invoke(*args, "--format", "csv", code=1).stdout
     assert csv_out == (
-        "loss,reduction,value,baseline,change,gates,status\n"
-        "mse,sum_over_batch_size,0.3125,0.5625,-0.25,max 0.3 FAIL,FAIL\n"
-        "mae,sum_over_batch_size,0.375,0.375,+0.0,min 0.1 PASS,PASS\n"
+        "loss,spec,reduction,value,n_samples,baseline,change,gates,status\n"
+        "mean_squared_error,mse,sum_over_batch_size,0.3125,4,0.5625,-0.25,max 0.3 FAIL,FAIL\n"
+        "mean_absolute_error,mae,sum_over_batch_size,0.375,4,0.375,+0.0,min 0.1 PASS,PASS\n"
     )
     md = invoke(*args, "--format", "markdown", code=1).stdout
     assert (
