@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from losscli.errors import LossCliError
-from losscli.evaluate import InputSpec, Result, config_key, evaluate
+from losscli.evaluate import InputSpec, Result, config_key, evaluate, omitted_warning
 from losscli.gates import Gate, parse_bound
 from losscli.readers import parse_number
 from losscli.reduction import REDUCTIONS
@@ -251,7 +251,8 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
             errors.update({i: str(exc) for i in members})
             continue
         elapsed = (time.perf_counter() - start) / len(members)
-        dropped = [m for m in evaluation.warnings if m.startswith("nan_policy omit dropped")]
+        n = evaluation.n_omitted
+        dropped = [omitted_warning(n, config_key)] if n else []
         for j, i in enumerate(members):
             results[i] = evaluation.results[j]
             seconds[i] = elapsed

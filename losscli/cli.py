@@ -33,11 +33,11 @@ class LossCliGroup(click.Group):
         kwargs["standalone_mode"] = False
         restore = _terminate_on_signals()
         try:
-            code = super().main(*args, **kwargs)
+            try:
+                code = super().main(*args, **kwargs)
+            except click.exceptions.Exit as exc:
+                code = exc.exit_code
             _flush_stdout()
-        except click.exceptions.Exit as exc:
-            _flush_stdout()
-            code = exc.exit_code
         except click.Abort:
             _error("interrupted")
             code = 130
@@ -653,8 +653,7 @@ def check_command(
             _error(f"{checks[i].name}: {_one_line(message)}")
         raise click.exceptions.Exit(EXIT_USAGE)
     if not quiet:
-        done = [(c.name, r) for c, r in zip(checks, run.results, strict=True) if r is not None]
-        for line in render.failed_gate_lines([r for _, r in done], [n for n, _ in done]):
+        for line in render.failed_gate_lines(run.results, [c.name for c in checks]):
             warn(line, prefix="")
     if not run.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)

@@ -41,6 +41,7 @@ from losscli.readers import (
     Format,
     Request,
     Source,
+    cli_flag,
     describe_source,
     detect_format,
     open_source,
@@ -55,11 +56,6 @@ if TYPE_CHECKING:
 NAN_POLICIES = ("raise", "omit", "propagate")
 CHUNK_BYTES = 2 << 20  # per chunk, over all inputs: small enough to stay in cache
 MIN_CHUNK_ROWS = 16384
-
-
-def cli_flag(key: str) -> str:
-    """A setting as the command line spells it: ``pred_col`` -> ``--pred-col``."""
-    return "--" + key.replace("_", "-")
 
 
 def config_key(key: str) -> str:
@@ -100,7 +96,6 @@ class Result(NamedTuple):
     baseline: Any = None
     gates: Sequence[GateOutcome] = ()
     warnings: Sequence[str] = ()  # likely mistakes in this loss's inputs
-    contributed: bool = True  # False: every weight 0 or every entry masked
 
     @property
     def passed(self) -> bool:
@@ -384,6 +379,10 @@ def _bad_rows(chunk: Chunk) -> dict[str, np.ndarray]:
 
 
 _ROLE_ORDER = ("y_true", "y_pred", "sample_weight", "baseline_pred")
+
+
+def omitted_warning(count: int, say: Callable[[str], str]) -> str:
+    return f"{say('nan_policy')} omit dropped {count} row(s) with NaN or inf"
 
 
 def _nan_error(
@@ -750,14 +749,11 @@ def evaluate(
                 baseline,
                 [g.check(value, baseline, contributed) for g in gates_i],
                 messages,
-                contributed,
             )
         )
     warnings = []
     if state.omitted:
-        warnings.append(
-            f"{inputs.say('nan_policy')} omit dropped {state.omitted} row(s) with NaN or inf"
-        )
+        warnings.append(omitted_warning(state.omitted, inputs.say))
     for result in results:
         warnings += result.warnings
     return Evaluation(results, dict(opened.labels), state.n, state.omitted, warnings)

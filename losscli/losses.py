@@ -166,7 +166,7 @@ class Loss:
         for key, interval in {"label_smoothing": "[0, 1]", **cls.ranges}.items():
             if key in checked and not _within(checked[key], interval):
                 raise SpecError(
-                    f"{cls.__name__}: {key}={_spelled(params.get(key, checked[key]))} is out of "
+                    f"{cls.__name__}: {key}={spell_value(params.get(key, checked[key]))} is out of "
                     f"range; {key} must be in {interval}"
                 )
         return checked
@@ -180,11 +180,11 @@ class Loss:
         for a in axes:
             if not -ndim <= a < ndim:
                 raise SpecError(
-                    f"{type(self).__name__}: axis={_spelled(axis)} is out of range for inputs "
+                    f"{type(self).__name__}: axis={spell_value(axis)} is out of range for inputs "
                     f"of rank {ndim} (axes {-ndim} to {ndim - 1})"
                 )
         if len({a % ndim for a in axes}) != len(axes):
-            raise SpecError(f"{type(self).__name__}: axis={_spelled(axis)} repeats an axis")
+            raise SpecError(f"{type(self).__name__}: axis={spell_value(axis)} repeats an axis")
 
     def call(
         self, y_true: np.ndarray, y_pred: np.ndarray, facts: BatchFacts | None = None
@@ -247,16 +247,18 @@ def _within(value: Any, interval: str) -> bool:
     return bool(above and below)
 
 
-def _spelled(value: Any) -> str:
-    """A value as the user writes it in a spec: ``true``, ``null``, ``(1, 2)``."""
+def spell_value(value: Any) -> str:
+    """A value as the user writes it in a spec: ``true``, ``null``, ``(1, 2)``, ``[0.25]``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
     if isinstance(value, tuple):
-        return "(" + ", ".join(_spelled(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return (
+            "(" + ", ".join(spell_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        )
     if isinstance(value, list):
-        return "[" + ", ".join(_spelled(v) for v in value) + "]"
+        return "[" + ", ".join(spell_value(v) for v in value) + "]"
     return repr(value)
 
 
@@ -264,7 +266,7 @@ def _describe_params(cls: type[Loss]) -> str:
     params = cls.parameters()
     if not params:
         return "it takes no parameters"
-    listed = ", ".join(f"{name}={_spelled(p.default)}" for name, p in params.items())
+    listed = ", ".join(f"{name}={spell_value(p.default)}" for name, p in params.items())
     return f"its parameters are {listed}"
 
 
@@ -273,11 +275,11 @@ def _check_value(cls: type[Loss], key: str, value: Any, hint: Any) -> Any:
     converted = _convert(value, hint)
     if converted is _INVALID:
         raise SpecError(
-            f"{cls.__name__}: {key}={_spelled(value)} is not {_type_name(hint)}; "
+            f"{cls.__name__}: {key}={spell_value(value)} is not {_type_name(hint)}; "
             f"{_describe_params(cls)}"
         )
     if isinstance(converted, float) and not math.isfinite(converted):
-        raise SpecError(f"{cls.__name__}: {key}={_spelled(value)} is not a finite number")
+        raise SpecError(f"{cls.__name__}: {key}={spell_value(value)} is not a finite number")
     return converted
 
 

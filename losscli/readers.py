@@ -81,11 +81,6 @@ class Source:
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         raise NotImplementedError
 
-    @property
-    def once(self) -> bool:
-        """True when the source can be read only once (standard input, a pipe)."""
-        return False
-
     def spool(self) -> None:
         """Make a read-once source readable again: copy what is left to a temporary file."""
 
@@ -119,12 +114,13 @@ def parse_number(text: str) -> float | None:
         return None
 
 
-def _cli_flag(key: str) -> str:
+def cli_flag(key: str) -> str:
+    """A setting as the command line spells it: ``pred_col`` -> ``--pred-col``."""
     return "--" + key.replace("_", "-")
 
 
 def detect_format(
-    source: str, input_format: str | None = None, say: Callable[[str], str] = _cli_flag
+    source: str, input_format: str | None = None, say: Callable[[str], str] = cli_flag
 ) -> tuple[Format, str | None]:
     """The format and compression of a source: by ``input_format`` or by suffix."""
     path, _ = split_npz_key(source)
@@ -166,7 +162,7 @@ def open_source(
     *,
     input_format: str | None = None,
     header: bool | None = None,
-    say: Callable[[str], str] = _cli_flag,
+    say: Callable[[str], str] = cli_flag,
 ) -> Source:
     """Open ``source`` for the roles in ``requests``; errors name the file and what is wrong
     and the setting that fixes it, as ``say`` spells it (``--pred-col``, ``pred_col``)."""
@@ -266,7 +262,7 @@ class _ArraySource(Source):
         self._fp: IO[bytes] | None = None
         fp = self._open()
         try:
-            shape, fortran, self.dtype = _npy_header(fp, None, label)
+            shape, fortran, self.dtype = _npy_header(fp, label)
             header_bytes = fp.tell() if available is not None else 0
         except BaseException:
             fp.close()
@@ -287,10 +283,6 @@ class _ArraySource(Source):
         self.shape = shape
         # Rows of a Fortran-ordered array are not contiguous in the file.
         self.fortran = fortran and len(shape) > 1
-
-    @property
-    def once(self) -> bool:
-        return self._fp is not None
 
     def spool(self) -> None:
         if self._fp is None:
@@ -329,7 +321,7 @@ class _ArraySource(Source):
             fp, self._fp = self._fp, None
             return fp
         fp = self._open()
-        _npy_header(fp, None, self.label)
+        _npy_header(fp, self.label)
         return fp
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
@@ -359,13 +351,10 @@ class _ArraySource(Source):
                 )
 
 
-def _npy_header(
-    fp: IO[bytes], available: int | None, label: str
-) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """Shape, Fortran order and dtype of a ``.npy`` stream.
-
-    Sizes are Python integers: a claimed shape never wraps around int64 to look small.
-    """
+def _npy_header(fp: IO[bytes], label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype of a ``.npy`` stream, as Python integers: a claimed
+    shape never wraps around int64 to look small (``_ArraySource`` checks it against the
+    file's size)."""
     from numpy.lib import format as npformat
 
     try:
@@ -492,9 +481,6 @@ class _Unclosed(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         return self.fp.readinto(buffer)  # type: ignore[attr-defined]
 
-    def tell(self) -> int:
-        return self.fp.tell()
-
 
 class _StdinBytes(io.RawIOBase):
     """Standard input as a binary stream (read once, as it comes)."""
@@ -504,13 +490,7 @@ class _StdinBytes(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         stdin: Any = sys.stdin.buffer
-        return int(stdin.readinto(buffer))
-
-    def tell(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        super().close()  # standard input itself stays open
+        return int(stdin.readinto(buffer))  # closing this stream leaves standard input open
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -799,7 +779,7 @@ class _CsvSource(_TableSource):
         compression: str | None,
         header: bool | None,
         requests: dict[str, Request],
-        say: Callable[[str], str] = _cli_flag,
+        say: Callable[[str], str] = cli_flag,
     ) -> None:
         self.label = describe_source(source)
         self.say = say

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from losscli import __version__
 from losscli.evaluate import Evaluation, Result
-from losscli.losses import LOSSES, Loss, identifiers_of
+from losscli.losses import LOSSES, Loss, identifiers_of, spell_value
 
 if TYPE_CHECKING:
     from losscli.checks import CheckRun
@@ -27,24 +28,8 @@ def format_number(value: Any) -> str:
     return repr(float(value))
 
 
-def format_param(value: Any) -> str:
-    """A parameter value in spec syntax: true/false/null, numbers, lists, tuples."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        inner = ", ".join(format_param(v) for v in value)
-        return f"({inner}{',' if len(value) == 1 else ''})"
-    if isinstance(value, list):
-        return "[" + ", ".join(format_param(v) for v in value) + "]"
-    if isinstance(value, str):
-        return repr(value)
-    return repr(value)
-
-
 def params_text(loss: Loss) -> str:
-    return ", ".join(f"{k}={format_param(v)}" for k, v in loss.params.items())
+    return ", ".join(f"{k}={spell_value(v)}" for k, v in loss.params.items())
 
 
 def value_text(value: Any, n_samples: int | None = None) -> str:
@@ -71,12 +56,21 @@ def _jsonable(value: Any, where: str, warnings: list[str]) -> Any:
             return number
         warnings.append(f"{where} is {number} (not finite), written as null")
         return None
+    listed, nonfinite = json_list(array)
+    if nonfinite:
+        warnings.append(f"{where} has {nonfinite} non-finite value(s), written as null")
+    return listed
+
+
+def json_list(array: np.ndarray) -> tuple[Any, int]:
+    """An array as (nested) lists, NaN and inf as None, and how many there were."""
     nonfinite = ~np.isfinite(array)
-    if nonfinite.any():
-        warnings.append(f"{where} has {int(nonfinite.sum())} non-finite value(s), written as null")
+    count = int(np.count_nonzero(nonfinite))
+    if not count:
+        return array.tolist(), 0
     listed = array.astype(object)
     listed[nonfinite] = None
-    return listed.tolist()
+    return listed.tolist(), count
 
 
 def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
@@ -198,11 +192,15 @@ def _extra_columns(results: list[Result]) -> list[str]:
     return columns
 
 
-def failed_gate_lines(results: list[Result], names: list[str] | None = None) -> list[str]:
-    """One line per failed gate, for stderr in every format."""
+def failed_gate_lines(
+    results: Sequence[Result | None], names: list[str] | None = None
+) -> list[str]:
+    """One line per failed gate, for stderr in every format (None: a check that ended in an
+    error, reported on its own)."""
     return [
         f"FAIL: {names[i] if names else r.spec}: {o.gate.describe()}: {o.reason}"
         for i, r in enumerate(results)
+        if r is not None
         for o in r.gates
         if not o.passed
     ]
@@ -375,7 +373,7 @@ def list_table(width: int | None = None) -> Any:
     rows = []
     for entry in loss_catalogue():
         others = [i for i in entry["identifiers"] if i not in (entry["name"], entry["class_name"])]
-        params = ", ".join(f"{k}={format_param(v)}" for k, v in entry["parameters"].items())
+        params = ", ".join(f"{k}={spell_value(v)}" for k, v in entry["parameters"].items())
         rows.append(
             [entry["name"], entry["class_name"], ", ".join(others), params, entry["description"]]
         )
@@ -433,7 +431,7 @@ def example_command(name: str) -> str:
     params = cls.defaults()
     if params:
         key, value = next(iter(params.items()))
-        spec = f'"{name}({key}={format_param(value)})"'
+        spec = f'"{name}({key}={spell_value(value)})"'
     return f"losscli eval {spec} {EXAMPLES[name]}"
 
 
@@ -447,7 +445,7 @@ def describe_text(name: str) -> str:
     if not params:
         lines.append("  (none)")
     for key, p in params.items():
-        lines.append(f"  {key} = {format_param(p.default)}    ({p.annotation})")
+        lines.append(f"  {key} = {spell_value(p.default)}    ({p.annotation})")
     lines += [
         "",
         "Inputs:",

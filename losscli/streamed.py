@@ -8,13 +8,13 @@ loss's list is spooled to a temporary file and copied out at the end.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from typing import IO, Any
 
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.render import format_number, json_list
 from losscli.writers import csv_header, csv_rows, os_cause, per_sample_columns, write_all
 
 STDOUT = "standard output"
@@ -72,14 +72,12 @@ class PerSampleStdout:
         elif self.format == "value":
             columns = per_sample_columns(list(zip(self.specs, arrays, strict=True)))
             block = np.column_stack([c for _, c in columns])
-            self._emit("\n".join("\t".join(map(repr, row)) for row in block.tolist()) + "\n")
+            lines = ("\t".join(map(format_number, row)) for row in block.tolist())
+            self._emit("\n".join(lines) + "\n")
         elif self.format == "json":
             for i, values in enumerate(arrays):
-                finite = np.isfinite(values)
-                self.nonfinite[i] += int(values.size - np.count_nonzero(finite))
-                listed: Any = values.tolist()
-                if not finite.all():
-                    listed = _nulls(listed)
+                listed, nonfinite = json_list(np.asarray(values, dtype=np.float64))
+                self.nonfinite[i] += nonfinite
                 text = json.dumps(listed, allow_nan=False)[1:-1]  # the items, no brackets
                 if text:
                     self.spools[i].write(("," if self.rows else "") + text)
@@ -116,9 +114,3 @@ class PerSampleStdout:
     def close(self) -> None:
         for spool in self.spools:
             spool.close()
-
-
-def _nulls(listed: Any) -> Any:
-    if isinstance(listed, list):
-        return [_nulls(v) for v in listed]
-    return listed if math.isfinite(listed) else None

@@ -1,5 +1,7 @@
 import os
 
+from click.testing import CliRunner
+
 # Keras is the reference implementation; its numpy backend needs no accelerator.
 # Set before anything imports keras.
 os.environ.setdefault("KERAS_BACKEND", "numpy")
@@ -22,3 +24,16 @@ def keras_float64():
     dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
     keras.config.set_floatx("float64")
     return keras
+
+
+def run_cli(*args: object, code: int, stdin: str | None = None):
+    """``losscli ARGS`` through click's runner: the exit code asserted, never a traceback,
+    never an internal error passed off as the expected outcome."""
+    from losscli.cli import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args], input=stdin, catch_exceptions=False)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    if code != 3:
+        assert "internal error" not in result.stderr
+    return result

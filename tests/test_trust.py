@@ -7,17 +7,18 @@ Every test snapshots the inputs (sha256) and asserts exit codes and exact messag
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli as invoke
 
-from losscli.cli import cli
 from losscli.errors import InputError
 from losscli.writers import PerSampleWriter
 
@@ -30,11 +31,9 @@ def snapshot(root: Path) -> dict[str, str]:
     }
 
 
-def invoke(*args: str, code: int, stdin: str | None = None):
-    result = CliRunner().invoke(cli, [str(a) for a in args], input=stdin, catch_exceptions=False)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return result
+def per_sample(loss: str, y: str, p: str, *extra: str) -> list[str]:
+    """``eval LOSS --y-true Y --y-pred P --reduction none EXTRA...``"""
+    return ["eval", loss, "--y-true", y, "--y-pred", p, "--reduction", "none", *extra]
 
 
 @pytest.fixture
@@ -140,22 +139,9 @@ def test_two_runs_racing_for_one_output_never_both_win(pair):
     np.save("big_y.npy", np.zeros(n))
     np.save("big_p.npy", np.ones(n))
     args = [
-        sys.executable,
-        "-m",
-        "losscli",
-        "eval",
-        "mse",
-        "--y-true",
-        "big_y.npy",
-        "--y-pred",
-        "big_p.npy",
-        "--reduction",
-        "none",
-        "--output",
-        "race.npy",
-        "-f",
-        "value",
-    ]
+        sys.executable, "-m", "losscli",
+        *per_sample("mse", "big_y.npy", "big_p.npy", "--output", "race.npy", "-f", "value"),
+    ]  # fmt: skip
     runs = [
         subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -183,13 +169,14 @@ main()
 
 
 def _run_with_file_size_limit(
-    args: list[str], limit: int, cwd: Path
+    args: list[str], limit: int, cwd: Path, stdout: Any = subprocess.PIPE
 ) -> subprocess.CompletedProcess:
     """A real fault: writes past ``limit`` bytes fail with EFBIG (File too large)."""
     return subprocess.run(
         [sys.executable, "-c", _LIMITED.format(limit=limit), *args],
         cwd=cwd,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=120,
     )
@@ -202,20 +189,7 @@ def test_output_that_cannot_be_written_is_an_error_and_leaves_nothing(tmp_path, 
     np.save(tmp_path / "p.npy", rng.normal(size=200_000))
     before = snapshot(tmp_path)
     run = _run_with_file_size_limit(
-        [
-            "eval",
-            "mse",
-            "--y-true",
-            "y.npy",
-            "--y-pred",
-            "p.npy",
-            "--reduction",
-            "none",
-            "--output",
-            f"out{suffix}",
-            "-f",
-            "value",
-        ],
+        per_sample("mse", "y.npy", "p.npy", "--output", f"out{suffix}", "-f", "value"),
         limit=100_000,
         cwd=tmp_path,
     )
@@ -243,46 +217,14 @@ def test_streamed_none_to_stdout_that_cannot_be_written_is_an_error(pair):
     np.save("big_y.npy", np.zeros(100_000))
     np.save("big_p.npy", np.ones(100_000))
     with open(pair / "stdout.csv", "w") as out:
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _LIMITED.format(limit=50_000),
-                "eval",
-                "mse",
-                "--y-true",
-                "big_y.npy",
-                "--y-pred",
-                "big_p.npy",
-                "--reduction",
-                "none",
-                "-f",
-                "csv",
-            ],
-            cwd=pair,
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
+        args = per_sample("mse", "big_y.npy", "big_p.npy", "-f", "csv")
+        run = _run_with_file_size_limit(args, 50_000, pair, stdout=out)
     assert run.returncode == 2
     assert run.stderr == "Error: standard output: cannot write (File too large)\n"
 
 
 def test_output_into_a_place_that_takes_no_files(pair):
-    result = invoke(
-        "eval",
-        "mse",
-        "--y-true",
-        "y.npy",
-        "--y-pred",
-        "p.npy",
-        "--reduction",
-        "none",
-        "--output",
-        "/proc/self/x.npy",
-        code=2,
-    )
+    result = invoke(*per_sample("mse", "y.npy", "p.npy", "--output", "/proc/self/x.npy"), code=2)
     assert result.stderr.startswith("Error: --output /proc/self/x.npy: cannot write (")
     assert result.stderr.count("\n") == 1
 
@@ -365,17 +307,8 @@ def test_a_terminating_signal_removes_the_temporary_output(pair, signame):
             sys.executable,
             "-m",
             "losscli",
-            "eval",
-            "loss.py:fn",
-            "--y-true",
-            "big_y.npy",
-            "--y-pred",
-            "big_p.npy",
-            "--reduction",
-            "none",
-            "--output",
-            "o.csv",
-        ],
+            *per_sample("loss.py:fn", "big_y.npy", "big_p.npy", "--output", "o.csv"),
+        ],  # fmt: skip
         cwd=pair,
         capture_output=True,
         text=True,
@@ -408,40 +341,10 @@ def test_an_internal_error_exits_3_and_says_so(pair, monkeypatch):
 def test_omitted_rows_keep_their_input_row_numbers(pair):
     np.save("nan.npy", np.array([0.0, np.nan, 2.0, 3.0, np.inf, 1.0]))
     np.save("six.npy", np.arange(6.0))
-    result = invoke(
-        "eval",
-        "mse",
-        "--y-true",
-        "six.npy",
-        "--y-pred",
-        "nan.npy",
-        "--nan-policy",
-        "omit",
-        "--reduction",
-        "none",
-        "--output",
-        "o.csv",
-        "-q",
-        "-f",
-        "json",
-        code=0,
-    )
-    assert result.stdout  # the JSON document
-    assert Path("o.csv").read_text() == "index,mse\n0,0.0\n2,0.0\n3,0.0\n5,16.0\n"
-    streamed = invoke(
-        "eval",
-        "mse",
-        "--y-true",
-        "six.npy",
-        "--y-pred",
-        "nan.npy",
-        "--nan-policy",
-        "omit",
-        "--reduction",
-        "none",
-        "-q",
-        "-f",
-        "csv",
-        code=0,
-    )
-    assert streamed.stdout == "index,mse\n0,0.0\n2,0.0\n3,0.0\n5,16.0\n"
+    args = per_sample("mse", "six.npy", "nan.npy", "--nan-policy", "omit", "-q")
+    # Rows 1 and 4 hold NaN/inf: absent, never renumbered. Squared errors by hand.
+    expected = "index,mse\n0,0.0\n2,0.0\n3,0.0\n5,16.0\n"
+    result = invoke(*args, "--output", "o.csv", "-f", "json", code=0)
+    assert json.loads(result.stdout)["results"][0]["value"] == [0.0, 0.0, 0.0, 16.0]
+    assert Path("o.csv").read_text() == expected
+    assert invoke(*args, "-f", "csv", code=0).stdout == expected
