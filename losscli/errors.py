@@ -6,6 +6,8 @@ code 2; anything else is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class LossCliError(Exception):
     """Base class for every error losscli reports to a user."""
@@ -44,3 +46,19 @@ class Terminated(BaseException):
         self.signum = signum
         self.name = signal.Signals(signum).name
         super().__init__(self.name)
+
+
+def shorten(text: object, limit: int = 40) -> str:
+    """A name or value echoed in a message: printable, at most ``limit`` characters."""
+    text = str(text)
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def name_list(names: Iterable[str], limit: int = 10) -> str:
+    """Names echoed in a message: the first ``limit``, each shortened, and how many more."""
+    names = list(names)
+    shown = ", ".join(shorten(name) for name in names[:limit])
+    more = len(names) - limit
+    return shown + (f", ... ({more} more)" if more > 0 else "") if names else "(none)"

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from losscli import functions as F
-from losscli.errors import LossCliError, LossError, SpecError, Terminated
+from losscli.errors import LossCliError, LossError, SpecError, Terminated, shorten
 from losscli.functions import (
     binary_crossentropy,
     binary_focal_crossentropy,
@@ -648,19 +648,77 @@ def identifiers_of(name: str) -> list[str]:
     return [ident for ident, target in IDENTIFIERS.items() if target == name]
 
 
+#: Names other libraries give a loss (scikit-learn, PyTorch, TensorFlow 1), with the Keras
+#: specs that compute it: suggested in the did-you-mean line, never accepted in their place.
+ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "log_loss": ("binary_crossentropy", "categorical_crossentropy"),
+    "cross_entropy": (
+        "sparse_categorical_crossentropy(from_logits=true)",
+        "categorical_crossentropy(from_logits=true)",
+    ),
+    "binary_cross_entropy_with_logits": ("binary_crossentropy(from_logits=true)",),
+    "bce_with_logits": ("binary_crossentropy(from_logits=true)",),
+    "sigmoid_cross_entropy": ("binary_crossentropy(from_logits=true)",),
+    "sigmoid_cross_entropy_with_logits": ("binary_crossentropy(from_logits=true)",),
+    "softmax_cross_entropy": ("categorical_crossentropy(from_logits=true)",),
+    "softmax_cross_entropy_with_logits": ("categorical_crossentropy(from_logits=true)",),
+    "sparse_softmax_cross_entropy": ("sparse_categorical_crossentropy(from_logits=true)",),
+    "sparse_softmax_cross_entropy_with_logits": (
+        "sparse_categorical_crossentropy(from_logits=true)",
+    ),
+    "nll_loss": ("sparse_categorical_crossentropy",),
+    "nll": ("sparse_categorical_crossentropy",),
+    "l1": ("mean_absolute_error",),
+    "l1_loss": ("mean_absolute_error",),
+    "absolute_difference": ("mean_absolute_error",),
+    "l2": ("mean_squared_error",),
+    "l2_loss": ("mean_squared_error",),
+    "mse_loss": ("mean_squared_error",),
+    "smooth_l1": ("huber",),
+    "smooth_l1_loss": ("huber",),
+    "mean_squared_log_error": ("mean_squared_logarithmic_error",),
+    "kl_div": ("kl_divergence",),
+    "hinge_loss": ("hinge",),
+    "hinge_embedding_loss": ("hinge",),
+    "multi_margin_loss": ("categorical_hinge",),
+    "cosine_embedding_loss": ("cosine_similarity",),
+    "poisson_nll_loss": ("poisson",),
+    "ctc_loss": ("ctc",),
+    "focal_loss": ("binary_focal_crossentropy", "categorical_focal_crossentropy"),
+    "sigmoid_focal_loss": ("binary_focal_crossentropy(from_logits=true)",),
+    "dice_loss": ("dice",),
+    "tversky_loss": ("tversky",),
+}
+_ELSEWHERE_FOLDED = {_fold(name): specs for name, specs in ELSEWHERE.items()}
+
+
 def lookup(identifier: str) -> type[Loss]:
     """The loss class for an identifier: exact first, then ignoring case and underscores."""
     name = IDENTIFIERS.get(identifier) or _FOLDED.get(_fold(identifier))
     if name is None:
-        import difflib
-
-        close = difflib.get_close_matches(identifier, list(IDENTIFIERS), n=3, cutoff=0.6)
-        for folded in difflib.get_close_matches(_fold(identifier), list(_FOLDED), n=3):
-            if _FOLDED_IDENTIFIER[folded] not in close:
-                close.append(_FOLDED_IDENTIFIER[folded])
-        hint = f"; did you mean {', '.join(close[:3])}?" if close else ""
-        raise SpecError(f"unknown loss {identifier!r}{hint} (`losscli list` shows them all)")
+        raise SpecError(
+            f"unknown loss {shorten(identifier)!r}{_did_you_mean(identifier)} "
+            "(`losscli list` shows them all)"
+        )
     return LOSSES[name]
+
+
+def _did_you_mean(identifier: str) -> str:
+    """Up to three suggestions, each loss once: other libraries' names by meaning, then
+    Keras identifiers that look alike."""
+    import difflib
+
+    close = list(_ELSEWHERE_FOLDED.get(_fold(identifier), ()))
+    close += difflib.get_close_matches(identifier, list(IDENTIFIERS), n=3, cutoff=0.6)
+    close += [
+        _FOLDED_IDENTIFIER[folded]
+        for folded in difflib.get_close_matches(_fold(identifier), list(_FOLDED), n=3)
+    ]
+    seen: dict[str, str] = {}  # canonical name -> the spelling suggested
+    for suggestion in close:
+        seen.setdefault(IDENTIFIERS[suggestion.split("(")[0]], suggestion)
+    suggestions = list(seen.values())[:3]
+    return f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
 
 
 def get(identifier: Any) -> Any:
