@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from losscli.errors import LossCliError
+from losscli.errors import LossCliError, shorten
 from losscli.evaluate import InputSpec, Result, config_key, evaluate, omitted_warning
 from losscli.gates import Gate, parse_bound
 from losscli.readers import parse_number
@@ -44,6 +44,7 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "baseline_pred": _TEXT,
     "input_format": _TEXT,
     "header": (bool,),
+    "delimiter": _TEXT,
     "nan_policy": _TEXT,
 }
 CHECK_KEYS: dict[str, tuple[type, ...]] = {
@@ -114,6 +115,8 @@ def load_config(path: Path) -> list[Check]:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{path}: arrays or tables nested too deep to read") from None
     where = str(path)
     if path.name == "pyproject.toml":
         document = document.get("tool", {}).get("losscli")
@@ -153,7 +156,13 @@ def _inherit(shared: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
 def _check_keys(table: dict[str, Any], known: dict[str, tuple[type, ...]], where: str) -> None:
     for key, value in table.items():
         if key not in known:
-            raise ConfigError(f"{where}: unknown key {key!r}; known keys: {', '.join(known)}")
+            import difflib
+
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(
+                f"{where}: unknown key {shorten(key)!r}; {hint}known keys: {', '.join(known)}"
+            )
         kinds = known[key]
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if ok and isinstance(value, list) and key.endswith("_col"):
@@ -197,6 +206,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         weight_col=settings.get("weight_col"),
         input_format=settings.get("input_format"),
         header=settings.get("header"),
+        delimiter=settings.get("delimiter"),
         baseline_pred=settings.get("baseline_pred"),
         say=config_key,
     )

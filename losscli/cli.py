@@ -132,6 +132,16 @@ def warn(message: str, prefix: str = "Warning: ") -> None:
     click.echo(f"{prefix}{message}", err=True)
 
 
+def _stdin_hint(specs: list[Any], quiet: bool) -> None:
+    """Reading standard input from a terminal looks like a hang: say what losscli waits for."""
+    if not quiet and any(spec.reads_stdin() for spec in specs) and sys.stdin.isatty():
+        warn(
+            "reading the input from the terminal: paste the rows and press Ctrl-D, "
+            "or pipe a file in (cat preds.csv | losscli ...)",
+            prefix="losscli: ",
+        )
+
+
 def _print(build: Callable[[int | None], Any]) -> None:
     """Print a rich table to stdout, built for the terminal's width (``None``: not a terminal,
     never wrapped); colours on a terminal only, never with NO_COLOR."""
@@ -268,6 +278,11 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--header/--no-header",
             default=None,
             help="CSV: the first row is (not) a header. Default: detected.",
+        ),
+        click.option(
+            "--delimiter",
+            metavar="CHAR",
+            help="CSV: the field delimiter ('tab' for a tab). Default: detected among , tab ; |.",
         ),
         click.option(
             "--nan-policy",
@@ -412,6 +427,7 @@ def eval_command(
     weight_col: str | None,
     input_format: str | None,
     header: bool | None,
+    delimiter: str | None,
     nan_policy: str,
     from_logits: bool | None,
     label_smoothing: float | None,
@@ -466,8 +482,10 @@ def eval_command(
         weight_col=weight_col,
         input_format=input_format,
         header=header,
+        delimiter=delimiter,
         baseline_pred=baseline_pred,
     )
+    _stdin_hint([spec], quiet)
     target = None
     if output:
         from losscli import writers
@@ -627,6 +645,7 @@ def check_command(
     if junit_xml:
         sources = [p for c in checks for p in c.inputs.paths()]
         report_path = writers.check_report_path(junit_xml, [*sources, str(path)], "--junit-xml")
+    _stdin_hint([check.inputs for check in checks], quiet)
     run = run_checks(path, checks)
     if not quiet:
         for message in run.warnings:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError, RowError
+from losscli.errors import InputError, RowError, shorten
 from losscli.losses import (
     BatchFacts,
     BinaryCrossentropy,
@@ -42,6 +42,7 @@ from losscli.readers import (
     Request,
     Source,
     cli_flag,
+    csv_delimiter,
     describe_source,
     detect_format,
     open_source,
@@ -76,6 +77,7 @@ class InputSpec(NamedTuple):
     input_format: str | None = None
     header: bool | None = None
     baseline_pred: str | None = None
+    delimiter: str | None = None
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
@@ -83,6 +85,10 @@ class InputSpec(NamedTuple):
         """Every file this run reads: the one list that no output may replace."""
         named = (self.y_true, self.y_pred, self.data, self.baseline_pred, self.sample_weight)
         return [p for p in named if p and p != STDIN and parse_number(p) is None]
+
+    def reads_stdin(self) -> bool:
+        named = (self.y_true, self.y_pred, self.data, self.baseline_pred, self.sample_weight)
+        return STDIN in named
 
 
 class Result(NamedTuple):
@@ -140,6 +146,9 @@ class _Inputs:
         self.sources = sources
         self.labels = labels  # role -> where it comes from
         self.scalar_weight = scalar_weight
+        self.warnings = _same_inputs(sources, labels)
+        if scalar_weight is not None and scalar_weight < 0:
+            self.warnings.append(_negative_weights(scalar_weight))
 
 
 def _open_inputs(spec: InputSpec) -> _Inputs:
@@ -152,6 +161,7 @@ def _open_inputs(spec: InputSpec) -> _Inputs:
         labels[role] = describe_source(source)
 
     say = spec.say
+    delimiter = csv_delimiter(spec.delimiter, say)
     weight_request = Request((spec.weight_col,) if spec.weight_col else (), say("weight_col"))
     if spec.data:
         if spec.y_true or spec.y_pred:
@@ -212,10 +222,56 @@ def _open_inputs(spec: InputSpec) -> _Inputs:
         columns = tuple(spec.pred_cols) if is_table else ()
         want(spec.baseline_pred, "baseline_pred", Request(columns, say("pred_col")))
     sources = [
-        open_source(source, roles, input_format=spec.input_format, header=spec.header, say=say)
+        open_source(
+            source,
+            roles,
+            input_format=spec.input_format,
+            header=spec.header,
+            delimiter=delimiter,
+            say=say,
+        )
         for source, roles in requests.items()
     ]
     return _Inputs(sources, labels, scalar)
+
+
+def _same_inputs(sources: list[Source], labels: dict[str, str]) -> list[str]:
+    """A warning when y_true and y_pred are the same numbers: the same columns of one file,
+    or one array file named twice."""
+    import os
+
+    by_role = {role: source for source in sources for role in source.roles}
+    true, pred = by_role["y_true"], by_role["y_pred"]
+    if true is pred:
+        selected = getattr(true, "selected", None)
+        same = selected is None or selected["y_true"] == selected["y_pred"]
+    else:
+        paths = [split_npz_key(labels[role]) for role in ("y_true", "y_pred")]
+        same = (
+            paths[0][1] == paths[1][1]
+            and all(p != STDIN and Path(p).is_file() for p, _ in paths)
+            and os.path.samefile(paths[0][0], paths[1][0])
+        )
+    if not same:
+        return []
+    return [
+        f"y_true and y_pred are the same data ({labels['y_pred']}"
+        f"{_columns_text(pred)}): every loss compares it with itself"
+    ]
+
+
+def _columns_text(source: Source) -> str:
+    names, selected = getattr(source, "names", None), getattr(source, "selected", None)
+    if names is None or selected is None:
+        return ""
+    return ", column " + ", ".join(repr(shorten(names[i])) for i in selected["y_pred"])
+
+
+def _negative_weights(lowest: float) -> str:
+    return (
+        f"sample_weight has negative values (min {lowest:.4g}): Keras applies them as they are, "
+        "so those samples lower the loss"
+    )
 
 
 def _exists(path: str) -> bool:
@@ -421,6 +477,7 @@ class InputChecks:
         self.loss = loss
         self.pred_range = [np.inf, -np.inf]
         self.true_min = np.inf
+        self.true_range = [np.inf, -np.inf]  # binary losses: labels are 0 or 1
         self.pred_rows: tuple[int, float] | None = None
         self.true_rows: tuple[int, float] | None = None
 
@@ -431,12 +488,11 @@ class InputChecks:
         axis = axis if isinstance(axis, int) else -1
         if isinstance(loss, _BINARY + _PROBABILITY_ROWS + _LOGS) and y_pred.size:
             # min/max give NaN when a NaN passed (--nan-policy propagate): no comparison holds.
-            self.pred_range = [
-                min(self.pred_range[0], float(np.min(y_pred))),
-                max(self.pred_range[1], float(np.max(y_pred))),
-            ]
+            self.pred_range = _widen(self.pred_range, y_pred)
         if isinstance(loss, _LOGS) and y_true.size:
             self.true_min = min(self.true_min, float(np.min(y_true)))
+        if isinstance(loss, _BINARY) and y_true.size:
+            self.true_range = _widen(self.true_range, y_true)
         if isinstance(loss, _PROBABILITY_ROWS) and not from_logits and y_pred.shape[-1] > 1:
             self.pred_rows = self.pred_rows or _row_not_summing_to_one(y_pred, axis, offset)
         if isinstance(loss, _ONE_HOT_LABELS) and y_true.ndim > 1 and y_true.shape[-1] > 1:
@@ -444,11 +500,9 @@ class InputChecks:
 
     def merge(self, later: InputChecks) -> None:
         """Add what a later chunk found."""
-        self.pred_range = [
-            min(self.pred_range[0], later.pred_range[0]),
-            max(self.pred_range[1], later.pred_range[1]),
-        ]
+        self.pred_range = _widen(self.pred_range, np.array(later.pred_range))
         self.true_min = min(self.true_min, later.true_min)
+        self.true_range = _widen(self.true_range, np.array(later.true_range))
         self.pred_rows = self.pred_rows or later.pred_rows
         self.true_rows = self.true_rows or later.true_rows
 
@@ -466,6 +520,12 @@ class InputChecks:
             out.append(
                 f"{name}: y_pred has values outside [0, 1] (min {low:.4g}, max {high:.4g}): "
                 f"these look like logits; {hint}"
+            )
+        low_true, high_true = self.true_range
+        if isinstance(loss, _BINARY) and (low_true < 0 or high_true > 1):
+            out.append(
+                f"{name}: y_true has values outside [0, 1] (min {low_true:.4g}, max "
+                f"{high_true:.4g}); a binary loss expects labels 0 or 1 (or probabilities)"
             )
         if self.pred_rows:
             rescale = "; Keras rescales each row to sum to 1" if isinstance(loss, _RESCALED) else ""
@@ -488,6 +548,11 @@ class InputChecks:
                         f"{name} takes logarithms and expects values >= 0"
                     )
         return out
+
+
+def _widen(span: list[float], values: np.ndarray) -> list[float]:
+    """``[min, max]`` of what ``span`` covered and ``values`` (NaN when a NaN passed)."""
+    return [min(span[0], float(np.min(values))), max(span[1], float(np.max(values)))]
 
 
 def _row_not_summing_to_one(array: np.ndarray, axis: int, offset: int) -> tuple[int, float] | None:
@@ -550,6 +615,7 @@ class _Outcome:
         self.bad: dict[str, tuple[int, int]] = {}  # role -> (first bad row, non-finite count)
         self.parts: list[_Part] = []
         self.index: np.ndarray | None = None  # input row numbers of the rows evaluated
+        self.lowest_weight = np.inf  # of the rows evaluated
 
 
 def _evaluate_chunk(offset: int, raw: Chunk, ctx: _Context) -> _Outcome:
@@ -572,6 +638,8 @@ def _evaluate_chunk(offset: int, raw: Chunk, ctx: _Context) -> _Outcome:
         return outcome
     outcome.index = offset + (kept_rows if kept_rows is not None else np.arange(outcome.n))
     weights = chunk.get("sample_weight", ctx.scalar_weight)
+    if "sample_weight" in chunk:
+        outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
     y_true, y_pred = chunk["y_true"], chunk["y_pred"]
     for task in ctx.tasks:
         part = _Part(task)
@@ -751,7 +819,11 @@ def evaluate(
                 messages,
             )
         )
-    warnings = []
+    warnings = list(opened.warnings)
+    for source in opened.sources:
+        warnings += source.warnings
+    if state.lowest_weight < 0:
+        warnings.append(_negative_weights(state.lowest_weight))
     if state.omitted:
         warnings.append(omitted_warning(state.omitted, inputs.say))
     for result in results:
@@ -768,6 +840,7 @@ class _Merged:
         self.omitted = 0
         self.first_bad: tuple[str, int] | None = None
         self.counts: dict[str, int] = {}
+        self.lowest_weight = np.inf
 
     def merge(
         self,
@@ -786,6 +859,7 @@ class _Merged:
             return  # an error is coming: only the counts matter
         self.n += outcome.n
         self.omitted += outcome.rows - outcome.n
+        self.lowest_weight = min(self.lowest_weight, outcome.lowest_weight)
         if not outcome.parts:
             return
         for task, part in zip(tasks, outcome.parts, strict=True):

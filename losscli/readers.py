@@ -17,6 +17,7 @@ Pickles are never loaded. pyarrow is imported only by the sources that need it.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import math
@@ -31,13 +32,18 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, name_list, shorten
 
 STDIN = "-"
 CSV_NULLS = ["", "NA", "N/A", "nan", "NaN", "NAN", "null", "NULL"]
 CSV_BLOCK_BYTES = 16 << 20
 #: A CSV line longer than this is an error (a file without line breaks would fill memory).
 MAX_LINE_BYTES = 64 << 20
+#: CSV delimiters told apart by sniffing the first lines (``--delimiter`` sets any other).
+DELIMITERS = (",", "\t", ";", "|")
+SNIFF_LINES = 50
+#: Integers up to this magnitude are exact in float64.
+EXACT_INTEGERS = 2**53
 
 
 class Format(str, Enum):
@@ -80,6 +86,13 @@ class Source:
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         raise NotImplementedError
+
+    def __init__(self) -> None:
+        #: Likely mistakes seen while reading, each once, in the order seen.
+        self.warnings: dict[str, None] = {}
+
+    def note(self, warning: str) -> None:
+        self.warnings[warning] = None
 
     def spool(self) -> None:
         """Make a read-once source readable again: copy what is left to a temporary file."""
@@ -162,6 +175,7 @@ def open_source(
     *,
     input_format: str | None = None,
     header: bool | None = None,
+    delimiter: str | None = None,
     say: Callable[[str], str] = cli_flag,
 ) -> Source:
     """Open ``source`` for the roles in ``requests``; errors name the file and what is wrong
@@ -173,7 +187,7 @@ def open_source(
         _check_readable(path, allow_dir=fmt is Format.PARQUET)
     try:
         if fmt in (Format.CSV, Format.TSV):
-            return _CsvSource(source, fmt, compression, header, requests, say)
+            return _CsvSource(source, fmt, compression, header, requests, say, delimiter)
         if fmt is Format.PARQUET:
             return _ParquetSource(source, requests)
         if fmt is Format.NPY:
@@ -257,6 +271,7 @@ class _ArraySource(Source):
         available: int | None,
         requests: dict[str, Request],
     ) -> None:
+        super().__init__()
         self.opener = opener
         self.label = label
         self._fp: IO[bytes] | None = None
@@ -309,6 +324,12 @@ class _ArraySource(Source):
 
         self.opener = opener
 
+    def _check_integers(self, block: np.ndarray) -> None:
+        if self.dtype.kind in "iu" and self.dtype.itemsize == 8 and block.size:
+            largest = max(abs(int(block.min())), abs(int(block.max())))
+            if largest > EXACT_INTEGERS:
+                self.note(_large_integers(self.label, largest))
+
     def _open(self) -> Any:
         try:
             return self.opener()
@@ -333,6 +354,7 @@ class _ArraySource(Source):
                 array = np.frombuffer(whole, self.dtype).reshape(self.shape, order="F")
                 for start in range(0, n_rows, rows):
                     block = np.ascontiguousarray(array[start : start + rows])
+                    self._check_integers(block)
                     yield {role: block for role in self.roles}
                 return
             for start in range(0, n_rows, rows):
@@ -344,6 +366,7 @@ class _ArraySource(Source):
                     if not n:
                         raise InputError(f"{self.label}: the data ended early: is it truncated?")
                     got += n
+                self._check_integers(block)
                 yield {role: block for role in self.roles}
             if fp.read(1):
                 raise InputError(
@@ -420,12 +443,12 @@ def _npz_member(path: str, key: str | None, source: str, requests: dict[str, Req
         if key is None:
             if len(members) > 1:
                 raise InputError(
-                    f"{path} holds {len(members)} arrays ({', '.join(members)}); "
+                    f"{path} holds {len(members)} arrays ({name_list(members)}); "
                     f"name one as {path}:KEY"
                 )
             key = next(iter(members))
         if key not in members:
-            raise InputError(f"{path} has no array {key!r}; it holds {', '.join(members)}")
+            raise InputError(f"{path} has no array {shorten(key)!r}; it holds {name_list(members)}")
         info = members[key]
 
         def opener() -> Any:
@@ -498,6 +521,8 @@ class _StdinBytes(io.RawIOBase):
 
 def _looks_numeric(field: str) -> bool:
     field = field.strip().strip('"')
+    if "_" in field or not field.isascii():  # Python reads 1_000 and Arabic digits; pyarrow not
+        return False
     if field == "" or field in CSV_NULLS or field.lower() in ("inf", "-inf", "+inf", "nan"):
         return True
     try:
@@ -514,55 +539,100 @@ class _TableSource(Source):
 
     names: list[str]
     selected: dict[str, list[int]]
+    list_widths: dict[str, int]  # list column -> vector length, over every batch
 
     def _select(self, requests: dict[str, Request]) -> None:
+        self.list_widths = {}
         self.roles = list(requests)
-        self.hint = "/".join(dict.fromkeys(r.option for r in requests.values()))
         self.selected = {}
+        options: dict[str, dict[str, None]] = {}  # column -> the options that selected it
         for role, request in requests.items():
             chosen: list[int] = []
             for pattern in request.columns or ("*",):
                 matched = [i for i, c in enumerate(self.names) if fnmatch.fnmatchcase(c, pattern)]
                 if not matched:
                     raise InputError(
-                        f"{self.label}: no column matches {request.option} {pattern!r}; "
-                        f"the columns are {', '.join(self.names) or '(none)'}"
+                        f"{self.label}: no column matches {request.option} {shorten(pattern)!r}; "
+                        f"the columns are {name_list(self.names)}"
                     )
                 chosen += [i for i in matched if i not in chosen]
+            for i in chosen:
+                options.setdefault(self.names[i], {})[request.option] = None
             self.selected[role] = chosen
+        self.hints = {name: "/".join(chosen_by) for name, chosen_by in options.items()}
         self.width = sum(len(indices) for indices in self.selected.values())
 
+    def _numeric(self, column: Any, name: str, offset: int) -> np.ndarray:
+        """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-def _numeric_column(
-    column: Any,
-    name: str,
-    label: str,
-    offset: int = 0,
-    hint: str = "--true-col/--pred-col",
-    widths: dict[str, int] | None = None,
-) -> np.ndarray:
-    """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN.
-
-    ``widths`` remembers each list column's vector length across batches."""
-    import pyarrow as pa
-
-    kind = column.type
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        return _list_column(column, name, label, offset, {} if widths is None else widths)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        # safe=False: uint64 and int64 beyond 2**53 become the nearest float64.
-        return np.asarray(
-            column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False),
-            dtype=np.float64,
+        kind = column.type
+        if (
+            pa.types.is_list(kind)
+            or pa.types.is_large_list(kind)
+            or pa.types.is_fixed_size_list(kind)
+        ):
+            return _list_column(column, name, self.label, offset, self.list_widths)
+        if pa.types.is_integer(kind) and kind.bit_width == 64 and len(column):
+            low, high = pc.min_max(column).values()
+            largest = max(abs(low.as_py() or 0), abs(high.as_py() or 0))
+            if largest > EXACT_INTEGERS:
+                self.note(_large_integers(f"{self.label}: column {shorten(name)!r}", largest))
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            # safe=False: uint64 and int64 beyond 2**53 become the nearest float64.
+            return np.asarray(
+                column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False),
+                dtype=np.float64,
+            )
+        if pa.types.is_null(kind):
+            return np.full(len(column), np.nan)
+        values = column.to_pylist()
+        bad = next(
+            (i for i, v in enumerate(values) if v is not None and not _looks_numeric(str(v))), 0
         )
-    if pa.types.is_null(kind):
-        return np.full(len(column), np.nan)
-    values = column.to_pylist()
-    bad = next((i for i, v in enumerate(values) if v is not None and not _looks_numeric(str(v))), 0)
-    raise InputError(
-        f"{label}: column {name!r} is not numeric (row {bad + offset} has {values[bad]!r}); "
+        raise _not_numeric(self.label, name, bad + offset, values[bad], self.hints[name])
+
+
+def _large_integers(what: str, largest: int) -> str:
+    return (
+        f"{what} holds integers beyond 2**53 (up to {largest}); float64 rounds them, so "
+        "neighbouring values may become equal"
+    )
+
+
+def _not_numeric(label: str, name: str, row: int, value: Any, hint: str) -> InputError:
+    shown = shorten(value if isinstance(value, bytes) else repr(value))  # bytes: not UTF-8
+    return InputError(
+        f"{label}: column {shorten(name)!r} is not numeric (row {row} has {shown}); "
         f"select numeric columns with {hint}"
     )
+
+
+def _first_unreadable(values: Any) -> int | None:
+    """The position of the first of the ``values`` (bytes) that pyarrow cannot read as a
+    float64, as its CSV reader does (UTF-8, blanks around); None when every one reads.
+    Found by bisecting casts: pyarrow's own rules, in a few dozen casts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def fails(part: Any) -> bool:
+        try:
+            pc.utf8_trim_whitespace(part.cast(pa.string())).cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return True
+        return False
+
+    if not fails(values):
+        return None
+    low, high = 0, len(values)  # the first failure is in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fails(values.slice(low, middle - low)):
+            high = middle
+        else:
+            low = middle
+    return low
 
 
 def _list_column(
@@ -613,7 +683,7 @@ def _name_part(part: str, source: str) -> str:
 
 
 def _schema_text(schema: Any) -> str:
-    return ", ".join(f"{f.name} ({f.type})" for f in schema)
+    return name_list([f"{f.name} ({f.type})" for f in schema])
 
 
 class _ParquetSource(_TableSource):
@@ -627,6 +697,7 @@ class _ParquetSource(_TableSource):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        super().__init__()
         self.label = describe_source(source)
         if source == STDIN:
             self.parts: list[str] = [_spool(source, ".parquet")]
@@ -665,7 +736,6 @@ class _ParquetSource(_TableSource):
         self.n_rows = sum(self.counts)
         if self.n_rows == 0:
             raise InputError(f"{self.label}: no rows")
-        self.list_widths: dict[str, int] = {}  # list column -> vector length, over every batch
         self.names = list(schema.names)
         self._select(requests)
         # A fixed-size list column holds that many numbers per row.
@@ -696,14 +766,9 @@ class _ParquetSource(_TableSource):
                     out = {}
                     for role, indices in remap.items():
                         parts = [
-                            _numeric_column(
-                                batch.column(j),
-                                names[j],
-                                self.label,
-                                offset,
-                                self.hint,
-                                self.list_widths,
-                            ).reshape(batch.num_rows, -1)
+                            self._numeric(batch.column(j), names[j], offset).reshape(
+                                batch.num_rows, -1
+                            )
                             for j in indices
                         ]
                         out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
@@ -726,6 +791,37 @@ def _long_line(label: str, line: int) -> str:
         f"{label}: line {line + 1} is longer than {MAX_LINE_BYTES >> 20} MiB without a line "
         "break; is it really CSV?"
     )
+
+
+def csv_delimiter(value: str | None, say: Callable[[str], str] = cli_flag) -> str | None:
+    """The delimiter a user set: one character (``tab`` or ``\\t`` for a tab), or None to
+    sniff it."""
+    if value is None:
+        return None
+    delimiter = {"tab": "\t", "\\t": "\t"}.get(value.lower(), value)
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise InputError(
+            f"{say('delimiter')} {shorten(value)!r}: give one character other than a quote or "
+            "a line break (tab for a tab)"
+        )
+    return delimiter
+
+
+def _sniff_delimiter(lines: list[str]) -> str:
+    """Of ``DELIMITERS``, the one that splits the first line into the most fields and every
+    other sampled line into as many; a comma when none splits it (one column)."""
+    import csv
+
+    best, most = ",", 1
+    for delimiter in DELIMITERS:
+        try:
+            widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+            first = len(next(csv.reader(lines[:1], delimiter=delimiter)))
+        except csv.Error:
+            continue
+        if first > most and widths == {first}:
+            best, most = delimiter, first
+    return best
 
 
 def _check_quotes(block: bytes, lines_before: int, label: str, header: bool) -> None:
@@ -762,7 +858,10 @@ def _spool(source: str, suffix: str = "") -> str:
     atexit.register(remove)
     with os.fdopen(fd, "wb") as out:
         if source == STDIN:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+            # read1: one read at a time, so a terminal's Ctrl-D (one empty read) ends it.
+            stdin: Any = sys.stdin.buffer
+            while piece := stdin.read1(1 << 20):
+                out.write(piece)
         else:
             with open(source, "rb") as stream:
                 shutil.copyfileobj(stream, out, 1 << 20)
@@ -780,23 +879,27 @@ class _CsvSource(_TableSource):
         header: bool | None,
         requests: dict[str, Request],
         say: Callable[[str], str] = cli_flag,
+        delimiter: str | None = None,
     ) -> None:
+        super().__init__()
         self.label = describe_source(source)
         self.say = say
         self.source = source
         self.compression = compression
-        self.delimiter = "\t" if fmt is Format.TSV else ","
         self.path = source
         if source == STDIN or not Path(source).is_file():
             # Standard input, a pipe or a FIFO can be read once: it is copied to a temporary
             # file as it comes (bounded memory), then read like a file.
             self.path = _spool(source)
         self.carriage_returns = False  # old Mac files end lines with \r alone
-        first = self._first_line()
+        lines = self._first_lines()
+        if delimiter is None:
+            delimiter = "\t" if fmt is Format.TSV else _sniff_delimiter(lines)
+        self.delimiter = delimiter
         import csv
 
         try:
-            fields = next(csv.reader([first], delimiter=self.delimiter), [])
+            fields = next(csv.reader(lines[:1], delimiter=delimiter), [])
         except csv.Error as exc:  # e.g. a NUL byte (Python 3.10)
             raise InputError(f"{self.label}: the first line is not CSV ({exc})") from None
         if header is None:
@@ -814,12 +917,16 @@ class _CsvSource(_TableSource):
         raw = pa.OSFile(self.path)
         return pa.CompressedInputStream(raw, self.compression) if self.compression else raw
 
-    def _first_line(self) -> str:
+    def _first_lines(self) -> list[str]:
+        """The first line and the whole lines after it in the first MiB (to sniff the
+        delimiter); errors when the start is not text."""
         stream = self._stream()
         head = b""
+        ended = False
         while b"\n" not in head and len(head) <= MAX_LINE_BYTES:
             piece = stream.read(1 << 20)
             if not piece:
+                ended = True
                 break
             head += piece
         stream.close()
@@ -835,68 +942,53 @@ class _CsvSource(_TableSource):
         end = head.find(b"\n")
         if end < 0 and len(head) > MAX_LINE_BYTES:
             raise InputError(_long_line(self.label, 0))
+        if not ended:
+            head = head[: head.rfind(b"\n") + 1]  # whole lines only
+        first, _, rest = head.partition(b"\n")
         try:
-            text = head.decode("utf-8")
+            text = first.decode("utf-8").lstrip("\ufeff")
         except UnicodeDecodeError as exc:
-            cut_at_end = exc.start >= len(head) - 4
-            if not cut_at_end:  # not just a character cut at the sample's end
-                raise InputError(
-                    f"{self.label}: not UTF-8 text (byte {exc.start}); "
-                    f"is it really CSV? ({self.say('input_format')} says what it is)"
-                ) from None
-            text = head[: exc.start].decode("utf-8")
-        lines = text.lstrip("\ufeff").splitlines()
-        if not lines or not lines[0].strip():
+            raise InputError(
+                f"{self.label}: not UTF-8 text (byte {exc.start}); "
+                f"is it really CSV? ({self.say('input_format')} says what it is)"
+            ) from None
+        if not text.strip():
             raise InputError(f"{self.label}: the first line is empty; is it really CSV?")
-        return lines[0]
+        # Only the first line must be text: other columns may hold any bytes.
+        lines = rest.decode("utf-8", errors="replace").splitlines()[: SNIFF_LINES - 1]
+        return [text.rstrip("\r"), *(line for line in lines if line.strip())]
 
-    def _reader(self, types: Any) -> Any:
+    def _fail(self, exc: Exception, block: bytes, options: tuple[Any, ...], offset: int) -> None:
+        """Turn a parse or conversion error in ``block`` into an InputError naming the value
+        and its row when it can."""
         import pyarrow as pa
         from pyarrow import csv
 
-        # Columns are read under their positions (c0, c1, ...): header names may repeat.
-        wanted = sorted({i for indices in self.selected.values() for i in indices})
-        names = [f"c{i}" for i in wanted]
-        read_options = csv.ReadOptions(
-            column_names=[f"c{i}" for i in range(len(self.names))],
-            skip_rows=1 if self.header else 0,
-            block_size=CSV_BLOCK_BYTES,
-        )
-        convert = csv.ConvertOptions(
-            null_values=CSV_NULLS,
-            strings_can_be_null=True,
-            include_columns=names,
-            column_types={n: types for n in names},
-        )
-        try:
-            reader = csv.open_csv(
-                self._stream(),
-                read_options=read_options,
-                parse_options=csv.ParseOptions(delimiter=self.delimiter),
-                convert_options=convert,
-            )
-        except pa.ArrowInvalid as exc:
-            raise InputError(f"{self.label}: {_arrow_message(exc)}") from None
-        return reader, wanted
-
-    def _fail(self, exc: Exception) -> None:
-        """Turn a parse or conversion error into an InputError that names the row if it can."""
         message = _arrow_message(exc)
         if "conversion error" in message:
-            self._find_bad_value()  # raises with the column and row when it finds them
+            read_options, parse_options, convert = options
+            as_text = csv.ConvertOptions(
+                null_values=CSV_NULLS,
+                strings_can_be_null=True,
+                include_columns=convert.include_columns,
+                column_types={name: pa.binary() for name in convert.include_columns},
+            )
+            table = csv.read_csv(
+                pa.BufferReader(block),
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=as_text,
+            )
+            for name in convert.include_columns:
+                values = table.column(name).combine_chunks()
+                row = _first_unreadable(values)
+                if row is not None:
+                    column = self.names[int(name[1:])]
+                    value = values[row].as_py()
+                    with contextlib.suppress(UnicodeDecodeError):
+                        value = value.decode("utf-8")
+                    raise _not_numeric(self.label, column, offset + row, value, self.hints[column])
         raise InputError(f"{self.label}: {message}") from None
-
-    def _find_bad_value(self) -> None:
-        import pyarrow as pa
-
-        reader, wanted = self._reader(pa.string())
-        offset = 0
-        for batch in reader:
-            for j, i in enumerate(wanted):
-                values = batch.column(j).to_pylist()
-                if not all(v is None or _looks_numeric(v) for v in values):
-                    _numeric_column(batch.column(j), self.names[i], self.label, offset, self.hint)
-            offset += batch.num_rows
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         """Blocks of whole lines, each parsed by pyarrow's multi-threaded reader.
@@ -953,7 +1045,8 @@ class _CsvSource(_TableSource):
                             convert_options=convert,
                         )
                     except pa.ArrowInvalid as exc:
-                        self._fail(exc)
+                        options = (read_options, parse_options, convert)
+                        self._fail(exc, block, options, offset)
                     if table.num_rows:
                         yield self._as_roles(table, position, offset)
                         offset += table.num_rows
@@ -970,10 +1063,7 @@ class _CsvSource(_TableSource):
         out = {}
         for role, indices in self.selected.items():
             parts = [
-                _numeric_column(
-                    table.column(position[i]), self.names[i], self.label, offset, self.hint
-                )
-                for i in indices
+                self._numeric(table.column(position[i]), self.names[i], offset) for i in indices
             ]
             out[role] = parts[0] if len(parts) == 1 else np.column_stack(parts)
         return out

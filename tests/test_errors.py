@@ -87,7 +87,8 @@ CASES = [
     ),
     (
         ("eval", "mse", "--y-true", "latin.csv", "--y-pred", "p.npy"),
-        "latin.csv: not UTF-8 text (byte 8); is it really CSV? (--input-format says what it is)",
+        "latin.csv: column 'a' is not numeric (row 1 has b'\\xff\\xfe'); select numeric columns "
+        "with --true-col",
     ),
     (
         ("eval", "mse", "--y-true", "trunc.npy", "--y-pred", "p.npy"),

@@ -335,3 +335,51 @@ def test_footer_rows_disagreeing_with_row_groups(here):
         "Error: bad.parquet: the footer says 50 rows but its row groups hold 3: the file is "
         "damaged\n"
     )
+
+
+@pytest.mark.parametrize("nest", [("[", "]"), ("{a=", "}")], ids=["arrays", "tables"])
+def test_deep_nesting_in_a_check_file(here, nest):
+    opening, closing = nest
+    Path("deep.toml").write_text(
+        f'[[checks]]\nloss = "mse"\nmax = {opening * 5000}1{closing * 5000}\n'
+    )
+    result = invoke("check", "deep.toml", code=2)
+    assert result.stderr == "Error: deep.toml: arrays or tables nested too deep to read\n"
+
+
+def test_a_value_python_reads_but_csv_does_not_names_its_row(here, monkeypatch):
+    # Small blocks: the bad value sits several blocks in, and its row counts from the file's
+    # first data row, not the block's.
+    monkeypatch.setattr("losscli.readers.CSV_BLOCK_BYTES", 64)
+    rows = ["t,p"] + [f"{i},{i}" for i in range(40)] + ["1,1_000"] + ["2,2"] * 5
+    Path("u.csv").write_text("\n".join(rows) + "\n")
+    result = on_table("mse", "u.csv", "t", "p", code=2)
+    assert result.stderr == (
+        "Error: u.csv: column 'p' is not numeric (row 40 has '1_000'); select numeric columns "
+        "with --pred-col\n"
+    )
+
+
+def test_integers_beyond_2_53_warn(here):
+    big = 2**53
+    np.save("y.npy", np.array([big, big + 1, 7], dtype=np.int64))
+    np.save("p.npy", np.array([big + 1, big, 7], dtype=np.int64))
+    result = invoke("eval", "mse", "--y-true", "y.npy", "--y-pred", "p.npy", "-f", "value", code=0)
+    # float64 rounds 2**53 + 1 to 2**53: both differences vanish.
+    assert float(result.stdout) == float(np.mean((np.float64(big) - np.float64(big + 1)) ** 2))
+    message = (
+        "holds integers beyond 2**53 (up to 9007199254740993); float64 rounds them, so "
+        "neighbouring values may become equal"
+    )
+    assert result.stderr == f"Warning: y.npy {message}\nWarning: p.npy {message}\n"
+    pq.write_table(
+        pa.table({"y": pa.array([big + 1, 1]), "p": pa.array([-(big + 1), 1], pa.int64())}),
+        "i.parquet",
+    )
+    result = on_table("mae", "i.parquet", "y", "p", "-f", "value", code=0)
+    assert result.stderr == (
+        f"Warning: i.parquet: column 'y' {message}\nWarning: i.parquet: column 'p' {message}\n"
+    )
+    np.save("small.npy", np.array([big, -big], dtype=np.int64))
+    result = invoke("eval", "mse", "--y-true", "small.npy", "--y-pred", "small.npy", code=0)
+    assert "2**53" not in result.stderr

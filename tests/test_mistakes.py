@@ -1,0 +1,277 @@
+"""Likely mistakes are caught: delimiters told apart, unknown names answered by meaning,
+echoed names kept short, and warnings (exit 0) for inputs that are probably not what the user
+meant. Expected values come from numpy or Python, never from losscli."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli as invoke
+
+Y = [1.0, 2.0, 3.0, 4.0]
+P = [1.5, 2.0, 2.0, 4.5]
+MSE = float(np.mean((np.array(Y) - np.array(P)) ** 2))
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def table_text(delimiter: str) -> str:
+    rows = [f"y{delimiter}p{delimiter}note"] + [
+        f"{y}{delimiter}{p}{delimiter}row {i}" for i, (y, p) in enumerate(zip(Y, P, strict=True))
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def on_table(data: str, *extra: str, code: int = 0, stdin: str | None = None):
+    args = ("eval", "mse", "--data", data, "--true-col", "y", "--pred-col", "p", "-f", "value")
+    return invoke(*args, *extra, code=code, stdin=stdin)
+
+
+# --- delimiters ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";", "|"], ids=["comma", "tab", "semi", "pipe"])
+def test_delimiter_is_detected_in_files_and_on_stdin(here, delimiter):
+    Path("t.csv").write_text(table_text(delimiter))
+    assert float(on_table("t.csv").stdout) == MSE
+    assert float(on_table("-", stdin=table_text(delimiter)).stdout) == MSE
+
+
+def test_a_delimiter_inside_quotes_does_not_fool_the_detection(here):
+    Path("q.csv").write_text('y,p,note\n1,1.5,"a;b;c;d"\n2,2,"e;f;g;h"\n3,2,x\n4,4.5,y\n')
+    assert float(on_table("q.csv").stdout) == MSE
+
+
+@pytest.mark.parametrize("given", [":", "tab", "\\t"])
+def test_delimiter_option_and_config_key(here, given):
+    delimiter = ":" if given == ":" else "\t"
+    Path("t.txt").write_text(table_text(delimiter))
+    result = on_table("t.txt", "--input-format", "csv", "--delimiter", given)
+    assert float(result.stdout) == MSE
+    toml_value = given.replace("\\", "\\\\")  # a TOML basic string escapes a backslash
+    Path("c.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [inputs]
+            data = "t.txt"
+            input_format = "csv"
+            delimiter = "{toml_value}"
+            true_col = "y"
+            pred_col = "p"
+            [[checks]]
+            loss = "mse"
+            max = 1
+            """
+        )
+    )
+    assert f"{MSE!r}" in invoke("check", "c.toml", "-f", "json", code=0).stdout
+
+
+@pytest.mark.parametrize("given", ['"', "ab", ""])
+def test_a_delimiter_that_cannot_be_is_an_error(here, given):
+    Path("t.csv").write_text(table_text(","))
+    result = on_table("t.csv", "--delimiter", given, code=2)
+    assert result.stderr == (
+        f"Error: --delimiter {given!r}: give one character other than a quote or a line break "
+        "(tab for a tab)\n"
+    )
+
+
+def test_a_tab_separated_stream_names_its_columns_right(here):
+    result = invoke(
+        "eval",
+        "mse",
+        "--data",
+        "-",
+        "--true-col",
+        "label",
+        "--pred-col",
+        "p",
+        code=2,
+        stdin=table_text("\t"),
+    )
+    assert result.stderr == (
+        "Error: standard input: no column matches --true-col 'label'; the columns are y, p, note\n"
+    )
+
+
+# --- names echoed in messages ------------------------------------------------------------------
+
+
+def test_nul_bytes_on_stdin_give_one_short_line(here):
+    result = invoke(
+        "eval",
+        "mse",
+        "--data",
+        "-",
+        "--true-col",
+        "a",
+        "--pred-col",
+        "b",
+        code=2,
+        stdin="\0" * 200_000,
+    )
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 300, result.stderr[:300]
+    assert result.stderr.startswith("Error: standard input: ")
+
+
+def test_many_long_column_names_are_shortened(here):
+    names = [f"column_with_a_really_long_name_number_{i:03d}_of_many" for i in range(30)]
+    Path("w.csv").write_text(",".join(names) + "\n" + ",".join("1" for _ in names) + "\n")
+    result = on_table("w.csv", code=2)
+    shown = ", ".join(name[:37] + "..." for name in names[:10])
+    assert result.stderr == (
+        f"Error: w.csv: no column matches --true-col 'y'; the columns are {shown}, ... (20 more)\n"
+    )
+
+
+# --- unknown loss names ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("log_loss", "binary_crossentropy, categorical_crossentropy, log_cosh"),
+        ("l1", "mean_absolute_error"),
+        ("L2", "mean_squared_error"),
+        ("smooth_l1", "huber"),
+        ("nll_loss", "sparse_categorical_crossentropy"),
+        (
+            "cross_entropy",
+            "sparse_categorical_crossentropy(from_logits=true), "
+            "categorical_crossentropy(from_logits=true), binary_crossentropy",
+        ),
+        (
+            "binary_crosentropy",
+            "binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy",
+        ),
+    ],
+)
+def test_unknown_names_are_answered_by_meaning_each_loss_once(here, typed, suggested):
+    result = invoke("eval", typed, "--y-true", "y.npy", "--y-pred", "p.npy", code=2)
+    assert result.stderr == (
+        f"Error: unknown loss {typed!r}; did you mean {suggested}? (`losscli list` shows them "
+        "all)\n"
+    )
+
+
+def test_names_from_other_libraries_are_never_accepted_silently():
+    from losscli.errors import SpecError
+    from losscli.losses import ELSEWHERE, IDENTIFIERS, lookup
+    from losscli.spec import build_loss
+
+    for name, specs in ELSEWHERE.items():
+        assert name not in IDENTIFIERS
+        with pytest.raises(SpecError, match="did you mean"):
+            lookup(name)
+        for spec in specs:
+            build_loss(spec)  # every suggestion is a loss losscli takes
+
+
+# --- warnings ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def arrays(here):
+    np.save("y.npy", np.array(Y))
+    np.save("p.npy", np.array(P))
+    return here
+
+
+def test_negative_weights_warn(arrays):
+    w = np.array([1.0, -2.0, 1.0, 1.0])
+    np.save("w.npy", w)
+    result = invoke(
+        "eval",
+        "mse",
+        "--y-true",
+        "y.npy",
+        "--y-pred",
+        "p.npy",
+        "--sample-weight",
+        "w.npy",
+        "-f",
+        "value",
+        code=0,
+    )
+    sq = (np.array(Y) - np.array(P)) ** 2
+    assert float(result.stdout) == pytest.approx(float(np.sum(sq * w) / 4), rel=1e-15)
+    assert result.stderr == (
+        "Warning: sample_weight has negative values (min -2): Keras applies them as they are, "
+        "so those samples lower the loss\n"
+    )
+    scalar = invoke(
+        "eval",
+        "mse",
+        "--y-true",
+        "y.npy",
+        "--y-pred",
+        "p.npy",
+        "--sample-weight",
+        "-0.5",
+        "-f",
+        "value",
+        code=0,
+    )
+    assert scalar.stderr.startswith("Warning: sample_weight has negative values (min -0.5)")
+
+
+def test_binary_loss_on_labels_outside_0_1_warns(arrays):
+    result = invoke(
+        "eval",
+        "bce(from_logits=true)",
+        "--y-true",
+        "y.npy",
+        "--y-pred",
+        "p.npy",
+        "-f",
+        "value",
+        code=0,
+    )
+    assert result.stderr == (
+        "Warning: binary_crossentropy: y_true has values outside [0, 1] (min 1, max 4); a "
+        "binary loss expects labels 0 or 1 (or probabilities)\n"
+    )
+
+
+def test_binary_labels_0_and_1_do_not_warn(here):
+    np.save("y.npy", np.array([0.0, 1.0, 1.0]))
+    np.save("p.npy", np.array([0.2, 0.7, 0.9]))
+    result = invoke("eval", "bce", "--y-true", "y.npy", "--y-pred", "p.npy", code=0)
+    assert result.stderr == ""
+
+
+def test_the_same_data_for_labels_and_predictions_warns(arrays):
+    Path("t.csv").write_text(table_text(","))
+    result = invoke(
+        "eval",
+        "mse",
+        "--data",
+        "t.csv",
+        "--true-col",
+        "y",
+        "--pred-col",
+        "y",
+        "-f",
+        "value",
+        code=0,
+    )
+    assert float(result.stdout) == 0.0
+    assert result.stderr == (
+        "Warning: y_true and y_pred are the same data (t.csv, column 'y'): every loss "
+        "compares it with itself\n"
+    )
+    twice = invoke("eval", "mse", "--y-true", "y.npy", "--y-pred", "./y.npy", code=0)
+    assert twice.stderr == (
+        "Warning: y_true and y_pred are the same data (./y.npy): every loss compares it with "
+        "itself\n"
+    )
+    different = invoke("eval", "mse", "--y-true", "y.npy", "--y-pred", "p.npy", code=0)
+    assert different.stderr == ""
