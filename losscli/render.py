@@ -307,6 +307,7 @@ def table(header: list[str], rows: list[list[str]], width: int | None = None) ->
     cannot hold it even with the foldable text folded, one block of ``name: value`` lines per
     row instead."""
     from rich import box
+    from rich.cells import cell_len
     from rich.console import Console, Group
     from rich.table import Table
     from rich.text import Text
@@ -329,8 +330,12 @@ def table(header: list[str], rows: list[list[str]], width: int | None = None) ->
         grid.add_row(*(Text(cell, style=_STYLES.get(cell, "")) for cell in row))
     if width is None:
         return grid
-    needed = Console(width=10**6).measure(grid).minimum
-    if needed <= width:
+    # Rendered once to see: rich's measure can promise a width its folding then misses, and
+    # squeezed columns end in an ellipsis.
+    trial = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    trial.print(grid, crop=False)
+    text = trial.export_text()
+    if "…" not in text and all(cell_len(line) <= width for line in text.splitlines()):
         return grid
     blocks: list[Any] = []
     for row in rows:
