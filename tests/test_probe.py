@@ -287,6 +287,7 @@ def test_cr_only_line_endings_and_fifos(here):
 
 def test_a_line_without_end_is_an_error_and_memory_stays_bounded(here, monkeypatch):
     monkeypatch.setattr("losscli.readers.MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr("losscli.readers.CSV_BLOCK_BYTES", 256 << 10)
     with open("long.csv", "wb") as fp:
         fp.write(b"t,p\n")
         fp.write(b"1" * (3 << 20))
@@ -296,6 +297,14 @@ def test_a_line_without_end_is_an_error_and_memory_stays_bounded(here, monkeypat
     assert result.stderr == (
         "Error: long.csv: line 2 is longer than 1 MiB without a line break; is it really CSV?\n"
     )
+
+
+def test_a_field_longer_than_pyarrows_parse_pieces_is_read(here):
+    # pyarrow parses in 1 MiB pieces and refuses a field that straddles two.
+    long_five = "0" * (2 << 20) + "5"
+    Path("long.csv").write_text(f"t,p\n{long_five},5\n1,3\n")
+    result = on_table("mse", "long.csv", "t", "p", "-f", "value", code=0)
+    assert float(result.stdout) == (0 + 4) / 2
 
 
 def test_wide_header_over_64_kib(here):

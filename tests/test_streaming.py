@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -281,3 +284,107 @@ def test_custom_losses_are_called_on_chunks(tmp_path):
     got = evaluate([loss], ["abs"], InputSpec(y_true=paths["y"], y_pred=paths["p"]), chunk_rows=100)
     assert seen == [100, 100, 50]
     assert got.results[0].value == float(np.arange(250.0).sum())
+
+
+# --- standard input in bounded memory ---------------------------------------------------------
+
+MIB = 1 << 20
+
+
+#: Runs losscli and, at exit, writes its peak RSS (VmHWM: this process's own, reset at exec;
+#: ru_maxrss would carry the forking test process's peak) to the file named by argv[1].
+_MEASURED = """
+import atexit, sys
+out = sys.argv.pop(1)
+def peak():
+    status = open("/proc/self/status").read()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+    open(out, "w").write(kib)
+atexit.register(peak)
+from losscli.cli import main
+sys.argv[0] = "losscli"
+main()
+"""
+
+
+def _peak_of(args: list[str], chunks: Iterator[bytes], tmp_path: Path) -> tuple[int, str, str]:
+    """Run ``losscli ARGS`` with ``chunks`` written to its standard input as a generator
+    makes them; the process's peak RSS in MiB, stdout and stderr."""
+    import subprocess
+    import sys
+    import threading
+
+    measured = tmp_path / "peak"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _MEASURED, str(measured), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin and process.stdout and process.stderr
+    captured: dict[str, bytes] = {}
+    threads = [
+        threading.Thread(target=lambda n=n, s=s: captured.__setitem__(n, s.read()))
+        for n, s in (("out", process.stdout), ("err", process.stderr))
+    ]
+    for thread in threads:
+        thread.start()
+    for chunk in chunks:
+        process.stdin.write(chunk)
+    process.stdin.close()
+    process.wait()
+    for thread in threads:
+        thread.join()
+    assert process.returncode == 0, captured["err"]
+    return int(measured.read_text()) // 1024, captured["out"].decode(), captured["err"].decode()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM")
+def test_csv_on_stdin_streams_in_bounded_memory(tmp_path):
+    rows = 400_000
+    block = b"".join(b"%d.25,%d.75\n" % (i % 10, (i + 1) % 10) for i in range(rows))
+    assert len(block) == 10 * rows  # 4 MB
+    blocks = 120  # 480 MiB through the pipe
+
+    def generate() -> Iterator[bytes]:
+        yield b"y,p\n"
+        for _ in range(blocks):
+            yield block
+
+    peak, out, _ = _peak_of(
+        ["eval", "mse", "--data", "-", "--true-col", "y", "--pred-col", "p", "-f", "json"],
+        generate(),
+        tmp_path,
+    )
+    y = np.array([i % 10 + 0.25 for i in range(rows)])
+    p = np.array([(i + 1) % 10 + 0.75 for i in range(rows)])
+    result = json.loads(out)["results"][0]
+    assert result["n_samples"] == rows * blocks
+    assert result["value"] == pytest.approx(float(np.mean((y - p) ** 2)), rel=1e-12)
+    assert peak < 150, f"peak RSS {peak} MiB for {10 * blocks * rows // MIB} MiB of CSV"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM")
+def test_npy_on_stdin_streams_in_bounded_memory(tmp_path):
+    from numpy.lib import format as npformat
+
+    block = np.arange(MIB, dtype=np.float64) % 7  # 8 MiB
+    blocks = 60  # 480 MiB through the pipe
+
+    def generate() -> Iterator[bytes]:
+        header = io.BytesIO()
+        npformat.write_array_header_1_0(
+            header, {"descr": "<f8", "fortran_order": False, "shape": (MIB * blocks,)}
+        )
+        yield header.getvalue()
+        for _ in range(blocks):
+            yield block.tobytes()
+
+    # One stream serves both roles: poisson(y, y) = y - y log(y + 1e-7) is not 0.
+    peak, out, _ = _peak_of(
+        ["eval", "poisson", "--y-true", "-", "--y-pred", "-", "-f", "value", "-q"],
+        generate(),
+        tmp_path,
+    )
+    assert float(out) == pytest.approx(float(np.mean(block - block * np.log(block + 1e-7))))
+    assert peak < 150, f"peak RSS {peak} MiB for {8 * blocks} MiB of .npy"
