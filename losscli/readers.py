@@ -1130,13 +1130,15 @@ class _CsvSource(_TableSource):
         try:
             while True:
                 if kept + CSV_BLOCK_BYTES > len(buffer):  # a line longer than a block
-                    if kept > MAX_LINE_BYTES:
-                        raise InputError(_long_line(self.label, lines))
                     bigger = bytearray(kept + CSV_BLOCK_BYTES)
                     bigger[:kept] = buffer[:kept]
                     buffer = bigger
                 end = _fill(stream, buffer, kept)
                 ended = end < len(buffer)
+                if kept:  # the line carried over: it ends at the first line break, or the end
+                    newline = buffer.find(b"\n", kept, end)
+                    if (newline if newline >= 0 else end) > MAX_LINE_BYTES:
+                        raise InputError(_long_line(self.label, lines))
                 if self.carriage_returns:
                     buffer[kept:end] = buffer[kept:end].replace(b"\r", b"\n")
                 start = 3 if first and buffer.startswith(b"\xef\xbb\xbf") else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,165 @@ def test_fuzz_strategies_reach_the_valid_path(tmp_path):
         InputSpec(data=str(tmp_path / "ok.csv"), true_cols=["a"], pred_cols=["b"]),
     )
     assert result.results[0].value == pytest.approx(np.mean(np.arange(6.0) ** 2))
+
+
+# --- generators for the adversarial probe's input classes ----------------------------------
+# Each makes inputs that must never pass as data: the run exits 2 with one `Error:` line of
+# the expected kind, and the inputs are unchanged.
+
+
+def _refused(d: Path, args: list[str], kind: str) -> None:
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert kind in result.stderr, result.stderr
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+
+
+NUMBERS = st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.6g}")
+
+
+@FUZZ
+@given(
+    rows=st.lists(st.tuples(NUMBERS, NUMBERS), min_size=1, max_size=300),
+    where=st.integers(0, 10**6),
+    side=st.booleans(),
+    spans=st.booleans(),
+)
+def test_unterminated_or_spanning_quotes_are_refused(tmp_path_factory, rows, where, side, spans):
+    d = tmp_path_factory.mktemp("quotes")
+    lines = [f"{y},{p}" for y, p in rows]
+    i = where % len(lines)
+    y, p = rows[i]
+    # A stray quote opening a field, or a quoted field that goes on to the next line.
+    lines[i] = f'"{y},{p}' if side else f'{y},"{p}'
+    if spans and i + 1 < len(lines):
+        lines[i + 1] = lines[i + 1] + '"'
+    (d / "q.csv").write_text("y,p\n" + "\n".join(lines) + "\n")
+    args = ["eval", "mse", "--data", str(d / "q.csv"), "--true-col", "y", "--pred-col", "p"]
+    _refused(d, [*args, "--max", "1e30"], "opens a quote that does not close")
+
+
+@FUZZ
+@given(
+    n=st.integers(1, 50),
+    form=st.sampled_from(["npy", "npz", "parquet"]),
+    loss=st.sampled_from(
+        [
+            "mse",
+            "categorical_crossentropy",
+            "kld",
+            "cosine_similarity",
+            "categorical_hinge",
+            "categorical_focal_crossentropy",
+        ]
+    ),
+)
+def test_empty_vectors_are_refused(tmp_path_factory, n, form, loss):
+    d = tmp_path_factory.mktemp("empty")
+    empty = np.zeros((n, 0))
+    if form == "parquet":
+        column = pa.array([[]] * n, pa.list_(pa.float64()))
+        pq.write_table(pa.table({"y": column, "p": column}), d / "e.parquet")
+        args = ["--data", str(d / "e.parquet"), "--true-col", "y", "--pred-col", "p"]
+        kind = "empty vectors"
+    else:
+        path = d / f"e.{form}"
+        np.save(path, empty) if form == "npy" else np.savez(path, a=empty)
+        args = ["--y-true", str(path), "--y-pred", str(path)]
+        kind = "0"
+    _refused(d, ["eval", loss, *args, "--max", "1e30"], kind)
+
+
+@FUZZ
+@given(
+    first=st.integers(1, 6),
+    other=st.integers(0, 6),
+    before=st.integers(1, 400),
+    after=st.integers(1, 50),
+    group=st.integers(1, 200),
+)
+def test_ragged_lists_across_batches_are_refused(
+    tmp_path_factory, first, other, before, after, group
+):
+    if other == first:
+        other = first + 1
+    d = tmp_path_factory.mktemp("ragged")
+    rows = [[0.5] * first] * before + [[0.5] * other] * after
+    table = pa.table({"y": pa.array(rows, pa.list_(pa.float64()))})
+    table = table.append_column("p", table.column("y"))
+    pq.write_table(table, d / "r.parquet", row_group_size=group)
+    args = ["eval", "mse", "--data", str(d / "r.parquet"), "--true-col", "y", "--pred-col", "p"]
+    _refused(d, [*args, "--max", "1e30"], "vectors of different lengths")
+
+
+@FUZZ
+@given(
+    exponents=st.lists(st.integers(0, 62), min_size=1, max_size=4).filter(lambda e: sum(e) >= 61),
+    descr=st.sampled_from(["<f8", "<f4", "<i8", "|u1"]),
+    fortran=st.booleans(),
+    data=st.integers(0, 4096),
+    in_npz=st.booleans(),
+)
+def test_claimed_shapes_that_wrap_are_refused(
+    tmp_path_factory, exponents, descr, fortran, data, in_npz
+):
+    from numpy.lib import format as npformat
+
+    d = tmp_path_factory.mktemp("wrap")
+    member = io.BytesIO()
+    shape = tuple(2**e for e in exponents)
+    npformat.write_array_header_1_0(
+        member, {"descr": descr, "fortran_order": fortran, "shape": shape}
+    )
+    member.write(b"\0" * data)
+    if in_npz:
+        path = d / "w.npz"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("a.npy", member.getvalue())
+    else:
+        path = d / "w.npy"
+        path.write_bytes(member.getvalue())
+    _refused(d, ["eval", "mse", "--y-true", str(path), "--y-pred", str(path)], str(path.name))
+
+
+@FUZZ
+@given(
+    claimed=st.integers(1, 2000),
+    extra=st.integers(8, 2 << 20),
+    wide=st.integers(1, 3),
+)
+def test_compressed_members_holding_more_than_their_claim_are_refused(
+    tmp_path_factory, claimed, extra, wide
+):
+    d = tmp_path_factory.mktemp("bomb")
+    member = io.BytesIO()
+    np.save(member, np.zeros((claimed, wide)))
+    with zipfile.ZipFile(d / "b.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.npy", member.getvalue() + b"\0" * extra)  # zeros: a tiny, dense bomb
+    np.save(d / "p.npy", np.zeros((claimed, wide)))
+    args = ["eval", "mse", "--y-true", str(d / "b.npz"), "--y-pred", str(d / "p.npy")]
+    _refused(d, args, "holds more data than its header's shape")
+
+
+@FUZZ
+@given(
+    rows=st.integers(0, 200),
+    at=st.integers(0, 200),
+    length=st.integers(5000, 20000),
+    newline=st.booleans(),
+)
+def test_lines_over_the_limit_are_refused(tmp_path_factory, rows, at, length, newline):
+    import unittest.mock
+
+    d = tmp_path_factory.mktemp("long")
+    lines = ["1,2"] * rows
+    lines.insert(min(at, rows), "1" * length)
+    (d / "l.csv").write_text("t,p\n" + "\n".join(lines) + ("\n" if newline else ""))
+    args = ["eval", "mse", "--data", str(d / "l.csv"), "--true-col", "t", "--pred-col", "p"]
+    with (
+        unittest.mock.patch("losscli.readers.MAX_LINE_BYTES", 4096),
+        unittest.mock.patch("losscli.readers.CSV_BLOCK_BYTES", 1024),
+    ):
+        _refused(d, args, "without a line break")
