@@ -17,7 +17,7 @@ from typing import Any
 from losscli.errors import LossCliError, shorten
 from losscli.evaluate import InputSpec, Result, config_key, evaluate, omitted_warning
 from losscli.gates import Gate, parse_bound
-from losscli.readers import parse_number
+from losscli.readers import parse_number, path_kind
 from losscli.reduction import REDUCTIONS
 from losscli.spec import build_loss
 
@@ -97,10 +97,12 @@ class CheckRun:
 def find_config(path: str | None) -> Path:
     """The config file: the one given, else ./losscli.toml, else ./pyproject.toml."""
     if path:
-        config = Path(path)
-        if not config.is_file():
+        kind = path_kind(path)
+        if kind is None:
             raise ConfigError(f"{path}: no such config file")
-        return config
+        if kind == "dir":
+            raise ConfigError(f"{path}: is a directory, not a config file")
+        return Path(path)
     for candidate in (Path("losscli.toml"), Path("pyproject.toml")):
         if candidate.is_file():
             return candidate

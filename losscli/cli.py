@@ -108,8 +108,16 @@ def _flush_stdout() -> None:
         raise stdout_error(exc) from None
 
 
+#: An error line longer than this is cut in the middle: messages shorten what they echo, and
+#: this holds the line readable when something echoed in full is long anyway.
+MAX_MESSAGE = 1000
+
+
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    line = " ".join(message.split())
+    if len(line) > MAX_MESSAGE:
+        line = line[: MAX_MESSAGE - 300] + " ... " + line[-295:]
+    return line
 
 
 def _help_hint(exc: click.ClickException) -> str:

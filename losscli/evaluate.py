@@ -47,6 +47,7 @@ from losscli.readers import (
     detect_format,
     open_source,
     parse_number,
+    path_kind,
     split_npz_key,
 )
 from losscli.reduction import RunningReduction
@@ -275,7 +276,7 @@ def _negative_weights(lowest: float) -> str:
 
 
 def _exists(path: str) -> bool:
-    return Path(split_npz_key(path)[0]).exists()
+    return path_kind(split_npz_key(path)[0]) is not None
 
 
 def as_samples(array: np.ndarray, what: str) -> np.ndarray:

@@ -160,7 +160,9 @@ class Loss:
         checked = cls.defaults()
         for key, value in params.items():
             if key not in accepted:
-                raise SpecError(f"{cls.__name__} has no parameter {key!r}; {_describe_params(cls)}")
+                raise SpecError(
+                    f"{cls.__name__} has no parameter {shorten(key)!r}; {_describe_params(cls)}"
+                )
             hint = typing.get_type_hints(cls.fn)[key]
             checked[key] = _check_value(cls, key, value, hint)
         for key, interval in {"label_smoothing": "[0, 1]", **cls.ranges}.items():
@@ -666,6 +668,8 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
     "sparse_softmax_cross_entropy_with_logits": (
         "sparse_categorical_crossentropy(from_logits=true)",
     ),
+    "scce": ("sparse_categorical_crossentropy",),
+    "cce": ("categorical_crossentropy",),
     "nll_loss": ("sparse_categorical_crossentropy",),
     "nll": ("sparse_categorical_crossentropy",),
     "l1": ("mean_absolute_error",),

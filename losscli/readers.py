@@ -154,7 +154,7 @@ def detect_format(
             ) from None
     if source == STDIN:
         return _sniff_stdin(), None
-    if Path(path).is_dir():
+    if path_kind(path) == "dir":
         return Format.PARQUET, None
     if suffixes and suffixes[-1] in _SUFFIXES:
         return _SUFFIXES[suffixes[-1]], compression
@@ -220,14 +220,36 @@ def _use_jemalloc() -> None:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
+def path_kind(path: str) -> str | None:
+    """``"dir"``, ``"file"`` (a regular file), ``"other"`` (a pipe, a device), or None when
+    nothing is there; a name that cannot be looked up (too long, a symlink loop, no permission
+    on a directory on the way) is an InputError, not a missing file."""
+    import errno
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        raise InputError(f"{path}: cannot look it up ({reason})") from None
+    except ValueError:  # a NUL byte in the name
+        raise InputError(f"{shorten(path)!r}: not a valid file name") from None
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "other"
+
+
 def _check_readable(path: str, allow_dir: bool) -> None:
-    p = Path(path)
-    if not p.exists():
+    kind = path_kind(path)
+    if kind is None:
         raise InputError(f"{path}: no such file")
-    if p.is_dir():
+    if kind == "dir":
         if not allow_dir:
             raise InputError(f"{path}: is a directory, not a file")
-    elif p.is_file() and p.stat().st_size == 0:  # a pipe or FIFO has no size: read it
+    elif kind == "file" and Path(path).stat().st_size == 0:  # a pipe has no size: read it
         raise InputError(f"{path}: the file is empty")
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
-from losscli.errors import SpecError, Terminated
+from losscli.errors import SpecError, Terminated, shorten
 from losscli.losses import CustomLoss, Loss, lookup
 
 _TOKEN_PATTERN = r"""\s*(?:
@@ -53,6 +53,16 @@ class LossSpec(NamedTuple):
         return ":" in self.name
 
 
+def _excerpt(text: str, pos: int, width: int = 60) -> str:
+    """``text`` as echoed in a message: whole when short, else the part around ``pos``."""
+    if len(text) <= width:
+        return text
+    start = max(0, min(pos - width // 2, len(text) - width))
+    head = "..." if start > 0 else ""
+    tail = "..." if start + width < len(text) else ""
+    return head + text[start : start + width] + tail
+
+
 class _Parser:
     def __init__(self, text: str, what: str, start: int = 0) -> None:
         self.text = text
@@ -72,7 +82,9 @@ class _Parser:
 
     def fail(self, message: str, pos: int | None = None) -> NoReturn:
         where = f" at position {pos + 1}" if pos is not None else ""
-        raise SpecError(f"cannot parse {self.what} {self.text!r}: {message}{where}")
+        raise SpecError(
+            f"cannot parse {self.what} {_excerpt(self.text, pos or 0)!r}: {message}{where}"
+        )
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -83,7 +95,7 @@ class _Parser:
             self.fail(f"expected {value!r}" if value else "unexpected end", len(self.text))
         assert token is not None
         if value is not None and token[1] != value:
-            self.fail(f"expected {value!r}, found {token[1]!r}", token[2])
+            self.fail(f"expected {value!r}, found {shorten(token[1])!r}", token[2])
         self.i += 1
         return token
 
@@ -105,7 +117,7 @@ class _Parser:
         if kind == "name":
             if text.lower() in _WORDS:
                 return _WORDS[text.lower()]
-            self.fail(f"{text!r} is not a value (quote strings; use true/false/null)", pos)
+            self.fail(f"{shorten(text)!r} is not a value (quote strings; use true/false/null)", pos)
         if text in "([":
             close = ")" if text == "(" else "]"
             items = []
@@ -117,7 +129,7 @@ class _Parser:
                     break
             self.take(close)
             return tuple(items) if text == "(" else items
-        self.fail(f"expected a value, found {text!r}", pos)
+        self.fail(f"expected a value, found {shorten(text)!r}", pos)
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -125,9 +137,11 @@ class _Parser:
         while self.peek() and self.peek()[1] != ")":  # type: ignore[index]
             kind, key, pos = self.take()
             if kind != "name":
-                self.fail(f"expected a parameter name, found {key!r} (write key=value)", pos)
+                self.fail(
+                    f"expected a parameter name, found {shorten(key)!r} (write key=value)", pos
+                )
             if self.peek() is None or self.peek()[1] != "=":  # type: ignore[index]
-                self.fail(f"expected '=' after {key!r} (write {key}=value)", pos)
+                self.fail(f"expected '=' after {shorten(key)!r} (write {shorten(key)}=value)", pos)
             self.take("=")
             if key in params:
                 self.fail(f"parameter {key!r} given twice", pos)
@@ -138,7 +152,7 @@ class _Parser:
                 break
         self.take(")")
         if self.peek() is not None:
-            self.fail(f"unexpected {self.peek()[1]!r} after ')'", self.peek()[2])  # type: ignore[index]
+            self.fail(f"unexpected {shorten(self.peek()[1])!r} after ')'", self.peek()[2])  # type: ignore[index]
         return params
 
 
@@ -151,7 +165,7 @@ def parse_value(text: str) -> Any:
     parser = _Parser(text, "value")
     value = parser.value()
     if parser.peek() is not None:
-        parser.fail(f"unexpected {parser.peek()[1]!r}", parser.peek()[2])  # type: ignore[index]
+        parser.fail(f"unexpected {shorten(parser.peek()[1])!r}", parser.peek()[2])  # type: ignore[index]
     return value
 
 
@@ -163,13 +177,15 @@ def parse_spec(text: str) -> LossSpec:
     open_at = stripped.find("(")
     if open_at < 0:
         if ")" in stripped:
-            raise SpecError(f"unbalanced parentheses in loss {text!r}")
+            raise SpecError(f"unbalanced parentheses in loss {shorten(text, 60)!r}")
         return LossSpec(text, stripped, {})
     name = stripped[:open_at].strip()
     if not name:
-        raise SpecError(f"loss {text!r} has parameters but no name")
+        raise SpecError(f"loss {shorten(text, 60)!r} has parameters but no name")
     if stripped.count("(") != stripped.count(")") or not stripped.endswith(")"):
-        raise SpecError(f"unbalanced parentheses in loss {text!r}; write NAME(key=value, ...)")
+        raise SpecError(
+            f"unbalanced parentheses in loss {shorten(text, 60)!r}; write NAME(key=value, ...)"
+        )
     return LossSpec(text, name, _Parser(stripped, "loss", start=open_at).params())
 
 
@@ -180,8 +196,12 @@ def load_custom_function(target: str) -> Callable[..., Any]:
         raise SpecError(f"custom loss {target!r} must be file.py:function or module:function")
     if where.endswith(".py"):
         path = Path(where)
-        if not path.is_file():
-            raise SpecError(f"custom loss file {where!r} does not exist")
+        try:
+            found = path.is_file()
+        except (OSError, ValueError):  # a name too long to look up, a NUL byte
+            found = False
+        if not found:
+            raise SpecError(f"custom loss file {shorten(where)!r} does not exist")
         module_name = f"losscli_custom_{path.stem}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:

@@ -24,7 +24,7 @@ def check_output_path(
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"{option} {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
     check_report_path(path, inputs, option)
-    if target.exists() and not force:
+    if target.exists() and not force:  # the name was looked up above
         raise InputError(f"{option} {path} already exists; pass --force to replace it")
     return target
 
@@ -34,6 +34,17 @@ def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
 
     ``inputs`` is the run's one list of inputs (``InputSpec.paths()``, the config file).
     """
+    try:
+        return _check_report_path(path, inputs, option)
+    except InputError:
+        raise
+    except OSError as exc:  # a name too long, a symlink loop, ...
+        raise InputError(f"{option} {path}: cannot write ({os_cause(exc)})") from None
+    except ValueError as exc:  # a NUL byte in the name
+        raise InputError(f"{option} {path!r}: cannot write ({exc})") from None
+
+
+def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
     target = Path(path)
     for source in inputs:
         if source == "-":

@@ -275,3 +275,44 @@ def test_the_same_data_for_labels_and_predictions_warns(arrays):
     )
     different = invoke("eval", "mse", "--y-true", "y.npy", "--y-pred", "p.npy", code=0)
     assert different.stderr == ""
+
+
+def test_long_specs_are_echoed_around_the_fault(here):
+    digits = "9" * 5000
+    result = invoke(
+        "eval", f"huber(delta={digits})", "--y-true", "y.npy", "--y-pred", "y.npy", code=2
+    )
+    assert result.stderr == (
+        f"Error: cannot parse loss 'huber(delta={digits[:48]}...': an integer of more than 300 "
+        "digits at position 13\n"
+    )
+    name = "x" * 500
+    result = invoke("eval", name, "--y-true", "y.npy", "--y-pred", "y.npy", code=2)
+    assert result.stderr == (
+        f"Error: unknown loss '{name[:37]}...' (`losscli list` shows them all)\n"
+    )
+
+
+def test_an_error_line_stays_readable_whatever_it_echoes(here):
+    path = "d" * 3000 + ".npy"  # over NAME_MAX: an error of its own, not "no such file"
+    result = invoke("eval", "mse", "--y-true", path, "--y-pred", path, code=2)
+    line = result.stderr.rstrip("\n")
+    assert result.stderr.count("\n") == 1 and len(line) <= len("Error: ") + 1000
+    assert line.startswith("Error: dddd")
+    assert line.endswith("dddd.npy: cannot look it up (File name too long)")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("eval", "mse", "--y-true", "y.npy", "--y-pred", "y.npy", "--output", "o" * 300 + ".npy"),
+        ("eval", "mse", "--y-true", "y.npy", "--y-pred", "y.npy", "--sample-weight", "w" * 300),
+        ("eval", "f" * 300 + ".py:fn", "--y-true", "y.npy", "--y-pred", "y.npy"),
+        ("check", "c" * 300 + ".toml"),
+    ],
+    ids=["output", "weights", "custom-loss", "config"],
+)
+def test_names_too_long_to_look_up_are_input_errors(arrays, args):
+    result = invoke(*args, code=2)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "File name too long" in result.stderr or "does not exist" in result.stderr
