@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,11 @@ class LossCliGroup(click.Group):
         restore = _terminate_on_signals()
         try:
             try:
-                code = super().main(*args, **kwargs)
+                with warnings.catch_warnings():
+                    # The library's Python warnings for notebook users; the CLI says the same
+                    # as a `Warning:` line, once, from its input checks.
+                    warnings.filterwarnings("ignore", "In loss ", SyntaxWarning)
+                    code = super().main(*args, **kwargs)
             except click.exceptions.Exit as exc:
                 code = exc.exit_code
             _flush_stdout()

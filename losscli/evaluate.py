@@ -23,6 +23,7 @@ import numpy as np
 
 from losscli.errors import InputError, RowError, shorten
 from losscli.losses import (
+    CTC,
     BatchFacts,
     BinaryCrossentropy,
     BinaryFocalCrossentropy,
@@ -461,6 +462,7 @@ _PROBABILITY_ROWS = (
     CategoricalGeneralizedCrossEntropy,
     KLDivergence,
 )
+_ONE_CLASS_IS_ZERO = (CategoricalCrossentropy, CategoricalFocalCrossentropy)
 _RESCALED = (CategoricalCrossentropy, CategoricalFocalCrossentropy, SparseCategoricalCrossentropy)
 _ONE_HOT_LABELS = (
     CategoricalCrossentropy,
@@ -479,6 +481,8 @@ class InputChecks:
         self.pred_range = [np.inf, -np.inf]
         self.true_min = np.inf
         self.true_range = [np.inf, -np.inf]  # binary losses: labels are 0 or 1
+        self.one_class = False  # categorical losses on one class: every loss is 0
+        self.zero_inside: int | None = None  # CTC: the first row with a 0 before a label
         self.pred_rows: tuple[int, float] | None = None
         self.true_rows: tuple[int, float] | None = None
 
@@ -496,6 +500,12 @@ class InputChecks:
             self.true_range = _widen(self.true_range, y_true)
         if isinstance(loss, _PROBABILITY_ROWS) and not from_logits and y_pred.shape[-1] > 1:
             self.pred_rows = self.pred_rows or _row_not_summing_to_one(y_pred, axis, offset)
+        if isinstance(loss, CTC) and self.zero_inside is None and y_true.ndim == 2:
+            inside = ((y_true[:, :-1] == 0) & (y_true[:, 1:] != 0)).any(axis=1)
+            if inside.any():
+                self.zero_inside = offset + int(np.argmax(inside))
+        if isinstance(loss, _ONE_CLASS_IS_ZERO) and y_pred.ndim > 1:
+            self.one_class = self.one_class or y_pred.shape[axis] == 1
         if isinstance(loss, _ONE_HOT_LABELS) and y_true.ndim > 1 and y_true.shape[-1] > 1:
             self.true_rows = self.true_rows or _row_not_summing_to_one(y_true, axis, offset)
 
@@ -505,6 +515,9 @@ class InputChecks:
         self.true_min = min(self.true_min, later.true_min)
         self.true_range = _widen(self.true_range, np.array(later.true_range))
         self.pred_rows = self.pred_rows or later.pred_rows
+        self.one_class = self.one_class or later.one_class
+        if self.zero_inside is None:
+            self.zero_inside = later.zero_inside
         self.true_rows = self.true_rows or later.true_rows
 
     def messages(self) -> list[str]:
@@ -521,6 +534,17 @@ class InputChecks:
             out.append(
                 f"{name}: y_pred has values outside [0, 1] (min {low:.4g}, max {high:.4g}): "
                 f"these look like logits; {hint}"
+            )
+        if self.zero_inside is not None:
+            out.append(
+                f"{name}: y_true row {self.zero_inside} has a 0 before a label; as in Keras, a "
+                "row's labels are its first k entries (k: its nonzero count), so that 0 is read "
+                "as the blank and the row's last label dropped: pad with 0 at the end only"
+            )
+        if self.one_class:
+            out.append(
+                f"{name}: y_pred has one class per row, so the loss is about 0 whatever it holds; "
+                "with two classes use binary_crossentropy, with more one column per class"
             )
         low_true, high_true = self.true_range
         if isinstance(loss, _BINARY) and (low_true < 0 or high_true > 1):

@@ -30,11 +30,15 @@ Axis = int | tuple[int, ...] | None
 # --- numerics -------------------------------------------------------------
 
 
+def _as_float(values: Any) -> np.ndarray:
+    """An array of floats: a float array as it is, anything else as float64."""
+    values = np.asarray(values)
+    return values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)
+
+
 def _floats(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     """Both inputs as floating arrays of ``y_pred``'s float dtype, ranks aligned."""
-    y_pred = np.asarray(y_pred)
-    if not np.issubdtype(y_pred.dtype, np.floating):
-        y_pred = y_pred.astype(np.float64)
+    y_pred = _as_float(y_pred)
     y_true = np.asarray(y_true, dtype=y_pred.dtype)
     return align_ranks(y_true, y_pred)
 
@@ -87,8 +91,22 @@ def _smooth_categorical(y_true: np.ndarray, label_smoothing: float, n_classes: i
 def _same_shape(y_true: np.ndarray, y_pred: np.ndarray, what: str) -> None:
     if y_true.shape != y_pred.shape:
         raise InputError(
-            f"{what} needs y_true and y_pred of the same shape, got {y_true.shape} "
+            f"{what}: y_true and y_pred must have the same shape, got {y_true.shape} "
             f"and {y_pred.shape}"
+        )
+
+
+def _warn_one_class(what: str, shape: tuple[int, ...], axis: int) -> None:
+    """Keras' SyntaxWarning for one class on the class axis: every loss would be 0."""
+    if shape[axis] == 1:
+        import warnings
+
+        warnings.warn(
+            f"In loss {what}, expected y_pred.shape to be (batch_size, num_classes) with "
+            f"num_classes > 1. Received: y_pred.shape={shape}. Consider using "
+            "'binary_crossentropy' if you only have 2 classes.",
+            SyntaxWarning,
+            stacklevel=3,
         )
 
 
@@ -325,6 +343,7 @@ def categorical_crossentropy(
     y_true, y_pred = _floats(y_true, y_pred)
     _same_shape(y_true, y_pred, "categorical_crossentropy")
     axis = _class_axis(axis, y_pred.ndim)
+    _warn_one_class("categorical_crossentropy", y_pred.shape, axis)
     if label_smoothing:
         y_true = _smooth_categorical(y_true, label_smoothing, y_pred.shape[axis])
     log_p = _categorical_log_probabilities(y_pred, from_logits, axis)
@@ -347,6 +366,7 @@ def categorical_focal_crossentropy(
     y_true, y_pred = _floats(y_true, y_pred)
     _same_shape(y_true, y_pred, "categorical_focal_crossentropy")
     axis = _class_axis(axis, y_pred.ndim)
+    _warn_one_class("categorical_focal_crossentropy", y_pred.shape, axis)
     n_classes = y_pred.shape[axis]
     if label_smoothing:
         y_true = _smooth_categorical(y_true, label_smoothing, n_classes)
@@ -376,9 +396,7 @@ def sparse_categorical_crossentropy_with_mask(
     axis: int = -1,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`sparse_categorical_crossentropy` and the mask of non-ignored entries."""
-    y_pred = np.asarray(y_pred)
-    if not np.issubdtype(y_pred.dtype, np.floating):
-        y_pred = y_pred.astype(np.float64)
+    y_pred = _as_float(y_pred)
     y_true = np.asarray(y_true)
     axis = _class_axis(axis, y_pred.ndim)
     if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
@@ -434,9 +452,7 @@ def categorical_generalized_cross_entropy(y_true: Any, y_pred: Any, q: float = 0
     """``(1 - p[y_true]**q) / q`` for integer labels; 0 < q < 1 (q -> 0 is crossentropy)."""
     if not 0 < q < 1:
         raise InputError(f"categorical_generalized_cross_entropy: q must be in (0, 1), got {q}")
-    y_pred = np.asarray(y_pred)
-    if not np.issubdtype(y_pred.dtype, np.floating):
-        y_pred = y_pred.astype(np.float64)
+    y_pred = _as_float(y_pred)
     y_true = _sparse_labels(y_true, y_pred)
     if y_true.shape != y_pred.shape[:-1]:
         raise InputError(
@@ -481,11 +497,11 @@ def tversky(
 # --- similarity -----------------------------------------------------------------
 
 
-def _check_pairs_fit_in_memory(n: int) -> None:
-    """Circle holds about ten N x N float64 arrays: refuse what cannot fit, before allocating."""
+def _check_pairs_fit_in_memory(n: int, m: int) -> None:
+    """Circle holds about ten N x M float64 arrays: refuse what cannot fit, before allocating."""
     import os
 
-    needed = 10 * n * n * 8
+    needed = 10 * n * m * 8
     try:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -501,14 +517,14 @@ def _check_pairs_fit_in_memory(n: int) -> None:
 def circle_with_mask(
     y_true: Any,
     y_pred: Any,
+    ref_labels: Any = None,
+    ref_embeddings: Any = None,
+    remove_diagonal: bool = True,
     gamma: float = 80.0,
     margin: float = 0.4,
-    remove_diagonal: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`circle` and the mask of samples with a positive loss."""
-    y_pred = np.asarray(y_pred)
-    if not np.issubdtype(y_pred.dtype, np.floating):
-        y_pred = y_pred.astype(np.float64)
+    y_pred = _as_float(y_pred)
     y_true = _sparse_labels(y_true, y_pred)
     if y_pred.ndim != 2 or y_true.shape != y_pred.shape[:1]:
         raise InputError(
@@ -516,12 +532,19 @@ def circle_with_mask(
             f"got {y_true.shape} and {y_pred.shape}"
         )
     labels = _integer_labels(y_true, None)
-    _check_pairs_fit_in_memory(len(labels))
-    distances = np.maximum(1.0 - y_pred @ y_pred.T, 0.0)
-    positive = labels[:, np.newaxis] == labels[np.newaxis, :]
+    references = y_pred if ref_embeddings is None else _as_float(ref_embeddings)
+    ref = labels if ref_labels is None else _integer_labels(np.asarray(ref_labels), None)
+    if references.ndim != 2 or ref.shape != references.shape[:1]:
+        raise InputError(
+            "circle needs ref_labels of shape (M,) and ref_embeddings of shape (M, D): "
+            f"got {ref.shape} and {references.shape}"
+        )
+    _check_pairs_fit_in_memory(len(labels), len(ref))
+    distances = np.maximum(1.0 - y_pred @ references.T, 0.0)
+    positive = labels[:, np.newaxis] == ref[np.newaxis, :]
     negative = ~positive
     if remove_diagonal:
-        np.fill_diagonal(positive, False)
+        positive &= ~np.eye(len(labels), len(ref), dtype=bool)
     pos_weights = np.maximum((margin + distances) * positive, 0.0)
     neg_weights = np.maximum((1.0 + margin - distances) * negative, 0.0)
     pos_logits = np.where(positive, -gamma * pos_weights * (margin - distances), -np.inf)
@@ -533,20 +556,30 @@ def circle_with_mask(
 def circle(
     y_true: Any,
     y_pred: Any,
+    ref_labels: Any = None,
+    ref_embeddings: Any = None,
+    remove_diagonal: bool = True,
     gamma: float = 80.0,
     margin: float = 0.4,
-    remove_diagonal: bool = True,
 ) -> np.ndarray:
     """Circle loss over all pairs of the input (Sun et al., 2020).
 
     ``softplus(logsumexp_pos(-gamma a_p (m - d)) + logsumexp_neg(gamma a_n (1 - m - d)))``
-    with ``d = max(1 - y_pred y_pred^T, 0)``, ``a_p = max(m + d, 0)``,
+    with ``d = max(1 - y_pred ref^T, 0)``, ``a_p = max(m + d, 0)``,
     ``a_n = max(1 + m - d, 0)``; ``y_pred`` holds L2-normalised embeddings and
-    ``y_true`` integer labels. Samples with loss 0 are left out of the
+    ``y_true`` integer labels. The references are the input itself unless
+    ``ref_labels``/``ref_embeddings`` are given (as in Keras); ``remove_diagonal``
+    leaves pair (i, i) out of the positives. Samples with loss 0 are left out of the
     reduction by the class handle.
     """
     return circle_with_mask(
-        y_true, y_pred, gamma=gamma, margin=margin, remove_diagonal=remove_diagonal
+        y_true,
+        y_pred,
+        ref_labels=ref_labels,
+        ref_embeddings=ref_embeddings,
+        remove_diagonal=remove_diagonal,
+        gamma=gamma,
+        margin=margin,
     )[0]
 
 
@@ -557,13 +590,13 @@ def ctc(y_true: Any, y_pred: Any) -> np.ndarray:
     """Connectionist temporal classification: ``-log p(labels | logits)``.
 
     ``y_true`` is ``(N, L)`` integer labels padded with 0 at the end (class 0
-    is the blank); ``y_pred`` is ``(N, T, C)`` unnormalised logits. The sum
+    is the blank); ``y_pred`` is ``(N, T, C)`` unnormalised logits. As in Keras, a
+    row's labels are its first ``k`` entries, ``k`` its count of nonzero entries: a 0
+    inside a row is read as a label of class 0 and drops the last label. The sum
     over alignments is the forward algorithm in log space. A label sequence
     that no alignment of length T can produce has loss ``inf``.
     """
-    y_pred = np.asarray(y_pred)
-    if not np.issubdtype(y_pred.dtype, np.floating):
-        y_pred = y_pred.astype(np.float64)
+    y_pred = _as_float(y_pred)
     y_true = np.asarray(y_true)
     if y_true.ndim != 2 or y_pred.ndim != 3 or y_true.shape[0] != y_pred.shape[0]:
         raise InputError(
@@ -572,22 +605,18 @@ def ctc(y_true: Any, y_pred: Any) -> np.ndarray:
         )
     n, steps, n_classes = y_pred.shape
     labels = _integer_labels(y_true, n_classes)
+    # As Keras: a row's label length is its count of nonzero entries, and its labels are
+    # that many entries from the start, a 0 among them included (emitted as class 0).
     lengths = np.count_nonzero(labels, axis=1)
-    padded = np.arange(labels.shape[1]) >= lengths[:, np.newaxis]
-    if np.any((labels == 0) != padded):
-        raise RowError(
-            "ctc labels must be padded with 0 at the end only (0 is the blank); "
-            "row {row} has a 0 before a label",
-            _first_row(np.any((labels == 0) != padded, axis=1)),
-        )
     # Extended label sequence: blank, l1, blank, l2, ..., lL, blank.
     extended = np.zeros((n, 2 * labels.shape[1] + 1), dtype=np.intp)
     extended[:, 1::2] = labels
     log_p = _log_softmax(y_pred, axis=-1)
     emit = np.take_along_axis(log_p, extended[:, np.newaxis, :], axis=2)  # (N, T, S)
-    # A label may be reached from two positions back unless it repeats the label before.
+    # A label (odd position) may be reached from the label before it, skipping the blank
+    # between, unless it repeats that label.
     skip = np.zeros(extended.shape, dtype=bool)
-    skip[:, 2:] = (extended[:, 2:] != 0) & (extended[:, 2:] != extended[:, :-2])
+    skip[:, 3::2] = extended[:, 3::2] != extended[:, 1:-2:2]
     neg_inf = y_pred.dtype.type(-np.inf)
     alpha = np.full(extended.shape, neg_inf, dtype=y_pred.dtype)
     alpha[:, 0] = emit[:, 0, 0]

@@ -121,8 +121,9 @@ class Loss:
     fn: ClassVar[LossFn]
     #: True for the losses that need BatchFacts when the input is evaluated in chunks.
     needs_facts: ClassVar[bool] = False
-    #: True for the losses whose y_true holds one integer class label per sample.
-    sparse_labels: ClassVar[bool] = False
+    #: Arguments of the function that its class does not take (Keras' ``circle`` takes
+    #: reference labels and embeddings; its ``Circle`` compares the batch with itself).
+    function_only: ClassVar[tuple[str, ...]] = ()
     shapes: ClassVar[str] = ELEMENTWISE
     #: Allowed values of numeric parameters, as intervals: ``"[0, 1]"``, ``"(0, inf)"``.
     ranges: ClassVar[dict[str, str]] = {}
@@ -147,7 +148,8 @@ class Loss:
     def parameters(cls) -> dict[str, inspect.Parameter]:
         """The loss's parameters (name -> ``inspect.Parameter`` with default and annotation)."""
         signature = inspect.signature(cls.fn)
-        return {name: p for name, p in list(signature.parameters.items())[2:]}
+        named = list(signature.parameters.items())[2:]
+        return {name: p for name, p in named if name not in cls.function_only}
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -457,7 +459,6 @@ class SparseCategoricalCrossentropy(Loss):
     """Categorical crossentropy for integer class labels."""
 
     fn = staticmethod(sparse_categorical_crossentropy)
-    sparse_labels = True
     shapes = SPARSE
 
     def call(
@@ -470,7 +471,6 @@ class CategoricalGeneralizedCrossEntropy(Loss):
     """Generalized crossentropy (Zhang & Sabuncu, 2018), robust to noisy integer labels."""
 
     fn = staticmethod(categorical_generalized_cross_entropy)
-    sparse_labels = True
     shapes = SPARSE
 
     @classmethod
@@ -507,7 +507,7 @@ class Circle(Loss):
     """Circle loss for metric learning over every pair of embeddings in the input."""
 
     fn = staticmethod(circle)
-    sparse_labels = True
+    function_only = ("ref_labels", "ref_embeddings")
     shapes = "y_true: integer labels (N,); y_pred: L2-normalised embeddings (N, D)"
 
     def call(

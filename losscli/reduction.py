@@ -23,7 +23,10 @@ def standardize_reduction(reduction: str | None) -> str:
     if reduction is None:
         return "none"
     if reduction not in REDUCTIONS:
-        raise SpecError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+        raise SpecError(
+            f"Invalid value for argument `reduction`: {reduction!r}; choose one of "
+            f"{', '.join(REDUCTIONS)}"
+        )
     return reduction
 
 

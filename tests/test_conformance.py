@@ -93,6 +93,12 @@ def make_data(
         labels = rng.integers(1, n_classes, (n, max_len))
         labels[np.arange(max_len) >= lengths[:, None]] = 0
         return labels.astype(float), rng.normal(size=(n, steps, n_classes))
+    if kind == "ctc_zeros":
+        # Any label matrix Keras accepts: 0s inside rows too (Keras reads each row's first
+        # k entries, k its count of nonzero entries).
+        n, steps, n_classes, max_len = shape
+        labels = rng.integers(0, n_classes, (n, max_len))
+        return labels.astype(float), rng.normal(size=(n, steps, n_classes))
     raise AssertionError(kind)
 
 
@@ -197,7 +203,10 @@ SETTINGS: dict[str, list[Variant]] = {
         Variant({"gamma": 10.0, "margin": 0.25}, "circle", [(12, 3)]),
         Variant({"remove_diagonal": False}, "circle", [(10, 4)]),
     ],
-    "ctc": [Variant({}, "ctc", [(4, 9, 5, 3), (3, 12, 6, 5)])],
+    "ctc": [
+        Variant({}, "ctc", [(4, 9, 5, 3), (3, 12, 6, 5)]),
+        Variant({}, "ctc_zeros", [(8, 12, 4, 5), (6, 9, 3, 4)]),
+    ],
 }
 
 WEIGHTS = ("none", "scalar", "per_sample", "broadcast")
@@ -450,3 +459,76 @@ def _report() -> None:  # pragma: no cover - run by hand for the numbers in the 
 
 if __name__ == "__main__":
     _report()
+
+
+# --- Keras' own loss tests, as losscli tests with values from Keras -----------------------------
+
+
+def test_ctc_reads_label_rows_as_keras_does():
+    logits = (np.arange(24).reshape((2, 4, 3)) - 12) / 100
+    y_true = np.array([[1, 2, 1, 0], [1, 2, 0, 2]])  # a 0 inside the second row
+    expected = keras.losses.CTC()(y_true, logits)
+    assert losses.CTC()(y_true, logits) == pytest.approx(float(expected), rel=RTOL)
+    np.testing.assert_allclose(
+        losses.ctc(y_true, logits), np.asarray(keras.losses.ctc(y_true, logits)), rtol=RTOL
+    )
+
+
+CIRCLE_LABELS = np.array([1, 1, 2, 2, 3])
+CIRCLE_REF_LABELS = np.array([1, 1, 2, 2, 3, 4])
+
+
+def _unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    rows = rng.normal(size=(n, 4))
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(("gamma", "margin"), [(80.0, 0.4), (256, 0.25)])
+def test_circle_class_matches_keras(gamma, margin):
+    embeddings = _unit_rows(np.random.default_rng(3), 5)
+    expected = keras.losses.Circle(gamma=gamma, margin=margin)(CIRCLE_LABELS, embeddings)
+    got = losses.Circle(gamma=gamma, margin=margin)(CIRCLE_LABELS, embeddings)
+    assert got == pytest.approx(float(expected), rel=RTOL)
+
+
+@pytest.mark.parametrize("remove_diagonal", [False, True])
+def test_circle_function_takes_reference_labels_and_embeddings(remove_diagonal):
+    rng = np.random.default_rng(4)
+    embeddings, references = _unit_rows(rng, 5), _unit_rows(rng, 6)
+    kwargs = {
+        "ref_labels": CIRCLE_REF_LABELS,
+        "ref_embeddings": references,
+        "gamma": 80.0,
+        "margin": 0.4,
+        "remove_diagonal": remove_diagonal,
+    }
+    expected = keras.losses.circle(CIRCLE_LABELS, embeddings, **kwargs)
+    got = losses.circle(CIRCLE_LABELS, embeddings, **kwargs)
+    np.testing.assert_allclose(got, np.asarray(expected), rtol=RTOL)
+    assert "ref_labels" not in losses.Circle.defaults()  # the class compares the batch itself
+
+
+def test_error_wording_keeps_keras_phrases():
+    with pytest.raises(ValueError, match="Invalid value for argument `reduction`"):
+        losses.Hinge(reduction="abc")
+    y_true = np.array([[0], [1], [2]])
+    y_pred = np.array([[0.9, 0.05, 0.05], [0.5, 0.89, 0.6], [0.05, 0.01, 0.94]])
+    for handle in (losses.BinaryCrossentropy(), losses.CategoricalCrossentropy()):
+        with pytest.raises(ValueError, match="must have the same shape"):
+            handle(y_true, y_pred)
+    with pytest.raises(ValueError, match="Invalid value for argument `reduction`"):
+        keras.losses.Hinge(reduction="abc")  # the phrase is Keras' own
+
+
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "categorical_focal_crossentropy"])
+def test_one_class_warns_as_keras_does(name):
+    import warnings as w
+
+    one_class = np.array([[1.0], [1.0]]), np.array([[0.5], [0.5]])
+    with pytest.warns(SyntaxWarning, match=r"expected y_pred.shape to be \(batch_size, num"):
+        getattr(losses, name)(*one_class)
+    with pytest.warns(SyntaxWarning, match=r"expected y_pred.shape to be \(batch_size, num"):
+        getattr(losses, name)(np.ones((2, 1, 4)), np.ones((2, 1, 4)), axis=1)
+    with w.catch_warnings():
+        w.simplefilter("error", SyntaxWarning)
+        getattr(losses, name)(np.ones((2, 4, 1)), np.ones((2, 4, 1)), axis=1)

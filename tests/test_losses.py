@@ -145,7 +145,10 @@ def test_get_config_reports_every_parameter():
             lambda: losses.CategoricalGeneralizedCrossEntropy(q=1.5),
             r"q must be in the interval \(0, 1\)",
         ),
-        (lambda: losses.MeanSquaredError(reduction="avg"), r"unknown reduction 'avg'"),
+        (
+            lambda: losses.MeanSquaredError(reduction="avg"),
+            r"Invalid value for argument `reduction`: 'avg'",
+        ),
         (lambda: losses.MeanSquaredError(dtype="int8"), r"unsupported dtype"),
     ],
 )
@@ -348,11 +351,7 @@ def test_hinge_converts_labels_only_when_all_are_zero_or_one():
         ),
         (
             lambda: losses.categorical_crossentropy([[0, 1]], [[0.2, 0.3, 0.5]]),
-            r"categorical_crossentropy needs y_true and y_pred of the same shape",
-        ),
-        (
-            lambda: losses.ctc([[1, 0, 2]], np.zeros((1, 5, 3))),
-            r"row 0 has a 0 before a label",
+            r"categorical_crossentropy: y_true and y_pred must have the same shape",
         ),
         (
             lambda: losses.categorical_focal_crossentropy(

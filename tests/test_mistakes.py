@@ -316,3 +316,41 @@ def test_names_too_long_to_look_up_are_input_errors(arrays, args):
     result = invoke(*args, code=2)
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert "File name too long" in result.stderr or "does not exist" in result.stderr
+
+
+def test_ctc_labels_with_a_0_inside_follow_keras_with_a_warning(here):
+    from losscli import losses
+
+    labels = np.array([[1, 2, 1, 0], [1, 2, 0, 2], [2, 2, 0, 0]])
+    logits = np.random.default_rng(5).normal(size=(3, 6, 3))
+    np.savez("seq.npz", labels=labels, logits=logits)
+    result = invoke(
+        "eval",
+        "ctc",
+        "--y-true",
+        "seq.npz:labels",
+        "--y-pred",
+        "seq.npz:logits",
+        "-f",
+        "value",
+        code=0,
+    )
+    assert float(result.stdout) == pytest.approx(float(losses.CTC()(labels, logits)), rel=1e-12)
+    assert result.stderr == (
+        "Warning: ctc: y_true row 1 has a 0 before a label; as in Keras, a row's labels are its "
+        "first k entries (k: its nonzero count), so that 0 is read as the blank and the row's "
+        "last label dropped: pad with 0 at the end only\n"
+    )
+
+
+def test_categorical_losses_on_one_class_warn_once(here):
+    np.save("y.npy", np.ones((5, 1)))
+    np.save("p.npy", np.full((5, 1), 0.5))
+    result = invoke(
+        "eval", "categorical_crossentropy", "--y-true", "y.npy", "--y-pred", "p.npy", code=0
+    )
+    assert result.stderr == (
+        "Warning: categorical_crossentropy: y_pred has one class per row, so the loss is about 0 "
+        "whatever it holds; with two classes use binary_crossentropy, with more one column per "
+        "class\n"
+    )
