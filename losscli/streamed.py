@@ -14,8 +14,15 @@ from typing import IO, Any
 import numpy as np
 
 from losscli.errors import InputError
-from losscli.render import format_number, json_list
-from losscli.writers import csv_header, csv_rows, os_cause, per_sample_columns, write_all
+from losscli.render import json_list
+from losscli.writers import (
+    csv_header,
+    csv_rows,
+    os_cause,
+    per_sample_columns,
+    value_rows,
+    write_all,
+)
 
 STDOUT = "standard output"
 HEAD = 3  # values kept for the one-line summary of a table
@@ -71,9 +78,7 @@ class PerSampleStdout:
             self._emit(csv_rows(columns, index))
         elif self.format == "value":
             columns = per_sample_columns(list(zip(self.specs, arrays, strict=True)))
-            block = np.column_stack([c for _, c in columns])
-            lines = ("\t".join(map(format_number, row)) for row in block.tolist())
-            self._emit("\n".join(lines) + "\n")
+            self._emit(value_rows(columns))
         elif self.format == "json":
             for i, values in enumerate(arrays):
                 listed, nonfinite = json_list(np.asarray(values, dtype=np.float64))

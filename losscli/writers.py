@@ -277,11 +277,19 @@ def csv_header(columns: list[tuple[str, np.ndarray]]) -> str:
 def csv_rows(columns: list[tuple[str, np.ndarray]], index: np.ndarray | int) -> str:
     """Rows ``index,value,...``; ``index`` is the rows' input numbers, or the first of a run."""
     n = len(columns[0][1])
-    rows = np.arange(index, index + n) if isinstance(index, int) else index
-    block = np.column_stack([rows] + [c for _, c in columns])
-    fmt = ["%d"] + ["%r"] * len(columns)
-    lines = [",".join(f % v for f, v in zip(fmt, row, strict=True)) for row in block.tolist()]
+    rows = range(index, index + n) if isinstance(index, int) else index.tolist()
+    lines = map(",".join, zip(map(str, rows), *_texts(columns), strict=True))
     return "\n".join(lines) + "\n"
+
+
+def _texts(columns: list[tuple[str, np.ndarray]]) -> list[Iterable[str]]:
+    """Each column's numbers as the shortest text that reads back the same (``repr``)."""
+    return [map(float.__repr__, values.tolist()) for _, values in columns]
+
+
+def value_rows(columns: list[tuple[str, np.ndarray]]) -> str:
+    """One line per sample, the columns' numbers separated by tabs."""
+    return "\n".join(map("\t".join, zip(*_texts(columns), strict=True))) + "\n"
 
 
 def _csv_field(name: str) -> str:
