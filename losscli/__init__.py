@@ -1,3 +1,12 @@
 """losscli: Keras-exact loss values from files, on the command line and in Python."""
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``losscli.to_categorical``, imported on first use: ``losscli --version`` stays light."""
+    if name == "to_categorical":
+        from losscli.functions import to_categorical
+
+        return to_categorical
+    raise AttributeError(f"module 'losscli' has no attribute {name!r}")

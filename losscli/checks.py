@@ -45,6 +45,7 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "input_format": _TEXT,
     "header": (bool,),
     "delimiter": _TEXT,
+    "one_hot": (bool,),
     "nan_policy": _TEXT,
 }
 CHECK_KEYS: dict[str, tuple[type, ...]] = {
@@ -209,6 +210,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         input_format=settings.get("input_format"),
         header=settings.get("header"),
         delimiter=settings.get("delimiter"),
+        one_hot=settings.get("one_hot", False),
         baseline_pred=settings.get("baseline_pred"),
         say=config_key,
     )

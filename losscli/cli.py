@@ -293,6 +293,12 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="CSV: the first row is (not) a header. Default: detected.",
         ),
         click.option(
+            "--one-hot",
+            is_flag=True,
+            help="Integer class labels (one per row) become one-hot rows, as many classes as "
+            "y_pred has: for categorical_crossentropy and the other losses of one-hot rows.",
+        ),
+        click.option(
             "--delimiter",
             metavar="CHAR",
             help="CSV: the field delimiter ('tab' for a tab). Default: detected among , tab ; |.",
@@ -440,6 +446,7 @@ def eval_command(
     weight_col: str | None,
     input_format: str | None,
     header: bool | None,
+    one_hot: bool,
     delimiter: str | None,
     nan_policy: str,
     from_logits: bool | None,
@@ -496,6 +503,7 @@ def eval_command(
         input_format=input_format,
         header=header,
         delimiter=delimiter,
+        one_hot=one_hot,
         baseline_pred=baseline_pred,
     )
     _stdin_hint([spec], quiet)

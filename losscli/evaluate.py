@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from losscli.errors import InputError, RowError, shorten
+from losscli.functions import to_categorical
 from losscli.losses import (
     CTC,
     BatchFacts,
@@ -80,6 +81,8 @@ class InputSpec(NamedTuple):
     header: bool | None = None
     baseline_pred: str | None = None
     delimiter: str | None = None
+    #: Integer class labels, one per row, become one-hot rows (as many classes as y_pred).
+    one_hot: bool = False
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
@@ -471,6 +474,9 @@ _ONE_HOT_LABELS = (
     CategoricalHinge,
 )
 _LOGS = (Poisson, MeanSquaredLogarithmicError)
+_SPARSE_VARIANT: dict[type[Loss], str] = {
+    CategoricalCrossentropy: "sparse_categorical_crossentropy"
+}
 
 
 class InputChecks:
@@ -613,12 +619,14 @@ class _Context:
         opened: _Inputs,
         nan_policy: str,
         facts: BatchFacts | None,
+        one_hot: bool,
     ) -> None:
         self.tasks = tasks
         self.labels = opened.labels
         self.scalar_weight = opened.scalar_weight
         self.nan_policy = nan_policy
         self.facts = facts
+        self.one_hot = one_hot
 
 
 class _Part:
@@ -662,6 +670,10 @@ def _evaluate_chunk(offset: int, raw: Chunk, ctx: _Context) -> _Outcome:
     if not outcome.n:
         return outcome
     outcome.index = offset + (kept_rows if kept_rows is not None else np.arange(outcome.n))
+    if ctx.one_hot:
+        chunk["y_true"] = _shifted(
+            lambda: to_categorical(chunk["y_true"], chunk["y_pred"].shape[-1]), offset, kept_rows
+        )
     weights = chunk.get("sample_weight", ctx.scalar_weight)
     if "sample_weight" in chunk:
         outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
@@ -750,9 +762,11 @@ def evaluate(
         first = next(chunks, None)
         if first is None:
             raise InputError(f"{opened.labels['y_pred']} holds no samples")
-        ndim = _shape_chunk(first[1], opened.labels)["y_pred"].ndim
-        for loss in losses:
+        shaped = _shape_chunk(first[1], opened.labels)
+        ndim = shaped["y_pred"].ndim
+        for loss, spec in zip(losses, specs, strict=True):
             loss.check_axis(ndim)
+            _check_labels(loss, spec, shaped, inputs)
         streaming = all(loss.streams(ndim) for loss in losses)
         if not streaming:
             # In-memory path: a loss over the whole input sees it as one chunk.
@@ -764,7 +778,7 @@ def evaluate(
         facts = None
         if streaming and any(loss.needs_facts for loss in losses):
             facts = _whole_input_facts(opened, rows, nan_policy)
-        ctx = _Context(tasks, opened, nan_policy, facts)
+        ctx = _Context(tasks, opened, nan_policy, facts, inputs.one_hot)
         state = _Merged()
         # The first chunks are evaluated here, the third timed (the first ones pay for warming
         # up): arithmetic-heavy losses (logs, exps) then share the chunks between two cores;
@@ -903,6 +917,27 @@ class _Merged:
             )
 
 
+def _check_labels(loss: Loss, spec: str, chunk: Chunk, inputs: InputSpec) -> None:
+    """One-hot rows where the loss takes them: ``one_hot`` for losses that do, and integer
+    labels given to such a loss without it are an error that names the fix."""
+    takes_rows = isinstance(loss, _ONE_HOT_LABELS)
+    say = inputs.say
+    if inputs.one_hot and not takes_rows:
+        raise InputError(
+            f"{say('one_hot')} makes one-hot label rows, which {spec} does not take; it is for "
+            "categorical_crossentropy, categorical_focal_crossentropy, kl_divergence and "
+            "categorical_hinge"
+        )
+    y_true, y_pred = chunk["y_true"], chunk["y_pred"]
+    labels = y_true.shape[-1] == 1 and y_pred.shape[-1] > 1
+    if takes_rows and not inputs.one_hot and labels and y_true.shape[:-1] == y_pred.shape[:-1]:
+        sparse = f", or use {_SPARSE_VARIANT[type(loss)]}" if type(loss) in _SPARSE_VARIANT else ""
+        raise InputError(
+            f"{spec} takes one-hot label rows, but y_true has one label per row and y_pred "
+            f"{y_pred.shape[-1]} classes: add {say('one_hot')}{sparse}"
+        )
+
+
 def _per_sample(
     loss: Loss,
     y_true: np.ndarray,
@@ -911,8 +946,13 @@ def _per_sample(
     offset: int,
     kept_rows: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    return _shifted(lambda: loss.per_sample(y_true, y_pred, facts), offset, kept_rows)
+
+
+def _shifted(compute: Callable[[], Any], offset: int, kept_rows: np.ndarray | None) -> Any:
+    """``compute()``, a RowError's row moved from the chunk to its place in the input."""
     try:
-        return loss.per_sample(y_true, y_pred, facts)
+        return compute()
     except RowError as exc:
         row = int(kept_rows[exc.row]) if kept_rows is not None else exc.row
         raise RowError(exc.template, offset + row) from None

@@ -632,3 +632,45 @@ def ctc(y_true: Any, y_pred: Any) -> np.ndarray:
     end = 2 * lengths
     last = np.logaddexp(alpha[rows, end], np.where(end > 0, alpha[rows, end - 1], neg_inf))
     return -last
+
+
+# --- labels -------------------------------------------------------------------------
+
+
+def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
+    """Integer class labels as one-hot float rows, as ``keras.utils.to_categorical``.
+
+    The class axis comes last; a trailing axis of size 1 is replaced by it;
+    ``num_classes`` defaults to ``max(x) + 1``. Labels must be whole numbers in
+    ``[0, num_classes)``: Keras wraps a negative label around to the last classes
+    and fails on a label too large with an IndexError; here both are ValueErrors
+    naming the row.
+
+    >>> to_categorical([0, 2, 1])
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]])
+    """
+    labels = np.asarray(x)
+    if labels.dtype.kind not in "biuf":
+        raise InputError(f"to_categorical takes integer class labels, not {labels.dtype}")
+    shape = labels.shape[:-1] if labels.ndim > 1 and labels.shape[-1] == 1 else labels.shape
+    flat = labels.reshape(-1)
+    codes = _integer_labels(flat, None)
+    if flat.size and codes.min() < 0:
+        raise RowError(
+            f"to_categorical: class label {codes.min()} at row {{row}} is negative; class "
+            "labels start at 0",
+            _first_row(codes < 0),
+        )
+    if not num_classes:
+        num_classes = int(codes.max()) + 1 if flat.size else 0
+    if flat.size and codes.max() >= num_classes:
+        raise RowError(
+            f"to_categorical: class label {codes.max()} at row {{row}} is out of range for "
+            f"{num_classes} classes (labels 0..{num_classes - 1})",
+            _first_row(codes >= num_classes),
+        )
+    categorical = np.zeros((flat.size, num_classes))
+    categorical[np.arange(flat.size), codes] = 1.0
+    return categorical.reshape((*shape, num_classes))

@@ -53,6 +53,7 @@ from losscli.functions import (
 from losscli.reduction import align_ranks, reduce_losses, standardize_dtype, standardize_reduction
 
 __all__ = [
+    "is_categorical_crossentropy",
     "LOSSES",
     "IDENTIFIERS",
     "Loss",
@@ -90,7 +91,10 @@ LossFn = Callable[..., np.ndarray]
 # Expected inputs, as `losscli describe` shows them.
 ELEMENTWISE = "y_true, y_pred: (N, d) (any rank); one loss per sample, averaged over the last axis"
 BINARY = "y_true: 0/1 labels (N, d); y_pred: probabilities, or logits with from_logits (N, d)"
-CATEGORICAL = "y_true: one-hot or probability rows (N, C); y_pred: probabilities or logits (N, C)"
+CATEGORICAL = (
+    "y_true: one-hot or probability rows (N, C), or integer labels (N,) with --one-hot; "
+    "y_pred: probabilities or logits (N, C)"
+)
 SPARSE = "y_true: integer class labels (N,); y_pred: probabilities or logits (N, C)"
 SEGMENTATION = (
     "y_true, y_pred: masks of the same shape (N, ...); axis=None gives one loss for "
@@ -753,3 +757,17 @@ def get(identifier: Any) -> Any:
     if callable(identifier):
         return identifier() if inspect.isclass(identifier) else identifier
     raise SpecError(f"could not interpret loss identifier {identifier!r}")
+
+
+def is_categorical_crossentropy(loss: Any) -> bool:
+    """True for categorical crossentropy in any form Keras 2's helper knew: the class, an
+    instance, the function, or an identifier of it (``"categorical_crossentropy"``,
+    ``"CategoricalCrossentropy"``, case and underscores aside)."""
+    if isinstance(loss, str):
+        name = IDENTIFIERS.get(loss) or _FOLDED.get(_fold(loss))
+        return name == "categorical_crossentropy"
+    if inspect.isclass(loss):
+        return issubclass(loss, CategoricalCrossentropy)
+    if isinstance(loss, CategoricalCrossentropy):
+        return True
+    return loss is categorical_crossentropy

@@ -532,3 +532,41 @@ def test_one_class_warns_as_keras_does(name):
     with w.catch_warnings():
         w.simplefilter("error", SyntaxWarning)
         getattr(losses, name)(np.ones((2, 4, 1)), np.ones((2, 4, 1)), axis=1)
+
+
+@pytest.mark.parametrize(
+    ("labels", "num_classes"),
+    [([0, 1, 2, 3], 4), ([2, 0, 1], None), ([[1], [0], [3]], 5), (np.array([[0, 1], [1, 0]]), 2)],
+)
+def test_to_categorical_matches_keras(labels, num_classes):
+    import losscli
+
+    expected = keras.utils.to_categorical(np.asarray(labels), num_classes)
+    got = losscli.to_categorical(labels, num_classes)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([0, -1, 2], "class label -1 at row 1 is negative"),
+        ([0, 4], r"class label 4 at row 1 is out of range for 3 classes \(labels 0..2\)"),
+        ([0.5], "class labels must be whole numbers; row 0 has 0.5"),
+    ],
+)
+def test_to_categorical_refuses_labels_keras_would_misread(labels, message):
+    import losscli
+
+    with pytest.raises(ValueError, match=message):
+        losscli.to_categorical(labels, 3)
+
+
+def test_is_categorical_crossentropy_as_in_keras_2():
+    cce = losses.CategoricalCrossentropy
+    yes = [cce, cce(), losses.categorical_crossentropy, "categorical_crossentropy"]
+    yes += ["CategoricalCrossentropy", "categoricalcrossentropy"]
+    no = [losses.CategoricalFocalCrossentropy(), losses.sparse_categorical_crossentropy]
+    no += ["sparse_categorical_crossentropy", "binary_crossentropy", "unknown", None, 3]
+    assert [losses.is_categorical_crossentropy(x) for x in yes] == [True] * len(yes)
+    assert [losses.is_categorical_crossentropy(x) for x in no] == [False] * len(no)

@@ -354,3 +354,96 @@ def test_categorical_losses_on_one_class_warn_once(here):
         "whatever it holds; with two classes use binary_crossentropy, with more one column per "
         "class\n"
     )
+
+
+# --- integer labels and one-hot rows -------------------------------------------------------
+
+
+@pytest.fixture
+def classes(here):
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 4, 40_000)
+    probs = rng.dirichlet(np.ones(4), 40_000)
+    np.save("labels.npy", labels)
+    np.save("labels_col.npy", labels.reshape(-1, 1).astype(np.float64))
+    np.save("probs.npy", probs)
+    return labels, probs
+
+
+@pytest.mark.parametrize("labels", ["labels.npy", "labels_col.npy"])
+def test_one_hot_turns_labels_into_rows_chunk_by_chunk(classes, labels):
+    from losscli import losses
+
+    y, p = classes
+    one_hot = np.eye(4)[y]
+    for loss in ("categorical_crossentropy", "kl_divergence", "categorical_hinge"):
+        result = invoke(
+            "eval",
+            loss,
+            "--y-true",
+            labels,
+            "--y-pred",
+            "probs.npy",
+            "--one-hot",
+            "-f",
+            "value",
+            code=0,
+        )
+        expected = losses.get(loss)(one_hot, p).mean()
+        assert float(result.stdout) == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_labels_for_a_loss_of_one_hot_rows_name_the_fix(classes):
+    result = invoke(
+        "eval",
+        "categorical_crossentropy",
+        "--y-true",
+        "labels.npy",
+        "--y-pred",
+        "probs.npy",
+        code=2,
+    )
+    assert result.stderr == (
+        "Error: categorical_crossentropy takes one-hot label rows, but y_true has one label per "
+        "row and y_pred 4 classes: add --one-hot, or use sparse_categorical_crossentropy\n"
+    )
+    result = invoke(
+        "eval", "mse", "--y-true", "labels.npy", "--y-pred", "probs.npy", "--one-hot", code=2
+    )
+    assert result.stderr.startswith(
+        "Error: --one-hot makes one-hot label rows, which mse does not take"
+    )
+
+
+def test_one_hot_names_the_row_of_a_label_out_of_range(classes):
+    y, _ = classes
+    bad = y.astype(np.float64)
+    bad[30_001] = 4
+    np.save("bad.npy", bad)
+    result = invoke(
+        "eval",
+        "categorical_crossentropy",
+        "--y-true",
+        "bad.npy",
+        "--y-pred",
+        "probs.npy",
+        "--one-hot",
+        code=2,
+    )
+    assert result.stderr == (
+        "Error: to_categorical: class label 4 at row 30001 is out of range for 4 classes "
+        "(labels 0..3)\n"
+    )
+
+
+def test_one_hot_in_a_check_file(classes):
+    Path("c.toml").write_text(
+        '[inputs]\ny_true = "labels.npy"\ny_pred = "probs.npy"\none_hot = true\n'
+        '[[checks]]\nloss = "categorical_crossentropy"\nmax = 10\n'
+    )
+    document = invoke("check", "c.toml", "-f", "json", code=0).stdout
+    y, p = classes
+    expected = float(np.mean(-np.log(p[np.arange(len(y)), y])))
+    import json
+
+    assert json.loads(document)["checks"][0]["value"] == pytest.approx(expected, rel=1e-12)
