@@ -89,11 +89,22 @@ class _Parser:
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
 
+    def next_is(self, text: str) -> bool:
+        token = self.peek()
+        return token is not None and token[1] == text
+
+    def at_end(self) -> bool:
+        return self.peek() is None
+
+    def expect_end(self, after: str = "") -> None:
+        token = self.peek()
+        if token is not None:
+            self.fail(f"unexpected {shorten(token[1])!r}{after}", token[2])
+
     def take(self, value: str | None = None) -> tuple[str, str, int]:
         token = self.peek()
         if token is None:
             self.fail(f"expected {value!r}" if value else "unexpected end", len(self.text))
-        assert token is not None
         if value is not None and token[1] != value:
             self.fail(f"expected {value!r}, found {shorten(token[1])!r}", token[2])
         self.i += 1
@@ -121,9 +132,9 @@ class _Parser:
         if text in "([":
             close = ")" if text == "(" else "]"
             items = []
-            while self.peek() and self.peek()[1] != close:  # type: ignore[index]
+            while not self.at_end() and not self.next_is(close):
                 items.append(self.value(depth + 1))
-                if self.peek() and self.peek()[1] == ",":  # type: ignore[index]
+                if self.next_is(","):
                     self.take(",")
                 else:
                     break
@@ -134,25 +145,24 @@ class _Parser:
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {}
         self.take("(")
-        while self.peek() and self.peek()[1] != ")":  # type: ignore[index]
+        while not self.at_end() and not self.next_is(")"):
             kind, key, pos = self.take()
             if kind != "name":
                 self.fail(
                     f"expected a parameter name, found {shorten(key)!r} (write key=value)", pos
                 )
-            if self.peek() is None or self.peek()[1] != "=":  # type: ignore[index]
+            if not self.next_is("="):
                 self.fail(f"expected '=' after {shorten(key)!r} (write {shorten(key)}=value)", pos)
             self.take("=")
             if key in params:
                 self.fail(f"parameter {key!r} given twice", pos)
             params[key] = self.value()
-            if self.peek() and self.peek()[1] == ",":  # type: ignore[index]
+            if self.next_is(","):
                 self.take(",")
             else:
                 break
         self.take(")")
-        if self.peek() is not None:
-            self.fail(f"unexpected {shorten(self.peek()[1])!r} after ')'", self.peek()[2])  # type: ignore[index]
+        self.expect_end(" after ')'")
         return params
 
 
@@ -164,8 +174,7 @@ def parse_value(text: str) -> Any:
     """
     parser = _Parser(text, "value")
     value = parser.value()
-    if parser.peek() is not None:
-        parser.fail(f"unexpected {shorten(parser.peek()[1])!r}", parser.peek()[2])  # type: ignore[index]
+    parser.expect_end()
     return value
 
 
