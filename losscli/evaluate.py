@@ -23,21 +23,7 @@ import numpy as np
 
 from losscli.errors import InputError, RowError, shorten
 from losscli.functions import to_categorical
-from losscli.losses import (
-    CTC,
-    BatchFacts,
-    BinaryCrossentropy,
-    BinaryFocalCrossentropy,
-    CategoricalCrossentropy,
-    CategoricalFocalCrossentropy,
-    CategoricalGeneralizedCrossEntropy,
-    CategoricalHinge,
-    KLDivergence,
-    Loss,
-    MeanSquaredLogarithmicError,
-    Poisson,
-    SparseCategoricalCrossentropy,
-)
+from losscli.losses import BatchFacts, Loss
 from losscli.readers import (
     STDIN,
     Format,
@@ -457,28 +443,6 @@ def _nan_error(
     )
 
 
-_BINARY = (BinaryCrossentropy, BinaryFocalCrossentropy)
-_PROBABILITY_ROWS = (
-    CategoricalCrossentropy,
-    CategoricalFocalCrossentropy,
-    SparseCategoricalCrossentropy,
-    CategoricalGeneralizedCrossEntropy,
-    KLDivergence,
-)
-_ONE_CLASS_IS_ZERO = (CategoricalCrossentropy, CategoricalFocalCrossentropy)
-_RESCALED = (CategoricalCrossentropy, CategoricalFocalCrossentropy, SparseCategoricalCrossentropy)
-_ONE_HOT_LABELS = (
-    CategoricalCrossentropy,
-    CategoricalFocalCrossentropy,
-    KLDivergence,
-    CategoricalHinge,
-)
-_LOGS = (Poisson, MeanSquaredLogarithmicError)
-_SPARSE_VARIANT: dict[type[Loss], str] = {
-    CategoricalCrossentropy: "sparse_categorical_crossentropy"
-}
-
-
 class InputChecks:
     """Likely mistakes in the inputs of one loss, gathered chunk by chunk."""
 
@@ -497,22 +461,23 @@ class InputChecks:
         from_logits = bool(loss.params.get("from_logits"))
         axis = loss.params.get("axis", -1)
         axis = axis if isinstance(axis, int) else -1
-        if isinstance(loss, _BINARY + _PROBABILITY_ROWS + _LOGS) and y_pred.size:
+        if (loss.predictions != "values" or loss.takes_logs) and y_pred.size:
             # min/max give NaN when a NaN passed (--nan-policy propagate): no comparison holds.
             self.pred_range = _widen(self.pred_range, y_pred)
-        if isinstance(loss, _LOGS) and y_true.size:
+        if loss.takes_logs and y_true.size:
             self.true_min = min(self.true_min, float(np.min(y_true)))
-        if isinstance(loss, _BINARY) and y_true.size:
+        if loss.labels == "binary" and y_true.size:
             self.true_range = _widen(self.true_range, y_true)
-        if isinstance(loss, _PROBABILITY_ROWS) and not from_logits and y_pred.shape[-1] > 1:
+        rows = loss.predictions == "probability_rows"
+        if rows and not from_logits and y_pred.shape[-1] > 1:
             self.pred_rows = self.pred_rows or _row_not_summing_to_one(y_pred, axis, offset)
-        if isinstance(loss, CTC) and self.zero_inside is None and y_true.ndim == 2:
+        if loss.labels == "sequences" and self.zero_inside is None and y_true.ndim == 2:
             inside = ((y_true[:, :-1] == 0) & (y_true[:, 1:] != 0)).any(axis=1)
             if inside.any():
                 self.zero_inside = offset + int(np.argmax(inside))
-        if isinstance(loss, _ONE_CLASS_IS_ZERO) and y_pred.ndim > 1:
+        if loss.labels == "one_hot" and loss.rescales_rows and y_pred.ndim > 1:
             self.one_class = self.one_class or y_pred.shape[axis] == 1
-        if isinstance(loss, _ONE_HOT_LABELS) and y_true.ndim > 1 and y_true.shape[-1] > 1:
+        if loss.labels == "one_hot" and y_true.ndim > 1 and y_true.shape[-1] > 1:
             self.true_rows = self.true_rows or _row_not_summing_to_one(y_true, axis, offset)
 
     def merge(self, later: InputChecks) -> None:
@@ -530,7 +495,7 @@ class InputChecks:
         loss, name = self.loss, self.loss.name
         out = []
         low, high = self.pred_range
-        probabilities = isinstance(loss, _BINARY + _PROBABILITY_ROWS)
+        probabilities = loss.predictions != "values"
         if probabilities and not loss.params.get("from_logits") and (low < 0 or high > 1):
             hint = (
                 "set from_logits=true"
@@ -553,13 +518,13 @@ class InputChecks:
                 "with two classes use binary_crossentropy, with more one column per class"
             )
         low_true, high_true = self.true_range
-        if isinstance(loss, _BINARY) and (low_true < 0 or high_true > 1):
+        if loss.labels == "binary" and (low_true < 0 or high_true > 1):
             out.append(
                 f"{name}: y_true has values outside [0, 1] (min {low_true:.4g}, max "
                 f"{high_true:.4g}); a binary loss expects labels 0 or 1 (or probabilities)"
             )
         if self.pred_rows:
-            rescale = "; Keras rescales each row to sum to 1" if isinstance(loss, _RESCALED) else ""
+            rescale = "; Keras rescales each row to sum to 1" if loss.rescales_rows else ""
             row, total = self.pred_rows
             out.append(
                 f"{name}: y_pred rows are not probabilities "
@@ -571,7 +536,7 @@ class InputChecks:
                 f"{name}: y_true rows are not one-hot or probabilities "
                 f"(row {row} sums to {total:.6g})"
             )
-        if isinstance(loss, _LOGS):
+        if loss.takes_logs:
             for label, lowest in (("y_true", self.true_min), ("y_pred", low)):
                 if lowest < 0:
                     out.append(
@@ -920,7 +885,7 @@ class _Merged:
 def _check_labels(loss: Loss, spec: str, chunk: Chunk, inputs: InputSpec) -> None:
     """One-hot rows where the loss takes them: ``one_hot`` for losses that do, and integer
     labels given to such a loss without it are an error that names the fix."""
-    takes_rows = isinstance(loss, _ONE_HOT_LABELS)
+    takes_rows = loss.labels == "one_hot"
     say = inputs.say
     if inputs.one_hot and not takes_rows:
         raise InputError(
@@ -931,7 +896,7 @@ def _check_labels(loss: Loss, spec: str, chunk: Chunk, inputs: InputSpec) -> Non
     y_true, y_pred = chunk["y_true"], chunk["y_pred"]
     labels = y_true.shape[-1] == 1 and y_pred.shape[-1] > 1
     if takes_rows and not inputs.one_hot and labels and y_true.shape[:-1] == y_pred.shape[:-1]:
-        sparse = f", or use {_SPARSE_VARIANT[type(loss)]}" if type(loss) in _SPARSE_VARIANT else ""
+        sparse = f", or use {loss.sparse_variant}" if loss.sparse_variant else ""
         raise InputError(
             f"{spec} takes one-hot label rows, but y_true has one label per row and y_pred "
             f"{y_pred.shape[-1]} classes: add {say('one_hot')}{sparse}"

@@ -52,6 +52,7 @@ from losscli.functions import (
 )
 from losscli.reduction import align_ranks, reduce_losses, standardize_dtype, standardize_reduction
 
+#: The helpers; each loss's class and function handle join them below the registry.
 __all__ = [
     "is_categorical_crossentropy",
     "LOSSES",
@@ -61,29 +62,6 @@ __all__ = [
     "CustomLoss",
     "get",
     "lookup",
-    # function handles
-    "binary_crossentropy",
-    "binary_focal_crossentropy",
-    "categorical_crossentropy",
-    "categorical_focal_crossentropy",
-    "categorical_generalized_cross_entropy",
-    "categorical_hinge",
-    "circle",
-    "cosine_similarity",
-    "ctc",
-    "dice",
-    "hinge",
-    "huber",
-    "kl_divergence",
-    "log_cosh",
-    "mean_absolute_error",
-    "mean_absolute_percentage_error",
-    "mean_squared_error",
-    "mean_squared_logarithmic_error",
-    "poisson",
-    "sparse_categorical_crossentropy",
-    "squared_hinge",
-    "tversky",
 ]
 
 LossFn = Callable[..., np.ndarray]
@@ -96,6 +74,24 @@ CATEGORICAL = (
     "y_pred: probabilities or logits (N, C)"
 )
 SPARSE = "y_true: integer class labels (N,); y_pred: probabilities or logits (N, C)"
+# Arguments that run a loss on the shipped sample data (`losscli describe`'s example).
+REGRESSION = (
+    "--data sample_data/regression.csv --true-col y_true --pred-col y_pred --weight-col weight"
+)
+BINARY_SCORES = "--data sample_data/binary.csv --true-col label --pred-col logit"
+BINARY_PROBABILITIES = "--data sample_data/binary.parquet --true-col label --pred-col prob"
+ONE_HOT_ROWS = "--data sample_data/multiclass.parquet --true-col onehot --pred-col probs"
+CLASS_LABELS = "--data sample_data/multiclass.parquet --true-col label --pred-col probs"
+EMBEDDINGS = (
+    "--y-true sample_data/embeddings.npz:labels --y-pred sample_data/embeddings.npz:embeddings"
+)
+SEQUENCES = "--y-true sample_data/sequences.npz:labels --y-pred sample_data/sequences.npz:logits"
+
+#: What a loss's y_true holds; the checks for likely mistakes and --one-hot go by it.
+LABEL_KINDS = ("values", "binary", "one_hot", "sparse", "masks", "sequences")
+#: What a loss's y_pred holds when not logits.
+PREDICTION_KINDS = ("values", "probabilities", "probability_rows")
+
 SEGMENTATION = (
     "y_true, y_pred: masks of the same shape (N, ...); axis=None gives one loss for "
     "the whole input, axis=(1, ...) one per sample"
@@ -125,6 +121,19 @@ class Loss:
     fn: ClassVar[LossFn]
     #: True for the losses that need BatchFacts when the input is evaluated in chunks.
     needs_facts: ClassVar[bool] = False
+    #: Other identifiers: Keras 3's short names and the Keras 2 names Keras 3 dropped.
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Arguments that run the loss on the shipped sample data.
+    example: ClassVar[str] = ""
+    #: What y_true holds (one of LABEL_KINDS) and y_pred (one of PREDICTION_KINDS).
+    labels: ClassVar[str] = "values"
+    predictions: ClassVar[str] = "values"
+    #: Keras rescales each row of probabilities to sum to 1.
+    rescales_rows: ClassVar[bool] = False
+    #: The loss takes logarithms of y_true and y_pred: both should be >= 0.
+    takes_logs: ClassVar[bool] = False
+    #: The loss that takes integer labels in place of this one's one-hot rows.
+    sparse_variant: ClassVar[str | None] = None
     #: Arguments of the function that its class does not take (Keras' ``circle`` takes
     #: reference labels and embeddings; its ``Circle`` compares the batch with itself).
     function_only: ClassVar[tuple[str, ...]] = ()
@@ -344,36 +353,49 @@ class MeanSquaredError(Loss):
     """Mean squared error: the average of (y_true - y_pred)**2."""
 
     fn = staticmethod(mean_squared_error)
+    aliases = ("mse", "MSE")
+    example = REGRESSION
 
 
 class MeanAbsoluteError(Loss):
     """Mean absolute error: the average of |y_true - y_pred|."""
 
     fn = staticmethod(mean_absolute_error)
+    aliases = ("mae", "MAE")
+    example = REGRESSION
 
 
 class MeanAbsolutePercentageError(Loss):
     """Mean absolute percentage error: 100 * |y_true - y_pred| / |y_true|."""
 
     fn = staticmethod(mean_absolute_percentage_error)
+    aliases = ("mape", "MAPE")
+    example = REGRESSION
 
 
 class MeanSquaredLogarithmicError(Loss):
     """Mean squared logarithmic error: squared difference of log(1 + y)."""
 
     fn = staticmethod(mean_squared_logarithmic_error)
+    aliases = ("msle", "MSLE")
+    example = REGRESSION
+    takes_logs = True
 
 
 class CosineSimilarity(Loss):
     """Negative cosine similarity between y_true and y_pred (-1 is best)."""
 
     fn = staticmethod(cosine_similarity)
+    aliases = ("cosine_proximity",)
+    example = ONE_HOT_ROWS
 
 
 class Huber(Loss):
     """Huber loss: quadratic for errors up to delta, linear beyond."""
 
     fn = staticmethod(huber)
+    aliases = ("huber_loss",)
+    example = REGRESSION
     ranges = {"delta": "(0, inf)"}
 
 
@@ -381,12 +403,15 @@ class LogCosh(Loss):
     """Logarithm of the hyperbolic cosine of the prediction error."""
 
     fn = staticmethod(log_cosh)
+    aliases = ("logcosh",)
+    example = REGRESSION
 
 
 class Hinge(Loss):
     """Hinge loss for labels in {-1, 1} (or {0, 1})."""
 
     fn = staticmethod(hinge)
+    example = BINARY_SCORES
     needs_facts = True
 
     def call(
@@ -400,6 +425,7 @@ class SquaredHinge(Loss):
     """Squared hinge loss for labels in {-1, 1} (or {0, 1})."""
 
     fn = staticmethod(squared_hinge)
+    example = BINARY_SCORES
     needs_facts = True
 
     def call(
@@ -413,6 +439,8 @@ class CategoricalHinge(Loss):
     """Categorical hinge loss for one-hot labels."""
 
     fn = staticmethod(categorical_hinge)
+    example = ONE_HOT_ROWS
+    labels = "one_hot"
     shapes = CATEGORICAL
 
 
@@ -420,6 +448,10 @@ class KLDivergence(Loss):
     """Kullback-Leibler divergence from y_pred to y_true."""
 
     fn = staticmethod(kl_divergence)
+    aliases = ("kld", "KLD", "kullback_leibler_divergence")
+    example = ONE_HOT_ROWS
+    labels = "one_hot"
+    predictions = "probability_rows"
     shapes = CATEGORICAL
 
 
@@ -427,12 +459,18 @@ class Poisson(Loss):
     """Poisson loss: y_pred - y_true * log(y_pred), for count data."""
 
     fn = staticmethod(poisson)
+    example = REGRESSION
+    takes_logs = True
 
 
 class BinaryCrossentropy(Loss):
     """Binary crossentropy (log loss) for 0/1 labels."""
 
     fn = staticmethod(binary_crossentropy)
+    aliases = ("bce", "BCE")
+    example = BINARY_PROBABILITIES
+    labels = "binary"
+    predictions = "probabilities"
     shapes = BINARY
 
 
@@ -440,6 +478,9 @@ class BinaryFocalCrossentropy(Loss):
     """Binary focal crossentropy: log loss down-weighted on easy examples."""
 
     fn = staticmethod(binary_focal_crossentropy)
+    example = BINARY_PROBABILITIES
+    labels = "binary"
+    predictions = "probabilities"
     ranges = {"alpha": "[0, 1]", "gamma": "[0, inf)"}
     shapes = BINARY
 
@@ -448,6 +489,11 @@ class CategoricalCrossentropy(Loss):
     """Categorical crossentropy for one-hot (or probability) labels."""
 
     fn = staticmethod(categorical_crossentropy)
+    example = ONE_HOT_ROWS
+    labels = "one_hot"
+    predictions = "probability_rows"
+    sparse_variant = "sparse_categorical_crossentropy"
+    rescales_rows = True
     shapes = CATEGORICAL
 
 
@@ -455,6 +501,10 @@ class CategoricalFocalCrossentropy(Loss):
     """Categorical focal crossentropy: crossentropy down-weighted on easy examples."""
 
     fn = staticmethod(categorical_focal_crossentropy)
+    example = ONE_HOT_ROWS
+    labels = "one_hot"
+    predictions = "probability_rows"
+    rescales_rows = True
     ranges = {"alpha": "[0, 1]", "gamma": "[0, inf)"}
     shapes = CATEGORICAL
 
@@ -463,6 +513,10 @@ class SparseCategoricalCrossentropy(Loss):
     """Categorical crossentropy for integer class labels."""
 
     fn = staticmethod(sparse_categorical_crossentropy)
+    example = CLASS_LABELS
+    labels = "sparse"
+    predictions = "probability_rows"
+    rescales_rows = True
     shapes = SPARSE
 
     def call(
@@ -475,6 +529,9 @@ class CategoricalGeneralizedCrossEntropy(Loss):
     """Generalized crossentropy (Zhang & Sabuncu, 2018), robust to noisy integer labels."""
 
     fn = staticmethod(categorical_generalized_cross_entropy)
+    example = CLASS_LABELS
+    labels = "sparse"
+    predictions = "probability_rows"
     shapes = SPARSE
 
     @classmethod
@@ -497,6 +554,8 @@ class Dice(Loss):
     """Dice loss: 1 - the Dice coefficient of y_true and y_pred."""
 
     fn = staticmethod(dice)
+    example = BINARY_PROBABILITIES
+    labels = "masks"
     shapes = SEGMENTATION
 
 
@@ -504,6 +563,8 @@ class Tversky(Loss):
     """Tversky loss: Dice with separate weights for false positives and negatives."""
 
     fn = staticmethod(tversky)
+    example = BINARY_PROBABILITIES
+    labels = "masks"
     shapes = SEGMENTATION
 
 
@@ -511,6 +572,8 @@ class Circle(Loss):
     """Circle loss for metric learning over every pair of embeddings in the input."""
 
     fn = staticmethod(circle)
+    example = EMBEDDINGS
+    labels = "sparse"
     function_only = ("ref_labels", "ref_embeddings")
     shapes = "y_true: integer labels (N,); y_pred: L2-normalised embeddings (N, D)"
 
@@ -527,6 +590,8 @@ class CTC(Loss):
     """Connectionist temporal classification loss for label sequences."""
 
     fn = staticmethod(ctc)
+    example = SEQUENCES
+    labels = "sequences"
     shapes = "y_true: labels (N, L), 0-padded (0 is the blank); y_pred: logits (N, T, C)"
 
 
@@ -582,54 +647,21 @@ class CustomLoss(Loss):
 
 # --- the registry -------------------------------------------------------------
 
-#: Canonical function name -> loss class, in the order of the Keras documentation.
-LOSSES: dict[str, type[Loss]] = {
-    cls.fn.__name__: cls
-    for cls in (
-        MeanSquaredError,
-        MeanAbsoluteError,
-        MeanAbsolutePercentageError,
-        MeanSquaredLogarithmicError,
-        CosineSimilarity,
-        Huber,
-        LogCosh,
-        Hinge,
-        SquaredHinge,
-        CategoricalHinge,
-        KLDivergence,
-        Poisson,
-        BinaryCrossentropy,
-        BinaryFocalCrossentropy,
-        CategoricalCrossentropy,
-        CategoricalFocalCrossentropy,
-        SparseCategoricalCrossentropy,
-        CategoricalGeneralizedCrossEntropy,
-        Dice,
-        Tversky,
-        Circle,
-        CTC,
-    )
-}
+
+def _builtin_losses() -> dict[str, type[Loss]]:
+    """Every loss class of this module, in the order they are defined (Keras' documentation
+    order), under its function's name: the registry is the classes themselves."""
+    found = [cls for cls in Loss.__subclasses__() if cls.__module__ == __name__]
+    return {cls.fn.__name__: cls for cls in found if cls is not CustomLoss}
+
+
+#: Canonical function name -> loss class.
+LOSSES: dict[str, type[Loss]] = _builtin_losses()
+
+__all__ += [cls.__name__ for cls in LOSSES.values()] + list(LOSSES)
 
 #: Keras 3 short aliases and the Keras 2 names that Keras 3 dropped.
-ALIASES: dict[str, str] = {
-    "mse": "mean_squared_error",
-    "MSE": "mean_squared_error",
-    "mae": "mean_absolute_error",
-    "MAE": "mean_absolute_error",
-    "mape": "mean_absolute_percentage_error",
-    "MAPE": "mean_absolute_percentage_error",
-    "msle": "mean_squared_logarithmic_error",
-    "MSLE": "mean_squared_logarithmic_error",
-    "bce": "binary_crossentropy",
-    "BCE": "binary_crossentropy",
-    "kld": "kl_divergence",
-    "KLD": "kl_divergence",
-    "kullback_leibler_divergence": "kl_divergence",
-    "logcosh": "log_cosh",
-    "huber_loss": "huber",
-    "cosine_proximity": "cosine_similarity",
-}
+ALIASES: dict[str, str] = {alias: name for name, cls in LOSSES.items() for alias in cls.aliases}
 
 #: Every accepted identifier -> canonical function name.
 IDENTIFIERS: dict[str, str] = {

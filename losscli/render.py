@@ -393,42 +393,6 @@ def render_list_json() -> str:
 
 # --- describe ---------------------------------------------------------------------------
 
-_REGRESSION = (
-    "--data sample_data/regression.csv --true-col y_true --pred-col y_pred --weight-col weight"
-)
-_BINARY_SCORES = "--data sample_data/binary.csv --true-col label --pred-col logit"
-_BINARY_PROBS = "--data sample_data/binary.parquet --true-col label --pred-col prob"
-_ONE_HOT = "--data sample_data/multiclass.parquet --true-col onehot --pred-col probs"
-_SPARSE = "--data sample_data/multiclass.parquet --true-col label --pred-col probs"
-
-#: A command for each loss that runs on the shipped sample data (from the project root).
-EXAMPLES: dict[str, str] = {
-    "mean_squared_error": _REGRESSION,
-    "mean_absolute_error": _REGRESSION,
-    "mean_absolute_percentage_error": _REGRESSION,
-    "mean_squared_logarithmic_error": _REGRESSION,
-    "cosine_similarity": _ONE_HOT,
-    "huber": _REGRESSION,
-    "log_cosh": _REGRESSION,
-    "hinge": _BINARY_SCORES,
-    "squared_hinge": _BINARY_SCORES,
-    "categorical_hinge": _ONE_HOT,
-    "kl_divergence": _ONE_HOT,
-    "poisson": _REGRESSION,
-    "binary_crossentropy": _BINARY_PROBS,
-    "binary_focal_crossentropy": _BINARY_PROBS,
-    "categorical_crossentropy": _ONE_HOT,
-    "categorical_focal_crossentropy": _ONE_HOT,
-    "sparse_categorical_crossentropy": _SPARSE,
-    "categorical_generalized_cross_entropy": _SPARSE,
-    "dice": _BINARY_PROBS,
-    "tversky": _BINARY_PROBS,
-    "circle": (
-        "--y-true sample_data/embeddings.npz:labels --y-pred sample_data/embeddings.npz:embeddings"
-    ),
-    "ctc": "--y-true sample_data/sequences.npz:labels --y-pred sample_data/sequences.npz:logits",
-}
-
 
 def example_command(name: str) -> str:
     cls = LOSSES[name]
@@ -437,7 +401,7 @@ def example_command(name: str) -> str:
     if params:
         key, value = next(iter(params.items()))
         spec = f'"{name}({key}={spell_value(value)})"'
-    return f"losscli eval {spec} {EXAMPLES[name]}"
+    return f"losscli eval {spec} {cls.example}"
 
 
 def describe_text(name: str) -> str:

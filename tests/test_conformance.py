@@ -386,7 +386,6 @@ def test_keras_version_is_the_pinned_one():
 
 def test_every_keras_loss_class_is_in_losscli():
     classes = _keras_loss_classes()
-    assert len(classes) == 22
     ours = {cls.__name__ for cls in losses.LOSSES.values()}
     assert set(classes) == ours
 
