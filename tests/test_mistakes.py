@@ -29,9 +29,20 @@ def table_text(delimiter: str) -> str:
     return "\n".join(rows) + "\n"
 
 
+def on_arrays(loss: str, *extra: str, code: int = 0):
+    """``eval LOSS --y-true y.npy --y-pred p.npy EXTRA...``"""
+    return invoke("eval", loss, "--y-true", "y.npy", "--y-pred", "p.npy", *extra, code=code)
+
+
 def on_table(data: str, *extra: str, code: int = 0, stdin: str | None = None):
     args = ("eval", "mse", "--data", data, "--true-col", "y", "--pred-col", "p", "-f", "value")
     return invoke(*args, *extra, code=code, stdin=stdin)
+
+
+def on_stdin(true_col: str, pred_col: str, text: str):
+    """``eval mse --data - --true-col T --pred-col P`` on ``text``, refused (exit 2)."""
+    args = ("eval", "mse", "--data", "-", "--true-col", true_col, "--pred-col", pred_col)
+    return invoke(*args, code=2, stdin=text)
 
 
 # --- delimiters ------------------------------------------------------------------------------
@@ -85,18 +96,7 @@ def test_a_delimiter_that_cannot_be_is_an_error(here, given):
 
 
 def test_a_tab_separated_stream_names_its_columns_right(here):
-    result = invoke(
-        "eval",
-        "mse",
-        "--data",
-        "-",
-        "--true-col",
-        "label",
-        "--pred-col",
-        "p",
-        code=2,
-        stdin=table_text("\t"),
-    )
+    result = on_stdin("label", "p", table_text("\t"))
     assert result.stderr == (
         "Error: standard input: no column matches --true-col 'label'; the columns are y, p, note\n"
     )
@@ -106,18 +106,7 @@ def test_a_tab_separated_stream_names_its_columns_right(here):
 
 
 def test_nul_bytes_on_stdin_give_one_short_line(here):
-    result = invoke(
-        "eval",
-        "mse",
-        "--data",
-        "-",
-        "--true-col",
-        "a",
-        "--pred-col",
-        "b",
-        code=2,
-        stdin="\0" * 200_000,
-    )
+    result = on_stdin("a", "b", "\0" * 200_000)
     assert result.stderr.count("\n") == 1 and len(result.stderr) < 300, result.stderr[:300]
     assert result.stderr.startswith("Error: standard input: ")
 
@@ -188,53 +177,19 @@ def arrays(here):
 def test_negative_weights_warn(arrays):
     w = np.array([1.0, -2.0, 1.0, 1.0])
     np.save("w.npy", w)
-    result = invoke(
-        "eval",
-        "mse",
-        "--y-true",
-        "y.npy",
-        "--y-pred",
-        "p.npy",
-        "--sample-weight",
-        "w.npy",
-        "-f",
-        "value",
-        code=0,
-    )
+    result = on_arrays("mse", "--sample-weight", "w.npy", "-f", "value", code=0)
     sq = (np.array(Y) - np.array(P)) ** 2
     assert float(result.stdout) == pytest.approx(float(np.sum(sq * w) / 4), rel=1e-15)
     assert result.stderr == (
         "Warning: sample_weight has negative values (min -2): Keras applies them as they are, "
         "so those samples lower the loss\n"
     )
-    scalar = invoke(
-        "eval",
-        "mse",
-        "--y-true",
-        "y.npy",
-        "--y-pred",
-        "p.npy",
-        "--sample-weight",
-        "-0.5",
-        "-f",
-        "value",
-        code=0,
-    )
+    scalar = on_arrays("mse", "--sample-weight", "-0.5", "-f", "value", code=0)
     assert scalar.stderr.startswith("Warning: sample_weight has negative values (min -0.5)")
 
 
 def test_binary_loss_on_labels_outside_0_1_warns(arrays):
-    result = invoke(
-        "eval",
-        "bce(from_logits=true)",
-        "--y-true",
-        "y.npy",
-        "--y-pred",
-        "p.npy",
-        "-f",
-        "value",
-        code=0,
-    )
+    result = on_arrays("bce(from_logits=true)", "-f", "value", code=0)
     assert result.stderr == (
         "Warning: binary_crossentropy: y_true has values outside [0, 1] (min 1, max 4); a "
         "binary loss expects labels 0 or 1 (or probabilities)\n"
@@ -244,7 +199,7 @@ def test_binary_loss_on_labels_outside_0_1_warns(arrays):
 def test_binary_labels_0_and_1_do_not_warn(here):
     np.save("y.npy", np.array([0.0, 1.0, 1.0]))
     np.save("p.npy", np.array([0.2, 0.7, 0.9]))
-    result = invoke("eval", "bce", "--y-true", "y.npy", "--y-pred", "p.npy", code=0)
+    result = on_arrays("bce", code=0)
     assert result.stderr == ""
 
 
@@ -273,7 +228,7 @@ def test_the_same_data_for_labels_and_predictions_warns(arrays):
         "Warning: y_true and y_pred are the same data (./y.npy): every loss compares it with "
         "itself\n"
     )
-    different = invoke("eval", "mse", "--y-true", "y.npy", "--y-pred", "p.npy", code=0)
+    different = on_arrays("mse", code=0)
     assert different.stderr == ""
 
 
@@ -346,9 +301,7 @@ def test_ctc_labels_with_a_0_inside_follow_keras_with_a_warning(here):
 def test_categorical_losses_on_one_class_warn_once(here):
     np.save("y.npy", np.ones((5, 1)))
     np.save("p.npy", np.full((5, 1), 0.5))
-    result = invoke(
-        "eval", "categorical_crossentropy", "--y-true", "y.npy", "--y-pred", "p.npy", code=0
-    )
+    result = on_arrays("categorical_crossentropy", code=0)
     assert result.stderr == (
         "Warning: categorical_crossentropy: y_pred has one class per row, so the loss is about 0 "
         "whatever it holds; with two classes use binary_crossentropy, with more one column per "
