@@ -310,7 +310,7 @@ def test_check_reads_each_input_once(tmp_path, monkeypatch):
         opened.blocks = counted
         return opened
 
-    monkeypatch.setattr("losscli.evaluate.open_source", counting)
+    monkeypatch.setattr("losscli.plan.open_source", counting)
     invoke("check", config, code=1)
     assert sorted(passes) == ["binary.parquet", "binary_previous.parquet", "regression.csv"]
 

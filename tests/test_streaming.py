@@ -228,7 +228,7 @@ def test_interrupted_output_leaves_nothing(tmp_path):
 
 
 def test_cli_output_of_a_large_npy_in_many_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr("losscli.evaluate.CHUNK_BYTES", 1 << 12)
+    monkeypatch.setattr("losscli.plan.CHUNK_BYTES", 1 << 12)
     rng = np.random.default_rng(0)
     y, p = rng.normal(size=20000), rng.normal(size=20000)
     paths = _save(tmp_path, y=y, p=p)

@@ -1,0 +1,243 @@
+"""Map and merge: one chunk of aligned rows to every loss's partial results.
+
+``map_chunk`` is a pure function of a chunk and the ``Context`` (what every chunk is
+evaluated with): it applies the NaN policy, turns labels one-hot when asked, and feeds each
+loss's ``LossAccumulator`` (running sums of the losses and the baseline's, the checks for likely
+mistakes). Accumulators merge with ``merge``: the sums are added exactly (``math.fsum``), so the
+order of merging does not change the value. ``Merged`` adds the chunk outcomes of a run. No
+click, no rich.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from losscli.errors import RowError
+from losscli.functions import to_categorical
+from losscli.losses import BatchFacts, Loss
+from losscli.mistakes import InputChecks
+from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
+from losscli.reduction import RunningReduction
+
+
+def shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
+    shaped = {role: as_samples(array, labels[role]) for role, array in chunk.items()}
+    weights = shaped.get("sample_weight")
+    if weights is not None and weights.ndim == 2 and weights.shape[1] == 1:
+        shaped["sample_weight"] = weights[:, 0]  # one weight per sample
+    return shaped
+
+
+def _bad_rows(chunk: Chunk) -> dict[str, np.ndarray]:
+    """Per role with a NaN or inf, which rows hold one."""
+    bad = {}
+    for role, array in chunk.items():
+        # A sum is NaN or inf when any value is (or, rarely, when it overflows): one pass
+        # without a temporary in the common case, the exact check only when it is not finite.
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            continue
+        rows = np.asarray(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+        if rows.any():
+            bad[role] = rows
+    return bad
+
+
+_ROLE_ORDER = ("y_true", "y_pred", "sample_weight", "baseline_pred")
+
+
+class LossAccumulator:
+    """One loss's partial results: the running sums of its losses (and of the baseline's) and
+    the checks for likely mistakes. ``update`` adds a chunk, ``merge`` another accumulator of
+    the same loss, in any order (the sums are added exactly; the checks keep extremes and the
+    first row found); plain numbers and lists, so it pickles: the map step's output, whichever
+    thread, process or worker computed it."""
+
+    def __init__(self, loss: Loss, with_baseline: bool) -> None:
+        self.loss = loss
+        self.running = RunningReduction(loss.reduction)
+        self.baseline = RunningReduction(loss.reduction) if with_baseline else None
+        self.checks = InputChecks(loss)
+
+    def update(
+        self,
+        chunk: Chunk,
+        weights: Any,
+        offset: int,
+        kept_rows: np.ndarray | None,
+        facts: BatchFacts | None,
+    ) -> np.ndarray:
+        """Add a chunk of aligned rows; return its weighted per-sample losses."""
+        y_true, y_pred = chunk["y_true"], chunk["y_pred"]
+        self.checks.update(offset, y_true, y_pred)
+        values, mask = _per_sample(self.loss, y_true, y_pred, facts, offset, kept_rows)
+        weighted = self.running.add(values, weights, mask)
+        if self.baseline is not None:
+            baseline = chunk["baseline_pred"]
+            b_values, b_mask = _per_sample(self.loss, y_true, baseline, facts, offset, kept_rows)
+            self.baseline.add(b_values, weights, b_mask)
+        return weighted
+
+    def merge(self, other: LossAccumulator) -> None:
+        self.running.merge(other.running)
+        if self.baseline is not None and other.baseline is not None:
+            self.baseline.merge(other.baseline)
+        self.checks.merge(other.checks)
+
+    def result(self) -> tuple[Any, Any]:
+        """The reduced value and the baseline's (None without a baseline)."""
+        return self.running.value(), None if self.baseline is None else self.baseline.value()
+
+
+class Task:
+    """One loss being evaluated: its spec, the accumulator of the whole input so far, and the
+    per-sample values if kept."""
+
+    def __init__(self, loss: Loss, spec: str, with_baseline: bool) -> None:
+        self.loss = loss
+        self.spec = spec
+        self.total = LossAccumulator(loss, with_baseline)
+        self.kept: list[np.ndarray] = []
+
+
+class Context:
+    """What every chunk is evaluated with."""
+
+    def __init__(
+        self,
+        tasks: list[Task],
+        opened: Inputs,
+        nan_policy: str,
+        facts: BatchFacts | None,
+        one_hot: bool,
+    ) -> None:
+        self.tasks = tasks
+        self.labels = opened.labels
+        self.scalar_weight = opened.scalar_weight
+        self.nan_policy = nan_policy
+        self.facts = facts
+        self.one_hot = one_hot
+
+
+class Outcome:
+    """What one chunk contributes, computed on a worker thread and merged in order."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows  # rows read, before any was dropped
+        self.n = 0  # rows evaluated
+        self.bad: dict[str, tuple[int, int]] = {}  # role -> (first bad row, non-finite count)
+        self.parts: list[LossAccumulator] = []  # one per loss
+        self.weighted: list[np.ndarray] = []  # each loss's weighted per-sample losses
+        self.index: np.ndarray | None = None  # input row numbers of the rows evaluated
+        self.lowest_weight = np.inf  # of the rows evaluated
+
+
+def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
+    chunk = shape_chunk(raw, ctx.labels)
+    outcome = Outcome(len(chunk["y_pred"]))
+    kept_rows = None
+    if ctx.nan_policy != "propagate":
+        bad = _bad_rows(chunk)
+        if bad and ctx.nan_policy == "raise":
+            for role, rows in bad.items():
+                count = int(np.count_nonzero(~np.isfinite(chunk[role])))
+                outcome.bad[role] = (offset + int(np.argmax(rows)), count)
+            return outcome  # an error is coming: nothing to evaluate
+        if bad:
+            drop = np.logical_or.reduce(list(bad.values()))
+            kept_rows = np.flatnonzero(~drop)
+            chunk = {role: array[kept_rows] for role, array in chunk.items()}
+    outcome.n = len(chunk["y_pred"])
+    if not outcome.n:
+        return outcome
+    outcome.index = offset + (kept_rows if kept_rows is not None else np.arange(outcome.n))
+    if ctx.one_hot:
+        chunk["y_true"] = _shifted(
+            lambda: to_categorical(chunk["y_true"], chunk["y_pred"].shape[-1]), offset, kept_rows
+        )
+    weights = chunk.get("sample_weight", ctx.scalar_weight)
+    if "sample_weight" in chunk:
+        outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
+    for task in ctx.tasks:
+        part = LossAccumulator(task.loss, task.total.baseline is not None)
+        outcome.weighted.append(part.update(chunk, weights, offset, kept_rows, ctx.facts))
+        outcome.parts.append(part)
+    return outcome
+
+
+class Merged:
+    """Chunk outcomes added up in input order."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.n = 0
+        self.omitted = 0
+        self.first_bad: tuple[str, int] | None = None
+        self.counts: dict[str, int] = {}
+        self.lowest_weight = np.inf
+
+    def merge(
+        self,
+        outcome: Outcome,
+        tasks: list[Task],
+        keep_per_sample: bool,
+        sink: PerSampleSink | None,
+    ) -> None:
+        self.rows += outcome.rows
+        for role, (_, count) in outcome.bad.items():
+            self.counts[role] = self.counts.get(role, 0) + count
+        if outcome.bad and self.first_bad is None:
+            role = next(r for r in _ROLE_ORDER if r in outcome.bad)
+            self.first_bad = (role, outcome.bad[role][0])
+        if self.first_bad is not None:
+            return  # an error is coming: only the counts matter
+        self.n += outcome.n
+        self.omitted += outcome.rows - outcome.n
+        self.lowest_weight = min(self.lowest_weight, outcome.lowest_weight)
+        if not outcome.parts:
+            return
+        for task, part, weighted in zip(tasks, outcome.parts, outcome.weighted, strict=True):
+            task.total.merge(part)
+            # Per-sample values stay in memory when asked for, or when nothing else receives them.
+            if keep_per_sample or (task.loss.reduction == "none" and sink is None):
+                task.kept.append(weighted)
+        if sink is not None and outcome.index is not None:
+            sink(outcome.weighted, outcome.index)
+
+
+def _per_sample(
+    loss: Loss,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    facts: BatchFacts | None,
+    offset: int,
+    kept_rows: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    return _shifted(lambda: loss.per_sample(y_true, y_pred, facts), offset, kept_rows)
+
+
+def _shifted(compute: Callable[[], Any], offset: int, kept_rows: np.ndarray | None) -> Any:
+    """``compute()``, a RowError's row moved from the chunk to its place in the input."""
+    try:
+        return compute()
+    except RowError as exc:
+        row = int(kept_rows[exc.row]) if kept_rows is not None else exc.row
+        raise RowError(exc.template, offset + row) from None
+
+
+def whole_input_facts(opened: Inputs, rows: int, nan_policy: str) -> BatchFacts:
+    """A first pass for the decisions Keras makes over the whole batch."""
+    from losscli.functions import labels_are_binary
+
+    for _, raw in aligned(opened, rows):
+        chunk = shape_chunk(raw, opened.labels)
+        if nan_policy == "omit":
+            bad = _bad_rows(chunk)
+            if bad:
+                keep = ~np.logical_or.reduce(list(bad.values()))
+                chunk = {role: array[keep] for role, array in chunk.items()}
+        if not labels_are_binary(chunk["y_true"]):
+            return BatchFacts(binary_labels=False)
+    return BatchFacts(binary_labels=True)
