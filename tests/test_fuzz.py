@@ -342,7 +342,7 @@ def test_lines_over_the_limit_are_refused(tmp_path_factory, rows, at, length, ne
     (d / "l.csv").write_text("t,p\n" + "\n".join(lines) + ("\n" if newline else ""))
     args = ["eval", "mse", "--data", str(d / "l.csv"), "--true-col", "t", "--pred-col", "p"]
     with (
-        unittest.mock.patch("losscli.readers.MAX_LINE_BYTES", 4096),
-        unittest.mock.patch("losscli.readers.CSV_BLOCK_BYTES", 1024),
+        unittest.mock.patch("losscli.readers.delimited.MAX_LINE_BYTES", 4096),
+        unittest.mock.patch("losscli.readers.delimited.CSV_BLOCK_BYTES", 1024),
     ):
         _refused(d, args, "without a line break")

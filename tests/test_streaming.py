@@ -131,7 +131,7 @@ def test_parquet_batches_and_csv_blocks_equal_whole(tmp_path, monkeypatch):
         f"{a!r},{b!r},{c!r}" for a, b, c in zip(y.tolist(), p.tolist(), w.tolist(), strict=True)
     ]
     (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 4096)  # many blocks
+    monkeypatch.setattr(readers.delimited, "CSV_BLOCK_BYTES", 4096)  # many blocks
     want = losses.Huber(reduction="mean_with_sample_weight")(
         y[:, None], p[:, None], sample_weight=w
     )
@@ -168,7 +168,7 @@ def test_row_numbers_in_errors_count_from_the_start_of_the_input(tmp_path):
 
 
 def test_csv_errors_found_in_a_later_block(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(readers.delimited, "CSV_BLOCK_BYTES", 1024)
     rows = [f"{i},{i}" for i in range(3000)]
     rows[2500] = "2500,oops"
     (tmp_path / "t.csv").write_text("a,b\n" + "\n".join(rows) + "\n")

@@ -1,0 +1,164 @@
+"""What CSV and Parquet share: columns selected by name or glob for each role, and arrow
+columns converted to float64 (list columns to vectors of one width across the input)."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import numpy as np
+
+from losscli.errors import InputError, name_list, shorten
+from losscli.readers.base import CSV_NULLS, EXACT_INTEGERS, Request, Source, large_integers
+
+
+def looks_numeric(field: str) -> bool:
+    field = field.strip().strip('"')
+    if "_" in field or not field.isascii():  # Python reads 1_000 and Arabic digits; pyarrow not
+        return False
+    if field == "" or field in CSV_NULLS or field.lower() in ("inf", "-inf", "+inf", "nan"):
+        return True
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+class TableSource(Source):
+    """Shared by CSV and Parquet: column selection and conversion of record batches."""
+
+    decodes = True
+
+    names: list[str]
+    selected: dict[str, list[int]]
+    list_widths: dict[str, int]  # list column -> vector length, over every batch
+
+    def _select(self, requests: dict[str, Request]) -> None:
+        self.list_widths = {}
+        self.roles = list(requests)
+        self.selected = {}
+        options: dict[str, dict[str, None]] = {}  # column -> the options that selected it
+        for role, request in requests.items():
+            chosen: list[int] = []
+            for pattern in request.columns or ("*",):
+                matched = [i for i, c in enumerate(self.names) if fnmatch.fnmatchcase(c, pattern)]
+                if not matched:
+                    raise InputError(
+                        f"{self.label}: no column matches {request.option} {shorten(pattern)!r}; "
+                        f"the columns are {name_list(self.names)}"
+                    )
+                chosen += [i for i in matched if i not in chosen]
+            for i in chosen:
+                options.setdefault(self.names[i], {})[request.option] = None
+            self.selected[role] = chosen
+        self.hints = {name: "/".join(chosen_by) for name, chosen_by in options.items()}
+        self.width = sum(len(indices) for indices in self.selected.values())
+
+    def _numeric(self, column: Any, name: str, offset: int) -> np.ndarray:
+        """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kind = column.type
+        if (
+            pa.types.is_list(kind)
+            or pa.types.is_large_list(kind)
+            or pa.types.is_fixed_size_list(kind)
+        ):
+            return _list_column(column, name, self.label, offset, self.list_widths)
+        if pa.types.is_integer(kind) and kind.bit_width == 64 and len(column):
+            low, high = pc.min_max(column).values()
+            largest = max(abs(low.as_py() or 0), abs(high.as_py() or 0))
+            if largest > EXACT_INTEGERS:
+                self.note(large_integers(f"{self.label}: column {shorten(name)!r}", largest))
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            # safe=False: uint64 and int64 beyond 2**53 become the nearest float64.
+            return _as_numpy(column.cast(pa.float64(), safe=False), np.float64)
+        if pa.types.is_null(kind):
+            return np.full(len(column), np.nan)
+        values = column.to_pylist()
+        bad = next(
+            (i for i, v in enumerate(values) if v is not None and not looks_numeric(str(v))), 0
+        )
+        raise not_numeric(self.label, name, bad + offset, values[bad], self.hints[name])
+
+
+def not_numeric(label: str, name: str, row: int, value: Any, hint: str) -> InputError:
+    shown = shorten(value if isinstance(value, bytes) else repr(value))  # bytes: not UTF-8
+    return InputError(
+        f"{label}: column {shorten(name)!r} is not numeric (row {row} has {shown}); "
+        f"select numeric columns with {hint}"
+    )
+
+
+def _as_numpy(values: Any, dtype: type) -> np.ndarray:
+    """A pyarrow float64 or int64 array (or chunked array) as numpy, nulls as NaN, read from
+    its buffers: pyarrow's ``to_numpy`` imports pandas, 70 MiB for nothing here."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts: list[np.ndarray] = []
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        if not len(chunk):
+            continue
+        if chunk.null_count:
+            chunk = pc.fill_null(chunk, np.nan)
+        parts.append(np.frombuffer(chunk.buffers()[1], dtype, len(chunk), chunk.offset * 8))
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+
+def first_unreadable(values: Any) -> int | None:
+    """The position of the first of the ``values`` (bytes) that pyarrow cannot read as a
+    float64, as its CSV reader does (UTF-8, blanks around); None when every one reads.
+    Found by bisecting casts: pyarrow's own rules, in a few dozen casts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def fails(part: Any) -> bool:
+        try:
+            pc.utf8_trim_whitespace(part.cast(pa.string())).cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return True
+        return False
+
+    if not fails(values):
+        return None
+    low, high = 0, len(values)  # the first failure is in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fails(values.slice(low, middle - low)):
+            high = middle
+        else:
+            low = middle
+    return low
+
+
+def _list_column(
+    column: Any, name: str, label: str, offset: int, widths: dict[str, int]
+) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    lengths = _as_numpy(pc.list_value_length(column).fill_null(-1).cast(pa.int64()), np.int64)
+    expected = widths.setdefault(name, int(lengths[0]) if len(lengths) else 0)
+    bad = (lengths != expected) | (lengths < 0)
+    if bad.any():
+        row = int(np.argmax(bad)) + offset
+        raise InputError(
+            f"{label}: list column {name!r} holds vectors of different lengths (row {row} has "
+            f"{int(lengths[row - offset])}, earlier rows {expected}); every row needs the same "
+            "length"
+        )
+    if expected == 0:
+        raise InputError(
+            f"{label}: list column {name!r} holds empty vectors; a loss needs at least one "
+            "value per sample"
+        )
+    width = expected
+    flat = _as_numpy(pc.list_flatten(column).cast(pa.float64()), np.float64)
+    return flat.reshape(len(lengths), width)
