@@ -45,6 +45,13 @@ def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
 
 
 def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
+    from losscli.readers import storage
+
+    if storage.is_uri(path):
+        raise InputError(
+            f"{option} {storage.public(path)}: writing to object storage is not supported; "
+            "write a local file and copy it"
+        )
     target = Path(path)
     for source in inputs:
         if source == "-":

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from losscli.errors import InputError
+from losscli.readers import storage
 from losscli.readers.arrays import ArraySource, npy_file, npz_member, stdin_opener
 from losscli.readers.base import (
     COMPRESSIONS,
@@ -136,14 +137,19 @@ def _use_jemalloc() -> None:
 
 
 def _check_readable(path: str, allow_dir: bool) -> None:
+    if allow_dir and storage.is_glob(path):
+        return  # a dataset named by a glob: listing it says when nothing matches
     kind = path_kind(path)
+    label = storage.public(path)
     if kind is None:
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{label}: no such file")
     if kind == "dir":
         if not allow_dir:
-            raise InputError(f"{path}: is a directory, not a file")
-    elif kind == "file" and Path(path).stat().st_size == 0:  # a pipe has no size: read it
-        raise InputError(f"{path}: the file is empty")
+            raise InputError(f"{label}: is a directory, not a file")
+    elif kind == "file":  # a pipe has no size: read it
+        size = storage.size(path) if storage.is_uri(path) else Path(path).stat().st_size
+        if size == 0:
+            raise InputError(f"{label}: the file is empty")
 
 
 def _peek_stdin(size: int) -> bytes:

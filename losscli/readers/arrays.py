@@ -17,6 +17,7 @@ from typing import IO, Any
 import numpy as np
 
 from losscli.errors import InputError, name_list, shorten
+from losscli.readers import storage
 from losscli.readers.base import (
     EXACT_INTEGERS,
     Request,
@@ -199,10 +200,20 @@ def _read_exactly(fp: IO[bytes], size: int, label: str) -> bytes:
 
 
 def npy_file(path: str, requests: dict[str, Request]) -> Source:
+    if storage.is_uri(path):
+        return ArraySource(
+            storage.public(path), lambda: storage.open_input(path), storage.size(path), requests
+        )
+
     def opener() -> Any:
         return open(path, "rb")
 
     return ArraySource(path, opener, Path(path).stat().st_size, requests)
+
+
+def _archive(path: str) -> zipfile.ZipFile:
+    """A zip archive, local or on a filesystem named by URI."""
+    return zipfile.ZipFile(storage.open_input(path) if storage.is_uri(path) else path)
 
 
 def stdin_opener() -> Callable[[], Any]:
@@ -214,7 +225,7 @@ def stdin_opener() -> Callable[[], Any]:
 
 def npz_member(path: str, key: str | None, source: str, requests: dict[str, Request]) -> Source:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _archive(path) as archive:
             members = {
                 info.filename[: -len(".npy")]: info
                 for info in archive.infolist()
@@ -251,7 +262,8 @@ class _ZipMember(io.RawIOBase):
     """One member of a zip archive as a readable stream that closes the archive with it."""
 
     def __init__(self, path: str, info: zipfile.ZipInfo) -> None:
-        self.archive = zipfile.ZipFile(path)
+        self.label = storage.public(path)
+        self.archive = _archive(path)
         self.member = self.archive.open(info)
 
     def readable(self) -> bool:
@@ -261,7 +273,7 @@ class _ZipMember(io.RawIOBase):
         try:
             data = self.member.read(len(buffer))
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-            raise InputError(f"{self.archive.filename}: not a readable .npz file ({exc})") from None
+            raise InputError(f"{self.label}: not a readable .npz file ({exc})") from None
         buffer[: len(data)] = data
         return len(data)
 

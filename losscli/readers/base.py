@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from losscli.errors import InputError, shorten
+from losscli.readers import storage
 
 STDIN = "-"
 
@@ -91,7 +92,8 @@ def is_read_error(exc: Exception) -> bool:
 
 
 def describe_source(source: str) -> str:
-    return "standard input" if source == STDIN else source
+    """A source as messages name it: never a URI's user part, which may hold a secret."""
+    return "standard input" if source == STDIN else storage.public(source)
 
 
 def parse_number(text: str) -> float | None:
@@ -123,6 +125,8 @@ def path_kind(path: str) -> str | None:
     import os
     import stat
 
+    if storage.is_uri(path):
+        return storage.kind(path)
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import InputError, shorten
+from losscli.readers import storage
 from losscli.readers.base import (
     CSV_NULLS,
     STDIN,
@@ -144,7 +145,7 @@ class CsvSource(TableSource):
         self.compression = compression
         self.path: str | None = source
         self._replay: Replay | None = None
-        if source == STDIN or not Path(source).is_file():
+        if source == STDIN or not (storage.is_uri(source) or Path(source).is_file()):
             # Standard input, a pipe or a FIFO: read once, as it comes; the first lines, read
             # to sniff the format, are replayed in front of the rest.
             self.path = None
@@ -191,7 +192,7 @@ class CsvSource(TableSource):
             return stream
         if self.path is None:
             raise RuntimeError(f"{self.label} was read once already and not spooled")
-        raw = pa.OSFile(self.path)
+        raw = storage.open_stream(self.path) if storage.is_uri(self.path) else pa.OSFile(self.path)
         return pa.CompressedInputStream(raw, self.compression) if self.compression else raw
 
     def _first_lines(self) -> list[str]:

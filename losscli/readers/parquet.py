@@ -11,23 +11,48 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import InputError, name_list
-from losscli.readers.base import STDIN, Request, arrow_message, describe_source, spool_to_file
+from losscli.readers import storage
+from losscli.readers.base import (
+    STDIN,
+    Request,
+    arrow_message,
+    describe_source,
+    parse_number,
+    path_kind,
+    spool_to_file,
+)
 from losscli.readers.tables import TableSource
 
 
-def _dataset_files(directory: Path) -> list[str]:
-    """The Parquet files of a dataset directory (hive partitions too), in name order; hidden
-    and marker files (``.crc``, ``_SUCCESS``, ``.*.tmp``) are skipped as Spark and pyarrow do."""
-    files = []
-    for path in sorted(directory.rglob("*")):
-        parts = path.relative_to(directory).parts
-        if any(p.startswith((".", "_")) for p in parts):
-            continue
-        if path.is_file():
-            files.append(str(path))
+def _dataset_files(source: str) -> list[tuple[str, str]]:
+    """The Parquet files of a dataset (a directory, hive partitions too, or a glob over file
+    names), in name order, with their paths relative to the dataset; hidden and marker files
+    (``.crc``, ``_SUCCESS``, ``.*.tmp``) are skipped as Spark and pyarrow skip them."""
+    if storage.is_uri(source):
+        files = storage.dataset_files(source)
+    else:
+        pattern = "*"
+        directory = Path(source)
+        if storage.is_glob(source):
+            directory, pattern = Path(source).parent, Path(source).name
+        files = []
+        for path in sorted(directory.rglob("*") if pattern == "*" else directory.glob(pattern)):
+            relative = path.relative_to(directory)
+            if any(p.startswith((".", "_")) for p in relative.parts):
+                continue
+            if path.is_file():
+                files.append((str(path), relative.as_posix()))
     if not files:
-        raise InputError(f"{directory}: a directory without Parquet files")
+        if storage.is_glob(source):
+            raise InputError(f"{storage.public(source)}: no file matches the pattern")
+        raise InputError(f"{storage.public(source)}: a directory without Parquet files")
     return files
+
+
+def _partitions(relative: str) -> dict[str, str]:
+    """Hive partition keys of a file's path in its dataset: ``day=2026-11-01/part-0.parquet``."""
+    pairs = (part.split("=", 1) for part in relative.split("/")[:-1] if "=" in part)
+    return {key: value for key, value in pairs}
 
 
 def _name_part(part: str, source: str) -> str:
@@ -51,20 +76,27 @@ class ParquetSource(TableSource):
 
         super().__init__()
         self.label = describe_source(source)
+        self.parts: list[str]
+        relatives: list[str] = []
         if source == STDIN:
-            self.parts: list[str] = [spool_to_file(sys.stdin.buffer, ".parquet")]
-        elif Path(source).is_dir():
-            self.parts = _dataset_files(Path(source))
+            self.parts = [spool_to_file(sys.stdin.buffer, ".parquet")]
+        elif storage.is_glob(source) or path_kind(source) == "dir":
+            self.parts, relatives = map(list, zip(*_dataset_files(source), strict=True))
         else:
             self.parts = [source]
+        #: Each file's hive partition values, columns of the dataset besides the files' own.
+        self.partitions = [_partitions(r) for r in relatives] or [{} for _ in self.parts]
+        keys = list(dict.fromkeys(k for values in self.partitions for k in values))
         # Each file's footer is read and closed here; the files are opened one at a time
         # while reading, so a directory of thousands of files needs one descriptor.
         schema = None
         self.counts: list[int] = []
         for part in self.parts:
             try:
-                metadata = pq.read_metadata(part)
+                metadata = pq.read_metadata(_open(part))
                 part_schema = metadata.schema.to_arrow_schema()
+            except InputError:
+                raise
             except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
                 raise InputError(
                     f"{self.label}: {_name_part(part, source)}not a readable Parquet file "
@@ -88,11 +120,12 @@ class ParquetSource(TableSource):
         self.n_rows = sum(self.counts)
         if self.n_rows == 0:
             raise InputError(f"{self.label}: no rows")
-        self.names = list(schema.names)
+        self.file_columns = len(schema.names)
+        self.names = list(schema.names) + [k for k in keys if k not in schema.names]
         self._select(requests)
         # A fixed-size list column holds that many numbers per row.
         self.width = sum(
-            getattr(schema.field(i).type, "list_size", 1)
+            getattr(schema.field(i).type, "list_size", 1) if i < self.file_columns else 1
             for indices in self.selected.values()
             for i in indices
         )
@@ -101,28 +134,29 @@ class ParquetSource(TableSource):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        columns = sorted({i for indices in self.selected.values() for i in indices})
-        names = [self.names[i] for i in columns]
-        position = {i: j for j, i in enumerate(columns)}
-        remap = {role: [position[i] for i in idx] for role, idx in self.selected.items()}
+        wanted = sorted({i for indices in self.selected.values() for i in indices})
+        names = [self.names[i] for i in wanted if i < self.file_columns]
         offset = 0
         try:
-            for part, count in zip(self.parts, self.counts, strict=True):
+            for part, count, partition in zip(
+                self.parts, self.counts, self.partitions, strict=True
+            ):
                 if count == 0:
                     continue
-                file = pq.ParquetFile(part, pre_buffer=False)
+                file = pq.ParquetFile(_open(part), pre_buffer=False)
                 before = offset
                 for batch in file.iter_batches(batch_size=rows, columns=names):
                     if batch.num_rows == 0:
                         continue
+                    columns = {
+                        i: self._numeric(batch.column(self.names[i]), self.names[i], offset)
+                        if i < self.file_columns
+                        else self._partition_column(partition, self.names[i], batch.num_rows)
+                        for i in wanted
+                    }
                     out = {}
-                    for role, indices in remap.items():
-                        parts = [
-                            self._numeric(batch.column(j), names[j], offset).reshape(
-                                batch.num_rows, -1
-                            )
-                            for j in indices
-                        ]
+                    for role, indices in self.selected.items():
+                        parts = [columns[i].reshape(batch.num_rows, -1) for i in indices]
                         out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
                     offset += batch.num_rows
                     yield out
@@ -136,3 +170,18 @@ class ParquetSource(TableSource):
             raise InputError(
                 f"{self.label}: not a readable Parquet file ({arrow_message(exc)})"
             ) from None
+
+    def _partition_column(self, partition: dict[str, str], name: str, rows: int) -> np.ndarray:
+        """A hive partition key's value for every row of a file, as a number."""
+        text = partition.get(name)
+        value = parse_number(text) if text is not None else float("nan")
+        if value is None:
+            raise InputError(
+                f"{self.label}: the partition column {name!r} holds {text!r}, not a number"
+            )
+        return np.full(rows, value)
+
+
+def _open(part: str) -> Any:
+    """A file of the dataset: a local path as it is, a URI opened on its filesystem."""
+    return storage.open_input(part) if storage.is_uri(part) else part

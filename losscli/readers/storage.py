@@ -1,0 +1,169 @@
+"""Inputs on object storage and other filesystems, named by URI: ``s3://``, ``gs://``,
+``abfs://``, ``hdfs://``, ``file://``, through pyarrow's filesystems.
+
+Credentials and endpoints come from each store's standard environment (for S3:
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``); a URI's
+user part (``s3://key:secret@bucket/...``) is never echoed. Every remote call has a connect
+timeout, so an unreachable endpoint is an error, not a hang.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import re
+from typing import Any
+
+from losscli.errors import InputError
+
+#: Schemes read through pyarrow's filesystems.
+SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
+#: Seconds to wait for a connection, and for one request, before an error.
+CONNECT_SECONDS = 5.0
+REQUEST_SECONDS = 60.0
+
+
+def is_uri(source: str) -> bool:
+    scheme, sep, _ = source.partition("://")
+    return bool(sep) and scheme.lower() in (*SCHEMES, "http", "https")
+
+
+def public(uri: str) -> str:
+    """The URI as messages show it: without a user part that may hold a secret."""
+    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/@]*@", r"\1", uri)
+
+
+def is_glob(source: str) -> bool:
+    return any(c in source for c in "*?[")
+
+
+@functools.lru_cache(maxsize=1)
+def _s3() -> Any:
+    from pyarrow import fs
+
+    return fs.S3FileSystem(
+        endpoint_override=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        connect_timeout=CONNECT_SECONDS,
+        request_timeout=REQUEST_SECONDS,
+        retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=2),
+    )
+
+
+def resolve(uri: str) -> tuple[Any, str]:
+    """The filesystem of a URI and the path on it."""
+    from pyarrow import fs
+
+    scheme, _, rest = uri.partition("://")
+    scheme = scheme.lower()
+    if scheme in ("http", "https"):
+        raise InputError(
+            f"{public(uri)}: http(s) inputs are not supported; download the file, or serve it "
+            "from object storage (s3://, gs://, ...)"
+        )
+    if scheme == "s3":
+        return _s3(), re.sub(r"^[^/@]*@", "", rest).rstrip("/")
+    try:
+        filesystem, path = fs.FileSystem.from_uri(uri)
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"{public(uri)}: cannot reach its filesystem ({_reason(exc)})") from None
+    return filesystem, path.rstrip("/")
+
+
+def _reason(exc: BaseException) -> str:
+    """A storage error's first line, credentials aside (pyarrow's messages hold none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def failure(uri: str, exc: BaseException) -> InputError:
+    """A storage error as one line naming the URI and the cause."""
+    reason = _reason(exc)
+    if "NETWORK_CONNECTION" in reason or "Could not connect" in reason:
+        reason = "cannot connect to the endpoint; check AWS_ENDPOINT_URL and the network"
+    elif "ACCESS_DENIED" in reason or "AccessDenied" in reason or "403" in reason:
+        reason = "access denied; check the credentials in the environment"
+    return InputError(f"{public(uri)}: {reason}")
+
+
+def kind(uri: str) -> str | None:
+    """``"dir"``, ``"file"`` or None when nothing is there (a bucket that does not exist
+    included)."""
+    from pyarrow import fs
+
+    filesystem, path = resolve(uri)
+    try:
+        info = filesystem.get_file_info(path)
+    except (OSError, ValueError) as exc:
+        raise failure(uri, exc) from None
+    if info.type == fs.FileType.Directory:
+        return "dir"
+    if info.type == fs.FileType.File:
+        return "file"
+    bucket = path.split("/", 1)[0]
+    buckets = uri.partition("://")[0].lower() in ("s3", "gs", "gcs")
+    if buckets and "/" in path and filesystem.get_file_info(bucket).type == fs.FileType.NotFound:
+        raise InputError(f"{public(uri)}: the bucket {bucket!r} does not exist")
+    return None
+
+
+def size(uri: str) -> int:
+    filesystem, path = resolve(uri)
+    try:
+        return int(filesystem.get_file_info(path).size or 0)
+    except (OSError, ValueError) as exc:
+        raise failure(uri, exc) from None
+
+
+def open_input(uri: str) -> Any:
+    """A random-access file (seek, read, readinto)."""
+    filesystem, path = resolve(uri)
+    try:
+        return filesystem.open_input_file(path)
+    except (OSError, ValueError) as exc:
+        raise failure(uri, exc) from None
+
+
+def open_stream(uri: str) -> Any:
+    """A sequential stream, read as it arrives."""
+    filesystem, path = resolve(uri)
+    try:
+        return filesystem.open_input_stream(path)
+    except (OSError, ValueError) as exc:
+        raise failure(uri, exc) from None
+
+
+def _prefix(uri: str) -> str:
+    """The URI up to the path resolve() gives: ``s3://bucket/a/b`` -> ``s3://``."""
+    scheme, _, _ = uri.partition("://")
+    return f"{scheme}://"
+
+
+def dataset_files(uri: str) -> list[tuple[str, str]]:
+    """The files of a dataset (a directory, or a glob over file names) in name order, as
+    (URI, path relative to the dataset's root); hidden and marker files (``.crc``,
+    ``_SUCCESS``) are skipped as Spark and pyarrow skip them."""
+    from pyarrow import fs
+
+    pattern = None
+    root = uri.rstrip("/")
+    if is_glob(uri):
+        root, _, pattern = uri.rstrip("/").rpartition("/")
+    filesystem, base = resolve(root)
+    try:
+        infos = filesystem.get_file_info(fs.FileSelector(base, recursive=pattern is None))
+    except FileNotFoundError:
+        raise InputError(f"{public(root)}: no such directory") from None
+    except (OSError, ValueError) as exc:
+        raise failure(root, exc) from None
+    found = []
+    for info in infos:
+        relative = info.path[len(base) :].lstrip("/")
+        parts = relative.split("/")
+        if info.type != fs.FileType.File or any(p.startswith((".", "_")) for p in parts):
+            continue
+        if pattern is not None and not fnmatch.fnmatchcase(relative, pattern):
+            continue
+        found.append((_prefix(uri) + info.path, relative))
+    return sorted(found)

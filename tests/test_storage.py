@@ -1,0 +1,230 @@
+"""Inputs on object storage, against a real S3 endpoint: moto's server, started on 127.0.0.1 by
+the fixture and stopped after. Expected values come from numpy on the same data."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_cli as invoke
+
+from losscli.readers import storage
+
+Y = np.array([0.5, 1.0, 2.0, 4.0, 3.5, 0.0])
+P = np.array([1.0, 1.0, 2.5, 3.0, 3.5, 1.0])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _put(s3, key: str, data: bytes) -> None:
+    with s3.open_output_stream(key) as out:
+        out.write(data)
+
+
+@pytest.fixture(scope="module")
+def bucket(tmp_path_factory) -> Iterator[str]:
+    from pyarrow import fs
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_REGION="us-east-1",
+    )
+    storage._s3.cache_clear()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"moto did not start: {log.read_text()}") from None
+                time.sleep(0.1)
+        s3 = fs.S3FileSystem(
+            endpoint_override=endpoint, region="us-east-1", allow_bucket_creation=True
+        )
+        s3.create_dir("preds")
+        table = pa.table({"y": Y, "p": P})
+        pq.write_table(table, "preds/one.parquet", filesystem=s3)
+        for day, rows in (("2026-11-01", slice(0, 4)), ("2026-11-02", slice(4, 6))):
+            part = table.slice(rows.start, rows.stop - rows.start)
+            pq.write_table(part, f"preds/by_day/day={day}/w=2/part-0.parquet", filesystem=s3)
+        _put(s3, "preds/by_day/_SUCCESS", b"")
+        csv = "y,p\n" + "".join(
+            f"{a!r},{b!r}\n" for a, b in zip(Y.tolist(), P.tolist(), strict=True)
+        )
+        _put(s3, "preds/table.csv", csv.encode())
+        for name, array in (("y.npy", Y), ("p.npy", P)):
+            buffer = io.BytesIO()
+            np.save(buffer, array)
+            _put(s3, f"preds/{name}", buffer.getvalue())
+        buffer = io.BytesIO()
+        np.savez(buffer, y=Y, p=P)
+        _put(s3, "preds/both.npz", buffer.getvalue())
+        yield "s3://preds"
+    finally:
+        server.terminate()
+        server.wait(10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        storage._s3.cache_clear()
+
+
+MSE = float(np.mean((Y - P) ** 2))
+
+
+def value(*args: str) -> float:
+    return float(invoke("eval", "mse", *args, "-f", "value", code=0).stdout)
+
+
+def test_parquet_csv_npy_and_npz_on_s3(bucket):
+    table = ("--true-col", "y", "--pred-col", "p")
+    assert value("--data", f"{bucket}/one.parquet", *table) == MSE
+    assert value("--data", f"{bucket}/table.csv", *table) == MSE
+    assert value("--y-true", f"{bucket}/y.npy", "--y-pred", f"{bucket}/p.npy") == MSE
+    assert value("--y-true", f"{bucket}/both.npz:y", "--y-pred", f"{bucket}/both.npz:p") == MSE
+
+
+def test_a_hive_dataset_and_a_glob(bucket):
+    table = ("--true-col", "y", "--pred-col", "p")
+    assert value("--data", f"{bucket}/by_day", *table) == MSE
+    assert value("--data", f"{bucket}/by_day/", *table) == MSE
+    assert value("--data", f"{bucket}/*.parquet", *table) == MSE
+    # The partition column w=2 weighs every row.
+    weighted = value(
+        "--data", f"{bucket}/by_day", *table, "--weight-col", "w", "--reduction", "sum"
+    )
+    assert weighted == pytest.approx(float(np.sum(2 * (Y - P) ** 2)), rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (
+            "s3://nobucket/one.parquet",
+            "s3://nobucket/one.parquet: the bucket 'nobucket' does not exist",
+        ),
+        ("{bucket}/missing.parquet", "{bucket}/missing.parquet: no such file"),
+        (
+            "s3://AKIDEXAMPLE:wJalrXUtnFEMI@preds/missing.parquet",
+            "s3://preds/missing.parquet: no such file",
+        ),
+        ("{bucket}/nothing-*.parquet", "{bucket}/nothing-*.parquet: no file matches the pattern"),
+    ],
+    ids=["no-bucket", "no-key", "credentials-in-uri", "empty-glob"],
+)
+def test_storage_errors_name_the_uri_and_never_a_secret(bucket, uri, message):
+    uri, message = uri.format(bucket=bucket), message.format(bucket=bucket)
+    result = invoke("eval", "mse", "--data", uri, "--true-col", "y", "--pred-col", "p", code=2)
+    assert result.stderr == f"Error: {message}\n"
+    assert "wJalrXUtnFEMI" not in result.stderr
+
+
+def test_an_unreachable_endpoint_is_an_error_in_bounded_time(bucket, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    storage._s3.cache_clear()
+    try:
+        start = time.monotonic()
+        result = invoke(
+            "eval",
+            "mse",
+            "--data",
+            f"{bucket}/one.parquet",
+            "--true-col",
+            "y",
+            "--pred-col",
+            "p",
+            code=2,
+        )
+        assert time.monotonic() - start < 30
+    finally:
+        storage._s3.cache_clear()
+    assert result.stderr == (
+        f"Error: {bucket}/one.parquet: cannot connect to the endpoint; check AWS_ENDPOINT_URL "
+        "and the network\n"
+    )
+
+
+def test_outputs_to_object_storage_are_refused(bucket, tmp_path):
+    result = invoke(
+        "eval",
+        "mse",
+        "--y-true",
+        f"{bucket}/y.npy",
+        "--y-pred",
+        f"{bucket}/p.npy",
+        "--output",
+        f"{bucket}/out.npy",
+        code=2,
+    )
+    assert result.stderr == (
+        f"Error: --output {bucket}/out.npy: writing to object storage is not supported; write a "
+        "local file and copy it\n"
+    )
+    local = tmp_path / "o.npy"
+    invoke(
+        "eval",
+        "mse",
+        "--y-true",
+        f"{bucket}/y.npy",
+        "--y-pred",
+        f"{bucket}/p.npy",
+        "--output",
+        str(local),
+        code=0,
+    )
+    np.testing.assert_array_equal(np.load(local), (Y - P) ** 2)
+
+
+def test_a_local_hive_dataset_has_its_partition_columns(tmp_path):
+    table = pa.table({"y": Y, "p": P})
+    for day, rows in (("a", slice(0, 3)), ("b", slice(3, 6))):
+        target = Path(tmp_path / f"ds/w={1 if day == 'a' else 3}/part.parquet")
+        target.parent.mkdir(parents=True)
+        pq.write_table(table.slice(rows.start, rows.stop - rows.start), target)
+    got = value(
+        "--data",
+        str(tmp_path / "ds"),
+        "--true-col",
+        "y",
+        "--pred-col",
+        "p",
+        "--weight-col",
+        "w",
+        "--reduction",
+        "sum",
+    )
+    w = np.array([1, 1, 1, 3, 3, 3])
+    assert got == pytest.approx(float(np.sum(w * (Y - P) ** 2)), rel=1e-15)
