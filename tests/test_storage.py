@@ -178,34 +178,16 @@ def test_an_unreachable_endpoint_is_an_error_in_bounded_time(bucket, monkeypatch
 
 
 def test_outputs_to_object_storage_are_refused(bucket, tmp_path):
-    result = invoke(
-        "eval",
-        "mse",
-        "--y-true",
-        f"{bucket}/y.npy",
-        "--y-pred",
-        f"{bucket}/p.npy",
-        "--output",
-        f"{bucket}/out.npy",
-        code=2,
-    )
-    assert result.stderr == (
+    def output(target: str, code: int):
+        arrays = ("--y-true", f"{bucket}/y.npy", "--y-pred", f"{bucket}/p.npy")
+        return invoke("eval", "mse", *arrays, "--output", target, code=code)
+
+    assert output(f"{bucket}/out.npy", 2).stderr == (
         f"Error: --output {bucket}/out.npy: writing to object storage is not supported; write a "
         "local file and copy it\n"
     )
-    local = tmp_path / "o.npy"
-    invoke(
-        "eval",
-        "mse",
-        "--y-true",
-        f"{bucket}/y.npy",
-        "--y-pred",
-        f"{bucket}/p.npy",
-        "--output",
-        str(local),
-        code=0,
-    )
-    np.testing.assert_array_equal(np.load(local), (Y - P) ** 2)
+    output(str(tmp_path / "o.npy"), 0)
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), (Y - P) ** 2)
 
 
 def test_a_local_hive_dataset_has_its_partition_columns(tmp_path):

@@ -13,6 +13,7 @@ import fnmatch
 import functools
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from losscli.errors import InputError
@@ -92,46 +93,42 @@ def kind(uri: str) -> str | None:
     included)."""
     from pyarrow import fs
 
-    filesystem, path = resolve(uri)
-    try:
-        info = filesystem.get_file_info(path)
-    except (OSError, ValueError) as exc:
-        raise failure(uri, exc) from None
+    _, path = resolve(uri)
+    info = _on(uri, lambda filesystem, path: filesystem.get_file_info(path))
     if info.type == fs.FileType.Directory:
         return "dir"
     if info.type == fs.FileType.File:
         return "file"
     bucket = path.split("/", 1)[0]
     buckets = uri.partition("://")[0].lower() in ("s3", "gs", "gcs")
-    if buckets and "/" in path and filesystem.get_file_info(bucket).type == fs.FileType.NotFound:
-        raise InputError(f"{public(uri)}: the bucket {bucket!r} does not exist")
+    if buckets and "/" in path:
+        found = _on(uri, lambda filesystem, _: filesystem.get_file_info(bucket))
+        if found.type == fs.FileType.NotFound:
+            raise InputError(f"{public(uri)}: the bucket {bucket!r} does not exist")
     return None
 
 
-def size(uri: str) -> int:
+def _on(uri: str, call: Callable[[Any, str], Any]) -> Any:
+    """``call(filesystem, path)`` for a URI, its errors as one line naming the URI."""
     filesystem, path = resolve(uri)
     try:
-        return int(filesystem.get_file_info(path).size or 0)
+        return call(filesystem, path)
     except (OSError, ValueError) as exc:
         raise failure(uri, exc) from None
+
+
+def size(uri: str) -> int:
+    return int(_on(uri, lambda filesystem, path: filesystem.get_file_info(path).size) or 0)
 
 
 def open_input(uri: str) -> Any:
     """A random-access file (seek, read, readinto)."""
-    filesystem, path = resolve(uri)
-    try:
-        return filesystem.open_input_file(path)
-    except (OSError, ValueError) as exc:
-        raise failure(uri, exc) from None
+    return _on(uri, lambda filesystem, path: filesystem.open_input_file(path))
 
 
 def open_stream(uri: str) -> Any:
     """A sequential stream, read as it arrives."""
-    filesystem, path = resolve(uri)
-    try:
-        return filesystem.open_input_stream(path)
-    except (OSError, ValueError) as exc:
-        raise failure(uri, exc) from None
+    return _on(uri, lambda filesystem, path: filesystem.open_input_stream(path))
 
 
 def _prefix(uri: str) -> str:
