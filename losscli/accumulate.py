@@ -178,6 +178,18 @@ class Merged:
         self.counts: dict[str, int] = {}
         self.lowest_weight = np.inf
 
+    def absorb(self, other: Merged) -> None:
+        """Add the totals of another part of the input (a cluster task's file), given in
+        input order."""
+        self.rows += other.rows
+        self.n += other.n
+        self.omitted += other.omitted
+        self.lowest_weight = min(self.lowest_weight, other.lowest_weight)
+        for role, count in other.counts.items():
+            self.counts[role] = self.counts.get(role, 0) + count
+        if self.first_bad is None:
+            self.first_bad = other.first_bad
+
     def merge(
         self,
         outcome: Outcome,

@@ -46,6 +46,7 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "header": (bool,),
     "delimiter": _TEXT,
     "one_hot": (bool,),
+    "scheduler": _TEXT,
     "nan_policy": _TEXT,
 }
 CHECK_KEYS: dict[str, tuple[type, ...]] = {
@@ -211,6 +212,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         header=settings.get("header"),
         delimiter=settings.get("delimiter"),
         one_hot=settings.get("one_hot", False),
+        scheduler=settings.get("scheduler"),
         baseline_pred=settings.get("baseline_pred"),
         say=config_key,
     )

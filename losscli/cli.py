@@ -293,6 +293,13 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="CSV: the first row is (not) a header. Default: detected.",
         ),
         click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Evaluate on this Dask scheduler (tcp://host:8786), one task per file of "
+            "--data; local:N starts a local cluster of N workers. Needs losscli[dask].",
+        ),
+        click.option(
             "--one-hot",
             is_flag=True,
             help="Integer class labels (one per row) become one-hot rows, as many classes as "
@@ -446,6 +453,7 @@ def eval_command(
     weight_col: str | None,
     input_format: str | None,
     header: bool | None,
+    scheduler: str | None,
     one_hot: bool,
     delimiter: str | None,
     nan_policy: str,
@@ -504,6 +512,7 @@ def eval_command(
         header=header,
         delimiter=delimiter,
         one_hot=one_hot,
+        scheduler=scheduler,
         baseline_pred=baseline_pred,
     )
     _stdin_hint([spec], quiet)

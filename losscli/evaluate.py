@@ -31,7 +31,7 @@ from losscli.accumulate import (
     whole_input_facts,
 )
 from losscli.errors import InputError
-from losscli.losses import Loss
+from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import check_labels, nan_error, negative_weights, omitted_warning
 from losscli.plan import (
     NAN_POLICIES,
@@ -149,6 +149,45 @@ def evaluate(
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
+    if inputs.scheduler:
+        if keep_per_sample or sink is not None:
+            raise InputError(
+                f"per-sample losses (--reduction none, --output) are not collected from a "
+                f"cluster; drop {inputs.say('scheduler')} for them"
+            )
+        from losscli.cluster import evaluate_on_cluster
+
+        tasks, state, labels, warnings = evaluate_on_cluster(losses, specs, inputs, nan_policy)
+    else:
+        tasks, state, labels, warnings = run(
+            losses,
+            specs,
+            inputs,
+            nan_policy=nan_policy,
+            keep_per_sample=keep_per_sample,
+            sink=sink,
+            progress=progress,
+            chunk_rows=chunk_rows,
+        )
+    return assemble(tasks, state, labels, warnings, gates, inputs)
+
+
+def run(
+    losses: list[Loss],
+    specs: list[str],
+    inputs: InputSpec,
+    *,
+    nan_policy: str = "raise",
+    keep_per_sample: bool = False,
+    sink: PerSampleSink | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int | None = None,
+    facts: BatchFacts | None = None,
+    whole_input: bool = True,
+) -> tuple[list[Task], Merged, dict[str, str], list[str]]:
+    """The local engine: every chunk of the inputs mapped and merged. ``facts`` given (by a
+    first pass elsewhere) are used as they are; ``whole_input=False`` refuses losses that need
+    the whole input at once (a cluster task sees one file)."""
     opened = open_inputs(inputs)
     if any(loss.needs_facts for loss in losses):
         for source in opened.sources:
@@ -174,6 +213,12 @@ def evaluate(
             loss.check_axis(ndim)
             check_labels(loss, spec, shaped, inputs)
         streaming = all(loss.streams(ndim) for loss in losses)
+        if not streaming and not whole_input:
+            name = next(s for loss, s in zip(losses, specs, strict=True) if not loss.streams(ndim))
+            raise InputError(
+                f"{name} needs the whole input at once (every pair, or a sum over samples); "
+                "evaluate it without a cluster"
+            )
         if not streaming:
             # In-memory path: a loss over the whole input sees it as one chunk.
             everything = [first, *chunks]
@@ -181,8 +226,7 @@ def evaluate(
             stream: Iterator[tuple[int, Chunk]] = iter([(0, merged)])
         else:
             stream = itertools.chain([first], chunks)
-        facts = None
-        if streaming and any(loss.needs_facts for loss in losses):
+        if facts is None and streaming and any(loss.needs_facts for loss in losses):
             facts = whole_input_facts(opened, rows, nan_policy)
         ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot)
         state = Merged()
@@ -228,8 +272,23 @@ def evaluate(
         if state.first_bad is not None:
             role, row = state.first_bad
             raise nan_error(opened.labels, role, row, state.counts[role], inputs.say)
-        if state.n == 0:
-            raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
+    warnings = list(opened.warnings)
+    for source in opened.sources:
+        warnings += source.warnings
+    return tasks, state, dict(opened.labels), warnings
+
+
+def assemble(
+    tasks: list[Task],
+    state: Merged,
+    labels: dict[str, str],
+    warnings: list[str],
+    gates: dict[int, list[Gate]] | None,
+    inputs: InputSpec,
+) -> Evaluation:
+    """The results of a run, with its gates and warnings, from any engine."""
+    if state.n == 0:
+        raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
     results = []
     for i, task in enumerate(tasks):
         per_sample = None
@@ -263,13 +322,11 @@ def evaluate(
                 messages,
             )
         )
-    warnings = list(opened.warnings)
-    for source in opened.sources:
-        warnings += source.warnings
+    warnings = list(warnings)
     if state.lowest_weight < 0:
         warnings.append(negative_weights(state.lowest_weight))
     if state.omitted:
         warnings.append(omitted_warning(state.omitted, inputs.say))
     for result in results:
         warnings += result.warnings
-    return Evaluation(results, dict(opened.labels), state.n, state.omitted, warnings)
+    return Evaluation(results, labels, state.n, state.omitted, list(dict.fromkeys(warnings)))

@@ -56,6 +56,9 @@ class InputSpec(NamedTuple):
     delimiter: str | None = None
     #: Integer class labels, one per row, become one-hot rows (as many classes as y_pred).
     one_hot: bool = False
+    #: A Dask scheduler's address (``local:N`` for a local cluster of N workers): the run
+    #: goes there, one task per file.
+    scheduler: str | None = None
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 

@@ -24,7 +24,7 @@ from losscli.readers.base import (
 from losscli.readers.tables import TableSource
 
 
-def _dataset_files(source: str) -> list[tuple[str, str]]:
+def dataset_files(source: str) -> list[tuple[str, str]]:
     """The Parquet files of a dataset (a directory, hive partitions too, or a glob over file
     names), in name order, with their paths relative to the dataset; hidden and marker files
     (``.crc``, ``_SUCCESS``, ``.*.tmp``) are skipped as Spark and pyarrow skip them."""
@@ -81,7 +81,7 @@ class ParquetSource(TableSource):
         if source == STDIN:
             self.parts = [spool_to_file(sys.stdin.buffer, ".parquet")]
         elif storage.is_glob(source) or path_kind(source) == "dir":
-            self.parts, relatives = map(list, zip(*_dataset_files(source), strict=True))
+            self.parts, relatives = map(list, zip(*dataset_files(source), strict=True))
         else:
             self.parts = [source]
         #: Each file's hive partition values, columns of the dataset besides the files' own.

@@ -1,0 +1,247 @@
+"""The Dask engine against a real cluster: a `dask scheduler` and two `dask worker` processes
+on 127.0.0.1, started and stopped by the fixture (and a LocalCluster for `local:N`). Values
+must equal the local engine's to 1e-12 relative."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_cli as invoke
+
+pytest.importorskip("distributed")  # the test extra installs it: CI always runs these
+
+ROWS = 30_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory) -> Iterator[str]:
+    from distributed import Client
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("dask")
+    dask = [str(Path(sys.executable).with_name("dask"))]
+    processes = [
+        subprocess.Popen(
+            [
+                *dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            stdout=open(logs / "scheduler.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    for i in range(2):
+        processes.append(
+            subprocess.Popen(
+                [
+                    *dask,
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
+                    "--name",
+                    f"w{i}",
+                ],
+                stdout=open(logs / f"worker{i}.log", "wb"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path_factory.mktemp("worker"),
+            )
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout=5) as client:
+                    client.wait_for_workers(2, timeout=max(deadline - time.monotonic(), 1))
+                break
+            except (OSError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Dask cluster did not start") from None
+                time.sleep(0.5)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data") / "preds"
+    root.mkdir()
+    rng = np.random.default_rng(21)
+    for i in range(4):
+        n = ROWS // 4 + i * 17
+        table = pa.table(
+            {
+                "label": rng.integers(0, 2, n).astype(float),
+                "logit": 3 * rng.normal(size=n),
+                "prob": rng.uniform(0.001, 0.999, n),
+                "y": rng.normal(size=n),
+                "w": rng.uniform(0.0, 2.0, n),
+            }
+        )
+        pq.write_table(table, root / f"part-{i}.parquet", row_group_size=3000)
+    (root / "_SUCCESS").write_text("")
+    return root
+
+
+def evaluate(loss: str, data: Path, *extra: str, code: int = 0):
+    args = ["eval", loss, "--data", str(data), "-f", "value", "-q", *extra]
+    return invoke(*args, code=code)
+
+
+CASES = [
+    ("mse", ("--true-col", "y", "--pred-col", "logit")),
+    ("huber(delta=0.7)", ("--true-col", "y", "--pred-col", "logit")),
+    ("log_cosh", ("--true-col", "y", "--pred-col", "logit")),
+    ("binary_crossentropy(from_logits=true)", ("--true-col", "label", "--pred-col", "logit")),
+    ("binary_focal_crossentropy", ("--true-col", "label", "--pred-col", "prob")),
+    ("hinge", ("--true-col", "label", "--pred-col", "logit")),  # a first pass of tasks
+    ("poisson", ("--true-col", "prob", "--pred-col", "prob")),
+]
+WEIGHTS = [(), ("--weight-col", "w"), ("--sample-weight", "0.5")]
+REDUCTIONS = ["sum_over_batch_size", "sum", "mean_with_sample_weight"]
+
+
+@pytest.mark.parametrize(("loss", "columns"), CASES, ids=[c[0] for c in CASES])
+def test_the_cluster_equals_the_local_engine(scheduler, dataset, loss, columns):
+    worst = 0.0
+    for weights in WEIGHTS:
+        for reduction in REDUCTIONS:
+            args = (*columns, *weights, "--reduction", reduction)
+            local = float(evaluate(loss, dataset, *args).stdout)
+            remote = float(evaluate(loss, dataset, *args, "--scheduler", scheduler).stdout)
+            assert remote == pytest.approx(local, rel=1e-12, abs=1e-300), (weights, reduction)
+            worst = max(worst, abs(remote - local) / max(abs(local), 1e-300))
+    print(f"{loss}: max relative difference, cluster vs local: {worst:.2e}")
+
+
+def test_a_local_cluster_for_one_run(dataset):
+    args = ("--true-col", "y", "--pred-col", "logit", "--weight-col", "w")
+    local = float(evaluate("mse", dataset, *args).stdout)
+    assert float(evaluate("mse", dataset, *args, "--scheduler", "local:2").stdout) == (
+        pytest.approx(local, rel=1e-12)
+    )
+
+
+def test_the_scheduler_from_the_environment_and_a_check_file(scheduler, dataset, tmp_path):
+    args = ("--true-col", "y", "--pred-col", "logit")
+    local = float(evaluate("mae", dataset, *args).stdout)
+    os.environ["DASK_SCHEDULER_ADDRESS"] = scheduler
+    try:
+        assert float(evaluate("mae", dataset, *args).stdout) == pytest.approx(local, rel=1e-12)
+    finally:
+        del os.environ["DASK_SCHEDULER_ADDRESS"]
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[inputs]\ndata = "{dataset}"\ntrue_col = "y"\npred_col = "logit"\n'
+        f'scheduler = "{scheduler}"\n[[checks]]\nloss = "mae"\nmax = 100\n'
+    )
+    import json
+
+    document = json.loads(invoke("check", str(config), "-f", "json", code=0).stdout)
+    assert document["checks"][0]["value"] == pytest.approx(local, rel=1e-12)
+
+
+def test_what_a_cluster_refuses(scheduler, dataset, tmp_path):
+    np.save(tmp_path / "y.npy", np.zeros(4))
+    result = invoke(
+        "eval",
+        "mse",
+        "--y-true",
+        str(tmp_path / "y.npy"),
+        "--y-pred",
+        str(tmp_path / "y.npy"),
+        "--scheduler",
+        scheduler,
+        code=2,
+    )
+    assert result.stderr.startswith("Error: --scheduler evaluates one table (--data")
+    result = evaluate(
+        "dice",
+        dataset,
+        "--true-col",
+        "label",
+        "--pred-col",
+        "prob",
+        "--scheduler",
+        scheduler,
+        code=2,
+    )
+    assert result.stderr == (
+        "Error: dice needs the whole input at once (every pair, or a sum over samples); "
+        "evaluate it without a cluster\n"
+    )
+    result = evaluate(
+        "mse",
+        dataset,
+        "--true-col",
+        "y",
+        "--pred-col",
+        "logit",
+        "--reduction",
+        "none",
+        "--scheduler",
+        scheduler,
+        code=2,
+    )
+    assert result.stderr.startswith("Error: per-sample losses (--reduction none, --output)")
+
+
+def test_a_failed_task_names_its_file(scheduler, dataset, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for part in dataset.glob("part-*.parquet"):
+        (broken / part.name).write_bytes(part.read_bytes())
+    table = pq.read_table(broken / "part-2.parquet")
+    bad = table.set_column(3, "y", pa.array([np.nan] * table.num_rows))
+    pq.write_table(bad, broken / "part-2.parquet")
+    result = evaluate(
+        "mse", broken, "--true-col", "y", "--pred-col", "logit", "--scheduler", scheduler, code=2
+    )
+    assert f"{broken / 'part-2.parquet'}" in result.stderr
+    assert result.stderr.startswith("Error: y_true (") and result.stderr.count("\n") == 1
+
+
+def test_an_unreachable_scheduler_is_an_error_in_bounded_time(dataset):
+    start = time.monotonic()
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    result = evaluate(
+        "mse", dataset, "--true-col", "y", "--pred-col", "logit", "--scheduler", address, code=2
+    )
+    assert time.monotonic() - start < 60
+    assert result.stderr.startswith(f"Error: --scheduler {address}: cannot reach the scheduler")
