@@ -10,6 +10,7 @@ Losses that need the whole input at once are refused. Dask is the optional extra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from losscli import __version__
@@ -17,6 +18,7 @@ from losscli.accumulate import LossAccumulator, Merged, Task, whole_input_facts
 from losscli.errors import InputError
 from losscli.losses import BatchFacts, CustomLoss, Loss
 from losscli.plan import InputSpec, open_inputs, rows_per_chunk
+from losscli.readers.storage import public
 
 #: Seconds to wait for a scheduler before an error.
 CONNECT_SECONDS = 10
@@ -41,22 +43,31 @@ def fragments(inputs: InputSpec) -> list[InputSpec]:
         raise InputError(f"{say('scheduler')} reads files the workers can reach, not stdin")
     data = inputs.data
     if storage.is_glob(data) or path_kind(data) == "dir":
-        listed = dataset_files(data)
-        files = [path for path, _ in listed]
-        if any("=" in relative for _, relative in listed):
-            raise InputError(
-                f"{data}: hive partition columns are not read on a cluster yet; "
-                f"drop {say('scheduler')} for a partitioned dataset"
-            )
-        return [inputs._replace(data=path, scheduler=None) for path in files]
+        # Each task reads one file of the dataset, named from its root: the file's hive
+        # partition columns stay columns.
+        return [inputs._replace(only=(path,), scheduler=None) for path, _ in dataset_files(data)]
     return [inputs._replace(data=data, scheduler=None)]
+
+
+def _naming_the_file(inputs: InputSpec, work: Callable[[], Any]) -> Any:
+    """``work()``, an input error naming the task's file (rows count from its first row)."""
+    try:
+        return work()
+    except InputError as exc:
+        file = public(inputs.only[0] if inputs.only else inputs.data or "")
+        message = str(exc)
+        raise InputError(message if file in message else f"{file}: {message}") from None
 
 
 def fragment_facts(inputs: InputSpec, nan_policy: str) -> bool:
     """A first-pass task: are every label of this file 0 or 1?"""
-    opened = open_inputs(inputs)
-    facts = whole_input_facts(opened, rows_per_chunk(opened), nan_policy)
-    return bool(facts.binary_labels)
+
+    def work() -> bool:
+        opened = open_inputs(inputs)
+        facts = whole_input_facts(opened, rows_per_chunk(opened), nan_policy)
+        return bool(facts.binary_labels)
+
+    return bool(_naming_the_file(inputs, work))
 
 
 def fragment_sums(
@@ -69,8 +80,9 @@ def fragment_sums(
     """A task: one file evaluated by the local engine, its partial results returned."""
     from losscli.evaluate import run
 
-    tasks, state, labels, warnings = run(
-        losses, specs, inputs, nan_policy=nan_policy, facts=facts, whole_input=False
+    tasks, state, labels, warnings = _naming_the_file(
+        inputs,
+        lambda: run(losses, specs, inputs, nan_policy=nan_policy, facts=facts, whole_input=False),
     )
     return [task.total for task in tasks], state, labels, warnings, __version__
 
@@ -155,11 +167,6 @@ def evaluate_on_cluster(
         state.absorb(part_state)
         warnings += part_warnings
         labels = labels or {role: inputs.data or "" for role in part_labels}
-    if state.first_bad is not None:
-        from losscli.mistakes import nan_error
-
-        role, row = state.first_bad
-        raise nan_error(labels, role, row, state.counts[role], say)
     return tasks, state, labels, warnings
 
 

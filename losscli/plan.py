@@ -59,6 +59,8 @@ class InputSpec(NamedTuple):
     #: A Dask scheduler's address (``local:N`` for a local cluster of N workers): the run
     #: goes there, one task per file.
     scheduler: str | None = None
+    #: Only these files of a Parquet dataset (what one cluster task reads).
+    only: tuple[str, ...] = ()
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
@@ -171,6 +173,7 @@ def open_inputs(spec: InputSpec) -> Inputs:
             input_format=spec.input_format,
             header=spec.header,
             delimiter=delimiter,
+            only=spec.only if source == spec.data else (),
             say=say,
         )
         for source, roles in requests.items()

@@ -95,10 +95,13 @@ def open_source(
     input_format: str | None = None,
     header: bool | None = None,
     delimiter: str | None = None,
+    only: tuple[str, ...] = (),
     say: Callable[[str], str] = cli_flag,
 ) -> Source:
     """Open ``source`` for the roles in ``requests``; errors name the file and what is wrong
-    and the setting that fixes it, as ``say`` spells it (``--pred-col``, ``pred_col``)."""
+    and the setting that fixes it, as ``say`` spells it (``--pred-col``, ``pred_col``).
+    ``only`` reads just those files of a Parquet dataset (a cluster task's share), its
+    partition columns kept."""
     fmt, compression = detect_format(source, input_format, say)
     path, key = split_npz_key(source)
     label = describe_source(source)
@@ -110,7 +113,7 @@ def open_source(
         if fmt in (Format.CSV, Format.TSV):
             return CsvSource(source, fmt, compression, header, requests, say, delimiter)
         if fmt is Format.PARQUET:
-            return ParquetSource(source, requests)
+            return ParquetSource(source, requests, only)
         if fmt is Format.NPY:
             if source == STDIN:
                 return ArraySource(label, stdin_opener(), None, requests)

@@ -70,7 +70,9 @@ class ParquetSource(TableSource):
     beyond the row group being decoded.
     """
 
-    def __init__(self, source: str, requests: dict[str, Request]) -> None:
+    def __init__(
+        self, source: str, requests: dict[str, Request], only: tuple[str, ...] = ()
+    ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -81,7 +83,10 @@ class ParquetSource(TableSource):
         if source == STDIN:
             self.parts = [spool_to_file(sys.stdin.buffer, ".parquet")]
         elif storage.is_glob(source) or path_kind(source) == "dir":
-            self.parts, relatives = map(list, zip(*dataset_files(source), strict=True))
+            listed = dataset_files(source)
+            if only:  # a cluster task's share of the dataset
+                listed = [(path, relative) for path, relative in listed if path in only]
+            self.parts, relatives = map(list, zip(*listed, strict=True))
         else:
             self.parts = [source]
         #: Each file's hive partition values, columns of the dataset besides the files' own.
