@@ -105,6 +105,9 @@ def dataset(tmp_path_factory) -> Path:
     rng = np.random.default_rng(21)
     for i in range(4):
         n = ROWS // 4 + i * 17
+        classes = rng.integers(0, 4, n)
+        probs = rng.dirichlet(np.ones(4), n)
+        four = pa.list_(pa.float64(), 4)
         table = pa.table(
             {
                 "label": rng.integers(0, 2, n).astype(float),
@@ -112,6 +115,10 @@ def dataset(tmp_path_factory) -> Path:
                 "prob": rng.uniform(0.001, 0.999, n),
                 "y": rng.normal(size=n),
                 "w": rng.uniform(0.0, 2.0, n),
+                "cls": classes,
+                "onehot": pa.array(list(np.eye(4)[classes]), four),
+                "probs": pa.array(list(probs), four),
+                "scores": pa.array(list(rng.normal(size=(n, 4))), four),
             }
         )
         pq.write_table(table, root / f"part-{i}.parquet", row_group_size=3000)
@@ -132,6 +139,23 @@ CASES = [
     ("binary_focal_crossentropy", ("--true-col", "label", "--pred-col", "prob")),
     ("hinge", ("--true-col", "label", "--pred-col", "logit")),  # a first pass of tasks
     ("poisson", ("--true-col", "prob", "--pred-col", "prob")),
+    ("mae", ("--true-col", "y", "--pred-col", "logit")),
+    ("mape", ("--true-col", "y", "--pred-col", "logit")),
+    ("msle", ("--true-col", "prob", "--pred-col", "prob")),
+    ("squared_hinge", ("--true-col", "label", "--pred-col", "logit")),
+    ("cosine_similarity", ("--true-col", "scores", "--pred-col", "probs")),
+    ("kl_divergence", ("--true-col", "onehot", "--pred-col", "probs")),
+    ("categorical_hinge", ("--true-col", "onehot", "--pred-col", "scores")),
+    (
+        "categorical_crossentropy(label_smoothing=0.1)",
+        ("--true-col", "onehot", "--pred-col", "probs"),
+    ),
+    ("categorical_focal_crossentropy", ("--true-col", "onehot", "--pred-col", "probs")),
+    (
+        "sparse_categorical_crossentropy(ignore_class=2)",
+        ("--true-col", "cls", "--pred-col", "probs"),
+    ),
+    ("categorical_generalized_cross_entropy", ("--true-col", "cls", "--pred-col", "probs")),
 ]
 WEIGHTS = [(), ("--weight-col", "w"), ("--sample-weight", "0.5")]
 REDUCTIONS = ["sum_over_batch_size", "sum", "mean_with_sample_weight"]
@@ -139,6 +163,8 @@ REDUCTIONS = ["sum_over_batch_size", "sum", "mean_with_sample_weight"]
 
 @pytest.mark.parametrize(("loss", "columns"), CASES, ids=[c[0] for c in CASES])
 def test_the_cluster_equals_the_local_engine(scheduler, dataset, loss, columns):
+    """Every loss the engine takes (all but those needing the whole input, and CTC, whose
+    (N, T, C) logits come from array files, not tables)."""
     worst = 0.0
     for weights in WEIGHTS:
         for reduction in REDUCTIONS:
