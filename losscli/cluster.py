@@ -18,7 +18,7 @@ from losscli.accumulate import LossAccumulator, Merged, Task, whole_input_facts
 from losscli.errors import InputError
 from losscli.losses import BatchFacts, CustomLoss, Loss
 from losscli.plan import InputSpec, open_inputs, rows_per_chunk
-from losscli.readers.storage import public
+from losscli.readers import storage
 
 #: Seconds to wait for a scheduler before an error.
 CONNECT_SECONDS = 10
@@ -26,7 +26,6 @@ CONNECT_SECONDS = 10
 
 def fragments(inputs: InputSpec) -> list[InputSpec]:
     """One InputSpec per file of the input table: the unit of work of one task."""
-    from losscli.readers import storage
     from losscli.readers.base import parse_number, path_kind
     from losscli.readers.parquet import dataset_files
 
@@ -54,13 +53,13 @@ def _naming_the_file(inputs: InputSpec, work: Callable[[], Any]) -> Any:
     try:
         return work()
     except InputError as exc:
-        file = public(inputs.only[0] if inputs.only else inputs.data or "")
+        file = storage.public(inputs.only[0] if inputs.only else inputs.data or "")
         message = str(exc)
         raise InputError(message if file in message else f"{file}: {message}") from None
 
 
 def fragment_facts(inputs: InputSpec, nan_policy: str) -> bool:
-    """A first-pass task: are every label of this file 0 or 1?"""
+    """A first-pass task: is every label of this file 0 or 1?"""
 
     def work() -> bool:
         opened = open_inputs(inputs)
@@ -76,7 +75,7 @@ def fragment_sums(
     specs: list[str],
     nan_policy: str,
     facts: BatchFacts | None,
-) -> tuple[list[LossAccumulator], Merged, dict[str, str], list[str], str]:
+) -> tuple[list[LossAccumulator], Merged, dict[str, str], list[str]]:
     """A task: one file evaluated by the local engine, its partial results returned."""
     from losscli.evaluate import run
 
@@ -84,7 +83,7 @@ def fragment_sums(
         inputs,
         lambda: run(losses, specs, inputs, nan_policy=nan_policy, facts=facts, whole_input=False),
     )
-    return [task.total for task in tasks], state, labels, warnings, __version__
+    return [task.total for task in tasks], state, labels, warnings
 
 
 def _client(address: str, say: Any) -> Any:
@@ -161,7 +160,7 @@ def evaluate_on_cluster(
     state = Merged()
     warnings: list[str] = []
     labels: dict[str, str] = {}
-    for accumulators, part_state, part_labels, part_warnings, _ in outputs:
+    for accumulators, part_state, part_labels, part_warnings in outputs:
         for task, accumulator in zip(tasks, accumulators, strict=True):
             task.total.merge(accumulator)
         state.absorb(part_state)
