@@ -210,3 +210,51 @@ def test_a_local_hive_dataset_has_its_partition_columns(tmp_path):
     )
     w = np.array([1, 1, 1, 3, 3, 3])
     assert got == pytest.approx(float(np.sum(w * (Y - P) ** 2)), rel=1e-15)
+
+
+# --- single files over http(s): a real HTTP server on 127.0.0.1 --------------------------
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory) -> Iterator[str]:
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path_factory.mktemp("web")
+    pq.write_table(pa.table({"y": Y, "p": P}), root / "one.parquet")
+    csv = "y,p\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(Y.tolist(), P.tolist(), strict=True))
+    (root / "table.csv").write_text(csv)
+    np.save(root / "y.npy", Y)
+    np.save(root / "p.npy", P)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_single_files_over_http(web):
+    table = ("--true-col", "y", "--pred-col", "p")
+    assert value("--data", f"{web}/one.parquet", *table) == MSE
+    assert value("--data", f"{web}/table.csv", *table) == MSE
+    assert value("--y-true", f"{web}/y.npy", "--y-pred", f"{web}/p.npy") == MSE
+
+
+def test_http_errors_name_the_url(web):
+    result = invoke(
+        "eval", "mse", "--y-true", f"{web}/missing.npy", "--y-pred", f"{web}/p.npy", code=2
+    )
+    assert result.stderr == f"Error: {web}/missing.npy: the server answered 404 File not found\n"
+    closed = f"http://127.0.0.1:{_free_port()}/y.npy"
+    result = invoke("eval", "mse", "--y-true", closed, "--y-pred", f"{web}/p.npy", code=2)
+    assert result.stderr.startswith(f"Error: {closed}: cannot download it (")

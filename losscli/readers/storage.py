@@ -59,10 +59,7 @@ def resolve(uri: str) -> tuple[Any, str]:
     scheme, _, rest = uri.partition("://")
     scheme = scheme.lower()
     if scheme in ("http", "https"):
-        raise InputError(
-            f"{public(uri)}: http(s) inputs are not supported; download the file, or serve it "
-            "from object storage (s3://, gs://, ...)"
-        )
+        return fs.LocalFileSystem(), _local_copy(uri)
     if scheme == "s3":
         return _s3(), re.sub(r"^[^/@]*@", "", rest).rstrip("/")
     try:
@@ -70,6 +67,46 @@ def resolve(uri: str) -> tuple[Any, str]:
     except (OSError, ValueError, ImportError) as exc:
         raise InputError(f"{public(uri)}: cannot reach its filesystem ({_reason(exc)})") from None
     return filesystem, path.rstrip("/")
+
+
+#: http(s) files downloaded in this run: URI -> the local copy.
+_DOWNLOADS: dict[str, str] = {}
+
+
+def _local_copy(uri: str) -> str:
+    """An http(s) file (pyarrow has no HTTP filesystem) copied to a temporary file as it
+    arrives, in bounded memory, once per run; removed when losscli exits."""
+    import atexit
+    import shutil
+    import tempfile
+    import urllib.error
+    import urllib.request
+    from pathlib import PurePosixPath
+    from urllib.parse import urlsplit
+
+    if uri in _DOWNLOADS:
+        return _DOWNLOADS[uri]
+    suffix = "".join(PurePosixPath(urlsplit(uri).path).suffixes)
+    fd, name = tempfile.mkstemp(prefix="losscli-download-", suffix=suffix)
+    atexit.register(_remove, name)
+    try:
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(uri, timeout=CONNECT_SECONDS) as response,
+        ):
+            shutil.copyfileobj(response, out, 1 << 20)
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"{public(uri)}: the server answered {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InputError(f"{public(uri)}: cannot download it ({reason})") from None
+    _DOWNLOADS[uri] = name
+    return name
+
+
+def _remove(name: str) -> None:
+    if os.path.exists(name):
+        os.unlink(name)
 
 
 def _reason(exc: BaseException) -> str:
