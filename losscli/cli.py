@@ -186,16 +186,16 @@ def _progress_bar(quiet: bool, clock: Callable[[], float] | None = None) -> Any:
     bar: Any = None
     task: Any = None
 
-    def update(done: int, total: int | None) -> None:
+    def update(done: int, total: int | None, unit: str = "rows") -> None:
         nonlocal bar, task
         if bar is None:
             if clock() - start <= 0.5:  # only for long work
                 return
             bar, task = _start_bar(total)
         if total:
-            detail = f"{100 * done / total:3.0f}%  {done:,}/{total:,} rows"
+            detail = f"{100 * done / total:3.0f}%  {done:,}/{total:,} {unit}"
         else:
-            detail = f"{done:,} rows"
+            detail = f"{done:,} {unit}"
         bar.update(task, completed=done, total=total, detail=detail)
 
     try:

@@ -17,7 +17,7 @@ from losscli import __version__
 from losscli.accumulate import LossAccumulator, Merged, Task, whole_input_facts
 from losscli.errors import InputError
 from losscli.losses import BatchFacts, CustomLoss, Loss
-from losscli.plan import InputSpec, open_inputs, rows_per_chunk
+from losscli.plan import InputSpec, Progress, open_inputs, rows_per_chunk
 from losscli.readers import storage
 
 #: Seconds to wait for a scheduler before an error.
@@ -114,7 +114,11 @@ def _client(address: str, say: Any) -> Any:
 
 
 def evaluate_on_cluster(
-    losses: list[Loss], specs: list[str], inputs: InputSpec, nan_policy: str
+    losses: list[Loss],
+    specs: list[str],
+    inputs: InputSpec,
+    nan_policy: str,
+    progress: Progress | None = None,
 ) -> tuple[list[Task], Merged, dict[str, str], list[str]]:
     """The run on a cluster: what ``evaluate.run`` gives, from one task per file."""
     say = inputs.say
@@ -147,7 +151,7 @@ def evaluate_on_cluster(
             facts=facts,
             pure=False,
         )
-        outputs = client.gather(futures)
+        outputs = _gathered(futures, progress)
     finally:
         client.close()
         cluster = getattr(client, "cluster", None)
@@ -167,6 +171,20 @@ def evaluate_on_cluster(
         warnings += part_warnings
         labels = labels or {role: inputs.data or "" for role in part_labels}
     return tasks, state, labels, warnings
+
+
+def _gathered(futures: list[Any], progress: Progress | None) -> list[Any]:
+    """The tasks' results in file order, telling ``progress`` how many files are done."""
+    import importlib
+
+    distributed: Any = importlib.import_module("distributed")
+    position = {future.key: i for i, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    for done, future in enumerate(distributed.as_completed(futures), 1):
+        results[position[future.key]] = future.result()  # a task's error is raised here
+        if progress is not None:
+            progress(done, len(futures), "files")
+    return results
 
 
 def _version() -> str:

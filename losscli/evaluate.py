@@ -157,7 +157,9 @@ def evaluate(
             )
         from losscli.cluster import evaluate_on_cluster
 
-        tasks, state, labels, warnings = evaluate_on_cluster(losses, specs, inputs, nan_policy)
+        tasks, state, labels, warnings = evaluate_on_cluster(
+            losses, specs, inputs, nan_policy, progress
+        )
     else:
         tasks, state, labels, warnings = run(
             losses,
@@ -260,11 +262,11 @@ def run(
                     if len(pending) > WORKERS:
                         state.merge(pending.popleft().result(), tasks, keep_per_sample, sink)
                         if progress is not None:
-                            progress(state.rows, total)
+                            progress(state.rows, total, "rows")
                 while pending:
                     state.merge(pending.popleft().result(), tasks, keep_per_sample, sink)
                     if progress is not None:
-                        progress(state.rows, total)
+                        progress(state.rows, total, "rows")
             finally:
                 for future in pending:
                     if hasattr(future, "cancel"):

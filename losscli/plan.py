@@ -80,8 +80,8 @@ Chunk = dict[str, np.ndarray]
 #: input row numbers.
 PerSampleSink = Callable[[list[np.ndarray], np.ndarray], None]
 
-#: Told the number of rows done so far and the total when known.
-Progress = Callable[[int, int | None], None]
+#: Told how much is done, the total when known, and in what: rows, or files on a cluster.
+Progress = Callable[[int, int | None, str], None]
 
 
 class Inputs:

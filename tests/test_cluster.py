@@ -288,3 +288,14 @@ def test_a_hive_dataset_keeps_its_partition_columns_on_a_cluster(scheduler, tmp_
     y, p = table["y"].to_numpy(), table["p"].to_numpy()
     w = table["w"].to_numpy().astype(float)
     assert local == pytest.approx(float(np.sum(w * (y - p) ** 2)), rel=1e-12)
+
+
+def test_progress_on_a_cluster_counts_files(scheduler, dataset):
+    from losscli.evaluate import InputSpec
+    from losscli.evaluate import evaluate as evaluate_library
+    from losscli.losses import MeanSquaredError
+
+    told: list[tuple[int, int | None, str]] = []
+    spec = InputSpec(data=str(dataset), true_cols=["y"], pred_cols=["logit"], scheduler=scheduler)
+    evaluate_library([MeanSquaredError()], ["mse"], spec, progress=lambda *a: told.append(a))
+    assert told == [(done, 4, "files") for done in range(1, 5)]
