@@ -299,3 +299,78 @@ def test_progress_on_a_cluster_counts_files(scheduler, dataset):
     spec = InputSpec(data=str(dataset), true_cols=["y"], pred_cols=["logit"], scheduler=scheduler)
     evaluate_library([MeanSquaredError()], ["mse"], spec, progress=lambda *a: told.append(a))
     assert told == [(done, 4, "files") for done in range(1, 5)]
+
+
+def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
+    """Dask reruns the lost worker's tasks elsewhere; the merged value does not change."""
+    import signal
+    import threading
+
+    from distributed import Client
+
+    from losscli.evaluate import InputSpec
+    from losscli.evaluate import evaluate as evaluate_library
+    from losscli.losses import BinaryCrossentropy
+
+    rng = np.random.default_rng(13)
+    data = tmp_path / "big"
+    data.mkdir()
+    for i in range(6):
+        n = 600_000
+        table = pa.table({"y": rng.integers(0, 2, n).astype(float), "p": rng.normal(size=n)})
+        pq.write_table(table, data / f"part-{i}.parquet")
+    spec = InputSpec(data=str(data), true_cols=["y"], pred_cols=["p"])
+    loss = BinaryCrossentropy(from_logits=True)
+    local = evaluate_library([loss], ["bce"], spec).results[0].value
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+    loopback = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [subprocess.Popen([dask, "scheduler", "--port", str(port), *loopback], **quiet)]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the scheduler did not start"
+                time.sleep(0.2)
+        workers = [
+            subprocess.Popen(
+                [dask, "worker", address, "--nthreads", "1", "--no-nanny", *loopback], **quiet
+            )
+            for _ in range(2)
+        ]
+        processes += workers
+        with Client(address, timeout=30) as watcher:
+            watcher.wait_for_workers(2, timeout=60)
+            result: dict[str, object] = {}
+
+            def run() -> None:
+                remote = spec._replace(scheduler=address)
+                result["value"] = evaluate_library([loss], ["bce"], remote).results[0].value
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            killed = False
+            while thread.is_alive() and not killed:
+                busy = [w for w, keys in watcher.processing().items() if keys]
+                if busy:  # a worker is running a task: kill the process behind one
+                    pid = watcher.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed = True
+                time.sleep(0.01)
+            thread.join(120)
+        assert killed, "the run ended before a task was seen running"
+        assert result["value"] == pytest.approx(local, rel=1e-12)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
