@@ -258,3 +258,17 @@ def test_http_errors_name_the_url(web):
     closed = f"http://127.0.0.1:{_free_port()}/y.npy"
     result = invoke("eval", "mse", "--y-true", closed, "--y-pred", f"{web}/p.npy", code=2)
     assert result.stderr.startswith(f"Error: {closed}: cannot download it (")
+
+
+def test_file_uris_read_local_files_and_datasets(tmp_path):
+    pq.write_table(pa.table({"y": Y, "p": P}), tmp_path / "one.parquet")
+    (tmp_path / "ds").mkdir()
+    for i, rows in enumerate((slice(0, 2), slice(2, 6))):
+        part = pa.table({"y": Y[rows], "p": P[rows]})
+        pq.write_table(part, tmp_path / "ds" / f"part-{i}.parquet")
+    table = ("--true-col", "y", "--pred-col", "p")
+    assert value("--data", f"file://{tmp_path}/one.parquet", *table) == MSE
+    assert value("--data", f"file://{tmp_path}/ds", *table) == MSE
+    missing = f"file://{tmp_path}/none.parquet"
+    result = invoke("eval", "mse", "--data", missing, *table, code=2)
+    assert result.stderr == f"Error: {missing}: no such file\n"
