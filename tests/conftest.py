@@ -37,3 +37,44 @@ def run_cli(*args: object, code: int, stdin: str | None = None):
     if code != 3:
         assert "internal error" not in result.stderr
     return result
+
+
+# --- real services on 127.0.0.1, started and stopped by fixtures -----------------------------
+
+
+def free_port() -> int:
+    """A port nothing listens on, on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process, what: str, seconds: float = 60) -> None:
+    """Until ``process`` listens on 127.0.0.1:``port``; an error if it exits or takes too long."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{what} did not start on 127.0.0.1:{port}") from None
+            time.sleep(0.1)
+
+
+def stop(processes) -> None:
+    """Terminate, then kill what does not end within 20 s."""
+    import subprocess
+
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -5,7 +5,6 @@ must equal the local engine's to 1e-12 relative."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import free_port, stop, wait_for_port
 from conftest import run_cli as invoke
 
 pytest.importorskip("distributed")  # the test extra installs it: CI always runs these
@@ -23,79 +23,44 @@ pytest.importorskip("distributed")  # the test extra installs it: CI always runs
 ROWS = 30_000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+LOOPBACK = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+
+
+def start_cluster(logs: Path, *worker_options: str) -> tuple[str, list[subprocess.Popen]]:
+    """A `dask scheduler` and two `dask worker` processes on 127.0.0.1, logging into ``logs``;
+    the scheduler's address and the processes, the scheduler first."""
+    from distributed import Client
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+
+    def started(name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - the process writes it
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=logs)
+
+    scheduler = started("scheduler", [dask, "scheduler", "--port", str(port), *LOOPBACK])
+    processes = [scheduler]
+    try:
+        wait_for_port(port, scheduler, "the Dask scheduler")
+        for i in range(2):
+            argv = [dask, "worker", address, "--nthreads", "1", *worker_options, *LOOPBACK]
+            processes.append(started(f"worker{i}", argv))
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+    except BaseException:
+        stop(processes)
+        raise
+    return address, processes
 
 
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory) -> Iterator[str]:
-    from distributed import Client
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    logs = tmp_path_factory.mktemp("dask")
-    dask = [str(Path(sys.executable).with_name("dask"))]
-    processes = [
-        subprocess.Popen(
-            [
-                *dask,
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-dashboard",
-                "--dashboard-address",
-                "127.0.0.1:0",
-            ],
-            stdout=open(logs / "scheduler.log", "wb"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
-    ]
-    for i in range(2):
-        processes.append(
-            subprocess.Popen(
-                [
-                    *dask,
-                    "worker",
-                    address,
-                    "--host",
-                    "127.0.0.1",
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                    "--dashboard-address",
-                    "127.0.0.1:0",
-                    "--name",
-                    f"w{i}",
-                ],
-                stdout=open(logs / f"worker{i}.log", "wb"),  # noqa: SIM115
-                stderr=subprocess.STDOUT,
-                cwd=tmp_path_factory.mktemp("worker"),
-            )
-        )
+    address, processes = start_cluster(tmp_path_factory.mktemp("dask"))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(address, timeout=5) as client:
-                    client.wait_for_workers(2, timeout=max(deadline - time.monotonic(), 1))
-                break
-            except (OSError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the Dask cluster did not start") from None
-                time.sleep(0.5)
         yield address
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +230,7 @@ def test_a_failed_task_names_its_file(scheduler, dataset, tmp_path):
 
 def test_an_unreachable_scheduler_is_an_error_in_bounded_time(dataset):
     start = time.monotonic()
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     result = evaluate(
         "mse", dataset, "--true-col", "y", "--pred-col", "logit", "--scheduler", address, code=2
     )
@@ -315,6 +280,7 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
     rng = np.random.default_rng(13)
     data = tmp_path / "big"
     data.mkdir()
+    (tmp_path / "logs").mkdir()
     for i in range(6):
         n = 600_000
         table = pa.table({"y": rng.integers(0, 2, n).astype(float), "p": rng.normal(size=n)})
@@ -323,30 +289,9 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
     loss = BinaryCrossentropy(from_logits=True)
     local = evaluate_library([loss], ["bce"], spec).results[0].value
 
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    dask = str(Path(sys.executable).with_name("dask"))
-    loopback = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    processes = [subprocess.Popen([dask, "scheduler", "--port", str(port), *loopback], **quiet)]
+    address, processes = start_cluster(tmp_path / "logs", "--no-nanny")  # a worker = one PID
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the scheduler did not start"
-                time.sleep(0.2)
-        workers = [
-            subprocess.Popen(
-                [dask, "worker", address, "--nthreads", "1", "--no-nanny", *loopback], **quiet
-            )
-            for _ in range(2)
-        ]
-        processes += workers
         with Client(address, timeout=30) as watcher:
-            watcher.wait_for_workers(2, timeout=60)
             result: dict[str, object] = {}
 
             def run() -> None:
@@ -367,10 +312,4 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
         assert killed, "the run ended before a task was seen running"
         assert result["value"] == pytest.approx(local, rel=1e-12)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import free_port, stop, wait_for_port
 from conftest import run_cli as invoke
 
 from losscli.readers import storage
 
 Y = np.array([0.5, 1.0, 2.0, 4.0, 3.5, 0.0])
 P = np.array([1.0, 1.0, 2.5, 3.0, 3.5, 1.0])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _put(s3, key: str, data: bytes) -> None:
@@ -39,7 +33,7 @@ def _put(s3, key: str, data: bytes) -> None:
 def bucket(tmp_path_factory) -> Iterator[str]:
     from pyarrow import fs
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
@@ -60,15 +54,7 @@ def bucket(tmp_path_factory) -> Iterator[str]:
     )
     storage._s3.cache_clear()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"moto did not start: {log.read_text()}") from None
-                time.sleep(0.1)
+        wait_for_port(port, server, "moto's S3 server")
         s3 = fs.S3FileSystem(
             endpoint_override=endpoint, region="us-east-1", allow_bucket_creation=True
         )
@@ -92,8 +78,7 @@ def bucket(tmp_path_factory) -> Iterator[str]:
         _put(s3, "preds/both.npz", buffer.getvalue())
         yield "s3://preds"
     finally:
-        server.terminate()
-        server.wait(10)
+        stop([server])
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -153,7 +138,7 @@ def test_storage_errors_name_the_uri_and_never_a_secret(bucket, uri, message):
 
 
 def test_an_unreachable_endpoint_is_an_error_in_bounded_time(bucket, monkeypatch, tmp_path):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     storage._s3.cache_clear()
     try:
         start = time.monotonic()
@@ -255,7 +240,7 @@ def test_http_errors_name_the_url(web):
         "eval", "mse", "--y-true", f"{web}/missing.npy", "--y-pred", f"{web}/p.npy", code=2
     )
     assert result.stderr == f"Error: {web}/missing.npy: the server answered 404 File not found\n"
-    closed = f"http://127.0.0.1:{_free_port()}/y.npy"
+    closed = f"http://127.0.0.1:{free_port()}/y.npy"
     result = invoke("eval", "mse", "--y-true", closed, "--y-pred", f"{web}/p.npy", code=2)
     assert result.stderr.startswith(f"Error: {closed}: cannot download it (")
 

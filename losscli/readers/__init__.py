@@ -78,10 +78,10 @@ def detect_format(
             ) from None
     if source == STDIN:
         return _sniff_stdin(), None
+    if suffixes and suffixes[-1] in SUFFIXES:  # by name first: a remote lookup costs a request
+        return SUFFIXES[suffixes[-1]], compression
     if path_kind(path) == "dir":
         return Format.PARQUET, None
-    if suffixes and suffixes[-1] in SUFFIXES:
-        return SUFFIXES[suffixes[-1]], compression
     raise InputError(
         f"{source}: cannot tell the format from the suffix; use .csv, .tsv, .npy, .npz, "
         f".parquet (or a directory of Parquet files), or set {say('input_format')}"
@@ -105,15 +105,15 @@ def open_source(
     fmt, compression = detect_format(source, input_format, say)
     path, key = split_npz_key(source)
     label = describe_source(source)
-    if source != STDIN:
-        _check_readable(path, allow_dir=fmt is Format.PARQUET)
+    kind = None if source == STDIN else _check_readable(path, allow_dir=fmt is Format.PARQUET)
     if fmt in (Format.CSV, Format.TSV, Format.PARQUET):
         _use_jemalloc()
     try:
         if fmt in (Format.CSV, Format.TSV):
             return CsvSource(source, fmt, compression, header, requests, say, delimiter)
         if fmt is Format.PARQUET:
-            return ParquetSource(source, requests, only)
+            dataset = kind == "dir" or storage.is_glob(path)
+            return ParquetSource(source, requests, only, dataset)
         if fmt is Format.NPY:
             if source == STDIN:
                 return ArraySource(label, stdin_opener(), None, requests)
@@ -139,9 +139,10 @@ def _use_jemalloc() -> None:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
-def _check_readable(path: str, allow_dir: bool) -> None:
+def _check_readable(path: str, allow_dir: bool) -> str | None:
+    """What ``path`` is (``path_kind``), once it is known to be readable."""
     if allow_dir and storage.is_glob(path):
-        return  # a dataset named by a glob: listing it says when nothing matches
+        return None  # a dataset named by a glob: listing it says when nothing matches
     kind = path_kind(path)
     label = storage.public(path)
     if kind is None:
@@ -153,6 +154,7 @@ def _check_readable(path: str, allow_dir: bool) -> None:
         size = storage.size(path) if storage.is_uri(path) else Path(path).stat().st_size
         if size == 0:
             raise InputError(f"{label}: the file is empty")
+    return kind
 
 
 def _peek_stdin(size: int) -> bytes:

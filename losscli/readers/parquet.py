@@ -18,7 +18,6 @@ from losscli.readers.base import (
     arrow_message,
     describe_source,
     parse_number,
-    path_kind,
     spool_to_file,
 )
 from losscli.readers.tables import TableSource
@@ -71,7 +70,11 @@ class ParquetSource(TableSource):
     """
 
     def __init__(
-        self, source: str, requests: dict[str, Request], only: tuple[str, ...] = ()
+        self,
+        source: str,
+        requests: dict[str, Request],
+        only: tuple[str, ...] = (),
+        dataset: bool = False,
     ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -82,7 +85,7 @@ class ParquetSource(TableSource):
         relatives: list[str] = []
         if source == STDIN:
             self.parts = [spool_to_file(sys.stdin.buffer, ".parquet")]
-        elif storage.is_glob(source) or path_kind(source) == "dir":
+        elif dataset:
             listed = dataset_files(source)
             if only:  # a cluster task's share of the dataset
                 listed = [(path, relative) for path, relative in listed if path in only]
