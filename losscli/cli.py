@@ -412,9 +412,10 @@ def collect_loss_options(
     "-o",
     "--output",
     metavar="PATH",
-    help="Write per-sample losses to PATH (.npy, .csv or .parquet), atomically.",
+    help="Write per-sample losses to PATH (.npy, .csv or .parquet), atomically; a PATH "
+    "ending in / (a directory or URI) gets a Parquet dataset, one file per input file.",
 )
-@click.option("--force", is_flag=True, help="Let --output replace an existing file.")
+@click.option("--force", is_flag=True, help="Let --output replace an existing file or part files.")
 @click.option(
     "--max",
     "max_bounds",
@@ -516,11 +517,16 @@ def eval_command(
         baseline_pred=baseline_pred,
     )
     _stdin_hint([spec], quiet)
-    target = None
+    target = dataset = None
     if output:
         from losscli import writers
+        from losscli.dataset_output import DatasetOutput, is_dataset
 
-        target = writers.check_output_path(output, spec.paths(), force)
+        if is_dataset(output):
+            dataset = DatasetOutput(output, force)
+            dataset.prepare(spec.paths())
+        else:
+            target = writers.check_output_path(output, spec.paths(), force)
     with contextlib.ExitStack() as stack:
         sinks: list[Any] = []
         if target is not None:
@@ -529,7 +535,7 @@ def eval_command(
             writer = stack.enter_context(PerSampleWriter(target, list(losses), force=force))
             sinks.append(writer.write)
         printer = None
-        if reduction == "none":
+        if reduction == "none" and dataset is None:
             from losscli.streamed import PerSampleStdout
 
             printer = PerSampleStdout(output_format, list(losses), sys.stdout)
@@ -544,6 +550,7 @@ def eval_command(
             gates=gates,
             sink=_fan_out(sinks),
             progress=progress,
+            output=dataset,
         )
         if target is not None:
             writer.commit()

@@ -48,6 +48,7 @@ from losscli.plan import (
 )
 
 if TYPE_CHECKING:
+    from losscli.dataset_output import DatasetOutput, Written
     from losscli.gates import Gate, GateOutcome
 
 __all__ = [
@@ -92,6 +93,8 @@ class Evaluation(NamedTuple):
     n_samples: int
     n_omitted: int = 0
     warnings: Sequence[str] = ()
+    #: Where the per-sample losses went, for a dataset output (``--output DIR/``).
+    written: Written | None = None
 
     @property
     def passed(self) -> bool:
@@ -140,26 +143,38 @@ def evaluate(
     sink: PerSampleSink | None = None,
     progress: Progress | None = None,
     chunk_rows: int | None = None,
+    output: DatasetOutput | None = None,
 ) -> Evaluation:
     """Evaluate every loss on the same inputs (and baseline), in one pass over the data.
 
     ``keep_per_sample`` keeps the weighted per-sample losses in memory
     (``Result.per_sample``); ``sink`` receives them chunk by chunk instead (then
-    ``--reduction none`` results hold no values: the sink had them).
+    ``--reduction none`` results hold no values: the sink had them); ``output`` writes them
+    to a Parquet dataset, one file per file of the input table (then the run goes file by
+    file, as on a cluster).
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
-    if inputs.scheduler:
+    written = None
+    if inputs.scheduler or output is not None:
         if keep_per_sample or sink is not None:
             raise InputError(
-                f"per-sample losses (--reduction none, --output) are not collected from a "
-                f"cluster; drop {inputs.say('scheduler')} for them"
+                "per-sample losses are not collected from a cluster or while they go to a "
+                f"dataset; write them to one: {inputs.say('output')} DIR/"
             )
-        from losscli.cluster import evaluate_on_cluster
+        if inputs.scheduler:
+            from losscli.cluster import evaluate_on_cluster
 
-        tasks, state, labels, warnings = evaluate_on_cluster(
-            losses, specs, inputs, nan_policy, progress
-        )
+            tasks, state, labels, warnings, written = evaluate_on_cluster(
+                losses, specs, inputs, nan_policy, progress, output
+            )
+        else:
+            from losscli.parted import Mapper, evaluate_parts, fragments
+
+            parts = fragments(inputs, whole_table=False)
+            tasks, state, labels, warnings, written = evaluate_parts(
+                losses, specs, inputs, parts, nan_policy, Mapper(progress), output
+            )
     else:
         tasks, state, labels, warnings = run(
             losses,
@@ -171,7 +186,7 @@ def evaluate(
             progress=progress,
             chunk_rows=chunk_rows,
         )
-    return assemble(tasks, state, labels, warnings, gates, inputs)
+    return assemble(tasks, state, labels, warnings, gates, inputs)._replace(written=written)
 
 
 def run(

@@ -35,6 +35,8 @@ def params_text(loss: Loss) -> str:
 def value_text(value: Any, n_samples: int | None = None) -> str:
     """A number, or the first values of per-sample losses and how many there are
     (``n_samples`` rows when ``value`` holds only the first few)."""
+    if value is None:  # per-sample losses that went to a dataset (--output DIR/)
+        return "in --output"
     array = np.asarray(value)
     if array.ndim == 0:
         return format_number(array)
@@ -112,6 +114,8 @@ def report(evaluation: Evaluation) -> dict[str, Any]:
     results = evaluation.results
     rows = [_entry(r, f"results[{i}]", warnings) for i, r in enumerate(results)]
     document: dict[str, Any] = {"version": __version__, "inputs": input_info, "results": rows}
+    if evaluation.written is not None:
+        document["output"] = evaluation.written._asdict()
     if any(r.gates for r in results):
         document["passed"] = all(r.passed for r in results)
     document["warnings"] = warnings
@@ -159,7 +163,7 @@ def render_csv(results: list[Result]) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    if results and results[0].loss.reduction == "none":
+    if results and results[0].loss.reduction == "none" and results[0].value is not None:
         columns = _per_sample(results)
         writer.writerow(["index"] + [name for name, _ in columns])
         for i, row in enumerate(zip(*(values for _, values in columns), strict=True)):
@@ -174,7 +178,7 @@ def render_csv(results: list[Result]) -> str:
                     r.loss.name,
                     r.spec,
                     r.loss.reduction,
-                    format_number(r.value),
+                    "" if r.value is None else format_number(r.value),
                     r.n_samples,
                     *_extra_cells(r, extra),
                 ]
@@ -226,6 +230,8 @@ def _extra_cells(result: Result, columns: list[str]) -> list[str]:
 
 
 def render_values(results: list[Result]) -> str:
+    if results and results[0].value is None:  # per-sample losses that went to a dataset
+        return ""
     if results and results[0].loss.reduction == "none":
         columns = _per_sample(results)
         lines = [

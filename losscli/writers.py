@@ -49,8 +49,8 @@ def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
 
     if storage.is_uri(path):
         raise InputError(
-            f"{option} {storage.public(path)}: writing to object storage is not supported; "
-            "write a local file and copy it"
+            f"{option} {storage.public(path)}: a single file is not written to object "
+            "storage; end the URI with / for a Parquet dataset, or write a local file"
         )
     target = Path(path)
     for source in inputs:
@@ -163,10 +163,18 @@ class PerSampleWriter:
     """
 
     def __init__(
-        self, target: Path, names: list[str], *, force: bool = False, option: str = "--output"
+        self,
+        target: Path,
+        names: list[str],
+        *,
+        force: bool = False,
+        option: str = "--output",
+        source: str | None = None,
     ) -> None:
         self.target = target
         self.names = names
+        #: Set for a dataset's part file: its rows carry ``index`` and ``source`` columns.
+        self.source = source
         self.force = force
         self.option = option
         self.suffix = target.suffix.lower()
@@ -206,7 +214,7 @@ class PerSampleWriter:
         elif self.suffix == ".csv":
             self._write_csv(columns, index)
         else:
-            self._write_parquet(columns)
+            self._write_parquet(columns, index)
 
     def _write_npy(self, block: np.ndarray) -> None:
         if self._file is None:
@@ -224,11 +232,22 @@ class PerSampleWriter:
         write_all(self._file, csv_rows(columns, index if index is not None else self.rows).encode())
         self.rows += n
 
-    def _write_parquet(self, columns: list[tuple[str, np.ndarray]]) -> None:
+    def _write_parquet(
+        self, columns: list[tuple[str, np.ndarray]], index: np.ndarray | None
+    ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.table({name: values for name, values in columns})
+        named: dict[str, Any] = {}
+        if self.source is not None:
+            n = len(columns[0][1])
+            rows = np.arange(self.rows, self.rows + n) if index is None else index
+            named["index"] = pa.array(np.asarray(rows, dtype=np.int64))
+            named["source"] = pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, dtype=np.int32)), pa.array([self.source])
+            )
+        named.update({name: values for name, values in columns})
+        table = pa.table(named)
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(self.tmp, table.schema)
         self._parquet.write_table(table)

@@ -210,7 +210,10 @@ def test_what_a_cluster_refuses(scheduler, dataset, tmp_path):
         scheduler,
         code=2,
     )
-    assert result.stderr.startswith("Error: per-sample losses (--reduction none, --output)")
+    assert result.stderr == (
+        "Error: per-sample losses are not collected from a cluster or while they go to a "
+        "dataset; write them to one: --output DIR/\n"
+    )
 
 
 def test_a_failed_task_names_its_file(scheduler, dataset, tmp_path):
@@ -313,3 +316,49 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
         assert result["value"] == pytest.approx(local, rel=1e-12)
     finally:
         stop(processes)
+
+
+def test_per_sample_losses_as_a_dataset_from_the_cluster(scheduler, dataset, tmp_path):
+    """Each task writes its file's part; the dataset equals the local engine's, bit for bit."""
+    args = ("--true-col", "y", "--pred-col", "logit", "--weight-col", "w", "--reduction", "none")
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    evaluate("mse", dataset, *args, "--output", f"{local}/")
+    result = evaluate("mse", dataset, *args, "--output", f"{remote}/", "--scheduler", scheduler)
+    assert result.stdout == ""
+    names = [f"part-{k:05d}.parquet" for k in range(4)]
+    assert sorted(p.name for p in remote.iterdir()) == names
+    for name, source in zip(names, sorted(dataset.glob("part-*.parquet")), strict=True):
+        ours, theirs = pq.read_table(remote / name), pq.read_table(local / name)
+        assert ours.equals(theirs)
+        rows = pq.read_table(source)
+        y, p, w = (rows[c].to_numpy() for c in ("y", "logit", "w"))
+        np.testing.assert_allclose(ours["mse"].to_numpy(), w * (y - p) ** 2, rtol=1e-15)
+    # A reduced value is printed as usual, and the dataset written beside it.
+    args = ("--true-col", "y", "--pred-col", "logit")
+    plain = float(evaluate("mae", dataset, *args).stdout)
+    out = f"{tmp_path}/mae/"
+    value = float(evaluate("mae", dataset, *args, "--output", out, "--scheduler", scheduler).stdout)
+    assert value == pytest.approx(plain, rel=1e-12)
+    assert pq.read_table(out)["mae"].to_numpy().mean() == pytest.approx(plain, rel=1e-12)
+
+
+def test_a_version_mismatch_between_client_and_workers_is_an_error(dataset, tmp_path):
+    """Workers whose losscli says another version (set by a preload script, as an older
+    install would say it)."""
+    preload = tmp_path / "other_version.py"
+    preload.write_text("import losscli\n\nlosscli.__version__ = '0.0.1'\n")
+    (tmp_path / "logs").mkdir()
+    address, processes = start_cluster(tmp_path / "logs", "--preload", str(preload))
+    try:
+        result = evaluate(
+            "mse", dataset, "--true-col", "y", "--pred-col", "logit", "--scheduler", address,
+            code=2,
+        )  # fmt: skip
+    finally:
+        stop(processes)
+    from losscli import __version__
+
+    assert result.stderr == (
+        f"Error: --scheduler {address}: the workers run losscli 0.0.1, this is {__version__}; "
+        "install the same version on every worker\n"
+    )

@@ -162,17 +162,86 @@ def test_an_unreachable_endpoint_is_an_error_in_bounded_time(bucket, monkeypatch
     )
 
 
-def test_outputs_to_object_storage_are_refused(bucket, tmp_path):
-    def output(target: str, code: int):
+def test_a_dataset_output_on_object_storage(bucket, tmp_path):
+    def output(target: str, *extra: str, code: int):
         arrays = ("--y-true", f"{bucket}/y.npy", "--y-pred", f"{bucket}/p.npy")
-        return invoke("eval", "mse", *arrays, "--output", target, code=code)
+        return invoke("eval", "mse", *arrays, "--output", target, *extra, "-f", "value", code=code)
 
-    assert output(f"{bucket}/out.npy", 2).stderr == (
-        f"Error: --output {bucket}/out.npy: writing to object storage is not supported; write a "
-        "local file and copy it\n"
+    assert output(f"{bucket}/out.npy", code=2).stderr == (
+        f"Error: --output {bucket}/out.npy: a single file is not written to object storage; end "
+        "the URI with / for a Parquet dataset, or write a local file\n"
     )
-    output(str(tmp_path / "o.npy"), 0)
-    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), (Y - P) ** 2)
+    assert float(output(f"{bucket}/out/", code=0).stdout) == MSE
+    from pyarrow import fs
+
+    s3 = fs.S3FileSystem(endpoint_override=os.environ["AWS_ENDPOINT_URL"], region="us-east-1")
+    part = pq.read_table("preds/out/part-00000.parquet", filesystem=s3)
+    np.testing.assert_array_equal(part["mse"].to_numpy(), (Y - P) ** 2)
+    assert set(part["source"].to_pylist()) == {f"{bucket}/p.npy"}
+    assert output(f"{bucket}/out/", code=2).stderr == (
+        f"Error: --output {bucket}/out/ already holds files; pass --force to replace its part "
+        "files\n"
+    )
+    output(f"{bucket}/out/", "--force", code=0)
+    assert output("s3://nobucket/out/", code=2).stderr == (
+        "Error: s3://nobucket/out/: the bucket 'nobucket' does not exist\n"
+    )
+    assert output(f"{bucket}/", code=2).stderr.startswith(f"Error: --output {bucket}/ overlaps")
+    # The dataset of a hive-partitioned input: one part per file.
+    table = ("--true-col", "y", "--pred-col", "p")
+    invoke("eval", "mse", "--data", f"{bucket}/by_day", *table, "--output", f"{bucket}/o2/",
+           code=0)  # fmt: skip
+    parts = pq.read_table("preds/o2", filesystem=s3)
+    np.testing.assert_array_equal(parts["mse"].to_numpy(), (Y - P) ** 2)
+
+
+def test_access_denied_is_one_line_naming_the_uri(tmp_path):
+    """A second moto server that checks credentials (IAM): a user without any policy."""
+    import boto3
+
+    port = free_port()
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")  # the set-up calls below
+    with open(tmp_path / "moto.log", "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, server, "moto's S3 server")
+        setup = {
+            "endpoint_url": endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        s3 = boto3.client("s3", **setup)
+        s3.create_bucket(Bucket="locked")
+        s3.put_object(Bucket="locked", Key="t.csv", Body=b"y,p\n1,2\n")
+        iam = boto3.client("iam", **setup)
+        iam.create_user(UserName="nobody")
+        key = iam.create_access_key(UserName="nobody")["AccessKey"]
+        env = dict(
+            os.environ,
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID=key["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
+            AWS_REGION="us-east-1",
+        )
+        for uri in ("s3://locked/t.csv", "s3://locked/"):
+            argv = ["eval", "mse", "--data", uri, "--true-col", "y", "--pred-col", "p"]
+            done = subprocess.run(
+                [sys.executable, "-m", "losscli", *argv], env=env, capture_output=True, text=True
+            )
+            assert (done.returncode, done.stdout) == (2, "")
+            assert done.stderr == (
+                f"Error: {uri}: access denied; check the credentials in the environment\n"
+            )
+            assert key["SecretAccessKey"] not in done.stderr
+    finally:
+        stop([server])
 
 
 def test_a_local_hive_dataset_has_its_partition_columns(tmp_path):

@@ -174,10 +174,10 @@ def _prefix(uri: str) -> str:
     return f"{scheme}://"
 
 
-def dataset_files(uri: str) -> list[tuple[str, str]]:
+def dataset_files(uri: str, hidden: bool = False) -> list[tuple[str, str]]:
     """The files of a dataset (a directory, or a glob over file names) in name order, as
     (URI, path relative to the dataset's root); hidden and marker files (``.crc``,
-    ``_SUCCESS``) are skipped as Spark and pyarrow skip them."""
+    ``_SUCCESS``) are skipped as Spark and pyarrow skip them, unless ``hidden``."""
     from pyarrow import fs
 
     pattern = None
@@ -195,7 +195,8 @@ def dataset_files(uri: str) -> list[tuple[str, str]]:
     for info in infos:
         relative = info.path[len(base) :].lstrip("/")
         parts = relative.split("/")
-        if info.type != fs.FileType.File or any(p.startswith((".", "_")) for p in parts):
+        skipped = not hidden and any(p.startswith((".", "_")) for p in parts)
+        if info.type != fs.FileType.File or skipped:
             continue
         if pattern is not None and not fnmatch.fnmatchcase(relative, pattern):
             continue
