@@ -130,8 +130,14 @@ class Outcome:
         self.bad: dict[str, tuple[int, int]] = {}  # role -> (first bad row, non-finite count)
         self.parts: list[LossAccumulator] = []  # one per loss
         self.weighted: list[np.ndarray] = []  # each loss's weighted per-sample losses
-        self.index: np.ndarray | None = None  # input row numbers of the rows evaluated
+        self.offset = 0  # the input row number of the chunk's first row
+        self.kept_rows: np.ndarray | None = None  # the rows evaluated, when some were dropped
         self.lowest_weight = np.inf  # of the rows evaluated
+
+    def index(self) -> np.ndarray:
+        """The input row numbers of the rows evaluated."""
+        rows = self.kept_rows if self.kept_rows is not None else np.arange(self.n)
+        return self.offset + rows
 
 
 def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
@@ -152,7 +158,7 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
     outcome.n = len(chunk["y_pred"])
     if not outcome.n:
         return outcome
-    outcome.index = offset + (kept_rows if kept_rows is not None else np.arange(outcome.n))
+    outcome.offset, outcome.kept_rows = offset, kept_rows
     if ctx.one_hot:
         chunk["y_true"] = _shifted(
             lambda: to_categorical(chunk["y_true"], chunk["y_pred"].shape[-1]), offset, kept_rows
@@ -210,13 +216,13 @@ class Merged:
         self.lowest_weight = min(self.lowest_weight, outcome.lowest_weight)
         if not outcome.parts:
             return
-        for task, part, weighted in zip(tasks, outcome.parts, outcome.weighted, strict=True):
+        for i, (task, part) in enumerate(zip(tasks, outcome.parts, strict=True)):
             task.total.merge(part)
             # Per-sample values stay in memory when asked for, or when nothing else receives them.
             if keep_per_sample or (task.loss.reduction == "none" and sink is None):
-                task.kept.append(weighted)
-        if sink is not None and outcome.index is not None:
-            sink(outcome.weighted, outcome.index)
+                task.kept.append(outcome.weighted[i])
+        if sink is not None:
+            sink(outcome.weighted, outcome.index())
 
 
 def _per_sample(

@@ -716,4 +716,22 @@ def check_command(
 
 
 def main() -> None:
+    _keep_freed_memory()
     cli(prog_name="losscli")
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed blocks for reuse instead of returning them to the
+    system: every chunk allocates its temporaries anew (a few MiB), and memory handed back
+    and taken again costs a page fault per 4 KiB (measured: two 1 MiB temporaries took
+    1.6 ms instead of 0.12 ms). Process-wide, so the command does it, not the library; a
+    no-op where there is no glibc."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 64 << 20)  # blocks below 64 MiB come from the heap...
+    mallopt(m_trim_threshold, 256 << 20)  # ...which keeps up to 256 MiB freed for reuse

@@ -46,6 +46,7 @@ from losscli.plan import (
     prefetched,
     rows_per_chunk,
 )
+from losscli.readers.base import Piece, Source
 
 if TYPE_CHECKING:
     from losscli.dataset_output import DatasetOutput, Written
@@ -246,46 +247,23 @@ def run(
         if facts is None and streaming and any(loss.needs_facts for loss in losses):
             facts = whole_input_facts(opened, rows, nan_policy)
         ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot)
-        state = Merged()
-        # The first chunks are evaluated here, the third timed (the first ones pay for warming
-        # up): arithmetic-heavy losses (logs, exps) then share the chunks between two cores;
-        # cheap ones stay on this thread, where no handoff costs more than it saves.
-        parallel = False
-        for _ in range(3):
-            item = next(stream, None)
-            if item is None:
-                break
-            start = time.perf_counter()
-            outcome = map_chunk(*item, ctx)
-            seconds_per_byte = (time.perf_counter() - start) / max(
-                sum(a.nbytes for a in item[1].values()), 1
-            )
-            state.merge(outcome, tasks, keep_per_sample, sink)
-            full = len(item[1]["y_pred"]) == rows  # a short chunk's time is mostly overhead
-            parallel = full and WORKERS > 1 and seconds_per_byte > PARALLEL_SECONDS_PER_BYTE
-        if parallel:
-            from concurrent.futures import ThreadPoolExecutor
-
-            executor: Any = ThreadPoolExecutor(WORKERS, "losscli")
+        pieces = []
+        if (
+            len(opened.sources) == 1
+            and WORKERS > 1
+            and streaming
+            and sink is None
+            and not keep_per_sample
+            and all(loss.reduction != "none" for loss in losses)
+        ):
+            pieces = opened.sources[0].pieces()
+        if len(pieces) > 1:
+            # Parts of the input that decode on their own (Parquet row groups): each thread
+            # decodes a piece and evaluates it at once, while its rows are in its core's cache.
+            getattr(chunks, "close", lambda: None)()
+            state = _by_piece(opened.sources[0], pieces, rows, ctx, tasks, progress, total)
         else:
-            executor = _Inline()
-        with executor as pool:
-            pending: deque[Any] = deque()  # futures, in input order
-            try:
-                for offset, raw in stream:
-                    pending.append(pool.submit(map_chunk, offset, raw, ctx))
-                    if len(pending) > WORKERS:
-                        state.merge(pending.popleft().result(), tasks, keep_per_sample, sink)
-                        if progress is not None:
-                            progress(state.rows, total, "rows")
-                while pending:
-                    state.merge(pending.popleft().result(), tasks, keep_per_sample, sink)
-                    if progress is not None:
-                        progress(state.rows, total, "rows")
-            finally:
-                for future in pending:
-                    if hasattr(future, "cancel"):
-                        future.cancel()
+            state = _in_order(stream, rows, ctx, tasks, keep_per_sample, sink, progress, total)
         if state.first_bad is not None:
             role, row = state.first_bad
             raise nan_error(opened.labels, role, row, state.counts[role], inputs.say)
@@ -293,6 +271,105 @@ def run(
     for source in opened.sources:
         warnings += source.warnings
     return tasks, state, dict(opened.labels), warnings
+
+
+def _in_order(
+    stream: Iterator[tuple[int, Chunk]],
+    rows: int,
+    ctx: Context,
+    tasks: list[Task],
+    keep_per_sample: bool,
+    sink: PerSampleSink | None,
+    progress: Progress | None,
+    total: int | None,
+) -> Merged:
+    """The chunks as they come, mapped on this thread or shared with a second one."""
+    state = Merged()
+    # The first chunks are evaluated here, the third timed (the first ones pay for warming
+    # up): arithmetic-heavy losses (logs, exps) then share the chunks between two cores;
+    # cheap ones stay on this thread, where no handoff costs more than it saves.
+    parallel = False
+    for _ in range(3):
+        item = next(stream, None)
+        if item is None:
+            break
+        start = time.perf_counter()
+        outcome = map_chunk(*item, ctx)
+        seconds_per_byte = (time.perf_counter() - start) / max(
+            sum(a.nbytes for a in item[1].values()), 1
+        )
+        state.merge(outcome, tasks, keep_per_sample, sink)
+        full = len(item[1]["y_pred"]) == rows  # a short chunk's time is mostly overhead
+        parallel = full and WORKERS > 1 and seconds_per_byte > PARALLEL_SECONDS_PER_BYTE
+    if parallel:
+        from concurrent.futures import ThreadPoolExecutor
+
+        executor: Any = ThreadPoolExecutor(WORKERS, "losscli")
+    else:
+        executor = _Inline()
+    with executor as pool:
+        pending: deque[Any] = deque()  # futures, in input order
+        try:
+            for offset, raw in stream:
+                pending.append(pool.submit(map_chunk, offset, raw, ctx))
+                if len(pending) > WORKERS:
+                    state.merge(pending.popleft().result(), tasks, keep_per_sample, sink)
+                    if progress is not None:
+                        progress(state.rows, total, "rows")
+            while pending:
+                state.merge(pending.popleft().result(), tasks, keep_per_sample, sink)
+                if progress is not None:
+                    progress(state.rows, total, "rows")
+        finally:
+            for future in pending:
+                if hasattr(future, "cancel"):
+                    future.cancel()
+    return state
+
+
+def _by_piece(
+    source: Source,
+    pieces: list[Piece],
+    rows: int,
+    ctx: Context,
+    tasks: list[Task],
+    progress: Progress | None,
+    total: int | None,
+) -> Merged:
+    """Every piece read and mapped on a thread of its own, the outcomes merged in input order;
+    at most one piece per thread is waiting to be merged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(piece: Piece) -> list[Outcome]:
+        outcomes = []
+        for offset, raw in _numbered(source, piece, rows):
+            outcome = map_chunk(offset, raw, ctx)
+            outcome.weighted = []  # no one takes per-sample losses on this path
+            outcomes.append(outcome)
+        return outcomes
+
+    state = Merged()
+    with ThreadPoolExecutor(WORKERS, "losscli") as pool:
+        pending: deque[Any] = deque()
+        try:
+            for piece in pieces:
+                pending.append(pool.submit(work, piece))
+                while len(pending) > WORKERS or (pending and piece is pieces[-1]):
+                    for outcome in pending.popleft().result():
+                        state.merge(outcome, tasks, False, None)
+                    if progress is not None:
+                        progress(state.rows, total, "rows")
+        finally:
+            for future in pending:
+                future.cancel()
+    return state
+
+
+def _numbered(source: Source, piece: Piece, rows: int) -> Iterator[tuple[int, Chunk]]:
+    offset = piece.offset
+    for block in source.checked(piece.read(rows)):
+        yield offset, block
+        offset += len(next(iter(block.values())))
 
 
 def assemble(

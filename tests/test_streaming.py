@@ -392,3 +392,68 @@ def test_npy_on_stdin_streams_in_bounded_memory(tmp_path):
     peak, out, _ = _peak_of(args, generate(blocks), tmp_path)
     assert float(out) == pytest.approx(float(np.mean(block - block * np.log(block + 1e-7))))
     assert peak - baseline < GROWTH, f"{baseline} MiB for 8 MiB of .npy, {peak} MiB for 480"
+
+
+def test_parquet_row_groups_on_two_threads_equal_one_in_order(tmp_path, monkeypatch):
+    """Row groups are pieces: each thread decodes one and evaluates it. The values, the
+    omitted rows and the row numbers in errors equal those of one reader in input order."""
+    import losscli.evaluate as engine
+
+    rng = np.random.default_rng(17)
+    root = tmp_path / "ds"
+    files = []
+    for i, n in enumerate((1000, 2500, 7)):
+        y, p, w = rng.normal(size=n), rng.normal(size=n), rng.uniform(0, 2, n)
+        if i == 1:
+            y[[10, 2000]] = np.nan  # rows 1010 and 3000 of the dataset
+        target = root / f"k={i}" / "part.parquet"
+        target.parent.mkdir(parents=True)
+        pq.write_table(pa.table({"y": y, "p": p, "w": w}), target, row_group_size=300)
+        files.append((y, p, w, np.full(n, float(i))))
+    y, p, w, k = (np.concatenate(c) for c in zip(*files, strict=True))
+    spec = InputSpec(data=str(root), true_cols=["y"], pred_cols=["p"], weight_col="w")
+    used = []
+    by_piece = engine._by_piece
+
+    def spy(source, pieces, *args):
+        used.append(len(pieces))
+        return by_piece(source, pieces, *args)
+
+    monkeypatch.setattr(engine, "_by_piece", spy)
+    loss_list = [losses.Huber(reduction="sum"), losses.LogCosh()]
+
+    def run(workers: int, **kwargs):
+        monkeypatch.setattr(engine, "WORKERS", workers)
+        return evaluate(loss_list, ["huber", "log_cosh"], spec, chunk_rows=128, **kwargs)
+
+    with pytest.raises(
+        InputError, match=r"2 non-finite values \(NaN or inf\), the first in row 1010"
+    ):
+        run(2)
+    assert used == [4 + 9 + 1]  # row groups of 300 rows in each file
+    two, one = run(2, nan_policy="omit"), run(1, nan_policy="omit")
+    assert len(used) == 2  # the one-worker run read in order
+    keep = np.isfinite(y)
+    for loss, a, b in zip(loss_list, two.results, one.results, strict=True):
+        want = loss(y[keep, None], p[keep, None], sample_weight=w[keep])
+        assert a.value == pytest.approx(want, rel=1e-12)
+        assert b.value == pytest.approx(want, rel=1e-12)
+    assert two.n_omitted == one.n_omitted == 2
+    # A hive partition column as the weights, on pieces too.
+    spec = spec._replace(weight_col="k")
+    got = evaluate([losses.MeanSquaredError(reduction="sum")], ["mse"], spec, nan_policy="omit")
+    assert got.results[0].value == pytest.approx(float(np.sum((k * (y - p) ** 2)[keep])), rel=1e-12)
+
+
+def test_arrow_columns_with_nulls_read_from_their_buffers():
+    from losscli.readers.tables import _as_numpy
+
+    values = pa.array([1.5, None, 3.0, None, 5.0, 6.0, None, 8.0, 9.0, 10.0])
+    for start in range(len(values)):
+        part = values.slice(start, len(values) - start)
+        want = np.array([np.nan if v is None else v for v in part.to_pylist()])
+        np.testing.assert_array_equal(_as_numpy(part, np.float64), want)
+    chunked = pa.chunked_array([values.slice(3, 4), values.slice(0, 2)])
+    np.testing.assert_array_equal(
+        _as_numpy(chunked, np.float64), np.array([np.nan, 5.0, 6.0, np.nan, 1.5, np.nan])
+    )

@@ -4,7 +4,7 @@ them, and streams readable once (standard input, pipes). No click, no rich."""
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -50,6 +50,14 @@ class Request(NamedTuple):
     option: str = "--pred-col"  # the option that named the columns, for messages
 
 
+class Piece(NamedTuple):
+    """A part of an input that can be read on its own (a Parquet row group): ``read(rows)``
+    gives its blocks; ``offset`` is the input row number of its first row."""
+
+    offset: int
+    read: Callable[[int], Iterator[dict[str, np.ndarray]]]
+
+
 class Source:
     """An input read in blocks of consecutive rows, one array per role."""
 
@@ -73,10 +81,19 @@ class Source:
     def spool(self) -> None:
         """Make a read-once source readable again: copy what is left to a temporary file."""
 
+    def pieces(self) -> list[Piece]:
+        """Parts that threads may read and evaluate at once, in input order; none when the
+        source is read in order only."""
+        return []
+
     def read(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         """``blocks``, with errors of reading and decoding the file turned into InputError."""
+        return self.checked(self.blocks(rows))
+
+    def checked(self, blocks: Iterator[dict[str, np.ndarray]]) -> Iterator[dict[str, np.ndarray]]:
+        """``blocks`` (of the source or of a piece), errors of reading turned into InputError."""
         try:
-            yield from self.blocks(rows)
+            yield from blocks
         except InputError:
             raise
         except Exception as exc:

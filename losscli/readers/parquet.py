@@ -3,8 +3,9 @@ read record batch by record batch, one file open at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from losscli.errors import InputError, name_list
 from losscli.readers import storage
 from losscli.readers.base import (
     STDIN,
+    Piece,
     Request,
     arrow_message,
     describe_source,
@@ -139,45 +141,115 @@ class ParquetSource(TableSource):
         )
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        wanted = sorted({i for indices in self.selected.values() for i in indices})
-        names = [self.names[i] for i in wanted if i < self.file_columns]
         offset = 0
-        try:
-            for part, count, partition in zip(
-                self.parts, self.counts, self.partitions, strict=True
-            ):
-                if count == 0:
-                    continue
+        for part, count, partition in zip(self.parts, self.counts, self.partitions, strict=True):
+            if count == 0:
+                continue
+            with self._reading():
                 file = pq.ParquetFile(_open(part), pre_buffer=False)
-                before = offset
-                for batch in file.iter_batches(batch_size=rows, columns=names):
-                    if batch.num_rows == 0:
-                        continue
-                    columns = {
-                        i: self._numeric(batch.column(self.names[i]), self.names[i], offset)
-                        if i < self.file_columns
-                        else self._partition_column(partition, self.names[i], batch.num_rows)
-                        for i in wanted
-                    }
-                    out = {}
-                    for role, indices in self.selected.items():
-                        parts = [columns[i].reshape(batch.num_rows, -1) for i in indices]
-                        out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-                    offset += batch.num_rows
-                    yield out
-                file.close()
-                if offset - before != count:
-                    raise InputError(
-                        f"{self.label}: {_name_part(part, self.label)}the footer says {count} "
-                        f"rows but {offset - before} were read: the file is damaged"
-                    )
+                batches = file.iter_batches(batch_size=rows, columns=self._file_columns())
+            read = yield from self._converted(batches, partition, offset)
+            file.close()
+            offset += read
+            if read != count:
+                raise self._damaged(part, count, read)
+
+    def pieces(self) -> list[Piece]:
+        """One piece per row group of local files: threads decode and evaluate them at once
+        (on object storage every piece would be a request more: read in order there)."""
+        import pyarrow.parquet as pq
+
+        if any(storage.is_uri(part) for part in self.parts):
+            return []
+        found = []
+        offset = 0
+        for part, count, partition in zip(self.parts, self.counts, self.partitions, strict=True):
+            if count == 0:
+                continue
+            with self._reading():
+                metadata = pq.read_metadata(part)
+            for group in range(metadata.num_row_groups):
+                rows_in_group = metadata.row_group(group).num_rows
+                if rows_in_group:
+                    found.append(Piece(offset, self._group(part, group, partition, offset)))
+                offset += rows_in_group
+        return found
+
+    def _group(
+        self, part: str, group: int, partition: dict[str, str], offset: int
+    ) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:
+        def read(rows: int) -> Iterator[dict[str, np.ndarray]]:
+            import pyarrow.parquet as pq
+
+            with self._reading():
+                file = pq.ParquetFile(part, pre_buffer=False)
+                expected = file.metadata.row_group(group).num_rows
+                # One thread per piece already: pyarrow's own threads would only compete.
+                batches = file.iter_batches(
+                    batch_size=rows,
+                    row_groups=[group],
+                    columns=self._file_columns(),
+                    use_threads=False,
+                )
+            read = yield from self._converted(batches, partition, offset)
+            file.close()
+            if read != expected:
+                raise self._damaged(part, expected, read)
+
+        return read
+
+    def _converted(
+        self, batches: Iterator[Any], partition: dict[str, str], offset: int
+    ) -> Generator[dict[str, np.ndarray], None, int]:
+        """Each record batch as one float64 array per role; returns the rows read."""
+        start = offset
+        wanted = self._wanted()
+        while True:
+            with self._reading():
+                batch = next(batches, None)
+            if batch is None:
+                return offset - start
+            n = batch.num_rows
+            if not n:
+                continue
+            columns = {
+                i: self._numeric(batch.column(self.names[i]), self.names[i], offset)
+                if i < self.file_columns
+                else self._partition_column(partition, self.names[i], n)
+                for i in wanted
+            }
+            out = {}
+            for role, indices in self.selected.items():
+                parts = [columns[i].reshape(n, -1) for i in indices]
+                out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            offset += n
+            yield out
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """pyarrow's errors of reading a damaged file as one InputError."""
+        import pyarrow as pa
+
+        try:
+            yield
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise InputError(
                 f"{self.label}: not a readable Parquet file ({arrow_message(exc)})"
             ) from None
+
+    def _damaged(self, part: str, expected: int, read: int) -> InputError:
+        return InputError(
+            f"{self.label}: {_name_part(part, self.label)}the footer says {expected} rows but "
+            f"{read} were read: the file is damaged"
+        )
+
+    def _wanted(self) -> list[int]:
+        return sorted({i for indices in self.selected.values() for i in indices})
+
+    def _file_columns(self) -> list[str]:
+        return [self.names[i] for i in self._wanted() if i < self.file_columns]
 
     def _partition_column(self, partition: dict[str, str], name: str, rows: int) -> np.ndarray:
         """A hive partition key's value for every row of a file, as a number."""

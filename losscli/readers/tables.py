@@ -58,9 +58,10 @@ class TableSource(Source):
     def _numeric(self, column: Any, name: str, offset: int) -> np.ndarray:
         """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         kind = column.type
+        if pa.types.is_float64(kind):  # as most are: no cast, nor pyarrow.compute's import
+            return _as_numpy(column, np.float64)
         if (
             pa.types.is_list(kind)
             or pa.types.is_large_list(kind)
@@ -68,6 +69,8 @@ class TableSource(Source):
         ):
             return _list_column(column, name, self.label, offset, self.list_widths)
         if pa.types.is_integer(kind) and kind.bit_width == 64 and len(column):
+            import pyarrow.compute as pc
+
             low, high = pc.min_max(column).values()
             largest = max(abs(low.as_py() or 0), abs(high.as_py() or 0))
             if largest > EXACT_INTEGERS:
@@ -96,15 +99,19 @@ def _as_numpy(values: Any, dtype: type) -> np.ndarray:
     """A pyarrow float64 or int64 array (or chunked array) as numpy, nulls as NaN, read from
     its buffers: pyarrow's ``to_numpy`` imports pandas, 70 MiB for nothing here."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     parts: list[np.ndarray] = []
     for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
         if not len(chunk):
             continue
+        validity, data = chunk.buffers()[:2]
+        array: np.ndarray = np.frombuffer(data, dtype, len(chunk), chunk.offset * 8)
         if chunk.null_count:
-            chunk = pc.fill_null(chunk, np.nan)
-        parts.append(np.frombuffer(chunk.buffers()[1], dtype, len(chunk), chunk.offset * 8))
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+            array = np.where(
+                bits[chunk.offset : chunk.offset + len(chunk)].astype(bool), array, np.nan
+            )
+        parts.append(array)
     if len(parts) == 1:
         return parts[0]
     return np.concatenate(parts) if parts else np.empty(0, dtype)
