@@ -23,6 +23,7 @@ import numpy as np
 
 from losscli.accumulate import (
     Context,
+    LossAccumulator,
     Merged,
     Outcome,
     Task,
@@ -30,7 +31,7 @@ from losscli.accumulate import (
     shape_chunk,
     whole_input_facts,
 )
-from losscli.errors import InputError
+from losscli.errors import InputError, LossCliError
 from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import check_labels, nan_error, negative_weights, omitted_warning
 from losscli.plan import (
@@ -46,7 +47,7 @@ from losscli.plan import (
     prefetched,
     rows_per_chunk,
 )
-from losscli.readers.base import Piece, Source
+from losscli.readers.base import InOrderOnly, Piece, Source
 
 if TYPE_CHECKING:
     from losscli.dataset_output import DatasetOutput, Written
@@ -261,7 +262,21 @@ def run(
             # Parts of the input that decode on their own (Parquet row groups): each thread
             # decodes a piece and evaluates it at once, while its rows are in its core's cache.
             getattr(chunks, "close", lambda: None)()
-            state = _by_piece(opened.sources[0], pieces, rows, ctx, tasks, progress, total)
+            try:
+                state = _by_piece(opened.sources[0], pieces, rows, ctx, tasks, progress, total)
+            except (InOrderOnly, LossCliError) as exc:
+                if not isinstance(exc, InOrderOnly) and all(p.offset is not None for p in pieces):
+                    raise  # the error names its row already
+                # A piece that cannot be read on its own, or an error whose row number only
+                # counts from its piece: the input again, in order, says it exactly.
+                opened = open_inputs(inputs)
+                stream = aligned(opened, rows)
+                if any(source.decodes for source in opened.sources):
+                    stream = prefetched(stream)
+                ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot)
+                for task in tasks:
+                    task.total = LossAccumulator(task.loss, task.total.baseline is not None)
+                state = _in_order(stream, rows, ctx, tasks, False, None, progress, total)
         else:
             state = _in_order(stream, rows, ctx, tasks, keep_per_sample, sink, progress, total)
         if state.first_bad is not None:
@@ -353,20 +368,27 @@ def _by_piece(
         pending: deque[Any] = deque()
         try:
             for piece in pieces:
-                pending.append(pool.submit(work, piece))
+                pending.append((piece, pool.submit(work, piece)))
                 while len(pending) > WORKERS or (pending and piece is pieces[-1]):
-                    for outcome in pending.popleft().result():
+                    done, future = pending.popleft()
+                    first_row = state.rows  # of this piece: the rows of those before it
+                    for outcome in future.result():
+                        if done.offset is None:  # its rows counted from its own start
+                            outcome.bad = {
+                                role: (row + first_row, count)
+                                for role, (row, count) in outcome.bad.items()
+                            }
                         state.merge(outcome, tasks, False, None)
                     if progress is not None:
                         progress(state.rows, total, "rows")
         finally:
-            for future in pending:
+            for _, future in pending:
                 future.cancel()
     return state
 
 
 def _numbered(source: Source, piece: Piece, rows: int) -> Iterator[tuple[int, Chunk]]:
-    offset = piece.offset
+    offset = piece.offset or 0
     for block in source.checked(piece.read(rows)):
         yield offset, block
         offset += len(next(iter(block.values())))

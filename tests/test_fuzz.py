@@ -346,3 +346,64 @@ def test_lines_over_the_limit_are_refused(tmp_path_factory, rows, at, length, ne
         unittest.mock.patch("losscli.readers.delimited.CSV_BLOCK_BYTES", 1024),
     ):
         _refused(d, args, "without a line break")
+
+
+def _table_files() -> dict[str, bytes]:
+    """Tables big enough for many pieces: CSV of tiny byte ranges, Parquet of small row groups."""
+    rng = np.random.default_rng(3)
+    a, b = np.round(rng.normal(size=60), 3), np.round(rng.normal(size=60), 3)
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"a": a, "b": b}), buffer, row_group_size=7)
+    text = "a,b\n" + "".join(f"{x!r},{y!r}\n" for x, y in zip(a.tolist(), b.tolist(), strict=True))
+    return {".parquet": buffer.getvalue(), ".csv": text.encode()}
+
+
+TABLES = _table_files()
+
+
+@st.composite
+def mutated_table(draw: st.DrawFn) -> tuple[str, bytes]:
+    suffix = draw(st.sampled_from(sorted(TABLES)))
+    data = bytearray(TABLES[suffix])
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, len(data) - 1))
+        if draw(st.booleans()):
+            data[i] = draw(st.sampled_from(b'0123456789.,-e"\n\r nax\x00\xff'))
+        else:
+            del data[i]
+    return suffix, bytes(data)
+
+
+@FUZZ
+@given(mutated_table(), st.sampled_from(["raise", "omit", "propagate"]))
+def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_factory, case, nan):
+    """Differential: CSV byte ranges and Parquet row groups read by two threads give the value,
+    the count or the error message of one reader in input order, for any mutated file."""
+    from unittest import mock
+
+    import losscli.evaluate as engine
+    from losscli import readers
+
+    suffix, data = case
+    path = tmp_path_factory.mktemp("pieces") / f"t{suffix}"
+    path.write_bytes(data)
+    spec = InputSpec(data=str(path), true_cols=["a"], pred_cols=["b"])
+
+    def outcome(workers: int) -> tuple[object, ...]:
+        with (
+            mock.patch.object(engine, "WORKERS", workers),
+            mock.patch.object(readers.delimited, "PIECE_BYTES", 64),
+            mock.patch.object(readers.delimited, "PIECE_BLOCK_BYTES", 40),
+        ):
+            try:
+                result = evaluate([MeanSquaredError()], ["mse"], spec, nan_policy=nan)
+            except LossCliError as exc:
+                return ("error", str(exc))
+        return ("value", result.n_samples, result.n_omitted, result.results[0].value)
+
+    two, one = outcome(2), outcome(1)
+    if one[0] == "value" and two[0] == "value":
+        assert two[1:3] == one[1:3]
+        np.testing.assert_allclose(two[3], one[3], rtol=1e-12)
+    else:
+        assert two == one

@@ -457,3 +457,103 @@ def test_arrow_columns_with_nulls_read_from_their_buffers():
     np.testing.assert_array_equal(
         _as_numpy(chunked, np.float64), np.array([np.nan, 5.0, 6.0, np.nan, 1.5, np.nan])
     )
+
+
+def _csv_pieces_spy(monkeypatch, piece_bytes: int) -> list[list[int | None]]:
+    """Small CSV pieces, and a record of the pieces each run took (their known offsets)."""
+    import losscli.evaluate as engine
+
+    monkeypatch.setattr(readers.delimited, "PIECE_BYTES", piece_bytes)
+    monkeypatch.setattr(readers.delimited, "PIECE_BLOCK_BYTES", 512)
+    used: list[list[int | None]] = []
+    by_piece = engine._by_piece
+
+    def spy(source, pieces, *args):
+        used.append([p.offset for p in pieces])
+        return by_piece(source, pieces, *args)
+
+    monkeypatch.setattr(engine, "_by_piece", spy)
+    return used
+
+
+@pytest.mark.parametrize(
+    ("header", "bom", "newline"),
+    [(True, False, "\n"), (False, False, "\n"), (True, True, "\r\n"), (False, True, "\n")],
+)
+def test_csv_byte_ranges_on_two_threads_equal_one_in_order(
+    tmp_path, monkeypatch, header, bom, newline
+):
+    """A local CSV file is cut into byte ranges after line breaks, parsed by two threads."""
+    import losscli.evaluate as engine
+
+    used = _csv_pieces_spy(monkeypatch, 2048)
+    rng = np.random.default_rng(31)
+    n = 3000
+    y, p, w = rng.normal(size=n), rng.normal(size=n), rng.uniform(0, 2, n)
+    lines = [
+        f"{a!r},{b!r},{c!r}" for a, b, c in zip(y.tolist(), p.tolist(), w.tolist(), strict=True)
+    ]
+    lines[1234] = ""  # a blank line is no row
+    keep = np.ones(n, bool)
+    keep[1234] = False
+    text = ("y,p,w" + newline if header else "") + newline.join(lines) + newline
+    (tmp_path / "t.csv").write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    columns = ("y", "p", "w") if header else ("column_0", "column_1", "column_2")
+    spec = InputSpec(
+        data=str(tmp_path / "t.csv"),
+        true_cols=[columns[0]],
+        pred_cols=[columns[1]],
+        weight_col=columns[2],
+    )
+    loss = losses.Huber(reduction="mean_with_sample_weight")
+    want = loss(y[keep, None], p[keep, None], sample_weight=w[keep])
+    two = evaluate([loss], ["huber"], spec).results[0]
+    assert len(used) == 1 and len(used[0]) > 50 and used[0][0] == 0
+    assert set(used[0][1:]) == {None}  # rows counted once the ranges before are read
+    monkeypatch.setattr(engine, "WORKERS", 1)
+    one = evaluate([loss], ["huber"], spec).results[0]
+    assert len(used) == 1  # in order
+    assert two.value == pytest.approx(want, rel=1e-12)
+    assert one.value == pytest.approx(want, rel=1e-12)
+    assert two.n_samples == one.n_samples == n - 1
+
+
+def test_csv_byte_ranges_name_rows_of_the_whole_file(tmp_path, monkeypatch):
+    used = _csv_pieces_spy(monkeypatch, 1024)
+    rows = [f"{i},{i + 1}" for i in range(5000)]
+    rows[3210] = "3210,nan"
+    rows[4000] = "4000,inf"
+    (tmp_path / "t.csv").write_text("a,b\n" + "\n".join(rows) + "\n")
+    spec = InputSpec(data=str(tmp_path / "t.csv"), true_cols=["a"], pred_cols=["b"])
+    with pytest.raises(
+        InputError, match=r"has 2 non-finite values \(NaN or inf\), the first in row 3210"
+    ):
+        evaluate([losses.MeanSquaredError()], ["mse"], spec)
+    assert len(used) == 1 and len(used[0]) > 10
+    omitted = evaluate([losses.MeanSquaredError()], ["mse"], spec, nan_policy="omit")
+    assert (omitted.n_omitted, omitted.results[0].value) == (2, 1.0)
+    # A value that is not a number: the error a piece meets is told by reading in order.
+    rows[2500] = "2500,oops"
+    (tmp_path / "t.csv").write_text("a,b\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=r"column 'b' is not numeric \(row 2500 has 'oops'\)"):
+        evaluate([losses.MeanSquaredError()], ["mse"], spec)
+
+
+@pytest.mark.parametrize("where", range(0, 120, 7))
+def test_a_quoted_line_break_is_an_error_wherever_the_cuts_fall(tmp_path, monkeypatch, where):
+    """A quote anywhere sends the file to the reader in order, which refuses a quoted field
+    spanning lines (a stray quote would swallow rows); a quote closed on its line is read."""
+    _csv_pieces_spy(monkeypatch, 256)
+    monkeypatch.setattr(readers.delimited, "CSV_BLOCK_BYTES", 300)
+    rows = [f"{i},{i + 1},x" for i in range(400)]
+    spanning = list(rows)
+    spanning[where] = f'{where},{where + 1},"a\nb"'
+    (tmp_path / "t.csv").write_text("a,b,c\n" + "\n".join(spanning) + "\n")
+    spec = InputSpec(data=str(tmp_path / "t.csv"), true_cols=["a"], pred_cols=["b"])
+    with pytest.raises(InputError, match=rf"row {where} \(line {where + 2}\) opens a quote"):
+        evaluate([losses.MeanSquaredError()], ["mse"], spec)
+    closed = list(rows)
+    closed[where] = f'{where},{where + 1},"a,b"'
+    (tmp_path / "t.csv").write_text("a,b,c\n" + "\n".join(closed) + "\n")
+    result = evaluate([losses.MeanSquaredError()], ["mse"], spec)
+    assert (result.n_samples, result.results[0].value) == (400, 1.0)

@@ -51,11 +51,17 @@ class Request(NamedTuple):
 
 
 class Piece(NamedTuple):
-    """A part of an input that can be read on its own (a Parquet row group): ``read(rows)``
-    gives its blocks; ``offset`` is the input row number of its first row."""
+    """A part of an input that can be read on its own (a Parquet row group, a byte range of
+    a CSV file): ``read(rows)`` gives its blocks; ``offset`` is the input row number of its
+    first row, None when it is known only once the pieces before it are read (CSV)."""
 
-    offset: int
+    offset: int | None
     read: Callable[[int], Iterator[dict[str, np.ndarray]]]
+
+
+class InOrderOnly(Exception):
+    """A piece met what only reading the input in order handles (a quote in a CSV piece: a
+    quoted line break could straddle two pieces)."""
 
 
 class Source:

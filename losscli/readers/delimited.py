@@ -5,6 +5,7 @@ float64; the delimiter sniffed or given; quotes, long lines and bad values named
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from losscli.readers.base import (
     CSV_NULLS,
     STDIN,
     Format,
+    InOrderOnly,
+    Piece,
     Replay,
     Request,
     arrow_message,
@@ -40,6 +43,9 @@ MAX_LINE_BYTES = 64 << 20
 DELIMITERS = (",", "\t", ";", "|")
 
 SNIFF_LINES = 50
+
+#: A local CSV file of at least two pieces is read by threads, a byte range each.
+PIECE_BYTES = 32 << 20
 
 
 def _long_line(label: str, line: int) -> str:
@@ -123,6 +129,32 @@ def _check_quotes(block: Any, lines_before: int, label: str, header: bool) -> No
             f"{label}: row {row} (line {line}) opens a quote that does not close on that line; "
             "a quoted field spanning lines or a stray quote would swallow rows"
         )
+
+
+#: Bytes a CSV piece is parsed at a time (pyarrow's streaming reader, one thread per piece).
+PIECE_BLOCK_BYTES = 1 << 20
+
+
+class _Range:
+    """``size`` bytes of a file from where it stands, read by pyarrow; notes any quote."""
+
+    def __init__(self, file: Any, size: int) -> None:
+        self.file = file
+        self.left = size
+        self.quoted = False
+        self.closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        data = self.file.read(n) if n and not self.quoted else b""
+        self.left -= len(data)
+        if b'"' in data:
+            self.quoted = True
+            return b""
+        return data
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class CsvSource(TableSource):
@@ -279,20 +311,9 @@ class CsvSource(TableSource):
         field holding a line break would be cut; numeric CSV has none.)
         """
         import pyarrow as pa
-        from pyarrow import csv
 
-        wanted = sorted({i for indices in self.selected.values() for i in indices})
-        position = {i: j for j, i in enumerate(wanted)}
-        options = (
-            csv.ReadOptions(column_names=[f"c{i}" for i in range(len(self.names))]),
-            csv.ParseOptions(delimiter=self.delimiter),
-            csv.ConvertOptions(
-                null_values=CSV_NULLS,
-                strings_can_be_null=True,
-                include_columns=[f"c{i}" for i in wanted],
-                column_types={f"c{i}": pa.float64() for i in wanted},
-            ),
-        )
+        position = self._positions()
+        options = self._options()
         stream = self._stream()
         offset = 0  # data rows before the block
         lines = 0  # lines of the file before the block, the header included
@@ -349,6 +370,85 @@ class CsvSource(TableSource):
             raise InputError(
                 f"{self.label}: no data rows" + (" (only a header)" if self.header else "")
             )
+
+    def _positions(self) -> dict[int, int]:
+        """Each selected column's place among the columns parsed."""
+        wanted = sorted({i for indices in self.selected.values() for i in indices})
+        return {i: j for j, i in enumerate(wanted)}
+
+    def _options(self, **read: Any) -> tuple[Any, Any, Any]:
+        """pyarrow's options: every column named ``c<i>``, the selected ones as float64."""
+        import pyarrow as pa
+        from pyarrow import csv
+
+        wanted = list(self._positions())
+        return (
+            csv.ReadOptions(column_names=[f"c{i}" for i in range(len(self.names))], **read),
+            csv.ParseOptions(delimiter=self.delimiter),
+            csv.ConvertOptions(
+                null_values=CSV_NULLS,
+                strings_can_be_null=True,
+                include_columns=[f"c{i}" for i in wanted],
+                column_types={f"c{i}": pa.float64() for i in wanted},
+            ),
+        )
+
+    def pieces(self) -> list[Piece]:
+        """Byte ranges of a local, uncompressed file, cut after line breaks, for threads to
+        parse at once. A range's first row number is known once the ranges before it are
+        read; a quote anywhere sends the whole input back to the reader in order, which
+        checks quotes (a quoted line break may straddle a cut)."""
+        import os
+
+        if self.path is None or self.compression or self.carriage_returns:
+            return []
+        if storage.is_uri(self.path):
+            return []
+        size = os.path.getsize(self.path)
+        if size < 2 * PIECE_BYTES:
+            return []
+        with open(self.path, "rb") as file:
+            start = 3 if file.read(3) == b"\xef\xbb\xbf" else 0
+            file.seek(start)
+            if self.header:
+                file.readline()
+                start = file.tell()
+            cuts = [start]
+            for k in range(1, size // PIECE_BYTES):
+                file.seek(k * PIECE_BYTES)
+                file.readline()  # to the end of the line the cut fell in
+                if file.tell() > cuts[-1]:
+                    cuts.append(file.tell())
+        cuts.append(size)
+        return [
+            Piece(0 if k == 0 else None, self._range(begin, end))
+            for k, (begin, end) in enumerate(itertools.pairwise(cuts))
+            if end > begin
+        ]
+
+    def _range(self, begin: int, end: int) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:
+        def read(rows: int) -> Iterator[dict[str, np.ndarray]]:
+            import pyarrow as pa
+            from pyarrow import csv
+
+            position = self._positions()
+            assert self.path is not None
+            with open(self.path, "rb", buffering=0) as file:
+                file.seek(begin)
+                part = _Range(file, end - begin)
+                reader = csv.open_csv(
+                    pa.PythonFile(part, mode="r"),
+                    *self._options(use_threads=False, block_size=PIECE_BLOCK_BYTES),
+                )
+                for batch in reader:
+                    if part.quoted:
+                        break
+                    if batch.num_rows:
+                        yield self._as_roles(batch, position, 0)
+                if part.quoted:
+                    raise InOrderOnly(f"{self.label}: quotes")
+
+        return read
 
     def _as_roles(self, table: Any, position: dict[int, int], offset: int) -> dict[str, np.ndarray]:
         out = {}
