@@ -2,7 +2,7 @@
 
     python benchmarks/run.py                  # every workload, 5 runs each
     python benchmarks/run.py --runs 7 --only mse_10m bce_10m
-    python benchmarks/run.py --big            # also MSE on 100M rows (a 1.6 GB .npy pair)
+    python benchmarks/run.py --big            # also MSE on 100M rows (.npy pair and Parquet)
 
 Generates the data (seeded) into --data-dir, then for each workload runs every
 command as a fresh process, in turn (losscli, peer, losscli, peer, ...), after
@@ -11,8 +11,11 @@ resident memory (``ru_maxrss`` of that process, from ``os.wait4``). Ratios are t
 the workload's reference peer (numpy, or pyarrow + numpy). Every command prints
 its loss value, so that the peers are seen to compute the same thing.
 
-Needs the test extra (Keras, JAX) and scikit-learn for the Keras and
-scikit-learn peers; a peer whose package is missing is skipped.
+Peers come from the bench extra (``pip install '.[test,bench]'``: DuckDB, polars,
+scikit-learn) and the test extra (Keras, JAX); a peer whose package is missing is skipped.
+Parquet and CSV workloads compare with DuckDB: what a data engineer would type instead.
+Commands run with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` removed from their
+environment), as an installed losscli runs.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +66,6 @@ def workloads(d: Path) -> list[Workload]:
     yb, pb = str(d / "bce_y.npy"), str(d / "bce_p.npy")
     y100, p100 = str(d / "mse100_y.npy"), str(d / "mse100_p.npy")
     scce = str(d / "scce.parquet")
-    csv_path = str(d / "mse.csv")
     return [
         Workload(
             "mse_10m",
@@ -206,39 +209,7 @@ def workloads(d: Path) -> list[Workload]:
             ],
             "pyarrow+numpy",
         ),
-        Workload(
-            "mse_csv",
-            "MSE, 10M rows, CSV",
-            "make_csv",
-            [
-                Command(
-                    "losscli",
-                    [
-                        *LOSSCLI,
-                        "eval",
-                        "mse",
-                        "--data",
-                        csv_path,
-                        "--true-col",
-                        "y",
-                        "--pred-col",
-                        "p",
-                        "--format",
-                        "value",
-                    ],
-                ),
-                Command(
-                    "pyarrow+numpy",
-                    _script(
-                        "import numpy as np, pyarrow.csv as csv\n"
-                        f"t = csv.read_csv({csv_path!r})\n"
-                        "y = t['y'].to_numpy(); p = t['p'].to_numpy()\n"
-                        "print(np.mean((y - p) ** 2))"
-                    ),
-                ),
-            ],
-            "pyarrow+numpy",
-        ),
+        *table_workloads(d),
         Workload(
             "version",
             "losscli --version (start-up)",
@@ -250,6 +221,153 @@ def workloads(d: Path) -> list[Workload]:
             "import numpy",
         ),
     ]
+
+
+# --- Parquet and CSV against the tools a data engineer would use instead ---------------------
+
+#: What each peer computes, in its own words: MSE, and BCE on probabilities as Keras clips them.
+DUCKDB_SQL = {
+    "mse": "avg((p - y) * (p - y))",
+    "bce": "-avg(y * ln(greatest(least(p, 1 - 1e-7), 1e-7))"
+    " + (1 - y) * ln(1 - greatest(least(p, 1 - 1e-7), 1e-7)))",
+    "scce": "-avg(ln(greatest(least(list_extract(probs, label::INTEGER + 1)"
+    " / list_sum(probs), 1 - 1e-7), 1e-7)))",
+}
+POLARS_EXPR = {
+    "mse": "((pl.col('p') - pl.col('y')) ** 2).mean()",
+    "bce": "-(pl.col('y') * pl.col('p').clip(1e-7, 1 - 1e-7).log()"
+    " + (1 - pl.col('y')) * (1 - pl.col('p').clip(1e-7, 1 - 1e-7)).log()).mean()",
+    "scce": "-(pl.col('probs').list.get(pl.col('label')) / pl.col('probs').list.sum())"
+    ".clip(1e-7, 1 - 1e-7).log().mean()",
+}
+NUMPY_EXPR = {
+    "mse": "np.mean((p - y) ** 2)",
+    "bce": "-np.mean(y * np.log(np.clip(p, 1e-7, 1 - 1e-7))"
+    " + (1 - y) * np.log(1 - np.clip(p, 1e-7, 1 - 1e-7)))",
+}
+LOSS_SPEC = {"mse": "mse", "bce": "bce", "scce": "sparse_categorical_crossentropy"}
+
+
+def _peers(path: str, loss: str, scan: str) -> list[Command]:
+    """losscli and the same loss in DuckDB, polars (and pyarrow + numpy for two columns)."""
+    columns = ("label", "probs") if loss == "scce" else ("y", "p")
+    commands = [
+        Command(
+            "losscli",
+            [
+                *LOSSCLI,
+                "eval",
+                LOSS_SPEC[loss],
+                "--data",
+                path,
+                "--true-col",
+                columns[0],
+                "--pred-col",
+                columns[1],
+                "--format",
+                "value",
+            ],
+        ),  # fmt: skip
+        Command(
+            "duckdb",
+            _script(
+                "import duckdb\n"
+                f"print(duckdb.sql({f'SELECT {DUCKDB_SQL[loss]} FROM {scan}'!r})"
+                ".fetchall()[0][0])"
+            ),
+            needs="duckdb",
+        ),
+        Command(
+            "polars",
+            _script(
+                "import polars as pl\n"
+                f"scan = pl.scan_{'csv' if path.endswith('.csv') else 'parquet'}({path!r})\n"
+                f"print(scan.select({POLARS_EXPR[loss]}).collect().item())"
+            ),
+            needs="polars",
+        ),
+    ]
+    if loss in NUMPY_EXPR:
+        read = (
+            f"t = csv.read_csv({path!r})"
+            if path.endswith(".csv")
+            else f"t = pq.read_table({path!r})"
+        )
+        commands.append(
+            Command(
+                "pyarrow+numpy",
+                _script(
+                    "import numpy as np, pyarrow.csv as csv, pyarrow.parquet as pq\n"
+                    f"{read}\n"
+                    "y = t['y'].to_numpy(); p = t['p'].to_numpy()\n"
+                    f"print({NUMPY_EXPR[loss]})"
+                ),
+            )
+        )
+    return commands
+
+
+TABLE_KINDS = {"parquet": "Parquet (10 row groups)", "csv": "CSV"}
+
+
+def table_workloads(d: Path) -> list[Workload]:
+    """Parquet and CSV, with DuckDB as the reference: what someone would type instead."""
+    out = []
+    for loss in ("mse", "bce"):
+        for kind in ("parquet", "csv"):
+            path = str(d / f"{loss}_10m.{kind}")
+            scan = f"'{path}'"
+            out.append(
+                Workload(
+                    f"{kind}_{loss}_10m",
+                    f"{loss.upper()}, 10M rows, {TABLE_KINDS[kind]}",
+                    f"make_{loss}_{kind}",
+                    _peers(path, loss, scan),
+                    "duckdb",
+                )
+            )
+    path = str(d / "mse_100m.parquet")
+    out.append(
+        Workload(
+            "parquet_mse_100m",
+            "MSE, 100M rows, Parquet (1.6 GB, 100 row groups)",
+            "make_parquet_100m",
+            _peers(path, "mse", f"'{path}'")[:3],
+            "duckdb",
+        )
+    )
+    path = str(d / "wide.parquet")
+    out.append(
+        Workload(
+            "parquet_scce_wide",
+            "SCCE, 5M rows, one list column of 10 probabilities, Parquet",
+            "make_wide",
+            _peers(path, "scce", f"'{path}'"),
+            "duckdb",
+        )
+    )
+    root = d / "dataset"
+    out.append(
+        Workload(
+            "parquet_dataset_20",
+            "MSE, a dataset of 20 Parquet files (1M rows each)",
+            "make_dataset",
+            [
+                *_peers(str(root), "mse", f"'{root}/*.parquet'")[:2],
+                Command(
+                    "polars",
+                    _script(
+                        "import polars as pl\n"
+                        f"scan = pl.scan_parquet({str(root / '*.parquet')!r})\n"
+                        f"print(scan.select({POLARS_EXPR['mse']}).collect().item())"
+                    ),
+                    needs="polars",
+                ),
+            ],
+            "duckdb",
+        )
+    )
+    return out
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -299,17 +417,97 @@ def make_scce(d: Path, rng: np.random.Generator) -> None:
     writer.close()
 
 
-def make_csv(d: Path, rng: np.random.Generator) -> None:
+def _two_columns(loss: str, n: int, rng: np.random.Generator) -> Any:
     import pyarrow as pa
+
+    if loss == "mse":
+        return pa.table({"y": rng.normal(size=n), "p": rng.normal(size=n)})
+    y = rng.integers(0, 2, n).astype(np.float64)
+    return pa.table({"y": y, "p": np.clip(0.3 + 0.4 * y + rng.normal(0, 0.2, n), 0.001, 0.999)})
+
+
+def _parquet(d: Path, name: str, loss: str, rng: np.random.Generator) -> None:
+    import pyarrow.parquet as pq
+
+    if not (d / name).exists():
+        pq.write_table(_two_columns(loss, 10_000_000, rng), d / name, row_group_size=1_000_000)
+
+
+def _csv(d: Path, name: str, loss: str, rng: np.random.Generator) -> None:
     import pyarrow.csv as csv
 
-    n = 10_000_000
-    table = pa.table({"y": np.round(rng.normal(size=n), 6), "p": np.round(rng.normal(size=n), 6)})
-    csv.write_csv(table, d / "mse.csv")
+    if not (d / name).exists():
+        csv.write_csv(_two_columns(loss, 10_000_000, rng), d / name)
+
+
+def make_mse_parquet(d: Path, rng: np.random.Generator) -> None:
+    _parquet(d, "mse_10m.parquet", "mse", rng)
+
+
+def make_bce_parquet(d: Path, rng: np.random.Generator) -> None:
+    _parquet(d, "bce_10m.parquet", "bce", rng)
+
+
+def make_mse_csv(d: Path, rng: np.random.Generator) -> None:
+    _csv(d, "mse_10m.csv", "mse", rng)
+
+
+def make_bce_csv(d: Path, rng: np.random.Generator) -> None:
+    _csv(d, "bce_10m.csv", "bce", rng)
+
+
+def make_parquet_100m(d: Path, rng: np.random.Generator) -> None:
+    import pyarrow.parquet as pq
+
+    if (d / "mse_100m.parquet").exists():
+        return
+    writer = None
+    for _ in range(10):
+        table = _two_columns("mse", 10_000_000, rng)
+        writer = writer or pq.ParquetWriter(d / "mse_100m.parquet", table.schema)
+        writer.write_table(table, row_group_size=1_000_000)
+    assert writer is not None
+    writer.close()
+
+
+def make_wide(d: Path, rng: np.random.Generator) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if (d / "wide.parquet").exists():
+        return
+    n, k = 5_000_000, 10
+    writer = None
+    for _ in range(5):
+        labels = rng.integers(0, k, n // 5)
+        probs = rng.dirichlet(np.ones(k), n // 5)
+        column = pa.ListArray.from_arrays(
+            pa.array(np.arange(0, (n // 5 + 1) * k, k, dtype=np.int32)), pa.array(probs.ravel())
+        )
+        table = pa.table({"label": labels, "probs": column})
+        writer = writer or pq.ParquetWriter(d / "wide.parquet", table.schema)
+        writer.write_table(table, row_group_size=500_000)
+    assert writer is not None
+    writer.close()
+
+
+def make_dataset(d: Path, rng: np.random.Generator) -> None:
+    import pyarrow.parquet as pq
+
+    root = d / "dataset"
+    if root.exists():
+        return
+    root.mkdir()
+    for i in range(20):
+        pq.write_table(_two_columns("mse", 1_000_000, rng), root / f"part-{i:02d}.parquet")
 
 
 def make_nothing(d: Path, rng: np.random.Generator) -> None:
     return None
+
+
+#: Workloads of 100M rows, run with --big only.
+BIG = ("mse_100m", "parquet_mse_100m")
 
 
 # --- measuring -----------------------------------------------------------------------------
@@ -330,6 +528,7 @@ print(f"{os.waitstatus_to_exitcode(status)} {wall} {usage.ru_maxrss}", file=sys.
 def run_once(command: Command) -> tuple[float, float, str]:
     """Wall seconds, peak resident MiB and stdout of one fresh process."""
     env = {**os.environ, **(command.env or {})}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # users' installs keep compiled bytecode
     proc = subprocess.run(
         [PY, "-S", "-c", LAUNCHER, *command.argv], capture_output=True, env=env, check=False
     )
@@ -365,7 +564,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="counted runs per command (median)")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument("--only", nargs="*", help="workload names to run")
-    parser.add_argument("--big", action="store_true", help="include MSE on 100M rows (1.6 GB)")
+    parser.add_argument(
+        "--big", action="store_true", help="include MSE on 100M rows (.npy and Parquet)"
+    )
     parser.add_argument("--keep-data", action="store_true", help="keep the generated data")
     args = parser.parse_args()
     if shutil.which("losscli") is None and importlib.util.find_spec("losscli") is None:
@@ -374,8 +575,7 @@ def main() -> None:
     chosen = [
         w
         for w in workloads(args.data_dir)
-        if (not args.only or w.name in args.only)
-        and (args.big or w.name != "mse_100m" or args.only)
+        if (not args.only or w.name in args.only) and (args.big or w.name not in BIG or args.only)
     ]
     print(f"{args.runs} runs per command, medians; ratios are to the reference peer\n")
     header = ("workload", "command", "wall s", "peak MiB", "wall x", "peak x")

@@ -101,6 +101,7 @@ class ParquetSource(TableSource):
         # while reading, so a directory of thousands of files needs one descriptor.
         schema = None
         self.counts: list[int] = []
+        self.footers: list[Any] = []  # each file's metadata, read once
         for part in self.parts:
             try:
                 metadata = pq.read_metadata(_open(part))
@@ -126,6 +127,7 @@ class ParquetSource(TableSource):
                     f"{_schema_text(schema)} as {self.parts[0]}"
                 )
             self.counts.append(int(metadata.num_rows))
+            self.footers.append(metadata)
         assert schema is not None
         self.n_rows = sum(self.counts)
         if self.n_rows == 0:
@@ -159,32 +161,29 @@ class ParquetSource(TableSource):
     def pieces(self) -> list[Piece]:
         """One piece per row group of local files: threads decode and evaluate them at once
         (on object storage every piece would be a request more: read in order there)."""
-        import pyarrow.parquet as pq
-
         if any(storage.is_uri(part) for part in self.parts):
             return []
         found = []
         offset = 0
-        for part, count, partition in zip(self.parts, self.counts, self.partitions, strict=True):
-            if count == 0:
-                continue
-            with self._reading():
-                metadata = pq.read_metadata(part)
+        for part, metadata, partition in zip(
+            self.parts, self.footers, self.partitions, strict=True
+        ):
             for group in range(metadata.num_row_groups):
                 rows_in_group = metadata.row_group(group).num_rows
                 if rows_in_group:
-                    found.append(Piece(offset, self._group(part, group, partition, offset)))
+                    read = self._group(part, metadata, group, partition, offset)
+                    found.append(Piece(offset, read))
                 offset += rows_in_group
         return found
 
     def _group(
-        self, part: str, group: int, partition: dict[str, str], offset: int
+        self, part: str, metadata: Any, group: int, partition: dict[str, str], offset: int
     ) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:
         def read(rows: int) -> Iterator[dict[str, np.ndarray]]:
             import pyarrow.parquet as pq
 
             with self._reading():
-                file = pq.ParquetFile(part, pre_buffer=False)
+                file = pq.ParquetFile(part, pre_buffer=False, metadata=metadata)
                 expected = file.metadata.row_group(group).num_rows
                 # One thread per piece already: pyarrow's own threads would only compete.
                 batches = file.iter_batches(
