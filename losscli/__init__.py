@@ -4,9 +4,14 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """``losscli.to_categorical``, imported on first use: ``losscli --version`` stays light."""
+    """``losscli.to_categorical``, ``losscli.evaluate`` and ``losscli.Report``, imported on
+    first use: ``losscli --version`` stays light."""
     if name == "to_categorical":
         from losscli.functions import to_categorical
 
         return to_categorical
+    if name in ("evaluate", "Report"):
+        from losscli import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'losscli' has no attribute {name!r}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.analysis import NO_ANALYSIS, Analysis, Distribution, WorstK, one_per_sample
 from losscli.errors import RowError
 from losscli.functions import to_categorical
 from losscli.losses import BatchFacts, Loss
@@ -55,11 +56,21 @@ class LossAccumulator:
     first row found); plain numbers and lists, so it pickles: the map step's output, whichever
     thread, process or worker computed it."""
 
-    def __init__(self, loss: Loss, with_baseline: bool) -> None:
+    def __init__(
+        self, loss: Loss, with_baseline: bool, analysis: Analysis = NO_ANALYSIS, spec: str = ""
+    ) -> None:
         self.loss = loss
+        self.spec = spec or loss.name
         self.running = RunningReduction(loss.reduction)
         self.baseline = RunningReduction(loss.reduction) if with_baseline else None
         self.checks = InputChecks(loss)
+        self.analysis = analysis
+        self.worst = WorstK(analysis.worst) if analysis.worst else None
+        self.distribution = Distribution() if analysis.bins else None
+
+    def like(self) -> LossAccumulator:
+        """An empty accumulator of the same loss and options."""
+        return LossAccumulator(self.loss, self.baseline is not None, self.analysis, self.spec)
 
     def update(
         self,
@@ -74,17 +85,41 @@ class LossAccumulator:
         self.checks.update(offset, y_true, y_pred)
         values, mask = _per_sample(self.loss, y_true, y_pred, facts, offset, kept_rows)
         weighted = self.running.add(values, weights, mask)
+        if self.analysis:
+            self._analyse(weighted, chunk, weights, offset, kept_rows)
         if self.baseline is not None:
             baseline = chunk["baseline_pred"]
             b_values, b_mask = _per_sample(self.loss, y_true, baseline, facts, offset, kept_rows)
             self.baseline.add(b_values, weights, b_mask)
         return weighted
 
+    def _analyse(
+        self,
+        weighted: np.ndarray,
+        chunk: Chunk,
+        weights: Any,
+        offset: int,
+        kept_rows: np.ndarray | None,
+    ) -> None:
+        per_sample = one_per_sample(np.asarray(weighted, dtype=np.float64), self.spec)
+        if self.distribution is not None:
+            self.distribution.update(per_sample)
+        if self.worst is not None:
+            n = len(per_sample)
+            rows = offset + (kept_rows if kept_rows is not None else np.arange(n))
+            given = np.asarray(1.0 if weights is None else weights, dtype=np.float64)
+            weight = given.reshape(n) if given.size == n else np.broadcast_to(given, (n,))
+            self.worst.update(per_sample, rows, chunk["y_true"], chunk["y_pred"], weight)
+
     def merge(self, other: LossAccumulator) -> None:
         self.running.merge(other.running)
         if self.baseline is not None and other.baseline is not None:
             self.baseline.merge(other.baseline)
         self.checks.merge(other.checks)
+        if self.worst is not None and other.worst is not None:
+            self.worst.merge(other.worst)
+        if self.distribution is not None and other.distribution is not None:
+            self.distribution.merge(other.distribution)
 
     def result(self) -> tuple[Any, Any]:
         """The reduced value and the baseline's (None without a baseline)."""
@@ -95,10 +130,12 @@ class Task:
     """One loss being evaluated: its spec, the accumulator of the whole input so far, and the
     per-sample values if kept."""
 
-    def __init__(self, loss: Loss, spec: str, with_baseline: bool) -> None:
+    def __init__(
+        self, loss: Loss, spec: str, with_baseline: bool, analysis: Analysis = NO_ANALYSIS
+    ) -> None:
         self.loss = loss
         self.spec = spec
-        self.total = LossAccumulator(loss, with_baseline)
+        self.total = LossAccumulator(loss, with_baseline, analysis, spec)
         self.kept: list[np.ndarray] = []
 
 
@@ -167,7 +204,7 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
     if "sample_weight" in chunk:
         outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
     for task in ctx.tasks:
-        part = LossAccumulator(task.loss, task.total.baseline is not None)
+        part = task.total.like()
         outcome.weighted.append(part.update(chunk, weights, offset, kept_rows, ctx.facts))
         outcome.parts.append(part)
     return outcome

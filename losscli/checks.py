@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from losscli.engine import InputSpec, Result, config_key, evaluate, omitted_warning
 from losscli.errors import LossCliError, shorten
-from losscli.evaluate import InputSpec, Result, config_key, evaluate, omitted_warning
 from losscli.gates import Gate, parse_bound
 from losscli.readers import parse_number, path_kind
 from losscli.reduction import REDUCTIONS

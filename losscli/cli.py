@@ -417,6 +417,26 @@ def collect_loss_options(
 )
 @click.option("--force", is_flag=True, help="Let --output replace an existing file or part files.")
 @click.option(
+    "--worst",
+    type=click.IntRange(1, 100_000),
+    metavar="K",
+    help="Also list the K samples with the largest weighted loss (row, y_true, y_pred, weight).",
+)
+@click.option(
+    "--histogram",
+    "bins",
+    type=click.IntRange(1, 1000),
+    is_flag=False,
+    flag_value=30,
+    metavar="[BINS]",
+    help="Also show the per-sample losses' distribution: quantiles and BINS bins (30).",
+)
+@click.option(
+    "--plot",
+    metavar="PATH",
+    help="Draw the distribution to PATH (.png or .svg: losscli[plot]; .html needs nothing).",
+)
+@click.option(
     "--max",
     "max_bounds",
     multiple=True,
@@ -467,6 +487,9 @@ def eval_command(
     output_format: str,
     output: str | None,
     force: bool,
+    worst: int | None,
+    bins: int | None,
+    plot: str | None,
     max_bounds: tuple[str, ...],
     min_bounds: tuple[str, ...],
     baseline_pred: str | None,
@@ -483,7 +506,7 @@ def eval_command(
     losscli eval mse mae --y-true labels.npy --y-pred preds.npy
     losscli eval bce --data preds.parquet --true-col label --pred-col prob -f json
     """
-    from losscli.evaluate import InputSpec, evaluate
+    from losscli.engine import InputSpec, evaluate
     from losscli.spec import build_losses
 
     options = collect_loss_options(from_logits, label_smoothing, axis, params)
@@ -517,6 +540,14 @@ def eval_command(
         baseline_pred=baseline_pred,
     )
     _stdin_hint([spec], quiet)
+    from losscli.analysis import Analysis
+
+    if plot:
+        from losscli.plots import check_plot_path
+
+        check_plot_path(plot, [*spec.paths(), *([output] if output else [])])
+        bins = bins or 30
+    analysis = Analysis(worst or 0, bins or 0)
     target = dataset = None
     if output:
         from losscli import writers
@@ -551,12 +582,32 @@ def eval_command(
             sink=_fan_out(sinks),
             progress=progress,
             output=dataset,
+            analysis=analysis,
         )
         if target is not None:
             writer.commit()
+        if plot:
+            from losscli.plots import write_plot
+
+            write_plot(plot, evaluation.results)
         _report(evaluation, output_format, quiet, printer)
     if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+def _print_analysis(results: list[Any]) -> None:
+    """Under the results table: the worst samples' table, then each loss's histogram (bars of
+    blocks on a terminal, of # when piped)."""
+    from losscli import render_analysis
+
+    if any(r.worst is not None for r in results):
+        click.echo()
+        _print(lambda width: render_analysis.worst_table(results, width=width))
+    bar = "\u2588" if sys.stdout.isatty() else "#"
+    for result in results:
+        if result.distribution is not None:
+            click.echo()
+            click.echo("\n".join(render_analysis.histogram_lines(result, bar)))
 
 
 def _fan_out(sinks: list[Any]) -> Any:
@@ -591,13 +642,18 @@ def _report(evaluation: Any, output_format: str, quiet: bool, printer: Any) -> N
     elif printer is not None and output_format in ("csv", "value"):
         pass  # printed block by block
     elif output_format == "csv":
-        click.echo(render.render_csv(results), nl=False)
+        from losscli.render_analysis import render_csv_sections
+
+        click.echo(render.render_csv(results) + render_csv_sections(results), nl=False)
     elif output_format == "value":
         click.echo(render.render_values(results), nl=False)
     elif output_format == "markdown":
-        click.echo(render.render_markdown(results), nl=False)
+        from losscli.render_analysis import render_markdown_sections
+
+        click.echo(render.render_markdown(results) + render_markdown_sections(results), nl=False)
     else:
         _print(lambda width: render.results_table(results, width=width))
+        _print_analysis(results)
     if not quiet:
         for message in messages:
             warn(message)

@@ -14,6 +14,7 @@ from typing import Any
 
 from losscli import __version__
 from losscli.accumulate import Merged, Task
+from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.dataset_output import DatasetOutput, Written
 from losscli.errors import InputError
 from losscli.losses import CustomLoss, Loss
@@ -75,6 +76,7 @@ def evaluate_on_cluster(
     nan_policy: str,
     progress: Progress | None = None,
     output: DatasetOutput | None = None,
+    analysis: Analysis = NO_ANALYSIS,
 ) -> tuple[list[Task], Merged, dict[str, str], list[str], Written | None]:
     """The run on a cluster, one task per file: what ``parted.evaluate_parts`` gives."""
     say = inputs.say
@@ -95,7 +97,7 @@ def evaluate_on_cluster(
                 "version on every worker"
             )
         mapper = DaskMapper(client, progress)
-        return evaluate_parts(losses, specs, inputs, parts, nan_policy, mapper, output)
+        return evaluate_parts(losses, specs, inputs, parts, nan_policy, mapper, output, analysis)
     finally:
         client.close()
         cluster = getattr(client, "cluster", None)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from losscli.accumulate import LossAccumulator, Merged, Task, whole_input_facts
+from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.dataset_output import DatasetOutput, Written
 from losscli.errors import InputError
 from losscli.losses import BatchFacts, Loss
@@ -113,15 +114,22 @@ def part_sums(
     nan_policy: str,
     facts: BatchFacts | None,
     whole_input: bool = False,
+    analysis: Analysis = NO_ANALYSIS,
 ) -> PartOutput:
     """One part evaluated by the local engine; its per-sample losses written to its file of
     the ``output`` dataset (the dataset and the part's number) when one is given."""
-    from losscli.evaluate import run
+    from losscli.engine import run
 
     def work() -> PartOutput:
         if output is None:
             tasks, state, labels, warnings = run(
-                losses, specs, inputs, nan_policy=nan_policy, facts=facts, whole_input=whole_input
+                losses,
+                specs,
+                inputs,
+                nan_policy=nan_policy,
+                facts=facts,
+                whole_input=whole_input,
+                analysis=analysis,
             )
             return PartOutput([t.total for t in tasks], state, labels, warnings, 0)
         dataset, number = output
@@ -134,6 +142,7 @@ def part_sums(
                 facts=facts,
                 whole_input=whole_input,
                 sink=part,
+                analysis=analysis,
             )
             part.commit()
         return PartOutput([t.total for t in tasks], state, labels, warnings, part.rows)
@@ -150,6 +159,7 @@ def evaluate_parts(
     nan_policy: str,
     mapper: Mapper,
     output: DatasetOutput | None = None,
+    analysis: Analysis = NO_ANALYSIS,
 ) -> tuple[list[Task], Merged, dict[str, str], list[str], Written | None]:
     """Every part mapped (by a cluster or in turn), then merged in part order: what
     ``evaluate.run`` gives, and what went to the ``output`` dataset."""
@@ -167,9 +177,10 @@ def evaluate_parts(
         nan_policy=nan_policy,
         facts=facts,
         whole_input=whole_input,
+        analysis=analysis,
     )
     tasks = [
-        Task(loss, spec, bool(inputs.baseline_pred))
+        Task(loss, spec, bool(inputs.baseline_pred), analysis)
         for loss, spec in zip(losses, specs, strict=True)
     ]
     state = Merged()

@@ -27,6 +27,7 @@ from losscli.readers import (
     path_kind,
     split_npz_key,
 )
+from losscli.readers.memory import InMemory, memory_source
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 
@@ -67,7 +68,9 @@ class InputSpec(NamedTuple):
     def paths(self) -> list[str]:
         """Every file this run reads: the one list that no output may replace."""
         named = (self.y_true, self.y_pred, self.data, self.baseline_pred, self.sample_weight)
-        return [p for p in named if p and p != STDIN and parse_number(p) is None]
+        return [
+            p for p in named if isinstance(p, str) and p and p != STDIN and parse_number(p) is None
+        ]
 
     def reads_stdin(self) -> bool:
         named = (self.y_true, self.y_pred, self.data, self.baseline_pred, self.sample_weight)
@@ -118,7 +121,11 @@ def open_inputs(spec: InputSpec) -> Inputs:
                 f"{say('data')} needs {say('true_col')} and {say('pred_col')} to say which "
                 "columns to use"
             )
-        if detect_format(spec.data, spec.input_format)[0] in (Format.NPY, Format.NPZ):
+        in_memory = isinstance(spec.data, InMemory)
+        if not in_memory and detect_format(spec.data, spec.input_format)[0] in (
+            Format.NPY,
+            Format.NPZ,
+        ):
             raise InputError(
                 f"{spec.data} is an array file; {say('data')} needs a table (CSV or Parquet)"
             )
@@ -143,7 +150,9 @@ def open_inputs(spec: InputSpec) -> Inputs:
         want(spec.y_true, "y_true", Request(tuple(spec.true_cols), say("true_col")))
         want(spec.y_pred, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
     scalar = None
-    if spec.sample_weight is not None and "sample_weight" not in labels:
+    if isinstance(spec.sample_weight, InMemory):
+        want(spec.sample_weight, "sample_weight", weight_request)
+    elif spec.sample_weight is not None and "sample_weight" not in labels:
         number = parse_number(spec.sample_weight)
         exists = spec.sample_weight == STDIN or _exists(spec.sample_weight)
         if number is not None and not exists:
@@ -158,16 +167,21 @@ def open_inputs(spec: InputSpec) -> Inputs:
             )
         else:
             want(spec.sample_weight, "sample_weight", weight_request)
-    if spec.baseline_pred:
-        is_table = detect_format(spec.baseline_pred, spec.input_format)[0] in (
-            Format.CSV,
-            Format.TSV,
-            Format.PARQUET,
-        )
+    if spec.baseline_pred is not None:
+        if isinstance(spec.baseline_pred, InMemory):
+            is_table = spec.baseline_pred.is_table()
+        else:
+            is_table = detect_format(spec.baseline_pred, spec.input_format)[0] in (
+                Format.CSV,
+                Format.TSV,
+                Format.PARQUET,
+            )
         columns = tuple(spec.pred_cols) if is_table else ()
         want(spec.baseline_pred, "baseline_pred", Request(columns, say("pred_col")))
     sources = [
-        open_source(
+        memory_source(source, roles)
+        if isinstance(source, InMemory)
+        else open_source(
             source,
             roles,
             input_format=spec.input_format,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losscli import __version__
-from losscli.evaluate import Evaluation, Result
+from losscli.engine import Evaluation, Result
 from losscli.losses import LOSSES, Loss, identifiers_of, spell_value
 
 if TYPE_CHECKING:
@@ -75,6 +75,17 @@ def json_list(array: np.ndarray) -> tuple[Any, int]:
     return listed.tolist(), count
 
 
+def _finite(value: Any) -> Any:
+    """NaN and inf in nested dicts and lists as None (JSON null)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "loss": result.loss.name,
@@ -86,6 +97,10 @@ def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
         else _jsonable(result.value, f"{where}.value ({result.spec})", warnings),
         "n_samples": result.n_samples,
     }
+    if result.worst is not None:
+        entry["worst"] = [_finite(sample) for sample in result.worst]
+    if result.distribution is not None:
+        entry["distribution"] = result.distribution
     if result.baseline is not None:
         entry["baseline"] = _jsonable(result.baseline, f"{where}.baseline", warnings)
         entry["difference"] = _jsonable(result.difference, f"{where}.difference", warnings)
@@ -243,7 +258,7 @@ def render_values(results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -293,11 +308,11 @@ def check_table_rows(
 
 
 def render_markdown(results: list[Result], names: list[str] | None = None) -> str:
-    return _markdown_table(result_header(results, names), result_rows(results, names))
+    return markdown_table(result_header(results, names), result_rows(results, names))
 
 
 def render_check_markdown(run: CheckRun) -> str:
-    return _markdown_table(*check_table_rows(run))
+    return markdown_table(*check_table_rows(run))
 
 
 # --- rich tables ---------------------------------------------------------------------------

@@ -259,8 +259,8 @@ def test_a_hive_dataset_keeps_its_partition_columns_on_a_cluster(scheduler, tmp_
 
 
 def test_progress_on_a_cluster_counts_files(scheduler, dataset):
-    from losscli.evaluate import InputSpec
-    from losscli.evaluate import evaluate as evaluate_library
+    from losscli.engine import InputSpec
+    from losscli.engine import evaluate as evaluate_library
     from losscli.losses import MeanSquaredError
 
     told: list[tuple[int, int | None, str]] = []
@@ -276,8 +276,8 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
 
     from distributed import Client
 
-    from losscli.evaluate import InputSpec
-    from losscli.evaluate import evaluate as evaluate_library
+    from losscli.engine import InputSpec
+    from losscli.engine import evaluate as evaluate_library
     from losscli.losses import BinaryCrossentropy
 
     rng = np.random.default_rng(13)

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from losscli.cli import cli
+from losscli.engine import InputSpec, evaluate
 from losscli.errors import LossCliError
-from losscli.evaluate import InputSpec, evaluate
 from losscli.losses import MeanSquaredError, SparseCategoricalCrossentropy
 from losscli.readers import Request, open_source
 from losscli.spec import build_loss, parse_spec, parse_value
@@ -381,7 +381,7 @@ def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_fact
     the count or the error message of one reader in input order, for any mutated file."""
     from unittest import mock
 
-    import losscli.evaluate as engine
+    import losscli.engine as engine
     from losscli import readers
 
     suffix, data = case

@@ -19,8 +19,8 @@ from test_conformance import SETTINGS, make_data
 
 from losscli import losses, readers
 from losscli.cli import cli
+from losscli.engine import InputSpec, evaluate
 from losscli.errors import InputError
-from losscli.evaluate import InputSpec, evaluate
 from losscli.reduction import REDUCTIONS
 from losscli.writers import PerSampleWriter
 
@@ -261,7 +261,7 @@ def test_two_workers_and_one_give_the_same_numbers_in_order(
     tmp_path, monkeypatch, parallel_threshold
 ):
     """Chunks evaluated on two threads are merged in input order: per-sample output too."""
-    monkeypatch.setattr("losscli.evaluate.PARALLEL_SECONDS_PER_BYTE", parallel_threshold)
+    monkeypatch.setattr("losscli.engine.PARALLEL_SECONDS_PER_BYTE", parallel_threshold)
     rng = np.random.default_rng(8)
     y, p, w = rng.choice([0.0, 1.0], 5000), rng.uniform(0.01, 0.99, 5000), rng.uniform(size=5000)
     paths = _save(tmp_path, y=y, p=p, w=w)
@@ -397,7 +397,7 @@ def test_npy_on_stdin_streams_in_bounded_memory(tmp_path):
 def test_parquet_row_groups_on_two_threads_equal_one_in_order(tmp_path, monkeypatch):
     """Row groups are pieces: each thread decodes one and evaluates it. The values, the
     omitted rows and the row numbers in errors equal those of one reader in input order."""
-    import losscli.evaluate as engine
+    import losscli.engine as engine
 
     rng = np.random.default_rng(17)
     root = tmp_path / "ds"
@@ -461,7 +461,7 @@ def test_arrow_columns_with_nulls_read_from_their_buffers():
 
 def _csv_pieces_spy(monkeypatch, piece_bytes: int) -> list[list[int | None]]:
     """Small CSV pieces, and a record of the pieces each run took (their known offsets)."""
-    import losscli.evaluate as engine
+    import losscli.engine as engine
 
     monkeypatch.setattr(readers.delimited, "PIECE_BYTES", piece_bytes)
     monkeypatch.setattr(readers.delimited, "PIECE_BLOCK_BYTES", 512)
@@ -484,7 +484,7 @@ def test_csv_byte_ranges_on_two_threads_equal_one_in_order(
     tmp_path, monkeypatch, header, bom, newline
 ):
     """A local CSV file is cut into byte ranges after line breaks, parsed by two threads."""
-    import losscli.evaluate as engine
+    import losscli.engine as engine
 
     used = _csv_pieces_spy(monkeypatch, 2048)
     rng = np.random.default_rng(31)

@@ -114,8 +114,11 @@ def is_read_error(exc: Exception) -> bool:
     return isinstance(exc, (OSError, EOFError, zipfile.BadZipFile)) or origin.startswith("pyarrow")
 
 
-def describe_source(source: str) -> str:
-    """A source as messages name it: never a URI's user part, which may hold a secret."""
+def describe_source(source: Any) -> str:
+    """A source as messages name it: never a URI's user part, which may hold a secret; an
+    array given in Python by its role (``y_pred (array)``)."""
+    if not isinstance(source, str):
+        return str(source)
     return "standard input" if source == STDIN else storage.public(source)
 
 

@@ -23,7 +23,6 @@ import numpy as np
 
 from losscli.accumulate import (
     Context,
-    LossAccumulator,
     Merged,
     Outcome,
     Task,
@@ -31,6 +30,7 @@ from losscli.accumulate import (
     shape_chunk,
     whole_input_facts,
 )
+from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.errors import InputError, LossCliError
 from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import check_labels, nan_error, negative_weights, omitted_warning
@@ -75,6 +75,10 @@ class Result(NamedTuple):
     baseline: Any = None
     gates: Sequence[GateOutcome] = ()
     warnings: Sequence[str] = ()  # likely mistakes in this loss's inputs
+    #: ``--worst K``: the K samples with the largest weighted loss, largest first.
+    worst: list[dict[str, Any]] | None = None
+    #: ``--histogram``: count, extremes, quantiles and histogram of the per-sample losses.
+    distribution: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -146,6 +150,7 @@ def evaluate(
     progress: Progress | None = None,
     chunk_rows: int | None = None,
     output: DatasetOutput | None = None,
+    analysis: Analysis = NO_ANALYSIS,
 ) -> Evaluation:
     """Evaluate every loss on the same inputs (and baseline), in one pass over the data.
 
@@ -168,14 +173,14 @@ def evaluate(
             from losscli.cluster import evaluate_on_cluster
 
             tasks, state, labels, warnings, written = evaluate_on_cluster(
-                losses, specs, inputs, nan_policy, progress, output
+                losses, specs, inputs, nan_policy, progress, output, analysis
             )
         else:
             from losscli.parted import Mapper, evaluate_parts, fragments
 
             parts = fragments(inputs, whole_table=False)
             tasks, state, labels, warnings, written = evaluate_parts(
-                losses, specs, inputs, parts, nan_policy, Mapper(progress), output
+                losses, specs, inputs, parts, nan_policy, Mapper(progress), output, analysis
             )
     else:
         tasks, state, labels, warnings = run(
@@ -187,6 +192,7 @@ def evaluate(
             sink=sink,
             progress=progress,
             chunk_rows=chunk_rows,
+            analysis=analysis,
         )
     return assemble(tasks, state, labels, warnings, gates, inputs)._replace(written=written)
 
@@ -203,6 +209,7 @@ def run(
     chunk_rows: int | None = None,
     facts: BatchFacts | None = None,
     whole_input: bool = True,
+    analysis: Analysis = NO_ANALYSIS,
 ) -> tuple[list[Task], Merged, dict[str, str], list[str]]:
     """The local engine: every chunk of the inputs mapped and merged. ``facts`` given (by a
     first pass elsewhere) are used as they are; ``whole_input=False`` refuses losses that need
@@ -214,7 +221,7 @@ def run(
     rows = chunk_rows or rows_per_chunk(opened)
     total = opened.sources[0].n_rows if all(s.n_rows is not None for s in opened.sources) else None
     tasks = [
-        Task(loss, spec, bool(inputs.baseline_pred))
+        Task(loss, spec, bool(inputs.baseline_pred), analysis)
         for loss, spec in zip(losses, specs, strict=True)
     ]
     with np.errstate(all="ignore"):
@@ -275,7 +282,7 @@ def run(
                     stream = prefetched(stream)
                 ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot)
                 for task in tasks:
-                    task.total = LossAccumulator(task.loss, task.total.baseline is not None)
+                    task.total = task.total.like()
                 state = _in_order(stream, rows, ctx, tasks, False, None, progress, total)
         else:
             state = _in_order(stream, rows, ctx, tasks, keep_per_sample, sink, progress, total)
@@ -426,6 +433,7 @@ def assemble(
                 f"{task.spec}: no sample contributed (every weight is 0 or every label is "
                 f"masked): the value {value!r} is Keras' divide-no-nan, not a loss"
             )
+        total = task.total
         results.append(
             Result(
                 task.spec,
@@ -436,6 +444,10 @@ def assemble(
                 baseline,
                 [g.check(value, baseline, contributed) for g in gates_i],
                 messages,
+                worst=total.worst.result() if total.worst is not None else None,
+                distribution=None
+                if total.distribution is None
+                else total.distribution.result(total.analysis.bins),
             )
         )
     warnings = list(warnings)

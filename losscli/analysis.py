@@ -1,0 +1,294 @@
+"""Beyond one number: the worst samples and the distribution of the per-sample losses.
+
+Both are accumulators of the same shape as the loss sums (``update`` with a chunk's weighted
+per-sample losses, ``merge`` in any order, ``result``; plain arrays, so they pickle): they work
+on every engine, and their results do not depend on the chunk size, the threads or the order
+of merging. No click, no rich.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from losscli.errors import InputError
+
+#: Per-sample losses kept exactly, per loss, for the distribution; past this many, a sketch.
+EXACT_VALUES = 1 << 20
+
+#: The sketch's relative accuracy: a quantile is within this fraction of a sample value of
+#: its rank (logarithmic buckets, as DDSketch).
+SKETCH_ACCURACY = 1e-3
+
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+class Analysis(NamedTuple):
+    """What to find besides the reduced value: the ``worst`` K samples (0: none) and the
+    distribution in ``bins`` bins (0: none)."""
+
+    worst: int = 0
+    bins: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.worst or self.bins)
+
+
+#: Nothing besides the reduced value.
+NO_ANALYSIS = Analysis()
+
+
+def one_per_sample(weighted: np.ndarray, spec: str) -> np.ndarray:
+    """The weighted per-sample losses as one value per sample, or an error saying why not."""
+    if weighted.ndim != 1:
+        shape = (
+            "one value for the whole input"
+            if weighted.ndim == 0
+            else (f"{weighted.shape[1:]} values per sample")
+        )
+        raise InputError(
+            f"{spec} gives {shape}; the worst samples and the distribution need one loss "
+            "value per sample"
+        )
+    return weighted
+
+
+def _rank_keys(loss: np.ndarray) -> np.ndarray:
+    """Sort keys, smallest first for the worst: a NaN loss is the worst of all."""
+    keys = -loss
+    keys[np.isnan(loss)] = -np.inf
+    return keys
+
+
+class WorstK:
+    """The ``k`` samples with the largest weighted per-sample loss, ties by row index; what
+    they were (y_true, y_pred, weight) kept with them."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.loss = np.empty(0)
+        self.rows = np.empty(0, dtype=np.int64)
+        self.y_true: np.ndarray | None = None
+        self.y_pred: np.ndarray | None = None
+        self.weight = np.empty(0)
+
+    def update(
+        self,
+        loss: np.ndarray,
+        rows: np.ndarray,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        weight: np.ndarray,
+    ) -> None:
+        if len(loss) > self.k:
+            keys = _rank_keys(loss)
+            # Everything up to the k-th key, ties at it included: the row order decides below.
+            kth = np.partition(keys, self.k - 1)[self.k - 1]
+            take = np.flatnonzero(keys <= kth)
+            loss, rows, y_true, y_pred, weight = (
+                a[take] for a in (loss, rows, y_true, y_pred, weight)
+            )
+        self._keep(loss, rows, y_true, y_pred, weight)
+
+    def merge(self, other: WorstK) -> None:
+        if other.y_true is not None and other.y_pred is not None:
+            self._keep(other.loss, other.rows, other.y_true, other.y_pred, other.weight)
+
+    def _keep(
+        self,
+        loss: np.ndarray,
+        rows: np.ndarray,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        weight: np.ndarray,
+    ) -> None:
+        if self.y_true is not None and self.y_pred is not None:
+            loss = np.concatenate([self.loss, loss])
+            rows = np.concatenate([self.rows, rows])
+            y_true = np.concatenate([self.y_true, y_true])
+            y_pred = np.concatenate([self.y_pred, y_pred])
+            weight = np.concatenate([self.weight, weight])
+        order = np.lexsort((rows, _rank_keys(loss)))[: self.k]
+        self.loss, self.rows, self.weight = loss[order], rows[order], weight[order]
+        self.y_true, self.y_pred = y_true[order], y_pred[order]
+
+    def result(self) -> list[dict[str, Any]]:
+        """Largest first: ``row`` (0-based, in the input), ``y_true``, ``y_pred`` (numbers, or
+        lists for vectors), ``weight`` and ``loss``."""
+        if self.y_true is None or self.y_pred is None:
+            return []
+        return [
+            {
+                "row": int(row),
+                "y_true": _plain(self.y_true[i]),
+                "y_pred": _plain(self.y_pred[i]),
+                "weight": float(self.weight[i]),
+                "loss": float(self.loss[i]),
+            }
+            for i, row in enumerate(self.rows)
+        ]
+
+
+def _plain(values: np.ndarray) -> Any:
+    """A row's values: one number, or a (nested) list."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 1:
+        return float(values.reshape(-1)[0])
+    return values.tolist()
+
+
+class Distribution:
+    """The per-sample losses' count, extremes, quantiles and histogram.
+
+    Exact while at most ``EXACT_VALUES`` values have been seen (they are kept); beyond that a
+    mergeable sketch of logarithmic buckets, with quantiles within ``SKETCH_ACCURACY``
+    (relative) of a sample value of the quantile's rank. NaN losses are counted apart.
+    """
+
+    def __init__(self) -> None:
+        self.kept: list[np.ndarray] | None = []
+        self.sketch: _Sketch | None = None
+        self.count = 0
+        self.nan = 0
+        self.low = math.inf
+        self.high = -math.inf
+
+    def update(self, values: np.ndarray) -> None:
+        finite = values[~np.isnan(values)]
+        self.nan += len(values) - len(finite)
+        if not len(finite):
+            return
+        self.count += len(finite)
+        self.low = min(self.low, float(np.min(finite)))
+        self.high = max(self.high, float(np.max(finite)))
+        if self.kept is not None:
+            self.kept.append(np.array(finite))
+            if self.count > EXACT_VALUES:
+                self._to_sketch()
+        else:
+            assert self.sketch is not None
+            self.sketch.add(finite)
+
+    def _to_sketch(self) -> None:
+        assert self.kept is not None
+        self.sketch = _Sketch()
+        for values in self.kept:
+            self.sketch.add(values)
+        self.kept = None
+
+    def merge(self, other: Distribution) -> None:
+        self.count += other.count
+        self.nan += other.nan
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+        if self.kept is not None and other.kept is not None and self.count <= EXACT_VALUES:
+            self.kept += other.kept
+            return
+        if self.kept is not None:
+            self._to_sketch()
+        assert self.sketch is not None
+        if other.kept is not None:
+            for values in other.kept:
+                self.sketch.add(values)
+        elif other.sketch is not None:
+            self.sketch.merge(other.sketch)
+
+    def result(self, bins: int) -> dict[str, Any]:
+        """The JSON ``distribution``: counts of the ``bins`` equal-width bins from the least to
+        the largest value sum to ``count``."""
+        out: dict[str, Any] = {"count": self.count}
+        if self.nan:
+            out["nan"] = self.nan
+        if not self.count:
+            return {**out, "min": None, "max": None, "quantiles": {}, "edges": [], "counts": []}
+        edges = np.linspace(self.low, self.high, bins + 1)
+        if self.kept is not None:
+            values = np.concatenate(self.kept)
+            quantiles = np.quantile(values, list(QUANTILES.values()))
+            counts = np.histogram(values, edges)[0]
+            method: dict[str, Any] = {"method": "exact"}
+        else:
+            assert self.sketch is not None
+            quantiles = [self.sketch.quantile(q) for q in QUANTILES.values()]
+            counts = self.sketch.histogram(edges)
+            method = {"method": "sketch", "relative_accuracy": SKETCH_ACCURACY}
+        return {
+            **out,
+            "min": self.low,
+            "max": self.high,
+            "quantiles": {
+                name: float(np.clip(value, self.low, self.high))
+                for name, value in zip(QUANTILES, quantiles, strict=True)
+            },
+            "edges": edges.tolist(),
+            "counts": [int(c) for c in counts],
+            **method,
+        }
+
+
+class _Sketch:
+    """Counts of values in logarithmic buckets (DDSketch's mapping): bucket ``i`` holds the
+    magnitudes in (gamma**(i-1), gamma**i]; its midpoint ``2 gamma**i / (gamma + 1)`` is within
+    ``SKETCH_ACCURACY`` of every one of them. Zeros, positives and negatives apart."""
+
+    def __init__(self) -> None:
+        self.gamma = (1 + SKETCH_ACCURACY) / (1 - SKETCH_ACCURACY)
+        self.log_gamma = math.log(self.gamma)
+        self.zeros = 0
+        self.stores: dict[int, tuple[int, np.ndarray]] = {1: (0, np.zeros(0, np.int64))}
+        self.stores[-1] = (0, np.zeros(0, np.int64))
+
+    def add(self, values: np.ndarray) -> None:
+        self.zeros += int(np.count_nonzero(values == 0))
+        for sign in (1, -1):
+            magnitudes = values[values > 0] if sign == 1 else -values[values < 0]
+            if len(magnitudes):
+                index = np.ceil(np.log(magnitudes) / self.log_gamma).astype(np.int64)
+                low = int(index.min())
+                self._add_counts(sign, low, np.bincount(index - low))
+
+    def _add_counts(self, sign: int, low: int, counts: np.ndarray) -> None:
+        base, store = self.stores[sign]
+        if not len(store):
+            self.stores[sign] = (low, counts.astype(np.int64))
+            return
+        start = min(base, low)
+        end = max(base + len(store), low + len(counts))
+        merged = np.zeros(end - start, np.int64)
+        merged[base - start : base - start + len(store)] += store
+        merged[low - start : low - start + len(counts)] += counts
+        self.stores[sign] = (start, merged)
+
+    def merge(self, other: _Sketch) -> None:
+        self.zeros += other.zeros
+        for sign in (1, -1):
+            low, counts = other.stores[sign]
+            if len(counts):
+                self._add_counts(sign, low, counts)
+
+    def _buckets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every nonempty bucket's midpoint value and count, ascending by value."""
+        values, counts = [], []
+        for sign in (-1, 1):
+            low, store = self.stores[sign]
+            index = np.flatnonzero(store)
+            mid = sign * 2 * self.gamma ** (index + low) / (self.gamma + 1)
+            values.append(mid[::-1] if sign == -1 else mid)
+            counts.append(store[index][::-1] if sign == -1 else store[index])
+            if sign == -1 and self.zeros:
+                values.append(np.zeros(1))
+                counts.append(np.array([self.zeros]))
+        return np.concatenate(values), np.concatenate(counts)
+
+    def quantile(self, q: float) -> float:
+        values, counts = self._buckets()
+        rank = q * (int(counts.sum()) - 1)  # numpy's linear method, at its nearest rank
+        position = int(np.searchsorted(np.cumsum(counts), math.floor(rank) + 1))
+        return float(values[min(position, len(values) - 1)])
+
+    def histogram(self, edges: np.ndarray) -> np.ndarray:
+        """Bucket counts binned by their midpoints (clipped into the range of the edges)."""
+        values, counts = self._buckets()
+        inside = np.clip(values, edges[0], edges[-1])
+        return np.histogram(inside, edges, weights=counts)[0].astype(np.int64)

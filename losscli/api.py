@@ -1,0 +1,170 @@
+"""The Python API for notebooks: ``losscli.evaluate`` mirrors ``losscli eval``, on numpy arrays,
+pandas objects or paths, and returns a ``Report`` whose ``to_dict()`` is the command's JSON
+document and ``to_pandas()`` a DataFrame. The command calls this same function. No click, no
+rich.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from losscli.analysis import Analysis
+from losscli.engine import Evaluation, InputSpec, Result
+from losscli.engine import evaluate as run_evaluation
+from losscli.losses import Loss
+from losscli.readers.memory import InMemory
+
+
+class Report:
+    """What ``evaluate`` found: ``results`` (one per loss), ``passed`` (every gate), and the
+    same document as ``losscli eval --format json`` (``to_dict``)."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self.evaluation = evaluation
+
+    @property
+    def results(self) -> list[Result]:
+        return self.evaluation.results
+
+    @property
+    def passed(self) -> bool:
+        return self.evaluation.passed
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.evaluation.warnings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``losscli eval --format json`` (NaN and inf as None)."""
+        from losscli.render import report
+
+        return report(self.evaluation)
+
+    def to_pandas(self) -> Any:
+        """One row per result: ``loss``, ``spec``, ``reduction``, ``value``, ``n_samples``, and
+        when asked for ``baseline``/``difference``, ``passed``, ``p50``/``p90``/``p99``
+        (the distribution) and ``worst`` (its list of samples)."""
+        import pandas as pd
+
+        rows = []
+        for entry in self.to_dict()["results"]:
+            row = {k: entry[k] for k in ("loss", "spec", "reduction", "value", "n_samples")}
+            for key in ("baseline", "difference", "passed", "worst"):
+                if key in entry:
+                    row[key] = entry[key]
+            if "distribution" in entry:
+                row.update(entry["distribution"]["quantiles"])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{r.spec}={r.value!r}" for r in self.results)
+        return f"Report({shown})"
+
+
+def _named(value: Any, role: str) -> Any:
+    """A path as it is (str or os.PathLike); anything else is data given in Python."""
+    import os
+
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return InMemory(value, f"{role} ({type(value).__name__})")
+
+
+def _columns(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def evaluate(
+    losses: str | Loss | Sequence[str | Loss],
+    y_true: Any = None,
+    y_pred: Any = None,
+    *,
+    sample_weight: Any = None,
+    data: Any = None,
+    true_col: str | Sequence[str] | None = None,
+    pred_col: str | Sequence[str] | None = None,
+    weight_col: str | None = None,
+    baseline_pred: Any = None,
+    reduction: str = "sum_over_batch_size",
+    dtype: str = "float64",
+    params: dict[str, Any] | None = None,
+    nan_policy: str = "raise",
+    one_hot: bool = False,
+    worst: int | None = None,
+    histogram: int | bool | None = None,
+    input_format: str | None = None,
+    header: bool | None = None,
+    delimiter: str | None = None,
+    scheduler: str | None = None,
+    **engine: Any,
+) -> Report:
+    """Evaluate losses as ``losscli eval`` does, on arrays, pandas objects or paths.
+
+    ``losses`` are Keras identifiers with their configuration (``"huber(delta=2.0)"``) or
+    ``losscli.losses`` objects. ``y_true``/``y_pred``/``sample_weight``/``baseline_pred``:
+    numpy arrays, lists, pandas Series, or paths; ``sample_weight`` may be a number. ``data``:
+    a pandas DataFrame or the path of a table, with ``true_col``/``pred_col``/``weight_col``.
+    ``params`` sets a parameter on every loss that takes it (``{"from_logits": True}``).
+    ``worst=K`` lists the K samples of largest weighted loss; ``histogram=BINS`` (or True for
+    30) the distribution. ``engine`` takes what the command adds (gates, a per-sample sink,
+    progress, a dataset output).
+
+    >>> import numpy as np, losscli
+    >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
+    ...                           worst=1)
+    >>> report.results[0].value
+    np.float64(1.3333333333333333)
+    >>> report.to_dict()["results"][0]["worst"]
+    [{'row': 2, 'y_true': 2.0, 'y_pred': 4.0, 'weight': 1.0, 'loss': 4.0}]
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"label": [1.0, 0.0], "prob": [0.9, 0.2]})
+    >>> losscli.evaluate(["bce", "mse"], data=frame, true_col="label", pred_col="prob",
+    ...                  reduction="sum").to_pandas()[["spec", "value"]]
+      spec     value
+    0  bce  0.328504
+    1  mse  0.050000
+    """
+    from losscli.spec import build_losses
+
+    given = [losses] if isinstance(losses, (str, Loss)) else list(losses)
+    texts = [item for item in given if isinstance(item, str)]
+    built_by_text = iter(
+        build_losses(texts, options=params or {}, reduction=reduction, dtype=dtype) if texts else []
+    )
+    built = [next(built_by_text) if isinstance(item, str) else item for item in given]
+    specs = [item if isinstance(item, str) else item.name for item in given]
+    weight = sample_weight
+    if isinstance(weight, (int, float)) and not isinstance(weight, bool):
+        weight = repr(float(weight))
+    inputs = InputSpec(
+        y_true=_named(y_true, "y_true"),
+        y_pred=_named(y_pred, "y_pred"),
+        sample_weight=_named(weight, "sample_weight"),
+        data=_named(data, "data"),
+        true_cols=_columns(true_col),
+        pred_cols=_columns(pred_col),
+        weight_col=weight_col,
+        input_format=input_format,
+        header=header,
+        delimiter=delimiter,
+        one_hot=one_hot,
+        scheduler=scheduler,
+        baseline_pred=_named(baseline_pred, "baseline_pred"),
+        **engine.pop("inputs", {}),
+    )
+    bins = 30 if histogram is True else int(histogram or 0)
+    evaluation = run_evaluation(
+        built,
+        specs,
+        inputs,
+        nan_policy=nan_policy,
+        analysis=Analysis(worst or 0, bins),
+        **engine,
+    )
+    return Report(evaluation)
