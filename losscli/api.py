@@ -7,7 +7,7 @@ rich.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from losscli.analysis import Analysis
 from losscli.engine import Evaluation, InputSpec, Result
@@ -130,6 +130,76 @@ def evaluate(
     0  bce  0.328504
     1  mse  0.050000
     """
+    prepared = prepare(
+        losses,
+        y_true,
+        y_pred,
+        sample_weight=sample_weight,
+        data=data,
+        true_col=true_col,
+        pred_col=pred_col,
+        weight_col=weight_col,
+        baseline_pred=baseline_pred,
+        reduction=reduction,
+        dtype=dtype,
+        params=params,
+        one_hot=one_hot,
+        worst=worst,
+        histogram=histogram,
+        input_format=input_format,
+        header=header,
+        delimiter=delimiter,
+        scheduler=scheduler,
+    )
+    return prepared.run(nan_policy=nan_policy, **engine)
+
+
+class Prepared(NamedTuple):
+    """A run's losses (built), their specs as given, its inputs and what to find besides."""
+
+    losses: list[Loss]
+    specs: list[str]
+    inputs: InputSpec
+    analysis: Analysis
+
+    def run(self, *, nan_policy: str = "raise", **engine: Any) -> Report:
+        """Evaluate; ``engine`` takes the command's gates, per-sample sink, progress and
+        dataset output."""
+        evaluation = run_evaluation(
+            self.losses,
+            self.specs,
+            self.inputs,
+            nan_policy=nan_policy,
+            analysis=self.analysis,
+            **engine,
+        )
+        return Report(evaluation)
+
+
+def prepare(
+    losses: str | Loss | Sequence[str | Loss],
+    y_true: Any = None,
+    y_pred: Any = None,
+    *,
+    sample_weight: Any = None,
+    data: Any = None,
+    true_col: str | Sequence[str] | None = None,
+    pred_col: str | Sequence[str] | None = None,
+    weight_col: str | None = None,
+    baseline_pred: Any = None,
+    reduction: str = "sum_over_batch_size",
+    dtype: str = "float64",
+    params: dict[str, Any] | None = None,
+    one_hot: bool = False,
+    worst: int | None = None,
+    histogram: int | bool | None = None,
+    input_format: str | None = None,
+    header: bool | None = None,
+    delimiter: str | None = None,
+    scheduler: str | None = None,
+) -> Prepared:
+    """The losses built and the inputs named, as ``evaluate`` takes them (the command
+    checks its outputs against ``inputs.paths()`` before it runs)."""
     from losscli.spec import build_losses
 
     given = [losses] if isinstance(losses, (str, Loss)) else list(losses)
@@ -156,15 +226,6 @@ def evaluate(
         one_hot=one_hot,
         scheduler=scheduler,
         baseline_pred=_named(baseline_pred, "baseline_pred"),
-        **engine.pop("inputs", {}),
     )
     bins = 30 if histogram is True else int(histogram or 0)
-    evaluation = run_evaluation(
-        built,
-        specs,
-        inputs,
-        nan_policy=nan_policy,
-        analysis=Analysis(worst or 0, bins),
-        **engine,
-    )
-    return Report(evaluation)
+    return Prepared(built, specs, inputs, Analysis(worst or 0, bins))

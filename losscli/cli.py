@@ -506,11 +506,32 @@ def eval_command(
     losscli eval mse mae --y-true labels.npy --y-pred preds.npy
     losscli eval bce --data preds.parquet --true-col label --pred-col prob -f json
     """
-    from losscli.engine import InputSpec, evaluate
-    from losscli.spec import build_losses
+    from losscli import api
 
-    options = collect_loss_options(from_logits, label_smoothing, axis, params)
-    built = build_losses(losses, options=options, reduction=reduction, dtype=dtype)
+    if plot:
+        bins = bins or 30  # a picture of the distribution
+    prepared = api.prepare(
+        list(losses),
+        y_true,
+        y_pred,
+        sample_weight=sample_weight,
+        data=data,
+        true_col=list(true_col),
+        pred_col=list(pred_col),
+        weight_col=weight_col,
+        baseline_pred=baseline_pred,
+        reduction=reduction,
+        dtype=dtype,
+        params=collect_loss_options(from_logits, label_smoothing, axis, params),
+        one_hot=one_hot,
+        worst=worst,
+        histogram=bins,
+        input_format=input_format,
+        header=header,
+        delimiter=delimiter,
+        scheduler=scheduler,
+    )
+    built, spec = prepared.losses, prepared.inputs
     gates = None
     if max_bounds or min_bounds or max_increase:
         from losscli.errors import SpecError
@@ -524,30 +545,11 @@ def eval_command(
         has_increase = any(g.kind == "max_increase" for gs in gates.values() for g in gs)
         if has_increase and not baseline_pred:
             raise SpecError("--max-increase compares with a baseline: add --baseline-pred PATH")
-    spec = InputSpec(
-        y_true=y_true,
-        y_pred=y_pred,
-        sample_weight=sample_weight,
-        data=data,
-        true_cols=list(true_col),
-        pred_cols=list(pred_col),
-        weight_col=weight_col,
-        input_format=input_format,
-        header=header,
-        delimiter=delimiter,
-        one_hot=one_hot,
-        scheduler=scheduler,
-        baseline_pred=baseline_pred,
-    )
     _stdin_hint([spec], quiet)
-    from losscli.analysis import Analysis
-
     if plot:
         from losscli.plots import check_plot_path
 
         check_plot_path(plot, [*spec.paths(), *([output] if output else [])])
-        bins = bins or 30
-    analysis = Analysis(worst or 0, bins or 0)
     target = dataset = None
     if output:
         from losscli import writers
@@ -573,17 +575,13 @@ def eval_command(
             stack.callback(printer.close)
             sinks.append(printer)
         progress = stack.enter_context(_progress_bar(quiet))
-        evaluation = evaluate(
-            built,
-            list(losses),
-            spec,
+        evaluation = prepared.run(
             nan_policy=nan_policy,
             gates=gates,
             sink=_fan_out(sinks),
             progress=progress,
             output=dataset,
-            analysis=analysis,
-        )
+        ).evaluation
         if target is not None:
             writer.commit()
         if plot:

@@ -327,7 +327,7 @@ def test_an_internal_error_exits_3_and_says_so(pair, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("losscli.engine.evaluate", broken)
+    monkeypatch.setattr("losscli.api.run_evaluation", broken)
     result = invoke("eval", "mse", "--y-true", "y.npy", "--y-pred", "p.npy", code=3)
     assert result.stderr == (
         "Error: internal error: ZeroDivisionError: division by zero (a losscli bug; please "
