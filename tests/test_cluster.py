@@ -4,6 +4,7 @@ must equal the local engine's to 1e-12 relative."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -362,3 +363,16 @@ def test_a_version_mismatch_between_client_and_workers_is_an_error(dataset, tmp_
         f"Error: --scheduler {address}: the workers run losscli 0.0.1, this is {__version__}; "
         "install the same version on every worker\n"
     )
+
+
+def test_worst_samples_and_the_distribution_from_the_cluster(scheduler, dataset):
+    """The accumulators travel with the tasks' partial sums: the same rows, the same counts."""
+    args = ("--true-col", "y", "--pred-col", "logit", "--weight-col", "w")
+    extra = ("--worst", "4", "--histogram", "7", "-f", "json")
+    local = json.loads(evaluate("huber", dataset, *args, *extra).stdout)["results"][0]
+    remote = json.loads(evaluate("huber", dataset, *args, *extra, "--scheduler", scheduler).stdout)[
+        "results"
+    ][0]
+    assert remote["worst"] == local["worst"]
+    assert remote["distribution"] == local["distribution"]
+    assert sum(local["distribution"]["counts"]) == ROWS + 17 * 6
