@@ -82,6 +82,16 @@ class WorstK:
         y_pred: np.ndarray,
         weight: np.ndarray,
     ) -> None:
+        if len(self.loss) == self.k and len(loss):
+            # Full: only losses at least as large as the k-th kept one (or NaN) can enter.
+            threshold = self.loss[-1]
+            if not np.isnan(threshold):
+                take = np.flatnonzero(~(loss < threshold))  # NaN passes: the worst of all
+                if not len(take):
+                    return
+                loss, rows, y_true, y_pred, weight = (
+                    a[take] for a in (loss, rows, y_true, y_pred, weight)
+                )
         if len(loss) > self.k:
             keys = _rank_keys(loss)
             # Everything up to the k-th key, ties at it included: the row order decides below.
@@ -144,20 +154,23 @@ class Distribution:
 
     Exact while at most ``EXACT_VALUES`` values have been seen (they are kept); beyond that a
     mergeable sketch of logarithmic buckets, with quantiles within ``SKETCH_ACCURACY``
-    (relative) of a sample value of the quantile's rank. NaN losses are counted apart.
+    (relative) of a sample value of the quantile's rank. NaN and inf losses are counted apart
+    (``nonfinite``): the bins, quantiles and ``count`` are of the finite ones.
     """
 
     def __init__(self) -> None:
         self.kept: list[np.ndarray] | None = []
         self.sketch: _Sketch | None = None
         self.count = 0
-        self.nan = 0
+        self.nonfinite = 0  # NaN and inf losses: counted apart, in no bin
         self.low = math.inf
         self.high = -math.inf
 
     def update(self, values: np.ndarray) -> None:
-        finite = values[~np.isnan(values)]
-        self.nan += len(values) - len(finite)
+        finite = values
+        if not np.isfinite(np.add.reduce(values)):  # one pass; a mask only when needed
+            finite = values[np.isfinite(values)]
+            self.nonfinite += len(values) - len(finite)
         if not len(finite):
             return
         self.count += len(finite)
@@ -180,7 +193,7 @@ class Distribution:
 
     def merge(self, other: Distribution) -> None:
         self.count += other.count
-        self.nan += other.nan
+        self.nonfinite += other.nonfinite
         self.low, self.high = min(self.low, other.low), max(self.high, other.high)
         if self.kept is not None and other.kept is not None and self.count <= EXACT_VALUES:
             self.kept += other.kept
@@ -198,8 +211,8 @@ class Distribution:
         """The JSON ``distribution``: counts of the ``bins`` equal-width bins from the least to
         the largest value sum to ``count``."""
         out: dict[str, Any] = {"count": self.count}
-        if self.nan:
-            out["nan"] = self.nan
+        if self.nonfinite:
+            out["nonfinite"] = self.nonfinite
         if not self.count:
             return {**out, "min": None, "max": None, "quantiles": {}, "edges": [], "counts": []}
         edges = np.linspace(self.low, self.high, bins + 1)
@@ -233,20 +246,36 @@ class _Sketch:
     ``SKETCH_ACCURACY`` of every one of them. Zeros, positives and negatives apart."""
 
     def __init__(self) -> None:
-        self.gamma = (1 + SKETCH_ACCURACY) / (1 - SKETCH_ACCURACY)
+        # Buckets a little finer than the stated accuracy: magnitudes between 1e-30 and 1e30
+        # take their logarithm in float32 (3 times faster), off by at most 5e-6 relative.
+        accuracy = SKETCH_ACCURACY - 5e-6
+        self.gamma = (1 + accuracy) / (1 - accuracy)
         self.log_gamma = math.log(self.gamma)
         self.zeros = 0
         self.stores: dict[int, tuple[int, np.ndarray]] = {1: (0, np.zeros(0, np.int64))}
         self.stores[-1] = (0, np.zeros(0, np.int64))
 
     def add(self, values: np.ndarray) -> None:
+        low, high = float(np.min(values)), float(np.max(values))
+        if low > 0:  # losses are mostly positive: no masks
+            self._add_magnitudes(1, values, low, high)
+            return
         self.zeros += int(np.count_nonzero(values == 0))
-        for sign in (1, -1):
-            magnitudes = values[values > 0] if sign == 1 else -values[values < 0]
-            if len(magnitudes):
-                index = np.ceil(np.log(magnitudes) / self.log_gamma).astype(np.int64)
-                low = int(index.min())
-                self._add_counts(sign, low, np.bincount(index - low))
+        if high > 0:
+            positive = values[values > 0]
+            self._add_magnitudes(1, positive, float(np.min(positive)), high)
+        if low < 0:
+            negative = -values[values < 0]
+            self._add_magnitudes(-1, negative, float(np.min(negative)), -low)
+
+    def _add_magnitudes(self, sign: int, magnitudes: np.ndarray, low: float, high: float) -> None:
+        narrow = low >= 1e-30 and high <= 1e30
+        logs = np.log(magnitudes.astype(np.float32) if narrow else magnitudes)
+        logs *= 1 / self.log_gamma
+        index = np.ceil(logs).astype(np.int64)
+        first = int(index.min())
+        index -= first
+        self._add_counts(sign, first, np.bincount(index))
 
     def _add_counts(self, sign: int, low: int, counts: np.ndarray) -> None:
         base, store = self.stores[sign]

@@ -68,8 +68,8 @@ def summary_line(result: Result) -> str:
     if d.get("count"):
         stats = [("min", d["min"]), *d["quantiles"].items(), ("max", d["max"])]
         parts.append(", ".join(f"{name} {number(value)}" for name, value in stats))
-    if d.get("nan"):
-        parts.append(f"{d['nan']:,} NaN not counted")
+    if d.get("nonfinite"):
+        parts.append(f"{d['nonfinite']:,} NaN or inf not counted")
     return ": ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "")
 
 
@@ -80,8 +80,8 @@ def histogram_lines(result: Result, bar: str = "#") -> list[str]:
     counts, edges = d.get("counts", []), d.get("edges", [])
     if not counts:
         return lines
-    labels = [
-        f"[{number(edges[i])}, {number(edges[i + 1])}{']' if i == len(counts) - 1 else ')'}"
+    labels = [  # 6 digits on a terminal; the JSON document has every edge in full
+        f"[{edges[i]:.6g}, {edges[i + 1]:.6g}{']' if i == len(counts) - 1 else ')'}"
         for i in range(len(counts))
     ]
     label_width = max(len(label) for label in labels)
@@ -91,7 +91,7 @@ def histogram_lines(result: Result, bar: str = "#") -> list[str]:
         length = round(BAR * count / top)
         if count and not length:
             length = 1  # a bin with samples shows at least one mark
-        lines.append(f"  {label:<{label_width}}  {count:>{count_width},}  {bar * length}")
+        lines.append(f"  {label:<{label_width}}  {count:>{count_width},}  {bar * length}".rstrip())
     return lines
 
 
