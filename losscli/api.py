@@ -85,24 +85,8 @@ def evaluate(
     y_true: Any = None,
     y_pred: Any = None,
     *,
-    sample_weight: Any = None,
-    data: Any = None,
-    true_col: str | Sequence[str] | None = None,
-    pred_col: str | Sequence[str] | None = None,
-    weight_col: str | None = None,
-    baseline_pred: Any = None,
-    reduction: str = "sum_over_batch_size",
-    dtype: str = "float64",
-    params: dict[str, Any] | None = None,
     nan_policy: str = "raise",
-    one_hot: bool = False,
-    worst: int | None = None,
-    histogram: int | bool | None = None,
-    input_format: str | None = None,
-    header: bool | None = None,
-    delimiter: str | None = None,
-    scheduler: str | None = None,
-    **engine: Any,
+    **options: Any,
 ) -> Report:
     """Evaluate losses as ``losscli eval`` does, on arrays, pandas objects or paths.
 
@@ -112,8 +96,11 @@ def evaluate(
     a pandas DataFrame or the path of a table, with ``true_col``/``pred_col``/``weight_col``.
     ``params`` sets a parameter on every loss that takes it (``{"from_logits": True}``).
     ``worst=K`` lists the K samples of largest weighted loss; ``histogram=BINS`` (or True for
-    30) the distribution. ``engine`` takes what the command adds (gates, a per-sample sink,
-    progress, a dataset output).
+    30) the distribution. ``nan_policy``: ``"raise"``, ``"omit"`` or ``"propagate"``. The
+    other options are ``prepare``'s: ``y_true``, ``y_pred``, ``sample_weight``, ``data``,
+    ``true_col``, ``pred_col``, ``weight_col``, ``baseline_pred``, ``reduction``, ``dtype``,
+    ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
+    ``delimiter``, ``scheduler``.
 
     >>> import numpy as np, losscli
     >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
@@ -130,28 +117,7 @@ def evaluate(
     0  bce  0.328504
     1  mse  0.050000
     """
-    prepared = prepare(
-        losses,
-        y_true,
-        y_pred,
-        sample_weight=sample_weight,
-        data=data,
-        true_col=true_col,
-        pred_col=pred_col,
-        weight_col=weight_col,
-        baseline_pred=baseline_pred,
-        reduction=reduction,
-        dtype=dtype,
-        params=params,
-        one_hot=one_hot,
-        worst=worst,
-        histogram=histogram,
-        input_format=input_format,
-        header=header,
-        delimiter=delimiter,
-        scheduler=scheduler,
-    )
-    return prepared.run(nan_policy=nan_policy, **engine)
+    return prepare(losses, y_true, y_pred, **options).run(nan_policy=nan_policy)
 
 
 class Prepared(NamedTuple):

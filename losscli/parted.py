@@ -9,6 +9,7 @@ no rich, no Dask.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -121,19 +122,11 @@ def part_sums(
     from losscli.engine import run
 
     def work() -> PartOutput:
-        if output is None:
-            tasks, state, labels, warnings = run(
-                losses,
-                specs,
-                inputs,
-                nan_policy=nan_policy,
-                facts=facts,
-                whole_input=whole_input,
-                analysis=analysis,
-            )
-            return PartOutput([t.total for t in tasks], state, labels, warnings, 0)
-        dataset, number = output
-        with dataset.part(number, specs, part_source(inputs)) as part:
+        with contextlib.ExitStack() as stack:
+            part = None
+            if output is not None:
+                dataset, number = output
+                part = stack.enter_context(dataset.part(number, specs, part_source(inputs)))
             tasks, state, labels, warnings = run(
                 losses,
                 specs,
@@ -144,8 +137,10 @@ def part_sums(
                 sink=part,
                 analysis=analysis,
             )
-            part.commit()
-        return PartOutput([t.total for t in tasks], state, labels, warnings, part.rows)
+            if part is not None:
+                part.commit()
+        written = part.rows if part is not None else 0
+        return PartOutput([t.total for t in tasks], state, labels, warnings, written)
 
     result: PartOutput = _naming_the_file(inputs, work)
     return result
