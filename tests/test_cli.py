@@ -685,12 +685,12 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_bar_only_on_a_terminal_and_only_for_long_work(monkeypatch):
-    from losscli import cli as cli_module
+    from losscli.terminal import progress_bar
 
     times = iter([0.0, 0.1, 2.0])
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    with cli_module._progress_bar(quiet=False, clock=lambda: next(times)) as update:
+    with progress_bar(quiet=False, clock=lambda: next(times)) as update:
         update(100, 1000)  # 0.1 s in: no bar yet
         assert terminal.getvalue() == ""
         update(500, 1000)  # 2 s in: the bar starts
@@ -698,20 +698,20 @@ def test_progress_bar_only_on_a_terminal_and_only_for_long_work(monkeypatch):
     shown = terminal.getvalue()
     assert "evaluating" in shown and "1,000/1,000 rows" in shown and "100%" in shown
     assert "ETA" in shown
-    with cli_module._progress_bar(quiet=True) as update:
+    with progress_bar(quiet=True) as update:
         assert update is None
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
-    with cli_module._progress_bar(quiet=False) as update:
+    with progress_bar(quiet=False) as update:
         assert update is None
 
 
 def test_progress_bar_of_an_unknown_size_counts_rows(monkeypatch):
-    from losscli import cli as cli_module
+    from losscli.terminal import progress_bar
 
     times = iter([0.0, 2.0])
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    with cli_module._progress_bar(quiet=False, clock=lambda: next(times)) as update:
+    with progress_bar(quiet=False, clock=lambda: next(times)) as update:
         update(12345, None)
     shown = terminal.getvalue()
     assert "12,345 rows" in shown and "elapsed" in shown and "%" not in shown
