@@ -62,17 +62,22 @@ def _rank_keys(loss: np.ndarray) -> np.ndarray:
     return keys
 
 
+#: What is kept of each of the worst samples, side by side: arrays of one row per sample.
+FIELDS = ("loss", "row", "y_true", "y_pred", "weight")
+
+
 class WorstK:
     """The ``k`` samples with the largest weighted per-sample loss, ties by row index; what
-    they were (y_true, y_pred, weight) kept with them."""
+    they were (y_true, y_pred, weight) kept with them, in ``kept`` (``FIELDS``)."""
 
     def __init__(self, k: int) -> None:
         self.k = k
-        self.loss = np.empty(0)
-        self.rows = np.empty(0, dtype=np.int64)
-        self.y_true: np.ndarray | None = None
-        self.y_pred: np.ndarray | None = None
-        self.weight = np.empty(0)
+        self.kept: dict[str, np.ndarray] = {}
+
+    def shift(self, first_row: int) -> None:
+        """Rows counted from ``first_row``: a part's rows, once the parts before it are known."""
+        if self.kept:
+            self.kept["row"] = self.kept["row"] + first_row
 
     def update(
         self,
@@ -82,63 +87,52 @@ class WorstK:
         y_pred: np.ndarray,
         weight: np.ndarray,
     ) -> None:
-        if len(self.loss) == self.k and len(loss):
+        samples = dict(zip(FIELDS, (loss, rows, y_true, y_pred, weight), strict=True))
+        if self.kept and len(self.kept["row"]) == self.k and len(loss):
             # Full: only losses at least as large as the k-th kept one (or NaN) can enter.
-            threshold = self.loss[-1]
+            threshold = self.kept["loss"][-1]
             if not np.isnan(threshold):
                 take = np.flatnonzero(~(loss < threshold))  # NaN passes: the worst of all
                 if not len(take):
                     return
-                loss, rows, y_true, y_pred, weight = (
-                    a[take] for a in (loss, rows, y_true, y_pred, weight)
-                )
-        if len(loss) > self.k:
-            keys = _rank_keys(loss)
+                samples = _taken(samples, take)
+        if len(samples["loss"]) > self.k:
+            keys = _rank_keys(samples["loss"])
             # Everything up to the k-th key, ties at it included: the row order decides below.
             kth = np.partition(keys, self.k - 1)[self.k - 1]
-            take = np.flatnonzero(keys <= kth)
-            loss, rows, y_true, y_pred, weight = (
-                a[take] for a in (loss, rows, y_true, y_pred, weight)
-            )
-        self._keep(loss, rows, y_true, y_pred, weight)
+            samples = _taken(samples, np.flatnonzero(keys <= kth))
+        self._keep(samples)
 
     def merge(self, other: WorstK) -> None:
-        if other.y_true is not None and other.y_pred is not None:
-            self._keep(other.loss, other.rows, other.y_true, other.y_pred, other.weight)
+        if other.kept:
+            self._keep(other.kept)
 
-    def _keep(
-        self,
-        loss: np.ndarray,
-        rows: np.ndarray,
-        y_true: np.ndarray,
-        y_pred: np.ndarray,
-        weight: np.ndarray,
-    ) -> None:
-        if self.y_true is not None and self.y_pred is not None:
-            loss = np.concatenate([self.loss, loss])
-            rows = np.concatenate([self.rows, rows])
-            y_true = np.concatenate([self.y_true, y_true])
-            y_pred = np.concatenate([self.y_pred, y_pred])
-            weight = np.concatenate([self.weight, weight])
-        order = np.lexsort((rows, _rank_keys(loss)))[: self.k]
-        self.loss, self.rows, self.weight = loss[order], rows[order], weight[order]
-        self.y_true, self.y_pred = y_true[order], y_pred[order]
+    def _keep(self, samples: dict[str, np.ndarray]) -> None:
+        if self.kept:
+            samples = {f: np.concatenate([self.kept[f], samples[f]]) for f in FIELDS}
+        order = np.lexsort((samples["row"], _rank_keys(samples["loss"])))[: self.k]
+        self.kept = _taken(samples, order)
 
     def result(self) -> list[dict[str, Any]]:
         """Largest first: ``row`` (0-based, in the input), ``y_true``, ``y_pred`` (numbers, or
         lists for vectors), ``weight`` and ``loss``."""
-        if self.y_true is None or self.y_pred is None:
+        if not self.kept:
             return []
+        kept = self.kept
         return [
             {
                 "row": int(row),
-                "y_true": _plain(self.y_true[i]),
-                "y_pred": _plain(self.y_pred[i]),
-                "weight": float(self.weight[i]),
-                "loss": float(self.loss[i]),
+                "y_true": _plain(kept["y_true"][i]),
+                "y_pred": _plain(kept["y_pred"][i]),
+                "weight": float(kept["weight"][i]),
+                "loss": float(kept["loss"][i]),
             }
-            for i, row in enumerate(self.rows)
+            for i, row in enumerate(kept["row"])
         ]
+
+
+def _taken(samples: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {field: values[index] for field, values in samples.items()}
 
 
 def _plain(values: np.ndarray) -> Any:

@@ -184,7 +184,7 @@ def evaluate_parts(
         for task, accumulator in zip(tasks, part.accumulators, strict=True):
             if accumulator.worst is not None:
                 # A part counts rows from its own first: these are the rows of all before it.
-                accumulator.worst.rows = accumulator.worst.rows + state.rows
+                accumulator.worst.shift(state.rows)
             task.total.merge(accumulator)
         state.absorb(part.state)
         warnings += part.warnings
