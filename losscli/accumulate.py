@@ -21,11 +21,15 @@ from losscli.functions import to_categorical
 from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import InputChecks
 from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
+from losscli.readers.tables import GROUP
 from losscli.reduction import RunningReduction
 
 
 def shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
-    shaped = {role: as_samples(array, labels[role]) for role, array in chunk.items()}
+    """The numeric roles of a chunk, one row per sample (the slice keys left out)."""
+    shaped = {
+        role: as_samples(array, labels[role]) for role, array in chunk.items() if role != GROUP
+    }
     weights = shaped.get("sample_weight")
     if weights is not None and weights.ndim == 2 and weights.shape[1] == 1:
         shaped["sample_weight"] = weights[:, 0]  # one weight per sample
@@ -67,10 +71,24 @@ class LossAccumulator:
         self.analysis = analysis
         self.worst = WorstK(analysis.worst) if analysis.worst else None
         self.distribution = Distribution() if analysis.bins else None
+        self.n = 0  # samples evaluated
+        #: Per slice (``--group-by``): its key (a tuple of values) and its own accumulator.
+        self.slices: dict[tuple[Any, ...], LossAccumulator] | None = (
+            {} if analysis.group_by else None
+        )
 
     def like(self) -> LossAccumulator:
         """An empty accumulator of the same loss and options."""
         return LossAccumulator(self.loss, self.baseline is not None, self.analysis, self.spec)
+
+    def _slice(self, key: tuple[Any, ...]) -> LossAccumulator:
+        assert self.slices is not None
+        found = self.slices.get(key)
+        if found is None:
+            # A slice's own sums; the worst samples and the distribution are the whole input's.
+            found = LossAccumulator(self.loss, self.baseline is not None, NO_ANALYSIS, self.spec)
+            self.slices[key] = found
+        return found
 
     def update(
         self,
@@ -79,8 +97,13 @@ class LossAccumulator:
         offset: int,
         kept_rows: np.ndarray | None,
         facts: BatchFacts | None,
+        keys: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Add a chunk of aligned rows; return its weighted per-sample losses."""
+        """Add a chunk of aligned rows (and, by slice, its ``keys``: one row of values per
+        row); return its weighted per-sample losses."""
+        if self.slices is not None and keys is not None:
+            self._by_slice(chunk, weights, offset, kept_rows, facts, keys)
+        self.n += len(chunk["y_pred"])
         y_true, y_pred = chunk["y_true"], chunk["y_pred"]
         self.checks.update(offset, y_true, y_pred)
         values, mask = _per_sample(self.loss, y_true, y_pred, facts, offset, kept_rows)
@@ -111,7 +134,35 @@ class LossAccumulator:
             weight = given.reshape(n) if given.size == n else np.broadcast_to(given, (n,))
             self.worst.update(per_sample, rows, chunk["y_true"], chunk["y_pred"], weight)
 
+    def _by_slice(
+        self,
+        chunk: Chunk,
+        weights: Any,
+        offset: int,
+        kept_rows: np.ndarray | None,
+        facts: BatchFacts | None,
+        keys: np.ndarray,
+    ) -> None:
+        """Each slice's rows of the chunk to its own accumulator: every reduction and weight
+        form applied within the slice, as on an input of its rows alone."""
+        codes, uniques = factorize(keys)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        n = len(codes)
+        rows = kept_rows if kept_rows is not None else np.arange(n)
+        per_sample = isinstance(weights, np.ndarray) and weights.ndim and len(weights) == n
+        for code, key in enumerate(uniques):
+            take = order[bounds[code] : bounds[code + 1]]
+            part = {role: array[take] for role, array in chunk.items()}
+            self._slice(key).update(
+                part, weights[take] if per_sample else weights, offset, rows[take], facts
+            )
+
     def merge(self, other: LossAccumulator) -> None:
+        self.n += other.n
+        if self.slices is not None and other.slices is not None:
+            for key, part in other.slices.items():
+                self._slice(key).merge(part)
         self.running.merge(other.running)
         if self.baseline is not None and other.baseline is not None:
             self.baseline.merge(other.baseline)
@@ -203,9 +254,12 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
     weights = chunk.get("sample_weight", ctx.scalar_weight)
     if "sample_weight" in chunk:
         outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
+    keys = raw.get(GROUP)
+    if keys is not None and kept_rows is not None:
+        keys = keys[kept_rows]
     for task in ctx.tasks:
         part = task.total.like()
-        outcome.weighted.append(part.update(chunk, weights, offset, kept_rows, ctx.facts))
+        outcome.weighted.append(part.update(chunk, weights, offset, kept_rows, ctx.facts, keys))
         outcome.parts.append(part)
     return outcome
 
@@ -260,6 +314,28 @@ class Merged:
                 task.kept.append(outcome.weighted[i])
         if sink is not None:
             sink(outcome.weighted, outcome.index())
+
+
+def factorize(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """Rows of slice keys (an ``(n, columns)`` object array) as codes 0..k-1 and the k
+    distinct keys, each a tuple of values (None for null)."""
+    import pandas as pd
+
+    codes = np.zeros(len(keys), dtype=np.int64)
+    for j in range(keys.shape[1]):
+        column, values = pd.factorize(keys[:, j], use_na_sentinel=False)
+        codes = pd.factorize(codes * len(values) + column)[0]  # stays below the row count
+    first = np.unique(codes, return_index=True)[1]
+    return codes, [tuple(_plain_key(v) for v in keys[i]) for i in first]
+
+
+def _plain_key(value: Any) -> Any:
+    """A key value as plain Python: numpy scalars unwrapped, NaN as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def _per_sample(

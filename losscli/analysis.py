@@ -26,13 +26,19 @@ QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
 class Analysis(NamedTuple):
-    """What to find besides the reduced value: the ``worst`` K samples (0: none) and the
-    distribution in ``bins`` bins (0: none)."""
+    """What to find besides the reduced value: the ``worst`` K samples (0: none), the
+    distribution in ``bins`` bins (0: none), and values by slice of the ``group_by`` columns
+    (slices of fewer than ``min_slice_size`` samples get no value; more than ``max_slices``
+    slices are an error)."""
 
     worst: int = 0
     bins: int = 0
+    group_by: tuple[str, ...] = ()
+    min_slice_size: int = 1
+    max_slices: int = 1000
 
     def __bool__(self) -> bool:
+        """Anything to find in the per-sample losses (the slices take their own sums)."""
         return bool(self.worst or self.bins)
 
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from losscli.analysis import Analysis
 from losscli.engine import Evaluation, InputSpec, Result
 from losscli.engine import evaluate as run_evaluation
+from losscli.errors import InputError
 from losscli.losses import Loss
 from losscli.readers.memory import InMemory
 
@@ -100,7 +101,8 @@ def evaluate(
     other options are ``prepare``'s: ``y_true``, ``y_pred``, ``sample_weight``, ``data``,
     ``true_col``, ``pred_col``, ``weight_col``, ``baseline_pred``, ``reduction``, ``dtype``,
     ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
-    ``delimiter``, ``scheduler``.
+    ``delimiter``, ``scheduler``, ``group_by`` (a column or columns of ``data``: one result
+    per slice after the whole input's), ``min_slice_size``, ``max_slices``.
 
     >>> import numpy as np, losscli
     >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
@@ -163,6 +165,9 @@ def prepare(
     header: bool | None = None,
     delimiter: str | None = None,
     scheduler: str | None = None,
+    group_by: str | Sequence[str] | None = None,
+    min_slice_size: int = 1,
+    max_slices: int = 1000,
 ) -> Prepared:
     """The losses built and the inputs named, as ``evaluate`` takes them (the command
     checks its outputs against ``inputs.paths()`` before it runs)."""
@@ -192,6 +197,12 @@ def prepare(
         one_hot=one_hot,
         scheduler=scheduler,
         baseline_pred=_named(baseline_pred, "baseline_pred"),
+        group_by=_columns(group_by),
     )
     bins = 30 if histogram is True else int(histogram or 0)
-    return Prepared(built, specs, inputs, Analysis(worst or 0, bins))
+    if min_slice_size < 1 or max_slices < 1:
+        raise InputError("min_slice_size and max_slices must be at least 1")
+    analysis = Analysis(
+        worst or 0, bins, tuple(_columns(group_by)), int(min_slice_size), int(max_slices)
+    )
+    return Prepared(built, specs, inputs, analysis)

@@ -87,6 +87,29 @@ def cli() -> None:
     help="Also show the per-sample losses' distribution: quantiles and BINS bins (30).",
 )
 @click.option(
+    "--group-by",
+    multiple=True,
+    metavar="COL",
+    help="Also evaluate each slice of the input: rows with the same values of COL "
+    "(repeatable) of --data.",
+)
+@click.option(
+    "--min-slice-size",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Slices of fewer samples get no value (null) and a warning.",
+)
+@click.option(
+    "--max-slices",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    metavar="N",
+    help="More slices than N is an error.",
+)
+@click.option(
     "--plot",
     metavar="PATH",
     help="Draw the distribution to PATH (.png or .svg: losscli[plot]; .html needs nothing).",
@@ -104,6 +127,20 @@ def cli() -> None:
     multiple=True,
     metavar="[LOSS=]X",
     help="Gate: exit 1 when the loss is below X. With several losses: LOSS=X (repeatable).",
+)
+@click.option(
+    "--slice-max",
+    "slice_max",
+    multiple=True,
+    metavar="[LOSS=]X",
+    help="Gate: exit 1 when the loss of any slice is above X (with --group-by).",
+)
+@click.option(
+    "--slice-min",
+    "slice_min",
+    multiple=True,
+    metavar="[LOSS=]X",
+    help="Gate: exit 1 when the loss of any slice is below X (with --group-by).",
 )
 @click.option(
     "--baseline-pred",
@@ -144,9 +181,14 @@ def eval_command(
     force: bool,
     worst: int | None,
     bins: int | None,
+    group_by: tuple[str, ...],
+    min_slice_size: int,
+    max_slices: int,
     plot: str | None,
     max_bounds: tuple[str, ...],
     min_bounds: tuple[str, ...],
+    slice_max: tuple[str, ...],
+    slice_min: tuple[str, ...],
     baseline_pred: str | None,
     max_increase: tuple[str, ...],
     quiet: bool,
@@ -185,15 +227,21 @@ def eval_command(
         header=header,
         delimiter=delimiter,
         scheduler=scheduler,
+        group_by=list(group_by),
+        min_slice_size=min_slice_size,
+        max_slices=max_slices,
     )
     built, spec = prepared.losses, prepared.inputs
     gates = None
-    if max_bounds or min_bounds or max_increase:
+    if max_bounds or min_bounds or max_increase or slice_max or slice_min:
         from losscli.errors import SpecError
         from losscli.gates import GateOptions
 
+        if (slice_max or slice_min) and not group_by:
+            raise SpecError("--slice-max and --slice-min gate slices: add --group-by COL")
+        bounds = {"max": max_bounds, "min": min_bounds, "max_increase": max_increase}
         gates = GateOptions.parse(
-            {"max": max_bounds, "min": min_bounds, "max_increase": max_increase},
+            {**bounds, "slice_max": slice_max, "slice_min": slice_min},
             list(losses),
             [loss.name for loss in built],
         ).by_loss

@@ -79,6 +79,9 @@ class Result(NamedTuple):
     worst: list[dict[str, Any]] | None = None
     #: ``--histogram``: count, extremes, quantiles and histogram of the per-sample losses.
     distribution: dict[str, Any] | None = None
+    #: ``--group-by``: the slice's key by column; ``{}`` for the whole input (``(all)``);
+    #: None when the run has no slices.
+    slice: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -401,6 +404,60 @@ def _numbered(source: Source, piece: Piece, rows: int) -> Iterator[tuple[int, Ch
         offset += len(next(iter(block.values())))
 
 
+def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
+    """One result per slice of ``task``, sorted by key; a slice of fewer samples than
+    ``min_slice_size`` gets no value (and a warning), and no gate."""
+    total = task.total
+    assert total.slices is not None
+    analysis = total.analysis
+    found = len(total.slices)
+    if found > analysis.max_slices:
+        raise InputError(
+            f"--group-by {', '.join(analysis.group_by)}: {found} slices, more than "
+            f"--max-slices {analysis.max_slices}; raise it or group by fewer values"
+        )
+    results = []
+    for key in sorted(total.slices, key=_key_order):
+        part = total.slices[key]
+        where = dict(zip(analysis.group_by, key, strict=True))
+        if part.n < analysis.min_slice_size:
+            message = (
+                f"{task.spec} [{slice_label(where)}]: {part.n} samples, fewer than "
+                f"--min-slice-size {analysis.min_slice_size}: no value"
+            )
+            results.append(
+                Result(task.spec, task.loss, None, part.n, warnings=[message], slice=where)
+            )
+            continue
+        value, baseline = part.result()
+        contributed = part.running.contributed
+        results.append(
+            Result(
+                task.spec,
+                task.loss,
+                value,
+                part.n,
+                baseline=baseline,
+                gates=[g.check(value, baseline, contributed) for g in gates],
+                warnings=part.checks.messages(),
+                slice=where,
+            )
+        )
+    return results
+
+
+def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Slices sorted by their values, nulls last, numbers before text."""
+    return tuple((v is None, isinstance(v, str), v if v is not None else 0) for v in key)
+
+
+def slice_label(where: dict[str, Any]) -> str:
+    """``region=eu, day=1``; ``(all)`` for the whole input; a null value as ``null``."""
+    if not where:
+        return "(all)"
+    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in where.items())
+
+
 def assemble(
     tasks: list[Task],
     state: Merged,
@@ -434,6 +491,8 @@ def assemble(
                 f"masked): the value {value!r} is Keras' divide-no-nan, not a loss"
             )
         total = task.total
+        grouped = total.slices is not None
+        whole_gates = [g for g in gates_i if not g.kind.startswith("slice_")]
         results.append(
             Result(
                 task.spec,
@@ -442,14 +501,18 @@ def assemble(
                 state.n,
                 per_sample,
                 baseline,
-                [g.check(value, baseline, contributed) for g in gates_i],
+                [g.check(value, baseline, contributed) for g in whole_gates],
                 messages,
                 worst=total.worst.result() if total.worst is not None else None,
                 distribution=None
                 if total.distribution is None
                 else total.distribution.result(total.analysis.bins),
+                slice={} if grouped else None,
             )
         )
+        if grouped:
+            slice_gates = [g for g in gates_i if g.kind.startswith("slice_")]
+            results += _slice_results(task, slice_gates)
     warnings = list(warnings)
     if state.lowest_weight < 0:
         warnings.append(negative_weights(state.lowest_weight))

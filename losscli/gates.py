@@ -39,10 +39,11 @@ class Gate:
                 self, False, f"the value is {_text(value)}, which never passes a gate"
             )
         value = float(value)
-        if self.kind == "max":
+        kind = self.kind.removeprefix("slice_")  # the same bounds, on every slice
+        if kind == "max":
             ok = value <= self.bound
             return GateOutcome(self, ok, f"{value!r} {'<=' if ok else '>'} max {self.bound!r}")
-        if self.kind == "min":
+        if kind == "min":
             ok = value >= self.bound
             return GateOutcome(self, ok, f"{value!r} {'>=' if ok else '<'} min {self.bound!r}")
         if not _finite(baseline):

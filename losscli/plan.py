@@ -28,6 +28,7 @@ from losscli.readers import (
     split_npz_key,
 )
 from losscli.readers.memory import InMemory, memory_source
+from losscli.readers.tables import GROUP
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 
@@ -62,6 +63,8 @@ class InputSpec(NamedTuple):
     scheduler: str | None = None
     #: Only these files of a Parquet dataset (what one cluster task reads).
     only: tuple[str, ...] = ()
+    #: Columns of the table whose values cut the input into slices (``--group-by``).
+    group_by: Sequence[str] = ()
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
@@ -131,6 +134,8 @@ def open_inputs(spec: InputSpec) -> Inputs:
             )
         want(spec.data, "y_true", Request(tuple(spec.true_cols), say("true_col")))
         want(spec.data, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
+        if spec.group_by:
+            want(spec.data, GROUP, Request(tuple(spec.group_by), say("group_by")))
         if spec.weight_col:
             if spec.sample_weight is not None:
                 raise InputError(
@@ -138,6 +143,11 @@ def open_inputs(spec: InputSpec) -> Inputs:
                 )
             want(spec.data, "sample_weight", weight_request)
     else:
+        if spec.group_by:
+            raise InputError(
+                f"{say('group_by')} takes columns of one table: give {say('data')} with "
+                f"{say('true_col')} and {say('pred_col')}"
+            )
         if not spec.y_true or not spec.y_pred:
             missing = say("y_true") if not spec.y_true else say("y_pred")
             raise InputError(

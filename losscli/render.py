@@ -97,6 +97,8 @@ def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
         else _jsonable(result.value, f"{where}.value ({result.spec})", warnings),
         "n_samples": result.n_samples,
     }
+    if result.slice is not None:
+        entry["slice"] = result.slice or None  # null: the whole input
     if result.worst is not None:
         entry["worst"] = [_finite(sample) for sample in result.worst]
     if result.distribution is not None:
@@ -185,13 +187,15 @@ def render_csv(results: list[Result]) -> str:
             writer.writerow([i] + [format_number(v) for v in row])
     else:
         extra = _extra_columns(results)
+        sliced = ["slice"] if _sliced(results) else []
         # The keys of a JSON result: the canonical name, the spec as typed, ...
-        writer.writerow(["loss", "spec", "reduction", "value", "n_samples", *extra])
+        writer.writerow(["loss", "spec", *sliced, "reduction", "value", "n_samples", *extra])
         for r in results:
             writer.writerow(
                 [
                     r.loss.name,
                     r.spec,
+                    *_slice_cell(r),
                     r.loss.reduction,
                     "" if r.value is None else format_number(r.value),
                     r.n_samples,
@@ -217,12 +221,16 @@ def failed_gate_lines(
     """One line per failed gate, for stderr in every format (None: a check that ended in an
     error, reported on its own)."""
     return [
-        f"FAIL: {names[i] if names else r.spec}: {o.gate.describe()}: {o.reason}"
+        f"FAIL: {names[i] if names else r.spec}{_slice_suffix(r)}: {o.gate.describe()}: {o.reason}"
         for i, r in enumerate(results)
         if r is not None
         for o in r.gates
         if not o.passed
     ]
+
+
+def _slice_suffix(result: Result) -> str:
+    return f" [{_slice_cell(result)[0]}]" if result.slice else ""
 
 
 def gates_text(result: Result) -> str:
@@ -254,7 +262,7 @@ def render_values(results: list[Result]) -> str:
             for row in zip(*(c for _, c in columns), strict=True)
         ]
     else:
-        lines = [format_number(r.value) for r in results]
+        lines = ["null" if r.value is None else format_number(r.value) for r in results]
     return "\n".join(lines) + "\n"
 
 
@@ -266,9 +274,21 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def result_header(results: list[Result], names: list[str] | None = None) -> list[str]:
-    """Eval tables: loss, parameters, ...; check tables name the check and its spec instead."""
+    """Eval tables: loss, parameters, ...; check tables name the check and its spec instead;
+    a ``slice`` column when the run has slices."""
     first = ["check", "loss"] if names else ["loss", "parameters"]
-    return first + list(RESULT_COLUMNS[2:]) + _extra_columns(results)
+    sliced = ["slice"] if _sliced(results) else []
+    return first + sliced + list(RESULT_COLUMNS[2:]) + _extra_columns(results)
+
+
+def _sliced(results: Sequence[Result | None]) -> bool:
+    return any(r is not None and r.slice is not None for r in results)
+
+
+def _slice_cell(result: Result) -> list[str]:
+    from losscli.engine import slice_label
+
+    return [slice_label(result.slice)] if result.slice is not None else []
 
 
 def result_rows(
@@ -279,8 +299,9 @@ def result_rows(
     for i, r in enumerate(results):
         first = [names[i], r.spec] if names else [r.loss.name, params_text(r.loss)]
         samples = f"{r.n_samples:,}" if group_digits else str(r.n_samples)
-        rest = [r.loss.reduction, value_text(r.value, r.n_samples), samples]
-        rows.append(first + rest + _extra_cells(r, extra))
+        value = "null" if r.value is None and r.slice else value_text(r.value, r.n_samples)
+        rest = [r.loss.reduction, value, samples]
+        rows.append(first + _slice_cell(r) + rest + _extra_cells(r, extra))
     return rows
 
 

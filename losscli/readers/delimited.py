@@ -29,7 +29,13 @@ from losscli.readers.base import (
     read_some,
     spool_to_file,
 )
-from losscli.readers.tables import TableSource, first_unreadable, looks_numeric, not_numeric
+from losscli.readers.tables import (
+    GROUP,
+    TableSource,
+    first_unreadable,
+    looks_numeric,
+    not_numeric,
+)
 
 #: CSV is parsed this many bytes at a time, in one buffer read into again and again. pyarrow's
 #: parse memory grows with the block; measured peak RSS on 48M 10-byte rows: 129 MiB with 2 MiB
@@ -382,6 +388,7 @@ class CsvSource(TableSource):
         from pyarrow import csv
 
         wanted = list(self._positions())
+        numeric = {i for role, indices in self.selected.items() if role != GROUP for i in indices}
         return (
             csv.ReadOptions(column_names=[f"c{i}" for i in range(len(self.names))], **read),
             csv.ParseOptions(delimiter=self.delimiter),
@@ -389,7 +396,10 @@ class CsvSource(TableSource):
                 null_values=CSV_NULLS,
                 strings_can_be_null=True,
                 include_columns=[f"c{i}" for i in wanted],
-                column_types={f"c{i}": pa.float64() for i in wanted},
+                # --group-by columns as text: a slice's key is what the file says.
+                column_types={
+                    f"c{i}": pa.float64() if i in numeric else pa.string() for i in wanted
+                },
             ),
         )
 
@@ -451,10 +461,4 @@ class CsvSource(TableSource):
         return read
 
     def _as_roles(self, table: Any, position: dict[int, int], offset: int) -> dict[str, np.ndarray]:
-        out = {}
-        for role, indices in self.selected.items():
-            parts = [
-                self._numeric(table.column(position[i]), self.names[i], offset) for i in indices
-            ]
-            out[role] = parts[0] if len(parts) == 1 else np.column_stack(parts)
-        return out
+        return self._roles(lambda i, _: table.column(position[i]), table.num_rows, offset)

@@ -79,12 +79,5 @@ class MemoryTable(TableSource):
             n = batch.num_rows
             if not n:
                 continue
-            out = {}
-            for role, indices in self.selected.items():
-                parts = [
-                    self._numeric(batch.column(i), self.names[i], offset).reshape(n, -1)
-                    for i in indices
-                ]
-                out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            yield self._roles(lambda i, _, batch=batch: batch.column(i), n, offset)
             offset += n
-            yield out

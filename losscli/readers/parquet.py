@@ -204,7 +204,6 @@ class ParquetSource(TableSource):
     ) -> Generator[dict[str, np.ndarray], None, int]:
         """Each record batch as one float64 array per role; returns the rows read."""
         start = offset
-        wanted = self._wanted()
         while True:
             with self._reading():
                 batch = next(batches, None)
@@ -213,16 +212,13 @@ class ParquetSource(TableSource):
             n = batch.num_rows
             if not n:
                 continue
-            columns = {
-                i: self._numeric(batch.column(self.names[i]), self.names[i], offset)
-                if i < self.file_columns
-                else self._partition_column(partition, self.names[i], n)
-                for i in wanted
-            }
-            out = {}
-            for role, indices in self.selected.items():
-                parts = [columns[i].reshape(n, -1) for i in indices]
-                out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+            def column(i: int, as_text: bool, batch: Any = batch, n: int = n) -> Any:
+                if i < self.file_columns:
+                    return batch.column(self.names[i])
+                return _partition_values(partition.get(self.names[i]), n, as_text)
+
+            out = self._roles(column, n, offset)
             offset += n
             yield out
 
@@ -250,15 +246,18 @@ class ParquetSource(TableSource):
     def _file_columns(self) -> list[str]:
         return [self.names[i] for i in self._wanted() if i < self.file_columns]
 
-    def _partition_column(self, partition: dict[str, str], name: str, rows: int) -> np.ndarray:
-        """A hive partition key's value for every row of a file, as a number."""
-        text = partition.get(name)
-        value = parse_number(text) if text is not None else float("nan")
-        if value is None:
-            raise InputError(
-                f"{self.label}: the partition column {name!r} holds {text!r}, not a number"
-            )
-        return np.full(rows, value)
+
+def _partition_values(text: str | None, n: int, as_text: bool) -> Any:
+    """A hive partition key's value for every row of a file: a number when it reads as one (a
+    weight, a label), else its text (a slice's key; as a number, an error naming it)."""
+    import pyarrow as pa
+
+    if text is None:  # the file is not under that key
+        return pa.nulls(n, pa.string() if as_text else pa.float64())
+    number = None if as_text else parse_number(text)
+    if number is not None:
+        return pa.array(np.full(n, number))
+    return pa.repeat(pa.scalar(text), n)
 
 
 def _open(part: str) -> Any:

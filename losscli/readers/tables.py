@@ -25,6 +25,35 @@ def looks_numeric(field: str) -> bool:
     return True
 
 
+#: The role of the ``--group-by`` columns: their values, not numbers.
+GROUP = "group"
+
+
+def group_keys(columns: list[Any]) -> np.ndarray:
+    """Arrow columns (one per ``--group-by`` column) as an ``(n, columns)`` object array of
+    Python values (str, int, float, bool; None for a null or a NaN), through each column's
+    dictionary: one conversion per distinct value, not per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(columns[0])
+    out = np.empty((n, len(columns)), dtype=object)
+    for j, column in enumerate(columns):
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if not pa.types.is_dictionary(column.type):
+            column = pc.dictionary_encode(column, null_encoding="encode")
+        values = [
+            None if isinstance(v, float) and v != v else v for v in column.dictionary.to_pylist()
+        ]
+        lookup = np.empty(len(values) + 1, dtype=object)
+        lookup[:-1] = values
+        lookup[-1] = None  # a null index: a null row
+        codes = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+        out[:, j] = lookup[codes]
+    return out
+
+
 class TableSource(Source):
     """Shared by CSV and Parquet: column selection and conversion of record batches."""
 
@@ -54,6 +83,23 @@ class TableSource(Source):
             self.selected[role] = chosen
         self.hints = {name: "/".join(chosen_by) for name, chosen_by in options.items()}
         self.width = sum(len(indices) for indices in self.selected.values())
+
+    def _roles(self, column: Any, n: int, offset: int) -> dict[str, np.ndarray]:
+        """A batch as one array per role: ``column(i, as_text)`` gives the i-th column (a hive
+        partition key's value as text when ``as_text``); numbers as float64, the
+        ``--group-by`` columns as their values (``group_keys``)."""
+        converted: dict[int, np.ndarray] = {}
+        out = {}
+        for role, indices in self.selected.items():
+            if role == GROUP:
+                out[role] = group_keys([column(i, True) for i in indices])
+                continue
+            for i in indices:
+                if i not in converted:
+                    converted[i] = self._numeric(column(i, False), self.names[i], offset)
+            parts = [converted[i].reshape(n, -1) for i in indices]
+            out[role] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return out
 
     def _numeric(self, column: Any, name: str, offset: int) -> np.ndarray:
         """A column as float64: ``(N,)``, or ``(N, k)`` for a list column; nulls become NaN."""
