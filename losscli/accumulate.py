@@ -76,15 +76,23 @@ class LossAccumulator:
         self.slices: dict[tuple[Any, ...], LossAccumulator] | None = (
             {} if analysis.group_by else None
         )
+        #: Keys past ``max_slices``: counted (up to ten times as many), not evaluated.
+        self.overflow: set[tuple[Any, ...]] = set()
 
     def like(self) -> LossAccumulator:
         """An empty accumulator of the same loss and options."""
         return LossAccumulator(self.loss, self.baseline is not None, self.analysis, self.spec)
 
-    def _slice(self, key: tuple[Any, ...]) -> LossAccumulator:
+    def _slice(self, key: tuple[Any, ...]) -> LossAccumulator | None:
+        """The slice's accumulator; None past ``max_slices`` (an error at the end: memory
+        stays bounded whatever the number of distinct keys)."""
         assert self.slices is not None
         found = self.slices.get(key)
         if found is None:
+            if len(self.slices) >= self.analysis.max_slices:
+                if len(self.overflow) < 10 * self.analysis.max_slices:
+                    self.overflow.add(key)
+                return None
             # A slice's own sums; the worst samples and the distribution are the whole input's.
             found = LossAccumulator(self.loss, self.baseline is not None, NO_ANALYSIS, self.spec)
             self.slices[key] = found
@@ -153,8 +161,11 @@ class LossAccumulator:
         per_sample = isinstance(weights, np.ndarray) and weights.ndim and len(weights) == n
         for code, key in enumerate(uniques):
             take = order[bounds[code] : bounds[code + 1]]
+            accumulator = self._slice(key)
+            if accumulator is None:
+                continue
             part = {role: array[take] for role, array in chunk.items()}
-            self._slice(key).update(
+            accumulator.update(
                 part, weights[take] if per_sample else weights, offset, rows[take], facts
             )
 
@@ -162,7 +173,12 @@ class LossAccumulator:
         self.n += other.n
         if self.slices is not None and other.slices is not None:
             for key, part in other.slices.items():
-                self._slice(key).merge(part)
+                accumulator = self._slice(key)
+                if accumulator is not None:
+                    accumulator.merge(part)
+            for key in other.overflow:
+                if key not in self.slices and len(self.overflow) < 10 * self.analysis.max_slices:
+                    self.overflow.add(key)
         self.running.merge(other.running)
         if self.baseline is not None and other.baseline is not None:
             self.baseline.merge(other.baseline)

@@ -274,11 +274,10 @@ def run(
             getattr(chunks, "close", lambda: None)()
             try:
                 state = _by_piece(opened.sources[0], pieces, rows, ctx, tasks, progress, total)
-            except (InOrderOnly, LossCliError) as exc:
-                if not isinstance(exc, InOrderOnly) and all(p.offset is not None for p in pieces):
-                    raise  # the error names its row already
-                # A piece that cannot be read on its own, or an error whose row number only
-                # counts from its piece: the input again, in order, says it exactly.
+            except (InOrderOnly, LossCliError):
+                # A piece that cannot be read on its own, or an error: the input again, in
+                # order, says exactly what one reader says (a row counted from the start, the
+                # first error met; a damaged file fails the same way).
                 opened = open_inputs(inputs)
                 stream = aligned(opened, rows)
                 if any(source.decodes for source in opened.sources):
@@ -410,10 +409,11 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
     total = task.total
     assert total.slices is not None
     analysis = total.analysis
-    found = len(total.slices)
+    found = len(total.slices) + len(total.overflow)
     if found > analysis.max_slices:
+        counted = f"{found:,}" if found < 11 * analysis.max_slices else f"at least {found:,}"
         raise InputError(
-            f"--group-by {', '.join(analysis.group_by)}: {found} slices, more than "
+            f"--group-by {', '.join(analysis.group_by)}: {counted} slices, more than "
             f"--max-slices {analysis.max_slices}; raise it or group by fewer values"
         )
     results = []

@@ -376,3 +376,26 @@ def test_worst_samples_and_the_distribution_from_the_cluster(scheduler, dataset)
     assert remote["worst"] == local["worst"]
     assert remote["distribution"] == local["distribution"]
     assert sum(local["distribution"]["counts"]) == ROWS + 17 * 6
+
+
+def test_slices_from_the_cluster(scheduler, tmp_path):
+    """Each task's slices merge with those of the other files: the same slices, counts, values."""
+    rng = np.random.default_rng(30)
+    root = tmp_path / "sliced"
+    root.mkdir()
+    for i in range(3):
+        n = 2000 + i
+        table = pa.table(
+            {"y": rng.normal(size=n), "p": rng.normal(size=n), "g": rng.choice(["a", "b", "c"], n)}
+        )
+        pq.write_table(table, root / f"part-{i}.parquet")
+    args = ("--true-col", "y", "--pred-col", "p", "--group-by", "g", "-f", "json")
+    local = json.loads(evaluate("log_cosh", root, *args).stdout)["results"]
+    remote = json.loads(evaluate("log_cosh", root, *args, "--scheduler", scheduler).stdout)[
+        "results"
+    ]
+    assert [(r["slice"], r["n_samples"]) for r in remote] == [
+        (r["slice"], r["n_samples"]) for r in local
+    ]
+    for a, b in zip(remote, local, strict=True):
+        assert a["value"] == pytest.approx(b["value"], rel=1e-12)

@@ -1,0 +1,204 @@
+"""Slices (--group-by): every slice's value equals the loss of that slice's rows alone,
+computed by the Keras-semantics classes on numpy arrays selected with pandas."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_cli as invoke
+
+import losscli
+from losscli import losses
+from losscli.analysis import Analysis
+from losscli.engine import InputSpec, evaluate
+from losscli.errors import InputError, SpecError
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.default_rng(4)
+    n = 3000
+    return pd.DataFrame(
+        {
+            "y": rng.normal(size=n),
+            "p": rng.normal(size=n),
+            "w": rng.uniform(0, 2, n),
+            "region": rng.choice(["eu", "us", "apac", None], n),
+            "day": rng.integers(1, 4, n),
+            "flag": rng.choice([True, False], n),
+        }
+    )
+
+
+def _expected(frame, columns, loss, weighted):
+    """(slice dict, value, n) per slice, sorted as losscli sorts (nulls last)."""
+    out = []
+    groups = frame.groupby(columns, dropna=False, sort=False)
+    for key, rows in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        key = tuple(None if (isinstance(k, float) and np.isnan(k)) or k is None else k for k in key)
+        weights = rows["w"].to_numpy() if weighted else None
+        value = loss(
+            rows["y"].to_numpy()[:, None], rows["p"].to_numpy()[:, None], sample_weight=weights
+        )
+        out.append(
+            (
+                dict(
+                    zip(columns, (k.item() if hasattr(k, "item") else k for k in key), strict=True)
+                ),
+                float(value),
+                len(rows),
+            )
+        )
+    return sorted(
+        out,
+        key=lambda t: tuple(
+            (v is None, isinstance(v, str), v if v is not None else 0) for v in t[0].values()
+        ),
+    )
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight"])
+@pytest.mark.parametrize("columns", [["region"], ["day"], ["region", "flag"]])
+@pytest.mark.parametrize("chunk", [97, 100_000])
+def test_each_slice_equals_its_rows_alone(tmp_path, frame, reduction, columns, chunk):
+    frame.to_parquet(tmp_path / "t.parquet", row_group_size=700)
+    spec = InputSpec(
+        data=str(tmp_path / "t.parquet"),
+        true_cols=["y"],
+        pred_cols=["p"],
+        weight_col="w",
+        group_by=columns,
+    )
+    loss = losses.Huber(reduction=reduction, delta=0.8)
+    got = evaluate(
+        [loss], ["huber"], spec, chunk_rows=chunk, analysis=Analysis(group_by=tuple(columns))
+    ).results
+    assert got[0].slice == {} and got[0].n_samples == len(frame)
+    want = _expected(frame, columns, loss, weighted=True)
+    assert [r.slice for r in got[1:]] == [w[0] for w in want]
+    assert [r.n_samples for r in got[1:]] == [w[2] for w in want]
+    np.testing.assert_allclose([r.value for r in got[1:]], [w[1] for w in want], rtol=1e-12)
+
+
+def test_csv_and_parquet_pieces_give_the_same_slices(tmp_path, frame, monkeypatch):
+    import losscli.engine as engine
+    from losscli import readers
+
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_parquet(tmp_path / "t.parquet", row_group_size=400)
+    monkeypatch.setattr(readers.delimited, "PIECE_BYTES", 4096)
+    found = []
+    for name in ("t.csv", "t.parquet"):
+        for workers in (2, 1):
+            monkeypatch.setattr(engine, "WORKERS", workers)
+            document = losscli.evaluate(
+                "mse", data=str(tmp_path / name), true_col="y", pred_col="p", group_by="region"
+            ).to_dict()
+            found.append([(r["slice"], r["n_samples"], r["value"]) for r in document["results"]])
+    for other in found[1:]:
+        assert [s for s, _, _ in other] == [s for s, _, _ in found[0]]
+        np.testing.assert_allclose(
+            [v for _, _, v in other], [v for _, _, v in found[0]], rtol=1e-12
+        )
+    want = _expected(frame, ["region"], losses.MeanSquaredError(), weighted=False)
+    assert found[0][0][0] is None  # the whole input first
+    assert [s for s, _, _ in found[0][1:]] == [w[0] for w in want]
+
+
+def test_hive_partitions_and_categoricals_are_slices(tmp_path, frame):
+    for day, rows in frame.groupby("day"):
+        target = tmp_path / "ds" / f"day={day:02d}" / "part.parquet"
+        target.parent.mkdir(parents=True)
+        table = pa.Table.from_pandas(
+            rows.drop(columns="day").astype({"region": "category"}), preserve_index=False
+        )
+        pq.write_table(table, target)
+    report = losscli.evaluate(
+        "mae", data=str(tmp_path / "ds"), true_col="y", pred_col="p", group_by=["day", "region"]
+    )
+    slices = [r.slice for r in report.results[1:]]
+    assert slices[0] == {"day": "01", "region": "apac"} and slices[-1] == {
+        "day": "03",
+        "region": None,
+    }
+    assert sum(r.n_samples for r in report.results[1:]) == len(frame)
+
+
+def test_small_slices_too_many_slices_and_slice_gates(tmp_path, frame):
+    frame.to_parquet(tmp_path / "t.parquet")
+    args = ["eval", "mse", "--data", tmp_path / "t.parquet", "--true-col", "y", "--pred-col", "p"]
+    counts = frame.groupby("day").size()
+    result = invoke(
+        *args, "--group-by", "day", "--min-slice-size", counts.max(), "-f", "json", code=0
+    )
+    document = json.loads(result.stdout)
+    values = {r["slice"]["day"]: r["value"] for r in document["results"][1:]}
+    assert [d for d, v in values.items() if v is None] == [
+        d for d in counts.index if counts[d] < counts.max()
+    ]
+    assert f"fewer than --min-slice-size {counts.max()}: no value" in result.stderr
+    result = invoke(*args, "--group-by", "day", "--max-slices", "2", code=2)
+    assert result.stderr == (
+        "Error: --group-by day: 3 slices, more than --max-slices 2; raise it or group by fewer values\n"
+    )
+    worst = max(
+        float(np.mean((rows["y"] - rows["p"]) ** 2))
+        for _, rows in frame.groupby("region", dropna=False)
+    )
+    failing = invoke(*args, "--group-by", "region", "--slice-max", f"{worst - 1e-9}", code=1)
+    assert failing.stderr.count("FAIL: mse [region=") == 1
+    invoke(*args, "--group-by", "region", "--slice-max", f"{worst}", code=0)
+    assert invoke(*args, "--slice-max", "1", code=2).stderr == (
+        "Error: --slice-max and --slice-min gate slices: add --group-by COL\n"
+    )
+
+
+def test_the_table_and_csv_name_slices(tmp_path, frame):
+    frame.to_parquet(tmp_path / "t.parquet")
+    args = ["eval", "mse", "--data", tmp_path / "t.parquet", "--true-col", "y", "--pred-col", "p"]
+    table = invoke(*args, "--group-by", "region", code=0).stdout
+    lines = table.splitlines()
+    assert "slice" in lines[0] and "(all)" in lines[2] and "region=apac" in lines[3]
+    assert "region=null" in lines[6]
+    csv = invoke(*args, "--group-by", "region", "-f", "csv", code=0).stdout.splitlines()
+    assert csv[0] == "loss,spec,slice,reduction,value,n_samples"
+    assert csv[1].startswith("mean_squared_error,mse,(all),")
+
+
+def test_group_by_needs_a_table(tmp_path):
+    np.save(tmp_path / "y.npy", np.zeros(3))
+    with pytest.raises(InputError, match=r"--group-by takes columns of one table"):
+        evaluate(
+            [losses.MeanSquaredError()],
+            ["mse"],
+            InputSpec(
+                y_true=str(tmp_path / "y.npy"), y_pred=str(tmp_path / "y.npy"), group_by=["a"]
+            ),
+            analysis=Analysis(group_by=("a",)),
+        )
+    frame = pd.DataFrame({"y": [1.0], "p": [2.0]})
+    with pytest.raises(InputError, match=r"no column matches --group-by 'region'"):
+        losscli.evaluate("mse", data=frame, true_col="y", pred_col="p", group_by="region")
+    with pytest.raises((InputError, SpecError)):
+        losscli.evaluate("mse", data=frame, true_col="y", pred_col="p", max_slices=0)
+
+
+def test_an_id_column_stops_at_ten_times_the_slice_limit():
+    n = 100_000
+    frame = pd.DataFrame({"y": np.zeros(n), "p": np.ones(n), "id": np.arange(n)})
+    with pytest.raises(
+        InputError, match=r"--group-by id: at least 550 slices, more than --max-slices 50"
+    ):
+        losscli.evaluate(
+            "mse", data=frame, true_col="y", pred_col="p", group_by="id", max_slices=50
+        )
+    with pytest.raises(InputError, match=r"--group-by id: 70 slices, more than --max-slices 50"):
+        losscli.evaluate(
+            "mse", data=frame.head(70), true_col="y", pred_col="p", group_by="id", max_slices=50
+        )
