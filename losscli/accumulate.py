@@ -21,7 +21,7 @@ from losscli.functions import to_categorical
 from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import InputChecks
 from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
-from losscli.readers.tables import GROUP
+from losscli.readers.tables import GROUP, GroupCodes
 from losscli.reduction import RunningReduction
 
 
@@ -105,12 +105,12 @@ class LossAccumulator:
         offset: int,
         kept_rows: np.ndarray | None,
         facts: BatchFacts | None,
-        keys: np.ndarray | None = None,
+        slices: tuple[np.ndarray, list[tuple[Any, ...]]] | None = None,
     ) -> np.ndarray:
-        """Add a chunk of aligned rows (and, by slice, its ``keys``: one row of values per
-        row); return its weighted per-sample losses."""
-        if self.slices is not None and keys is not None:
-            self._by_slice(chunk, weights, offset, kept_rows, facts, keys)
+        """Add a chunk of aligned rows (and, by slice, ``slices``: each row's slice number and
+        the slices' keys); return its weighted per-sample losses."""
+        if self.slices is not None and slices is not None:
+            self._by_slice(chunk, weights, offset, kept_rows, facts, *slices)
         self.n += len(chunk["y_pred"])
         y_true, y_pred = chunk["y_true"], chunk["y_pred"]
         self.checks.update(offset, y_true, y_pred)
@@ -149,11 +149,11 @@ class LossAccumulator:
         offset: int,
         kept_rows: np.ndarray | None,
         facts: BatchFacts | None,
-        keys: np.ndarray,
+        codes: np.ndarray,
+        uniques: list[tuple[Any, ...]],
     ) -> None:
         """Each slice's rows of the chunk to its own accumulator: every reduction and weight
         form applied within the slice, as on an input of its rows alone."""
-        codes, uniques = factorize(keys)
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
         n = len(codes)
@@ -223,6 +223,15 @@ class Context:
         self.nan_policy = nan_policy
         self.facts = facts
         self.one_hot = one_hot
+        #: The codes of the ``--group-by`` values, kept by the source that reads them.
+        self.group_codes: GroupCodes | None = next(
+            (
+                getattr(source, "group_codes", None)
+                for source in opened.sources
+                if GROUP in source.roles
+            ),
+            None,
+        )
 
 
 class Outcome:
@@ -270,12 +279,13 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
     weights = chunk.get("sample_weight", ctx.scalar_weight)
     if "sample_weight" in chunk:
         outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
-    keys = raw.get(GROUP)
-    if keys is not None and kept_rows is not None:
-        keys = keys[kept_rows]
+    slices = None
+    codes = raw.get(GROUP)
+    if codes is not None and ctx.group_codes is not None:
+        slices = factorize(codes[kept_rows] if kept_rows is not None else codes, ctx.group_codes)
     for task in ctx.tasks:
         part = task.total.like()
-        outcome.weighted.append(part.update(chunk, weights, offset, kept_rows, ctx.facts, keys))
+        outcome.weighted.append(part.update(chunk, weights, offset, kept_rows, ctx.facts, slices))
         outcome.parts.append(part)
     return outcome
 
@@ -332,17 +342,33 @@ class Merged:
             sink(outcome.weighted, outcome.index())
 
 
-def factorize(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
-    """Rows of slice keys (an ``(n, columns)`` object array) as codes 0..k-1 and the k
-    distinct keys, each a tuple of values (None for null)."""
-    import pandas as pd
+def _dense(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative integers as 0..k-1 (in increasing order) and the first row of each."""
+    if len(codes) and codes.max() < 4 * len(codes) + 1024:
+        present = np.flatnonzero(np.bincount(codes))
+        remap = np.empty(int(codes.max()) + 1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        dense = remap[codes]
+    else:  # sparse codes (an id column): sort instead
+        dense = np.unique(codes, return_inverse=True)[1].reshape(-1)
+    first = np.full(int(dense.max()) + 1 if len(dense) else 0, len(dense), dtype=np.int64)
+    np.minimum.at(first, dense, np.arange(len(dense)))
+    return dense, first
 
-    codes = np.zeros(len(keys), dtype=np.int64)
-    for j in range(keys.shape[1]):
-        column, values = pd.factorize(keys[:, j], use_na_sentinel=False)
-        codes = pd.factorize(codes * len(values) + column)[0]  # stays below the row count
-    first = np.unique(codes, return_index=True)[1]
-    return codes, [tuple(_plain_key(v) for v in keys[i]) for i in first]
+
+def factorize(
+    codes: np.ndarray, group_codes: GroupCodes
+) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """Rows of value codes (``(n, columns)``) as slice numbers 0..k-1 and the k slices' keys,
+    each a tuple of values (None for null)."""
+    combined = np.zeros(len(codes), dtype=np.int64)
+    for j in range(codes.shape[1]):
+        column, _ = _dense(codes[:, j])
+        combined = combined * (int(column.max()) + 1 if len(column) else 1) + column
+        combined, first = _dense(combined)  # stays below the row count
+    if not codes.shape[1]:
+        first = np.zeros(0, dtype=np.int64)
+    return combined, [tuple(_plain_key(v) for v in group_codes.key(codes[i])) for i in first]
 
 
 def _plain_key(value: Any) -> Any:

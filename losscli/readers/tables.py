@@ -29,29 +29,53 @@ def looks_numeric(field: str) -> bool:
 GROUP = "group"
 
 
-def group_keys(columns: list[Any]) -> np.ndarray:
-    """Arrow columns (one per ``--group-by`` column) as an ``(n, columns)`` object array of
-    Python values (str, int, float, bool; None for a null or a NaN), through each column's
-    dictionary: one conversion per distinct value, not per row."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class GroupCodes:
+    """The values met in the ``--group-by`` columns, each given a code on first sight, so a
+    chunk's keys are integers (fast to slice and count); shared by the threads reading one
+    source, hence the lock. ``value(j, code)`` gives a value back."""
 
-    n = len(columns[0])
-    out = np.empty((n, len(columns)), dtype=object)
-    for j, column in enumerate(columns):
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        if not pa.types.is_dictionary(column.type):
-            column = pc.dictionary_encode(column, null_encoding="encode")
-        values = [
-            None if isinstance(v, float) and v != v else v for v in column.dictionary.to_pylist()
-        ]
-        lookup = np.empty(len(values) + 1, dtype=object)
-        lookup[:-1] = values
-        lookup[-1] = None  # a null index: a null row
-        codes = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
-        out[:, j] = lookup[codes]
-    return out
+    def __init__(self, columns: int) -> None:
+        import threading
+
+        self.values: list[list[Any]] = [[] for _ in range(columns)]
+        self.codes: list[dict[Any, int]] = [{} for _ in range(columns)]
+        self.lock = threading.Lock()
+
+    def encode(self, columns: list[Any]) -> np.ndarray:
+        """Arrow columns (one per ``--group-by`` column) as an ``(n, columns)`` array of
+        codes, through each column's dictionary: one lookup per distinct value, not per row.
+        A null (or a NaN) is the value None."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(columns[0])
+        out = np.empty((n, len(columns)), dtype=np.int64)
+        for j, column in enumerate(columns):
+            if isinstance(column, pa.ChunkedArray):
+                column = column.combine_chunks()
+            if not pa.types.is_dictionary(column.type):
+                column = pc.dictionary_encode(column, null_encoding="encode")
+            values = [
+                None if isinstance(v, float) and v != v else v
+                for v in column.dictionary.to_pylist()
+            ]
+            with self.lock:
+                lookup = np.array([self._code(j, v) for v in [*values, None]], dtype=np.int64)
+            # A null index (a null row of a dictionary column) takes the last entry: None.
+            indices = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+            out[:, j] = lookup[indices]
+        return out
+
+    def _code(self, j: int, value: Any) -> int:
+        code = self.codes[j].get(value)
+        if code is None:
+            code = self.codes[j][value] = len(self.values[j])
+            self.values[j].append(value)
+        return code
+
+    def key(self, codes: np.ndarray) -> tuple[Any, ...]:
+        """A row of codes as the slice's key: its values."""
+        return tuple(self.values[j][int(code)] for j, code in enumerate(codes))
 
 
 class TableSource(Source):
@@ -61,9 +85,15 @@ class TableSource(Source):
 
     names: list[str]
     selected: dict[str, list[int]]
+    group_codes: GroupCodes | None = None
     list_widths: dict[str, int]  # list column -> vector length, over every batch
 
     def _select(self, requests: dict[str, Request]) -> None:
+        self._select_columns(requests)
+        if GROUP in self.selected:
+            self.group_codes = GroupCodes(len(self.selected[GROUP]))
+
+    def _select_columns(self, requests: dict[str, Request]) -> None:
         self.list_widths = {}
         self.roles = list(requests)
         self.selected = {}
@@ -87,12 +117,13 @@ class TableSource(Source):
     def _roles(self, column: Any, n: int, offset: int) -> dict[str, np.ndarray]:
         """A batch as one array per role: ``column(i, as_text)`` gives the i-th column (a hive
         partition key's value as text when ``as_text``); numbers as float64, the
-        ``--group-by`` columns as their values (``group_keys``)."""
+        ``--group-by`` columns as codes of their values (``GroupCodes``)."""
         converted: dict[int, np.ndarray] = {}
         out = {}
         for role, indices in self.selected.items():
             if role == GROUP:
-                out[role] = group_keys([column(i, True) for i in indices])
+                assert self.group_codes is not None
+                out[role] = self.group_codes.encode([column(i, True) for i in indices])
                 continue
             for i in indices:
                 if i not in converted:
