@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.engine import InputSpec, Result, config_key, evaluate, omitted_warning
 from losscli.errors import LossCliError, shorten
 from losscli.gates import Gate, parse_bound
@@ -48,6 +49,9 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "one_hot": (bool,),
     "scheduler": _TEXT,
     "nan_policy": _TEXT,
+    "group_by": (str, list),
+    "min_slice_size": (int,),
+    "max_slices": (int,),
 }
 CHECK_KEYS: dict[str, tuple[type, ...]] = {
     "name": _TEXT,
@@ -57,6 +61,8 @@ CHECK_KEYS: dict[str, tuple[type, ...]] = {
     "max": _NUMBER,
     "min": _NUMBER,
     "max_increase": (int, float, str),
+    "slice_max": _NUMBER,
+    "slice_min": _NUMBER,
     **INPUT_KEYS,
 }
 _PATH_KEYS = ("y_true", "y_pred", "data", "baseline_pred", "sample_weight")
@@ -78,6 +84,7 @@ class Check:
     gates: list[Gate]
     inputs: InputSpec
     nan_policy: str = "raise"
+    analysis: Analysis = NO_ANALYSIS
 
 
 @dataclass
@@ -90,10 +97,13 @@ class CheckRun:
     seconds: list[float]
     warnings: list[str] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)  # check index -> input error
+    #: A check's slices (``group_by``): one result per slice, sorted by key.
+    slices: dict[int, list[Result]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return not self.errors and all(r is not None and r.passed for r in self.results)
+        sliced = all(r.passed for results in self.slices.values() for r in results)
+        return not self.errors and sliced and all(r is not None and r.passed for r in self.results)
 
 
 def find_config(path: str | None) -> Path:
@@ -169,7 +179,7 @@ def _check_keys(table: dict[str, Any], known: dict[str, tuple[type, ...]], where
             )
         kinds = known[key]
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        if ok and isinstance(value, list) and key.endswith("_col"):
+        if ok and isinstance(value, list) and (key.endswith("_col") or key == "group_by"):
             ok = all(isinstance(v, str) for v in value)
         if not ok:
             wanted = " or ".join(dict.fromkeys(_TYPE_NAMES.get(k, k.__name__) for k in kinds))
@@ -194,9 +204,20 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         )
     gates = [
         parse_bound(settings[kind], kind, label)
-        for kind in ("max", "min", "max_increase")
+        for kind in ("max", "min", "max_increase", "slice_max", "slice_min")
         if kind in settings
     ]
+    group_by = _as_list(settings.get("group_by"))
+    if ("slice_max" in settings or "slice_min" in settings) and not group_by:
+        raise ConfigError(f"{label}: slice_max and slice_min gate slices: set group_by")
+    for key in ("min_slice_size", "max_slices"):
+        if key in settings and settings[key] < 1:
+            raise ConfigError(f"{label}: {key} must be at least 1, got {settings[key]}")
+    analysis = Analysis(
+        group_by=tuple(group_by),
+        min_slice_size=settings.get("min_slice_size", 1),
+        max_slices=settings.get("max_slices", 1000),
+    )
     if "max_increase" in settings and not settings.get("baseline_pred"):
         raise ConfigError(f"{label}: max_increase needs baseline_pred (in [inputs] or the check)")
     weight = settings.get("sample_weight")
@@ -214,6 +235,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         one_hot=settings.get("one_hot", False),
         scheduler=settings.get("scheduler"),
         baseline_pred=settings.get("baseline_pred"),
+        group_by=group_by,
         say=config_key,
     )
     return Check(
@@ -224,6 +246,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         gates=gates,
         inputs=inputs,
         nan_policy=settings.get("nan_policy", "raise"),
+        analysis=analysis,
     )
 
 
@@ -248,8 +271,10 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, check in enumerate(checks):
         if i not in errors:
-            groups.setdefault((repr(check.inputs), check.nan_policy), []).append(i)
+            key = (repr(check.inputs), check.nan_policy, check.analysis)
+            groups.setdefault(key, []).append(i)
     results: list[Result | None] = [None] * len(checks)
+    slices: dict[int, list[Result]] = {}
     seconds = [0.0] * len(checks)
     warnings: list[str] = []
     for members in groups.values():
@@ -262,6 +287,7 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
                 first.inputs,
                 nan_policy=first.nan_policy,
                 gates={j: checks[i].gates for j, i in enumerate(members)},
+                analysis=first.analysis,
             )
         except LossCliError as exc:
             errors.update({i: str(exc) for i in members})
@@ -269,9 +295,26 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
         elapsed = (time.perf_counter() - start) / len(members)
         n = evaluation.n_omitted
         dropped = [omitted_warning(n, config_key)] if n else []
-        for j, i in enumerate(members):
-            results[i] = evaluation.results[j]
+        for j, (whole, parts) in enumerate(_per_loss(evaluation.results)):
+            i = members[j]
+            results[i] = whole
+            if parts:
+                slices[i] = parts
             seconds[i] = elapsed
-            own = [*dropped, *evaluation.results[j].warnings]
+            own = [*dropped, *whole.warnings, *(m for part in parts for m in part.warnings)]
             warnings += [f"{checks[i].name}: {m}" for m in own]
-    return CheckRun(config, checks, results, seconds, warnings, dict(sorted(errors.items())))
+    return CheckRun(
+        config, checks, results, seconds, warnings, dict(sorted(errors.items())), slices
+    )
+
+
+def _per_loss(results: list[Result]) -> list[tuple[Result, list[Result]]]:
+    """An evaluation's results as each loss's whole-input result and its slices' (which
+    follow it)."""
+    grouped: list[tuple[Result, list[Result]]] = []
+    for result in results:
+        if result.slice:  # a slice of the loss before
+            grouped[-1][1].append(result)
+        else:
+            grouped.append((result, []))
+    return grouped

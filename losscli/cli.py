@@ -466,7 +466,10 @@ def check_command(
             error_line(f"{checks[i].name}: {one_line(message)}")
         raise click.exceptions.Exit(EXIT_USAGE)
     if not quiet:
-        for line in render.failed_gate_lines(run.results, [c.name for c in checks]):
+        every = [*run.results, *(s for parts in run.slices.values() for s in parts)]
+        names = [c.name for c in checks]
+        names += [checks[i].name for i, parts in run.slices.items() for _ in parts]
+        for line in render.failed_gate_lines(every, names):
             warn(line, prefix="")
     if not run.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)

@@ -12,6 +12,7 @@ import socket
 import xml.etree.ElementTree as ET
 
 from losscli.checks import CheckRun
+from losscli.engine import slice_label
 
 
 def _number(value: object) -> str:
@@ -20,7 +21,10 @@ def _number(value: object) -> str:
 
 def junit_xml(run: CheckRun) -> bytes:
     """One testcase per check: a failed gate is a ``<failure>``, an input error an ``<error>``."""
-    failures = sum(r is not None and not r.passed for r in run.results)
+    failures = sum(
+        r is not None and not (r.passed and all(s.passed for s in run.slices.get(i, [])))
+        for i, r in enumerate(run.results)
+    )
     errors = str(len(run.errors))
     total_time = f"{sum(run.seconds):.6f}"
     tests = str(len(run.checks))
@@ -71,12 +75,20 @@ def junit_xml(run: CheckRun) -> bytes:
             f"{o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
             for o in result.gates
         ]
-        failed = [o for o in result.gates if not o.passed]
+        failed = [(result.loss.name, o) for o in result.gates if not o.passed]
+        for part in run.slices.get(i, []):  # a check's slices, each with its gates
+            where = f"{result.loss.name} [{slice_label(part.slice or {})}]"
+            lines.append(f"slice {where}: value {_number(part.value)}, {part.n_samples} samples")
+            lines += [
+                f"  {o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
+                for o in part.gates
+            ]
+            failed += [(where, o) for o in part.gates if not o.passed]
         if failed:
             failure = ET.SubElement(
                 case,
                 "failure",
-                message="; ".join(f"{result.loss.name}: {o.reason}" for o in failed),
+                message="; ".join(f"{name}: {o.reason}" for name, o in failed),
                 type="QualityGateFailure",
             )
             failure.text = "\n".join(lines)

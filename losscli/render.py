@@ -150,7 +150,12 @@ def check_report(run: CheckRun) -> dict[str, Any]:
             )
             continue
         checks.append({"name": check.name, **_entry(result, f"checks[{i}]", warnings)})
-        checks[-1].setdefault("passed", True)
+        parts = run.slices.get(i, [])
+        if parts:
+            checks[-1]["slices"] = [
+                _entry(part, f"checks[{i}].slices[{j}]", warnings) for j, part in enumerate(parts)
+            ]
+        checks[-1]["passed"] = result.passed and all(part.passed for part in parts)
     return {
         "version": __version__,
         "config": str(run.config),
@@ -285,46 +290,59 @@ def _sliced(results: Sequence[Result | None]) -> bool:
     return any(r is not None and r.slice is not None for r in results)
 
 
-def _slice_cell(result: Result) -> list[str]:
+def _slice_cell(result: Result, sliced: bool = False) -> list[str]:
+    """The slice column's cell: a slice's label, ``(all)``; empty in a sliced table for a
+    result without slices; nothing in a table without the column."""
     from losscli.engine import slice_label
 
-    return [slice_label(result.slice)] if result.slice is not None else []
+    if result.slice is not None:
+        return [slice_label(result.slice)]
+    return [""] if sliced else []
 
 
 def result_rows(
-    results: list[Result], names: list[str] | None = None, group_digits: bool = False
+    results: list[Result],
+    names: list[str] | None = None,
+    group_digits: bool = False,
+    sliced: bool | None = None,
 ) -> list[list[str]]:
     extra = _extra_columns(results)
+    sliced = _sliced(results) if sliced is None else sliced
     rows = []
     for i, r in enumerate(results):
         first = [names[i], r.spec] if names else [r.loss.name, params_text(r.loss)]
         samples = f"{r.n_samples:,}" if group_digits else str(r.n_samples)
         value = "null" if r.value is None and r.slice else value_text(r.value, r.n_samples)
         rest = [r.loss.reduction, value, samples]
-        rows.append(first + _slice_cell(r) + rest + _extra_cells(r, extra))
+        rows.append(first + _slice_cell(r, sliced) + rest + _extra_cells(r, extra))
     return rows
 
 
 def check_table_rows(
     run: CheckRun, group_digits: bool = False
 ) -> tuple[list[str], list[list[str]]]:
-    """The header and rows of ``losscli check``: a check that ended in an error gets ERROR."""
+    """The header and rows of ``losscli check``: a check that ended in an error gets ERROR;
+    a check with slices a row per slice after its own."""
     done = [r for r in run.results if r is not None]
+    done += [s for parts in run.slices.values() for s in parts]
     header = result_header(done, names=["check"])
+    sliced = _sliced(done)
+    base = 6 if sliced else 5  # check, loss, [slice,] reduction, value, samples
+    extra = _extra_columns(done)
     if run.errors and "status" not in header:
         header.append("status")
     rows = []
-    for check, result in zip(run.checks, run.results, strict=True):
+    for i, (check, result) in enumerate(zip(run.checks, run.results, strict=True)):
         if result is None:
-            row = [check.name, check.loss, check.reduction, "ERROR", ""]
-            row += [""] * (len(header) - len(row) - 1) + ["ERROR"]
-        else:
-            row = result_rows([result], [check.name], group_digits)[0]
-            extra = _extra_columns(done)
-            row = row[:5] + _extra_cells(result, extra)
+            row = [check.name, check.loss, *([""] if sliced else []), check.reduction, "ERROR", ""]
+            rows.append(row + [""] * (len(header) - len(row) - 1) + ["ERROR"])
+            continue
+        for each in [result, *run.slices.get(i, [])]:
+            row = result_rows([each], [check.name], group_digits, sliced)[0][:base]
+            row += _extra_cells(each, extra)
             if len(row) < len(header):
-                row.append("PASS" if result.passed else "FAIL")
-        rows.append(row)
+                row.append("PASS" if each.passed else "FAIL")
+            rows.append(row)
     return header, rows
 
 

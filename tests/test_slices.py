@@ -202,3 +202,45 @@ def test_an_id_column_stops_at_ten_times_the_slice_limit():
         losscli.evaluate(
             "mse", data=frame.head(70), true_col="y", pred_col="p", group_by="id", max_slices=50
         )
+
+
+def test_check_files_gate_slices_and_junit_lists_the_failing_ones(tmp_path, frame):
+    frame.to_parquet(tmp_path / "t.parquet")
+    by_region = {
+        (None if key is None or key != key else key): float(np.mean((rows["y"] - rows["p"]) ** 2))
+        for key, rows in frame.groupby("region", dropna=False)
+    }
+    worst_key = max(by_region, key=lambda k: by_region[k])
+    bound = sorted(by_region.values())[-2] + 1e-9  # only the worst slice is above it
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[inputs]\ndata = "{tmp_path / "t.parquet"}"\ntrue_col = "y"\npred_col = "p"\n'
+        'group_by = ["region"]\nmin_slice_size = 1\n'
+        f'[[checks]]\nname = "per region"\nloss = "mse"\nmax = 100\nslice_max = {bound!r}\n'
+        '[[checks]]\nname = "whole"\nloss = "mae"\nmax = 100\n'
+    )
+    label = "null" if worst_key is None else worst_key
+    result = invoke("check", config, "--junit-xml", tmp_path / "r.xml", code=1)
+    assert result.stderr.splitlines()[-1].startswith(
+        f"FAIL: per region [region={label}]: slice_max"
+    )
+    assert f"region={label}" in result.stdout and "FAIL" in result.stdout
+    xml = (tmp_path / "r.xml").read_text()
+    assert xml.count("<failure") == 1
+    assert f'message="mean_squared_error [region={label}]: ' in xml
+    document = json.loads(invoke("check", config, "-f", "json", code=1).stdout)
+    first, second = document["checks"]
+    assert first["passed"] is False and second["passed"] is True
+    assert [s["slice"]["region"] for s in first["slices"]] == ["apac", "eu", "us", None]
+    np.testing.assert_allclose(
+        [s["value"] for s in first["slices"]],
+        [by_region[k] for k in ["apac", "eu", "us", None]],
+        rtol=1e-12,
+    )
+    config.write_text(
+        f'[inputs]\ndata = "{tmp_path / "t.parquet"}"\ntrue_col = "y"\npred_col = "p"\n'
+        '[[checks]]\nloss = "mse"\nslice_max = 1\n'
+    )
+    assert invoke("check", config, code=2).stderr == (
+        f"Error: {config} checks[0]: slice_max and slice_min gate slices: set group_by\n"
+    )
