@@ -101,8 +101,9 @@ def evaluate(
     other options are ``prepare``'s: ``y_true``, ``y_pred``, ``sample_weight``, ``data``,
     ``true_col``, ``pred_col``, ``weight_col``, ``baseline_pred``, ``reduction``, ``dtype``,
     ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
-    ``delimiter``, ``scheduler``, ``group_by`` (a column or columns of ``data``: one result
-    per slice after the whole input's), ``min_slice_size``, ``max_slices``.
+    ``delimiter``, ``scheduler``, ``group_by`` (a column or columns of ``data``, or of
+    ``groups``, a table row for row with ``y_true``: one result per slice after the whole
+    input's), ``min_slice_size``, ``max_slices``.
 
     >>> import numpy as np, losscli
     >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
@@ -166,6 +167,7 @@ def prepare(
     delimiter: str | None = None,
     scheduler: str | None = None,
     group_by: str | Sequence[str] | None = None,
+    groups: Any = None,
     min_slice_size: int = 1,
     max_slices: int = 1000,
 ) -> Prepared:
@@ -198,6 +200,7 @@ def prepare(
         scheduler=scheduler,
         baseline_pred=_named(baseline_pred, "baseline_pred"),
         group_by=_columns(group_by),
+        groups=_named(groups, "groups"),
     )
     bins = 30 if histogram is True else int(histogram or 0)
     if min_slice_size < 1 or max_slices < 1:

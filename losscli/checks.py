@@ -50,6 +50,7 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "scheduler": _TEXT,
     "nan_policy": _TEXT,
     "group_by": (str, list),
+    "groups": _TEXT,
     "min_slice_size": (int,),
     "max_slices": (int,),
 }
@@ -65,7 +66,7 @@ CHECK_KEYS: dict[str, tuple[type, ...]] = {
     "slice_min": _NUMBER,
     **INPUT_KEYS,
 }
-_PATH_KEYS = ("y_true", "y_pred", "data", "baseline_pred", "sample_weight")
+_PATH_KEYS = ("y_true", "y_pred", "data", "baseline_pred", "sample_weight", "groups")
 _TYPE_NAMES = {
     str: "a string",
     int: "a number",
@@ -236,6 +237,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         scheduler=settings.get("scheduler"),
         baseline_pred=settings.get("baseline_pred"),
         group_by=group_by,
+        groups=settings.get("groups"),
         say=config_key,
     )
     return Check(

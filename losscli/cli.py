@@ -94,6 +94,12 @@ def cli() -> None:
     "(repeatable) of --data.",
 )
 @click.option(
+    "--groups",
+    metavar="PATH",
+    help="A table (CSV or Parquet) of the --group-by columns, row for row with --y-true and "
+    "--y-pred.",
+)
+@click.option(
     "--min-slice-size",
     type=click.IntRange(1),
     default=1,
@@ -182,6 +188,7 @@ def eval_command(
     worst: int | None,
     bins: int | None,
     group_by: tuple[str, ...],
+    groups: str | None,
     min_slice_size: int,
     max_slices: int,
     plot: str | None,
@@ -228,6 +235,7 @@ def eval_command(
         delimiter=delimiter,
         scheduler=scheduler,
         group_by=list(group_by),
+        groups=groups,
         min_slice_size=min_slice_size,
         max_slices=max_slices,
     )

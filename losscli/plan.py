@@ -65,18 +65,35 @@ class InputSpec(NamedTuple):
     only: tuple[str, ...] = ()
     #: Columns of the table whose values cut the input into slices (``--group-by``).
     group_by: Sequence[str] = ()
+    #: A table holding those columns, row for row with the labels and predictions, when they
+    #: come from separate files (``--groups``).
+    groups: str | None = None
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
     def paths(self) -> list[str]:
         """Every file this run reads: the one list that no output may replace."""
-        named = (self.y_true, self.y_pred, self.data, self.baseline_pred, self.sample_weight)
+        named = (
+            self.y_true,
+            self.y_pred,
+            self.data,
+            self.baseline_pred,
+            self.sample_weight,
+            self.groups,
+        )
         return [
             p for p in named if isinstance(p, str) and p and p != STDIN and parse_number(p) is None
         ]
 
     def reads_stdin(self) -> bool:
-        named = (self.y_true, self.y_pred, self.data, self.baseline_pred, self.sample_weight)
+        named = (
+            self.y_true,
+            self.y_pred,
+            self.data,
+            self.baseline_pred,
+            self.sample_weight,
+            self.groups,
+        )
         return STDIN in named
 
 
@@ -134,6 +151,11 @@ def open_inputs(spec: InputSpec) -> Inputs:
             )
         want(spec.data, "y_true", Request(tuple(spec.true_cols), say("true_col")))
         want(spec.data, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
+        if spec.groups:
+            raise InputError(
+                f"{say('groups')} is for labels and predictions in separate files; with "
+                f"{say('data')}, {say('group_by')} names columns of that table"
+            )
         if spec.group_by:
             want(spec.data, GROUP, Request(tuple(spec.group_by), say("group_by")))
         if spec.weight_col:
@@ -143,11 +165,21 @@ def open_inputs(spec: InputSpec) -> Inputs:
                 )
             want(spec.data, "sample_weight", weight_request)
     else:
-        if spec.group_by:
+        if spec.group_by and not spec.groups:
             raise InputError(
-                f"{say('group_by')} takes columns of one table: give {say('data')} with "
-                f"{say('true_col')} and {say('pred_col')}"
+                f"{say('group_by')} takes columns of a table: give {say('data')} with "
+                f"{say('true_col')} and {say('pred_col')}, or {say('groups')} PATH, a table "
+                "of those columns row for row with the files"
             )
+        if spec.groups:
+            if not spec.group_by:
+                raise InputError(f"{say('groups')} needs {say('group_by')} COL: its columns")
+            array_file = not isinstance(spec.groups, InMemory) and detect_format(
+                spec.groups, spec.input_format
+            )[0] in (Format.NPY, Format.NPZ)
+            if array_file:
+                raise InputError(f"{spec.groups}: {say('groups')} needs a table (CSV or Parquet)")
+            want(spec.groups, GROUP, Request(tuple(spec.group_by), say("group_by")))
         if not spec.y_true or not spec.y_pred:
             missing = say("y_true") if not spec.y_true else say("y_pred")
             raise InputError(
@@ -269,6 +301,7 @@ def _count_mismatch(inputs: Inputs, counts: dict[int, int]) -> InputError:
     for role, what in (
         ("sample_weight", "the sample weights"),
         ("baseline_pred", "the baseline predictions"),
+        (GROUP, "the --group-by columns"),
     ):
         if role in by_role and by_role[role] != pred_rows:
             extra = "; give one weight per sample or a number" if role == "sample_weight" else ""

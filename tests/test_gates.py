@@ -379,7 +379,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
     [
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmaxx = 1\n',
-            "checks[0]: unknown key 'maxx'; did you mean max? known keys: name, loss, reduction, dtype, max, min, max_increase, slice_max, slice_min, y_true, y_pred, sample_weight, data, true_col, pred_col, weight_col, baseline_pred, input_format, header, delimiter, one_hot, scheduler, nan_policy, group_by, min_slice_size, max_slices",
+            "checks[0]: unknown key 'maxx'; did you mean max? known keys: name, loss, reduction, dtype, max, min, max_increase, slice_max, slice_min, y_true, y_pred, sample_weight, data, true_col, pred_col, weight_col, baseline_pred, input_format, header, delimiter, one_hot, scheduler, nan_policy, group_by, groups, min_slice_size, max_slices",
         ),
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax = "low"\n',

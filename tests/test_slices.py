@@ -173,7 +173,7 @@ def test_the_table_and_csv_name_slices(tmp_path, frame):
 
 def test_group_by_needs_a_table(tmp_path):
     np.save(tmp_path / "y.npy", np.zeros(3))
-    with pytest.raises(InputError, match=r"--group-by takes columns of one table"):
+    with pytest.raises(InputError, match=r"--group-by takes columns of a table"):
         evaluate(
             [losses.MeanSquaredError()],
             ["mse"],
@@ -243,4 +243,49 @@ def test_check_files_gate_slices_and_junit_lists_the_failing_ones(tmp_path, fram
     )
     assert invoke("check", config, code=2).stderr == (
         f"Error: {config} checks[0]: slice_max and slice_min gate slices: set group_by\n"
+    )
+
+
+def test_groups_from_a_table_beside_array_files(tmp_path, frame):
+    y, p = frame["y"].to_numpy(), frame["p"].to_numpy()
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "p.npy", p)
+    frame[["region", "day"]].to_parquet(tmp_path / "g.parquet")
+    frame[["region"]].to_csv(tmp_path / "g.csv", index=False)
+    arrays = ["--y-true", tmp_path / "y.npy", "--y-pred", tmp_path / "p.npy"]
+    document = json.loads(
+        invoke("eval", "mse", *arrays, "--groups", tmp_path / "g.parquet", "--group-by", "day",
+               "-f", "json", code=0).stdout
+    )  # fmt: skip
+    want = _expected(frame, ["day"], losses.MeanSquaredError(), weighted=False)
+    assert [r["slice"] for r in document["results"][1:]] == [w[0] for w in want]
+    np.testing.assert_allclose(
+        [r["value"] for r in document["results"][1:]], [w[1] for w in want], rtol=1e-12
+    )
+    by_csv = losscli.evaluate("mse", y, p, groups=str(tmp_path / "g.csv"), group_by="region")
+    by_frame = losscli.evaluate("mse", y, p, groups=frame[["region"]], group_by="region")
+    assert [r.value for r in by_csv.results] == pytest.approx(
+        [r.value for r in by_frame.results], rel=1e-15
+    )
+    assert [r.slice for r in by_frame.results[1:]] == [
+        {"region": k} for k in ["apac", "eu", "us", None]
+    ]
+    frame[["region"]].head(10).to_csv(tmp_path / "short.csv", index=False)
+    result = invoke(
+        "eval", "mse", *arrays, "--groups", tmp_path / "short.csv", "--group-by", "region", code=2
+    )
+    assert result.stderr == (
+        f"Error: the --group-by columns have 10 rows ({tmp_path / 'short.csv'}) but there are "
+        f"{len(frame)} samples\n"
+    )
+    assert invoke("eval", "mse", *arrays, "--groups", tmp_path / "g.csv", code=2).stderr == (
+        "Error: --groups needs --group-by COL: its columns\n"
+    )
+    frame.to_parquet(tmp_path / "t.parquet")
+    table = ["--data", tmp_path / "t.parquet", "--true-col", "y", "--pred-col", "p"]
+    assert invoke(
+        "eval", "mse", *table, "--groups", tmp_path / "g.csv", "--group-by", "region", code=2
+    ).stderr == (
+        "Error: --groups is for labels and predictions in separate files; with --data, "
+        "--group-by names columns of that table\n"
     )
