@@ -71,9 +71,9 @@ class InputSpec(NamedTuple):
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
-    def paths(self) -> list[str]:
-        """Every file this run reads: the one list that no output may replace."""
-        named = (
+    def named(self) -> tuple[Any, ...]:
+        """Every input as given: paths, ``-``, numbers (a weight), data given in Python."""
+        return (
             self.y_true,
             self.y_pred,
             self.data,
@@ -81,20 +81,17 @@ class InputSpec(NamedTuple):
             self.sample_weight,
             self.groups,
         )
+
+    def paths(self) -> list[str]:
+        """Every file this run reads: the one list that no output may replace."""
         return [
-            p for p in named if isinstance(p, str) and p and p != STDIN and parse_number(p) is None
+            p
+            for p in self.named()
+            if isinstance(p, str) and p and p != STDIN and parse_number(p) is None
         ]
 
     def reads_stdin(self) -> bool:
-        named = (
-            self.y_true,
-            self.y_pred,
-            self.data,
-            self.baseline_pred,
-            self.sample_weight,
-            self.groups,
-        )
-        return STDIN in named
+        return STDIN in self.named()
 
 
 Chunk = dict[str, np.ndarray]
