@@ -206,6 +206,15 @@ class Task:
         self.kept: list[np.ndarray] = []
 
 
+def tasks_for(
+    losses: list[Loss], specs: list[str], with_baseline: bool, analysis: Analysis
+) -> list[Task]:
+    """One Task per loss of a run, each with an empty accumulator."""
+    return [
+        Task(loss, spec, with_baseline, analysis) for loss, spec in zip(losses, specs, strict=True)
+    ]
+
+
 class Context:
     """What every chunk is evaluated with."""
 
@@ -362,12 +371,11 @@ def factorize(
     """Rows of value codes (``(n, columns)``) as slice numbers 0..k-1 and the k slices' keys,
     each a tuple of values (None for null)."""
     combined = np.zeros(len(codes), dtype=np.int64)
+    first = np.zeros(0, dtype=np.int64)
     for j in range(codes.shape[1]):
         column, _ = _dense(codes[:, j])
         combined = combined * (int(column.max()) + 1 if len(column) else 1) + column
         combined, first = _dense(combined)  # stays below the row count
-    if not codes.shape[1]:
-        first = np.zeros(0, dtype=np.int64)
     return combined, [tuple(_plain_key(v) for v in group_codes.key(codes[i])) for i in first]
 
 

@@ -28,6 +28,7 @@ from losscli.accumulate import (
     Task,
     map_chunk,
     shape_chunk,
+    tasks_for,
     whole_input_facts,
 )
 from losscli.analysis import NO_ANALYSIS, Analysis
@@ -37,6 +38,7 @@ from losscli.mistakes import check_labels, nan_error, negative_weights, omitted_
 from losscli.plan import (
     NAN_POLICIES,
     Chunk,
+    Inputs,
     InputSpec,
     PerSampleSink,
     Progress,
@@ -223,16 +225,9 @@ def run(
             source.spool()  # a first pass over the labels: standard input is kept in a file
     rows = chunk_rows or rows_per_chunk(opened)
     total = opened.sources[0].n_rows if all(s.n_rows is not None for s in opened.sources) else None
-    tasks = [
-        Task(loss, spec, bool(inputs.baseline_pred), analysis)
-        for loss, spec in zip(losses, specs, strict=True)
-    ]
+    tasks = tasks_for(losses, specs, bool(inputs.baseline_pred), analysis)
     with np.errstate(all="ignore"):
-        chunks = aligned(opened, rows)
-        if any(source.decodes for source in opened.sources):
-            # Parsing CSV or decoding Parquet releases the GIL: a reader thread keeps the
-            # second core busy. Plain .npy reads are copies, faster without thread handoffs.
-            chunks = prefetched(chunks)
+        chunks = _in_order_chunks(opened, rows)
         first = next(chunks, None)
         if first is None:
             raise InputError(f"{opened.labels['y_pred']} holds no samples")
@@ -279,9 +274,7 @@ def run(
                 # order, says exactly what one reader says (a row counted from the start, the
                 # first error met; a damaged file fails the same way).
                 opened = open_inputs(inputs)
-                stream = aligned(opened, rows)
-                if any(source.decodes for source in opened.sources):
-                    stream = prefetched(stream)
+                stream = _in_order_chunks(opened, rows)
                 ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot)
                 for task in tasks:
                     task.total = task.total.like()
@@ -295,6 +288,14 @@ def run(
     for source in opened.sources:
         warnings += source.warnings
     return tasks, state, dict(opened.labels), warnings
+
+
+def _in_order_chunks(opened: Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
+    """The inputs' chunks in input order. Parsing CSV or decoding Parquet releases the GIL, so
+    a reader thread keeps the second core busy; plain .npy reads are copies, faster without
+    thread handoffs."""
+    chunks = aligned(opened, rows)
+    return prefetched(chunks) if any(source.decodes for source in opened.sources) else chunks
 
 
 def _in_order(

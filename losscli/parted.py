@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from losscli.accumulate import LossAccumulator, Merged, Task, whole_input_facts
+from losscli.accumulate import LossAccumulator, Merged, Task, tasks_for, whole_input_facts
 from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.dataset_output import DatasetOutput, Written
 from losscli.errors import InputError
@@ -174,10 +174,7 @@ def evaluate_parts(
         whole_input=whole_input,
         analysis=analysis,
     )
-    tasks = [
-        Task(loss, spec, bool(inputs.baseline_pred), analysis)
-        for loss, spec in zip(losses, specs, strict=True)
-    ]
+    tasks = tasks_for(losses, specs, bool(inputs.baseline_pred), analysis)
     state = Merged()
     warnings: list[str] = []
     for part in outputs:
