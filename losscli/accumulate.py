@@ -23,6 +23,7 @@ from losscli.mistakes import InputChecks
 from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
 from losscli.readers.tables import GROUP, GroupCodes
 from losscli.reduction import RunningReduction
+from losscli.resample import Rows
 
 
 def shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
@@ -65,8 +66,9 @@ class LossAccumulator:
     ) -> None:
         self.loss = loss
         self.spec = spec or loss.name
-        self.running = RunningReduction(loss.reduction)
-        self.baseline = RunningReduction(loss.reduction) if with_baseline else None
+        resampled = analysis.resampling is not None
+        self.running = RunningReduction(loss.reduction, resampled)
+        self.baseline = RunningReduction(loss.reduction, resampled) if with_baseline else None
         self.checks = InputChecks(loss)
         self.analysis = analysis
         self.worst = WorstK(analysis.worst) if analysis.worst else None
@@ -93,8 +95,9 @@ class LossAccumulator:
                 if len(self.overflow) < 10 * self.analysis.max_slices:
                     self.overflow.add(key)
                 return None
-            # A slice's own sums; the worst samples and the distribution are the whole input's.
-            found = LossAccumulator(self.loss, self.baseline is not None, NO_ANALYSIS, self.spec)
+            found = LossAccumulator(
+                self.loss, self.baseline is not None, self.analysis.for_slice(), self.spec
+            )
             self.slices[key] = found
         return found
 
@@ -106,22 +109,24 @@ class LossAccumulator:
         kept_rows: np.ndarray | None,
         facts: BatchFacts | None,
         slices: tuple[np.ndarray, list[tuple[Any, ...]]] | None = None,
+        rows: Rows | None = None,
     ) -> np.ndarray:
         """Add a chunk of aligned rows (and, by slice, ``slices``: each row's slice number and
-        the slices' keys); return its weighted per-sample losses."""
+        the slices' keys; with ``--ci``, ``rows``: their buckets); return its weighted
+        per-sample losses."""
         if self.slices is not None and slices is not None:
-            self._by_slice(chunk, weights, offset, kept_rows, facts, *slices)
+            self._by_slice(chunk, weights, offset, kept_rows, facts, rows, *slices)
         self.n += len(chunk["y_pred"])
         y_true, y_pred = chunk["y_true"], chunk["y_pred"]
         self.checks.update(offset, y_true, y_pred)
         values, mask = _per_sample(self.loss, y_true, y_pred, facts, offset, kept_rows)
-        weighted = self.running.add(values, weights, mask)
+        weighted = self.running.add(values, weights, mask, rows)
         if self.analysis:
             self._analyse(weighted, chunk, weights, offset, kept_rows)
         if self.baseline is not None:
             baseline = chunk["baseline_pred"]
             b_values, b_mask = _per_sample(self.loss, y_true, baseline, facts, offset, kept_rows)
-            self.baseline.add(b_values, weights, b_mask)
+            self.baseline.add(b_values, weights, b_mask, rows)
         return weighted
 
     def _analyse(
@@ -149,6 +154,7 @@ class LossAccumulator:
         offset: int,
         kept_rows: np.ndarray | None,
         facts: BatchFacts | None,
+        rows: Rows | None,
         codes: np.ndarray,
         uniques: list[tuple[Any, ...]],
     ) -> None:
@@ -157,7 +163,7 @@ class LossAccumulator:
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
         n = len(codes)
-        rows = kept_rows if kept_rows is not None else np.arange(n)
+        kept = kept_rows if kept_rows is not None else np.arange(n)
         per_sample = isinstance(weights, np.ndarray) and weights.ndim and len(weights) == n
         for code, key in enumerate(uniques):
             take = order[bounds[code] : bounds[code + 1]]
@@ -166,7 +172,12 @@ class LossAccumulator:
                 continue
             part = {role: array[take] for role, array in chunk.items()}
             accumulator.update(
-                part, weights[take] if per_sample else weights, offset, rows[take], facts
+                part,
+                weights[take] if per_sample else weights,
+                offset,
+                kept[take],
+                facts,
+                rows=None if rows is None else rows.take(take),
             )
 
     def merge(self, other: LossAccumulator) -> None:
@@ -225,6 +236,7 @@ class Context:
         nan_policy: str,
         facts: BatchFacts | None,
         one_hot: bool,
+        first_row: int = 0,
     ) -> None:
         self.tasks = tasks
         self.labels = opened.labels
@@ -232,6 +244,10 @@ class Context:
         self.nan_policy = nan_policy
         self.facts = facts
         self.one_hot = one_hot
+        #: ``--ci``: the rows' buckets are keyed by their index in the whole input: a part's
+        #: rows (a file of a dataset, evaluated on its own) start here.
+        self.first_row = first_row
+        self.resampling = tasks[0].total.analysis.resampling if tasks else None
         #: The codes of the ``--group-by`` values, kept by the source that reads them.
         self.group_codes: GroupCodes | None = next(
             (
@@ -288,13 +304,18 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
     weights = chunk.get("sample_weight", ctx.scalar_weight)
     if "sample_weight" in chunk:
         outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
+    buckets = None
+    if ctx.resampling is not None:
+        buckets = Rows.of(offset + ctx.first_row, kept_rows, outcome.n, ctx.resampling.seed)
     slices = None
     codes = raw.get(GROUP)
     if codes is not None and ctx.group_codes is not None:
         slices = factorize(codes[kept_rows] if kept_rows is not None else codes, ctx.group_codes)
     for task in ctx.tasks:
         part = task.total.like()
-        outcome.weighted.append(part.update(chunk, weights, offset, kept_rows, ctx.facts, slices))
+        outcome.weighted.append(
+            part.update(chunk, weights, offset, kept_rows, ctx.facts, slices, buckets)
+        )
         outcome.parts.append(part)
     return outcome
 

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.resample import Resampling
 
 #: Per-sample losses kept exactly, per loss, for the distribution; past this many, a sketch.
 EXACT_VALUES = 1 << 20
@@ -27,19 +28,26 @@ QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 class Analysis(NamedTuple):
     """What to find besides the reduced value: the ``worst`` K samples (0: none), the
-    distribution in ``bins`` bins (0: none), and values by slice of the ``group_by`` columns
+    distribution in ``bins`` bins (0: none), values by slice of the ``group_by`` columns
     (slices of fewer than ``min_slice_size`` samples get no value; more than ``max_slices``
-    slices are an error)."""
+    slices are an error), and confidence intervals (``resampling``)."""
 
     worst: int = 0
     bins: int = 0
     group_by: tuple[str, ...] = ()
     min_slice_size: int = 1
     max_slices: int = 1000
+    #: ``--ci``: confidence intervals by resampling row buckets.
+    resampling: Resampling | None = None
 
     def __bool__(self) -> bool:
         """Anything to find in the per-sample losses (the slices take their own sums)."""
         return bool(self.worst or self.bins)
+
+    def for_slice(self) -> Analysis:
+        """What a slice finds: its own sums and intervals (the worst samples and the
+        distribution are the whole input's)."""
+        return Analysis(resampling=self.resampling)
 
 
 #: Nothing besides the reduced value.

@@ -15,6 +15,7 @@ from losscli.engine import evaluate as run_evaluation
 from losscli.errors import InputError
 from losscli.losses import Loss
 from losscli.readers.memory import InMemory
+from losscli.resample import resampling_for
 
 
 class Report:
@@ -45,7 +46,9 @@ class Report:
     def to_pandas(self) -> Any:
         """One row per result: ``loss``, ``spec``, ``reduction``, ``value``, ``n_samples``, and
         when asked for ``baseline``/``difference``, ``passed``, ``p50``/``p90``/``p99``
-        (the distribution) and ``worst`` (its list of samples)."""
+        (the distribution), ``worst`` (its list of samples), ``ci_low``/``ci_high`` and
+        ``difference_low``/``difference_high`` (the intervals), and with slices a column per
+        ``group_by`` column (empty for the whole input)."""
         import pandas as pd
 
         rows = []
@@ -56,6 +59,12 @@ class Report:
                     row[key] = entry[key]
             if "distribution" in entry:
                 row.update(entry["distribution"]["quantiles"])
+            if entry.get("slice"):
+                row.update(entry["slice"])  # a column per --group-by column
+            for key, prefix in (("ci", "ci"), ("difference_ci", "difference")):
+                if entry.get(key):
+                    row[f"{prefix}_low"] = entry[key]["low"]
+                    row[f"{prefix}_high"] = entry[key]["high"]
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -103,7 +112,8 @@ def evaluate(
     ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
     ``delimiter``, ``scheduler``, ``group_by`` (a column or columns of ``data``, or of
     ``groups``, a table row for row with ``y_true``: one result per slice after the whole
-    input's), ``min_slice_size``, ``max_slices``.
+    input's), ``min_slice_size``, ``max_slices``, ``ci`` (a level, or True for 0.95),
+    ``bootstrap``, ``seed``.
 
     >>> import numpy as np, losscli
     >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
@@ -170,6 +180,10 @@ def prepare(
     groups: Any = None,
     min_slice_size: int = 1,
     max_slices: int = 1000,
+    ci: float | bool | None = None,
+    bootstrap: int | None = None,
+    seed: int | None = None,
+    significance: float | None = None,
 ) -> Prepared:
     """The losses built and the inputs named, as ``evaluate`` takes them (the command
     checks its outputs against ``inputs.paths()`` before it runs)."""
@@ -206,6 +220,11 @@ def prepare(
     if min_slice_size < 1 or max_slices < 1:
         raise InputError("min_slice_size and max_slices must be at least 1")
     analysis = Analysis(
-        worst or 0, bins, tuple(_columns(group_by)), int(min_slice_size), int(max_slices)
+        worst or 0,
+        bins,
+        tuple(_columns(group_by)),
+        int(min_slice_size),
+        int(max_slices),
+        resampling_for(ci, bootstrap, seed, significance, say=str),
     )
     return Prepared(built, specs, inputs, analysis)

@@ -16,7 +16,9 @@ from losscli import __version__
 from losscli.options import (
     CONTEXT,
     FORMATS,
+    analysis_options,
     collect_loss_options,
+    gate_options,
     input_options,
     loss_options,
 )
@@ -71,95 +73,8 @@ def cli() -> None:
     "ending in / (a directory or URI) gets a Parquet dataset, one file per input file.",
 )
 @click.option("--force", is_flag=True, help="Let --output replace an existing file or part files.")
-@click.option(
-    "--worst",
-    type=click.IntRange(1, 100_000),
-    metavar="K",
-    help="Also list the K samples with the largest weighted loss (row, y_true, y_pred, weight).",
-)
-@click.option(
-    "--histogram",
-    "bins",
-    type=click.IntRange(1, 1000),
-    is_flag=False,
-    flag_value=30,
-    metavar="[BINS]",
-    help="Also show the per-sample losses' distribution: quantiles and BINS bins (30).",
-)
-@click.option(
-    "--group-by",
-    multiple=True,
-    metavar="COL",
-    help="Also evaluate each slice of the input: rows with the same values of COL "
-    "(repeatable) of --data.",
-)
-@click.option(
-    "--groups",
-    metavar="PATH",
-    help="A table (CSV or Parquet) of the --group-by columns, row for row with --y-true and "
-    "--y-pred.",
-)
-@click.option(
-    "--min-slice-size",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    metavar="N",
-    help="Slices of fewer samples get no value (null) and a warning.",
-)
-@click.option(
-    "--max-slices",
-    type=click.IntRange(1),
-    default=1000,
-    show_default=True,
-    metavar="N",
-    help="More slices than N is an error.",
-)
-@click.option(
-    "--plot",
-    metavar="PATH",
-    help="Draw the distribution to PATH (.png or .svg: losscli[plot]; .html needs nothing).",
-)
-@click.option(
-    "--max",
-    "max_bounds",
-    multiple=True,
-    metavar="[LOSS=]X",
-    help="Gate: exit 1 when the loss is above X. With several losses: LOSS=X (repeatable).",
-)
-@click.option(
-    "--min",
-    "min_bounds",
-    multiple=True,
-    metavar="[LOSS=]X",
-    help="Gate: exit 1 when the loss is below X. With several losses: LOSS=X (repeatable).",
-)
-@click.option(
-    "--slice-max",
-    "slice_max",
-    multiple=True,
-    metavar="[LOSS=]X",
-    help="Gate: exit 1 when the loss of any slice is above X (with --group-by).",
-)
-@click.option(
-    "--slice-min",
-    "slice_min",
-    multiple=True,
-    metavar="[LOSS=]X",
-    help="Gate: exit 1 when the loss of any slice is below X (with --group-by).",
-)
-@click.option(
-    "--baseline-pred",
-    metavar="PATH",
-    help="A previous model's predictions: evaluated against the same labels and weights.",
-)
-@click.option(
-    "--max-increase",
-    "max_increase",
-    multiple=True,
-    metavar="[LOSS=]X[%]",
-    help="Gate: exit 1 when the loss exceeds the baseline by more than X, or X percent.",
-)
+@analysis_options
+@gate_options
 @click.option("-q", "--quiet", is_flag=True, help="No warnings or progress on stderr.")
 def eval_command(
     losses: tuple[str, ...],
@@ -191,6 +106,9 @@ def eval_command(
     groups: str | None,
     min_slice_size: int,
     max_slices: int,
+    ci: float | None,
+    bootstrap: int | None,
+    seed: int | None,
     plot: str | None,
     max_bounds: tuple[str, ...],
     min_bounds: tuple[str, ...],
@@ -198,6 +116,8 @@ def eval_command(
     slice_min: tuple[str, ...],
     baseline_pred: str | None,
     max_increase: tuple[str, ...],
+    significance: float | None,
+    non_inferiority: bool,
     quiet: bool,
 ) -> None:
     """Evaluate one or more losses on the same labels and predictions.
@@ -238,6 +158,10 @@ def eval_command(
         groups=groups,
         min_slice_size=min_slice_size,
         max_slices=max_slices,
+        ci=True if ci is None and non_inferiority else ci,
+        bootstrap=bootstrap,
+        seed=seed,
+        significance=significance,
     )
     built, spec = prepared.losses, prepared.inputs
     gates = None
@@ -256,6 +180,17 @@ def eval_command(
         has_increase = any(g.kind == "max_increase" for gs in gates.values() for g in gs)
         if has_increase and not baseline_pred:
             raise SpecError("--max-increase compares with a baseline: add --baseline-pred PATH")
+        if significance is not None or non_inferiority:
+            from losscli.gates import with_noise
+
+            gates = {i: with_noise(gs, significance, non_inferiority) for i, gs in gates.items()}
+    if (significance is not None or non_inferiority) and not max_increase:
+        from losscli.errors import SpecError
+
+        flag = "--significance" if significance is not None else "--non-inferiority"
+        raise SpecError(
+            f"{flag} makes --max-increase noise-aware: add --max-increase X and --baseline-pred"
+        )
     stdin_hint([spec], quiet)
     if plot:
         from losscli.plots import check_plot_path

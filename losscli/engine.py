@@ -52,8 +52,10 @@ from losscli.plan import (
 from losscli.readers.base import InOrderOnly, Piece, Source
 
 if TYPE_CHECKING:
+    from losscli.accumulate import LossAccumulator
     from losscli.dataset_output import DatasetOutput, Written
     from losscli.gates import Gate, GateOutcome
+    from losscli.resample import Interval
 
 __all__ = [
     "Evaluation",
@@ -84,6 +86,9 @@ class Result(NamedTuple):
     #: ``--group-by``: the slice's key by column; ``{}`` for the whole input (``(all)``);
     #: None when the run has no slices.
     slice: dict[str, Any] | None = None
+    #: ``--ci``: the value's interval, and with a baseline the difference's (paired).
+    ci: Interval | None = None
+    difference_ci: Interval | None = None
 
     @property
     def passed(self) -> bool:
@@ -167,6 +172,14 @@ def evaluate(
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
+    if analysis.resampling is not None:
+        pairs = zip(losses, specs, strict=True)
+        flat = next((spec for loss, spec in pairs if loss.reduction == "none"), None)
+        if flat is not None:
+            raise InputError(
+                f"{inputs.say('ci')} gives an interval of one value; {flat} with reduction none "
+                "gives one per sample"
+            )
     written = None
     if inputs.scheduler or output is not None:
         if keep_per_sample or sink is not None:
@@ -215,10 +228,12 @@ def run(
     facts: BatchFacts | None = None,
     whole_input: bool = True,
     analysis: Analysis = NO_ANALYSIS,
+    first_row: int = 0,
 ) -> tuple[list[Task], Merged, dict[str, str], list[str]]:
     """The local engine: every chunk of the inputs mapped and merged. ``facts`` given (by a
     first pass elsewhere) are used as they are; ``whole_input=False`` refuses losses that need
-    the whole input at once (a cluster task sees one file)."""
+    the whole input at once (a cluster task sees one file); ``first_row`` is the index of the
+    first row in the whole input (a part's), by which ``--ci`` resamples."""
     opened = open_inputs(inputs)
     if any(loss.needs_facts for loss in losses):
         for source in opened.sources:
@@ -237,11 +252,15 @@ def run(
             loss.check_axis(ndim)
             check_labels(loss, spec, shaped, inputs)
         streaming = all(loss.streams(ndim) for loss in losses)
-        if not streaming and not whole_input:
+        if not streaming and (not whole_input or analysis.resampling is not None):
             name = next(s for loss, s in zip(losses, specs, strict=True) if not loss.streams(ndim))
             raise InputError(
                 f"{name} needs the whole input at once (every pair, or a sum over samples); "
-                "evaluate it without a cluster"
+                + (
+                    f"{inputs.say('ci')} resamples rows, which it cannot"
+                    if whole_input
+                    else "evaluate it without a cluster"
+                )
             )
         if not streaming:
             # In-memory path: a loss over the whole input sees it as one chunk.
@@ -252,7 +271,7 @@ def run(
             stream = itertools.chain([first], chunks)
         if facts is None and streaming and any(loss.needs_facts for loss in losses):
             facts = whole_input_facts(opened, rows, nan_policy)
-        ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot)
+        ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot, first_row)
         pieces = []
         if (
             len(opened.sources) == 1
@@ -263,6 +282,8 @@ def run(
             and all(loss.reduction != "none" for loss in losses)
         ):
             pieces = opened.sources[0].pieces()
+            if analysis.resampling is not None and any(p.offset is None for p in pieces):
+                pieces = []  # rows numbered only once read: --ci keys buckets by row index
         if len(pieces) > 1:
             # Parts of the input that decode on their own (Parquet row groups): each thread
             # decodes a piece and evaluates it at once, while its rows are in its core's cache.
@@ -275,7 +296,7 @@ def run(
                 # first error met; a damaged file fails the same way).
                 opened = open_inputs(inputs)
                 stream = _in_order_chunks(opened, rows)
-                ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot)
+                ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot, first_row)
                 for task in tasks:
                     task.total = task.total.like()
                 state = _in_order(stream, rows, ctx, tasks, False, None, progress, total)
@@ -431,7 +452,7 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
             )
             continue
         value, baseline = part.result()
-        contributed = part.running.contributed
+        checked = _checked(part, gates, value, baseline, f"{task.spec} [{slice_label(where)}]")
         results.append(
             Result(
                 task.spec,
@@ -439,12 +460,59 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
                 value,
                 part.n,
                 baseline=baseline,
-                gates=[g.check(value, baseline, contributed) for g in gates],
-                warnings=part.checks.messages(),
+                gates=checked.gates,
+                warnings=part.checks.messages() + checked.warnings,
                 slice=where,
+                ci=checked.ci,
+                difference_ci=checked.difference_ci,
             )
         )
     return results
+
+
+class _Checked(NamedTuple):
+    ci: Interval | None
+    difference_ci: Interval | None
+    gates: list[GateOutcome]
+    warnings: list[str]
+
+
+def _checked(
+    accumulator: LossAccumulator, gates: list[Gate], value: Any, baseline: Any, where: str
+) -> _Checked:
+    """The value's interval and the difference's (with ``--ci``), and the gates checked; a
+    noise-aware gate gets the difference's interval at its own level. ``where`` names the
+    result in a warning."""
+    from losscli.resample import FEW_SAMPLES, interval, poisson_weights
+
+    contributed = accumulator.running.contributed
+    resampling = accumulator.analysis.resampling
+    if resampling is None:
+        return _Checked(None, None, [g.check(value, baseline, contributed) for g in gates], [])
+    warnings = []
+    if accumulator.n < FEW_SAMPLES:
+        warnings.append(
+            f"{where}: an interval from {accumulator.n} samples; below {FEW_SAMPLES} a "
+            "bootstrap interval is often too narrow (it covers the value less often than its "
+            "level says)"
+        )
+    poisson = poisson_weights(resampling.seed, resampling.resamples)
+    replicates = accumulator.running.replicates(poisson)
+    ci = interval(replicates, resampling.level, resampling)
+    if accumulator.baseline is None:
+        return _Checked(ci, None, [g.check(value, baseline, contributed) for g in gates], warnings)
+    change = replicates - accumulator.baseline.replicates(poisson)
+    difference_ci = interval(change, resampling.level, resampling)
+    checked = [
+        g.check(
+            value,
+            baseline,
+            contributed,
+            interval(change, g.level(resampling.level), resampling) if g.noise_aware else None,
+        )
+        for g in gates
+    ]
+    return _Checked(ci, difference_ci, checked, warnings)
 
 
 def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -491,9 +559,12 @@ def assemble(
                 f"{task.spec}: no sample contributed (every weight is 0 or every label is "
                 f"masked): the value {value!r} is Keras' divide-no-nan, not a loss"
             )
+        whole_gates = [g for g in gates_i if not g.kind.startswith("slice_")]
+        checked = _Checked(None, None, [], [])  # --reduction none: no gate, no interval
+        if task.loss.reduction != "none":
+            checked = _checked(task.total, whole_gates, value, baseline, task.spec)
         total = task.total
         grouped = total.slices is not None
-        whole_gates = [g for g in gates_i if not g.kind.startswith("slice_")]
         results.append(
             Result(
                 task.spec,
@@ -502,13 +573,15 @@ def assemble(
                 state.n,
                 per_sample,
                 baseline,
-                [g.check(value, baseline, contributed) for g in whole_gates],
-                messages,
+                checked.gates,
+                messages + checked.warnings,
                 worst=total.worst.result() if total.worst is not None else None,
                 distribution=None
                 if total.distribution is None
                 else total.distribution.result(total.analysis.bins),
                 slice={} if grouped else None,
+                ci=checked.ci,
+                difference_ci=checked.difference_ci,
             )
         )
         if grouped:

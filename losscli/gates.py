@@ -13,11 +13,15 @@ False
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from losscli.errors import SpecError
+
+if TYPE_CHECKING:
+    from losscli.resample import Interval
 
 
 @dataclass(frozen=True)
@@ -25,13 +29,42 @@ class Gate:
     kind: str
     bound: float
     relative: bool = False  # max_increase given in percent of the baseline
+    #: ``max_increase`` only: fail only when the increase's interval at level 1 - significance
+    #: lies above the bound (``--significance``); or unless it lies within it
+    #: (``--non-inferiority``, at that level or the ``--ci`` level).
+    significance: float | None = None
+    non_inferiority: bool = False
+
+    @property
+    def noise_aware(self) -> bool:
+        return self.kind == "max_increase" and (
+            self.significance is not None or self.non_inferiority
+        )
+
+    def level(self, ci_level: float) -> float:
+        """The level of the difference's interval this gate reads."""
+        return 1 - self.significance if self.significance is not None else ci_level
 
     def describe(self) -> str:
-        """``max 0.35``, ``min 0.1``, ``max_increase 2%``."""
+        """``max 0.35``, ``min 0.1``, ``max_increase 2%``, ``max_increase 1% (significance
+        0.05)``."""
         bound = f"{self.bound:g}%" if self.relative else f"{self.bound:g}"
-        return f"{self.kind} {bound}"
+        noise = []
+        if self.kind == "max_increase" and self.non_inferiority:
+            noise.append("non-inferiority")
+        if self.kind == "max_increase" and self.significance is not None:
+            noise.append(f"significance {self.significance:g}")
+        return f"{self.kind} {bound}" + (f" ({', '.join(noise)})" if noise else "")
 
-    def check(self, value: Any, baseline: Any = None, contributed: bool = True) -> GateOutcome:
+    def check(
+        self,
+        value: Any,
+        baseline: Any = None,
+        contributed: bool = True,
+        change: Interval | None = None,
+    ) -> GateOutcome:
+        """The gate on a value (and its baseline); a noise-aware gate reads ``change``, the
+        interval of ``value - baseline`` at its level."""
         if not contributed:
             return GateOutcome(self, False, f"{_NO_SAMPLE}, which never passes a gate")
         if not _finite(value):
@@ -53,12 +86,28 @@ class Gate:
         baseline = float(baseline)
         increase = value - baseline
         allowed = abs(baseline) * self.bound / 100 if self.relative else self.bound
-        ok = increase <= allowed
+        if not self.noise_aware:
+            ok = increase <= allowed
+            return GateOutcome(
+                self,
+                ok,
+                f"increase {increase!r} over baseline {baseline!r} {'<=' if ok else '>'} "
+                f"allowed {allowed!r} ({self.describe()})",
+            )
+        if change is None or not (_finite(change.low) and _finite(change.high)):
+            return GateOutcome(
+                self, False, "the increase has no interval, which never passes this gate"
+            )
+        # Non-inferiority: the whole interval within the bound; else: fail only when the
+        # whole interval is above it.
+        bound_name, end = ("upper", change.high) if self.non_inferiority else ("lower", change.low)
+        ok = end <= allowed
         return GateOutcome(
             self,
             ok,
-            f"increase {increase!r} over baseline {baseline!r} {'<=' if ok else '>'} "
-            f"allowed {allowed!r} ({self.describe()})",
+            f"increase {increase!r} over baseline {baseline!r}, {change.level * 100:.4g}% interval "
+            f"{change.text()}: {bound_name} bound {'<=' if ok else '>'} allowed {allowed!r} "
+            f"({self.describe()})",
         )
 
 
@@ -143,3 +192,14 @@ class GateOptions:
                 for i in indices:
                     gates.by_loss.setdefault(i, []).append(gate)
         return gates
+
+
+def with_noise(gates: list[Gate], significance: float | None, non_inferiority: bool) -> list[Gate]:
+    """The ``max_increase`` gates made noise-aware (``--significance``, ``--non-inferiority``);
+    the others as they are."""
+    return [
+        dataclasses.replace(g, significance=significance, non_inferiority=non_inferiority)
+        if g.kind == "max_increase"
+        else g
+        for g in gates
+    ]

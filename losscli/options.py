@@ -153,3 +153,148 @@ def collect_loss_options(
     if axis is not None:
         options["axis"] = parse_value(axis)
     return options
+
+
+def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What to find besides each loss's value: worst samples, distribution, slices,
+    intervals."""
+    options = [
+        click.option(
+            "--worst",
+            type=click.IntRange(1, 100_000),
+            metavar="K",
+            help="Also list the K samples with the largest weighted loss (row, y_true, y_pred, "
+            "weight).",
+        ),
+        click.option(
+            "--histogram",
+            "bins",
+            type=click.IntRange(1, 1000),
+            is_flag=False,
+            flag_value=30,
+            metavar="[BINS]",
+            help="Also show the per-sample losses' distribution: quantiles and BINS bins (30).",
+        ),
+        click.option(
+            "--group-by",
+            multiple=True,
+            metavar="COL",
+            help="Also evaluate each slice of the input: rows with the same values of COL "
+            "(repeatable) of --data.",
+        ),
+        click.option(
+            "--groups",
+            metavar="PATH",
+            help="A table (CSV or Parquet) of the --group-by columns, row for row with --y-true "
+            "and --y-pred.",
+        ),
+        click.option(
+            "--min-slice-size",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            metavar="N",
+            help="Slices of fewer samples get no value (null) and a warning.",
+        ),
+        click.option(
+            "--max-slices",
+            type=click.IntRange(1),
+            default=1000,
+            show_default=True,
+            metavar="N",
+            help="More slices than N is an error.",
+        ),
+        click.option(
+            "--ci",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            is_flag=False,
+            flag_value=0.95,
+            metavar="[LEVEL]",
+            help="Also give each value a confidence interval at LEVEL (0.95): a percentile "
+            "Poisson bootstrap over row buckets.",
+        ),
+        click.option(
+            "--bootstrap",
+            type=click.IntRange(1, 1_000_000),
+            metavar="B",
+            help="Resamples for --ci (default 1000).",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(0, 2**63 - 1),
+            metavar="S",
+            help="Seed of --ci's resampling (default 0): the same seed, the same interval.",
+        ),
+        click.option(
+            "--plot",
+            metavar="PATH",
+            help="Draw the distribution to PATH (.png or .svg: losscli[plot]; .html needs "
+            "nothing).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Quality gates: bounds on each loss and its slices, and on its increase over a
+    baseline."""
+    options = [
+        click.option(
+            "--max",
+            "max_bounds",
+            multiple=True,
+            metavar="[LOSS=]X",
+            help="Gate: exit 1 when the loss is above X. With several losses: LOSS=X (repeatable).",
+        ),
+        click.option(
+            "--min",
+            "min_bounds",
+            multiple=True,
+            metavar="[LOSS=]X",
+            help="Gate: exit 1 when the loss is below X. With several losses: LOSS=X (repeatable).",
+        ),
+        click.option(
+            "--slice-max",
+            "slice_max",
+            multiple=True,
+            metavar="[LOSS=]X",
+            help="Gate: exit 1 when the loss of any slice is above X (with --group-by).",
+        ),
+        click.option(
+            "--slice-min",
+            "slice_min",
+            multiple=True,
+            metavar="[LOSS=]X",
+            help="Gate: exit 1 when the loss of any slice is below X (with --group-by).",
+        ),
+        click.option(
+            "--baseline-pred",
+            metavar="PATH",
+            help="A previous model's predictions: evaluated against the same labels and weights.",
+        ),
+        click.option(
+            "--max-increase",
+            "max_increase",
+            multiple=True,
+            metavar="[LOSS=]X[%]",
+            help="Gate: exit 1 when the loss exceeds the baseline by more than X, or X percent.",
+        ),
+        click.option(
+            "--significance",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            metavar="A",
+            help="--max-increase fails only when the increase's 1-A interval lies above X: "
+            "noise alone does not fail it. Implies --ci.",
+        ),
+        click.option(
+            "--non-inferiority",
+            is_flag=True,
+            help="--max-increase fails unless the increase's interval lies within X (the "
+            "strict form). Implies --ci.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn

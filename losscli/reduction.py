@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import InputError, SpecError
+from losscli.resample import BucketSums, Rows
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
 DTYPES = ("float64", "float32")
@@ -97,8 +98,12 @@ class RunningReduction:
     weight counts once, as in Keras), masked entries left out.
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size") -> None:
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", buckets: bool = False
+    ) -> None:
         self.reduction = standardize_reduction(reduction)
+        #: ``--ci``: the same sums per row bucket (``resample``), for the resamples.
+        self.by_bucket = BucketSums() if buckets else None
         self._sums: list[float] = []
         self._weight_sums: list[float] = []
         self._scalar_weight: float | None = None
@@ -110,7 +115,10 @@ class RunningReduction:
         # Keras returns the weighted losses of a scalar or empty batch unreduced.
         self._unreduced: np.ndarray | None = None
 
-    def add(self, values: Any, sample_weight: Any = None, mask: Any = None) -> np.ndarray:
+    def add(
+        self, values: Any, sample_weight: Any = None, mask: Any = None, rows: Rows | None = None
+    ) -> np.ndarray:
+        """Add losses (``rows``: their rows' buckets, with ``--ci``)."""
         values = np.asarray(values)
         if not np.issubdtype(values.dtype, np.floating):
             values = values.astype(np.float64)
@@ -127,6 +135,7 @@ class RunningReduction:
             else:
                 float_mask, weights = _match_weights(float_mask, weights)
                 weights = weights * float_mask
+        summed = None  # weights whose sum may divide
         if weights is not None:
             values, weights = _match_weights(values, weights)
             weighted = values * weights
@@ -136,6 +145,7 @@ class RunningReduction:
                 self._scalar_weight = float(weights)
             else:
                 self._weight_sums.append(float(np.sum(weights, dtype=np.float64)))
+                summed = weights
         else:
             weighted = values
             self._contributing += weighted.size
@@ -144,6 +154,8 @@ class RunningReduction:
         self._size += weighted.size
         self._dtype = weighted.dtype
         self._unreduced = weighted if first and weighted.shape in ((), (0,)) else None
+        if self.by_bucket is not None and rows is not None:
+            self.by_bucket.add(rows, weighted, mask, summed)
         return weighted
 
     def merge(self, later: RunningReduction) -> None:
@@ -159,6 +171,8 @@ class RunningReduction:
         # Unreduced only when the later chunk was the whole input.
         self._unreduced = later._unreduced if self._size == later._size else None
         self._dtype = later._dtype
+        if self.by_bucket is not None and later.by_bucket is not None:
+            self.by_bucket.merge(later.by_bucket)
 
     @property
     def contributed(self) -> bool:
@@ -172,23 +186,46 @@ class RunningReduction:
             return self._unreduced
         return self._dtype.type(self.result())
 
-    def result(self) -> float:
-        total = math.fsum(self._sums)
+    def _divisor(self) -> str:
+        """What the sum is divided by: ``one``, the ``scalar`` weight, the ``weights``' sum,
+        the ``valid`` (unmasked) entries or the entries (``size``)."""
         if self.reduction == "sum":
-            return total
+            return "one"
         if self.reduction == "mean_with_sample_weight" and (
             self._weight_sums or self._scalar_weight is not None
         ):
-            divisor = (
-                self._scalar_weight
-                if self._scalar_weight is not None
-                else math.fsum(self._weight_sums)
-            )
-        elif self._masked:
-            divisor = self._valid
-        else:
-            divisor = self._size
+            return "scalar" if self._scalar_weight is not None else "weights"
+        return "valid" if self._masked else "size"
+
+    def result(self) -> float:
+        total = math.fsum(self._sums)
+        divisor = {
+            "one": 1.0,
+            "scalar": self._scalar_weight,
+            "weights": math.fsum(self._weight_sums),
+            "valid": self._valid,
+            "size": self._size,
+        }[self._divisor()]
+        assert divisor is not None
         return total / divisor if divisor != 0 else 0.0  # Keras' divide_no_nan
+
+    def replicates(self, poisson: np.ndarray) -> np.ndarray:
+        """``--ci``: the value under each resample's bucket weights (rows of ``poisson``); NaN
+        where a resample leaves nothing to divide by."""
+        sums = self.by_bucket
+        assert sums is not None
+        total = poisson @ sums.sums
+        kind = self._divisor()
+        if kind == "one":
+            return total
+        if kind == "scalar":
+            assert self._scalar_weight is not None
+            divisor: Any = self._scalar_weight
+        else:
+            by_bucket = {"weights": sums.weights, "valid": sums.valid, "size": sums.entries}[kind]
+            divisor = poisson @ (by_bucket if by_bucket is not None else sums.entries)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(divisor != 0, total / divisor, np.nan)
 
 
 def reduce_losses(

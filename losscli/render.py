@@ -103,9 +103,13 @@ def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
         entry["worst"] = [_finite(sample) for sample in result.worst]
     if result.distribution is not None:
         entry["distribution"] = result.distribution
+    if result.ci is not None:
+        entry["ci"] = _finite(result.ci.to_dict())
     if result.baseline is not None:
         entry["baseline"] = _jsonable(result.baseline, f"{where}.baseline", warnings)
         entry["difference"] = _jsonable(result.difference, f"{where}.difference", warnings)
+    if result.difference_ci is not None:
+        entry["difference_ci"] = _finite(result.difference_ci.to_dict())
     if result.gates:
         entry["gates"] = [
             {
@@ -191,7 +195,7 @@ def render_csv(results: list[Result]) -> str:
         for i, row in enumerate(zip(*(values for _, values in columns), strict=True)):
             writer.writerow([i] + [format_number(v) for v in row])
     else:
-        extra = _extra_columns(results)
+        extra = _extra_columns(results, csv=True)
         sliced = ["slice"] if _sliced(results) else []
         # The keys of a JSON result: the canonical name, the spec as typed, ...
         writer.writerow(["loss", "spec", *sliced, "reduction", "value", "n_samples", *extra])
@@ -204,17 +208,23 @@ def render_csv(results: list[Result]) -> str:
                     r.loss.reduction,
                     "" if r.value is None else format_number(r.value),
                     r.n_samples,
-                    *_extra_cells(r, extra),
+                    *_extra_cells(r, extra, csv=True),
                 ]
             )
     return out.getvalue()
 
 
-def _extra_columns(results: list[Result]) -> list[str]:
-    """Baseline and gate columns, when any result has them."""
+def _extra_columns(results: list[Result], csv: bool = False) -> list[str]:
+    """Interval, baseline and gate columns, when any result has them. In a table the change
+    carries its interval (``+0.01 [-0.002, 0.02]``); CSV gives its ends columns of their
+    own."""
     columns = []
+    if any(r.ci is not None for r in results):
+        columns += ["ci_low", "ci_high"]
     if any(r.baseline is not None for r in results):
         columns += ["baseline", "change"]
+        if csv and any(r.difference_ci is not None for r in results):
+            columns += ["change_low", "change_high"]
     if any(r.gates for r in results):
         columns += ["gates", "status"]
     return columns
@@ -242,15 +252,34 @@ def gates_text(result: Result) -> str:
     return "; ".join(f"{o.gate.describe()} {'PASS' if o.passed else 'FAIL'}" for o in result.gates)
 
 
-def _extra_cells(result: Result, columns: list[str]) -> list[str]:
+def interval_number(value: float) -> str:
+    """An interval's end in a table: six significant digits (CSV and JSON keep them all)."""
+    return f"{value:.6g}"
+
+
+def _extra_cells(result: Result, columns: list[str], csv: bool = False) -> list[str]:
+    """The extra columns' cells; a CSV row keeps every digit of the intervals."""
     cells = []
+    end = format_number if csv else interval_number
+    if "ci_low" in columns:
+        ci = result.ci
+        cells += ["", ""] if ci is None else [end(ci.low), end(ci.high)]
     if "baseline" in columns:
         if result.baseline is None:
             cells += ["", ""]
         else:
             change = result.difference
             sign = "+" if change is not None and change >= 0 else ""
-            cells += [format_number(result.baseline), f"{sign}{format_number(change)}"]
+            text = f"{sign}{format_number(change)}"
+            within = result.difference_ci
+            if within is not None and not csv:
+                text += f" [{end(within.low)}, {end(within.high)}]"
+            cells += [format_number(result.baseline), text]
+    if "change_low" in columns:
+        within = result.difference_ci
+        cells += (
+            ["", ""] if within is None else [format_number(within.low), format_number(within.high)]
+        )
     if "gates" in columns:
         status = ("PASS" if result.passed else "FAIL") if result.gates else ""
         cells += [gates_text(result), status]
@@ -374,7 +403,7 @@ def table(header: list[str], rows: list[list[str]], width: int | None = None) ->
 
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, column in enumerate(header):
-        numeric = column in ("value", "samples", "baseline", "change")
+        numeric = column in ("value", "samples", "ci_low", "ci_high", "baseline", "change")
         foldable = column in FOLDABLE
         grid.add_column(
             column,

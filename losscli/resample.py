@@ -1,0 +1,235 @@
+"""Confidence intervals: a percentile Poisson bootstrap over keyed row buckets.
+
+Drawing B Poisson(1) weights for every row would cost B draws per row. Instead each row goes
+to one of ``BUCKETS`` buckets by a keyed hash of (seed, row index); one pass keeps per-bucket
+sums (``BucketSums``, inside ``reduction.RunningReduction``), and each of the B resamples
+weights every bucket by a Poisson(1) draw (``poisson_weights``). A replicate is the reduction
+of the reweighted sums; the interval is the replicates' percentiles. Nothing depends on the
+order rows arrive: a row's bucket is a function of its index, a bucket's weight a function of
+the seed, so the interval is the same for any chunk size, thread count, format or engine (up
+to the rounding of the sums). With fewer rows than buckets most rows sit alone in theirs: the
+row-level Poisson bootstrap. No click, no rich.
+
+>>> rows = np.arange(8)
+>>> bool((bucket_ids(rows, seed=0) == bucket_ids(rows[::-1], seed=0)[::-1]).all())
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from losscli.errors import InputError
+
+#: Row buckets (a power of two): the resampled units. Memory per result: a few arrays of this
+#: many float64 (16 KiB each).
+BUCKETS = 2048
+_SHIFT = 32 - BUCKETS.bit_length() + 1  # the top bits of a 32-bit hash
+
+METHOD = "poisson-bootstrap"
+
+#: Below this many samples, an interval comes with a warning: the percentile bootstrap then
+#: covers less than its level for skewed losses (measured: 91% for a 95% MSE interval at 50
+#: samples, 93.5% at 100; see the README).
+FEW_SAMPLES = 100
+
+#: Poisson(1) cumulative probabilities, for drawing by inversion (k = 0..19).
+_POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+
+
+class Resampling(NamedTuple):
+    """``--ci``: the interval's ``level``, the number of ``resamples`` (B) and the ``seed``."""
+
+    level: float = 0.95
+    resamples: int = 1000
+    seed: int = 0
+
+
+class Interval(NamedTuple):
+    """A percentile interval, as JSON shows it (``to_dict``)."""
+
+    level: float
+    low: float
+    high: float
+    resamples: int
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "low": self.low,
+            "high": self.high,
+            "method": METHOD,
+            "resamples": self.resamples,
+            "seed": self.seed,
+        }
+
+    def text(self) -> str:
+        """``[0.0123, 0.0456]``."""
+        return f"[{self.low:.6g}, {self.high:.6g}]"
+
+
+def _key(seed: int, high: int) -> int:
+    """A 32-bit key from the seed and the high 32 bits of row indices (splitmix64)."""
+    z = (seed * 0x9E3779B97F4A7C15 + high * 0xBF58476D1CE4E5B9 + 0x6C6F7373) & (2**64 - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+    return (z ^ (z >> 31)) & 0xFFFFFFFF
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, in place: every input bit moves every output bit."""
+    h ^= h >> 16
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> 13
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> 16
+    return h
+
+
+def bucket_ids(rows: np.ndarray, seed: int) -> np.ndarray:
+    """Each row index's bucket: the top bits of a keyed hash of (seed, row)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty(len(rows), dtype=np.intp)
+    if not len(rows):
+        return out
+    high = rows >> 32
+    for value in np.unique(high) if high[0] != high[-1] else high[:1]:
+        at = slice(None) if high[0] == high[-1] else high == value
+        h = rows[at].astype(np.uint32) + np.uint32(_key(seed, int(value)))
+        out[at] = _mix(h) >> _SHIFT
+    return out
+
+
+def contiguous_ids(first: int, n: int, seed: int) -> np.ndarray:
+    """``bucket_ids(first + arange(n))``, without the int64 temporary."""
+    if (first >> 32) != ((first + n - 1) >> 32):
+        return bucket_ids(np.arange(first, first + n), seed)
+    h = np.arange(n, dtype=np.uint32)
+    h += np.uint32((first + _key(seed, first >> 32)) & 0xFFFFFFFF)
+    return (_mix(h) >> _SHIFT).astype(np.intp)
+
+
+class Rows:
+    """The buckets of a chunk's rows, with the rows per bucket counted once."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self._counts: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, first: int, kept: np.ndarray | None, n: int, seed: int) -> Rows:
+        """The rows ``first + kept`` (or ``first .. first + n - 1`` when none was dropped)."""
+        if kept is None:
+            return cls(contiguous_ids(first, n, seed))
+        return cls(bucket_ids(first + kept, seed))
+
+    def take(self, which: np.ndarray) -> Rows:
+        return Rows(self.ids[which])
+
+    def counts(self) -> np.ndarray:
+        if self._counts is None:
+            self._counts = np.bincount(self.ids, minlength=BUCKETS).astype(np.float64)
+        return self._counts
+
+    def sums(self, per_row: np.ndarray) -> np.ndarray:
+        return np.bincount(self.ids, weights=per_row, minlength=BUCKETS)
+
+
+def _per_row(array: np.ndarray, n: int, what: str) -> np.ndarray:
+    """A value per row: the sum of each row's entries."""
+    if array.ndim == 0 or array.shape[0] != n:
+        raise InputError(f"--ci resamples rows: it needs {what} per row, got shape {array.shape}")
+    if array.ndim == 1:
+        return array.astype(np.float64, copy=False)
+    return array.reshape(n, -1).sum(axis=1, dtype=np.float64)
+
+
+class BucketSums:
+    """Per bucket: the weighted losses' sum, the loss entries, the valid entries (with a mask)
+    and the weights (when weights are summed): the sums a reduction divides."""
+
+    def __init__(self) -> None:
+        self.sums = np.zeros(BUCKETS)
+        self.entries = np.zeros(BUCKETS)
+        self.valid: np.ndarray | None = None
+        self.weights: np.ndarray | None = None
+
+    def add(
+        self,
+        rows: Rows,
+        weighted: np.ndarray,
+        mask: np.ndarray | None,
+        weights: np.ndarray | None,
+    ) -> None:
+        n = len(rows)
+        self.sums += rows.sums(_per_row(weighted, n, "one loss value or a row of them"))
+        self.entries += rows.counts() * (weighted.size // n if n else 0)
+        if mask is not None:
+            valid = rows.sums(_per_row(mask.astype(np.float64), n, "a mask"))
+            self.valid = valid if self.valid is None else self.valid + valid
+        if weights is not None:
+            summed = rows.sums(_per_row(weights, n, "one weight per sample, or a number,"))
+            self.weights = summed if self.weights is None else self.weights + summed
+
+    def merge(self, other: BucketSums) -> None:
+        self.sums += other.sums
+        self.entries += other.entries
+        for name in ("valid", "weights"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                setattr(self, name, theirs.copy() if mine is None else mine + theirs)
+
+
+@functools.lru_cache(maxsize=2)
+def poisson_weights(seed: int, resamples: int) -> np.ndarray:
+    """The resamples' Poisson(1) weights, one row per resample and one column per bucket,
+    drawn by inversion from the seed's own stream (read-only: it is shared)."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x6C6F7373])))
+    weights = np.searchsorted(_POISSON_CDF, rng.random((resamples, BUCKETS)), side="right")
+    out = weights.astype(np.float64)
+    out.flags.writeable = False
+    return out
+
+
+def interval(replicates: np.ndarray, level: float, resampling: Resampling) -> Interval:
+    """The percentile interval of the replicates (those with a zero divisor left out)."""
+    finite = replicates[~np.isnan(replicates)]
+    if not len(finite):
+        return Interval(level, math.nan, math.nan, resampling.resamples, resampling.seed)
+    low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(level, float(low), float(high), resampling.resamples, resampling.seed)
+
+
+def resampling_for(
+    ci: float | bool | None,
+    bootstrap: int | None = None,
+    seed: int | None = None,
+    significance: float | None = None,
+    say: Any = None,
+) -> Resampling | None:
+    """The run's resampling from its options: ``ci`` (a level, or True for 0.95), and
+    ``bootstrap``, ``seed`` or ``significance`` alone also ask for intervals (at level
+    1 - significance when ``ci`` is not given). None: no intervals."""
+    name = say or (lambda key: "--" + key.replace("_", "-"))
+    if ci is False or (ci is None and bootstrap is None and seed is None and significance is None):
+        return None
+    for key, value in (("significance", significance), ("ci", ci)):
+        if value is not None and value is not True and not 0 < float(value) < 1:
+            raise InputError(f"{name(key)} must be between 0 and 1 (exclusive), got {value!r}")
+    if ci is None or ci is True:
+        level = 1 - float(significance) if ci is None and significance is not None else 0.95
+    else:
+        level = float(ci)
+    if bootstrap is not None and not 1 <= bootstrap <= 1_000_000:
+        raise InputError(f"{name('bootstrap')} must be between 1 and 1000000, got {bootstrap!r}")
+    if seed is not None and not 0 <= seed < 2**63:
+        raise InputError(f"{name('seed')} must be a whole number from 0, got {seed!r}")
+    return Resampling(level, 1000 if bootstrap is None else int(bootstrap), int(seed or 0))
