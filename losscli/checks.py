@@ -16,10 +16,11 @@ from typing import Any
 
 from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.engine import InputSpec, Result, config_key, evaluate, omitted_warning
-from losscli.errors import LossCliError, shorten
-from losscli.gates import Gate, parse_bound
+from losscli.errors import InputError, LossCliError, shorten
+from losscli.gates import Gate, parse_bound, with_noise
 from losscli.readers import parse_number, path_kind
 from losscli.reduction import REDUCTIONS
+from losscli.resample import resampling_for
 from losscli.spec import build_loss
 
 if sys.version_info >= (3, 11):
@@ -53,6 +54,11 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "groups": _TEXT,
     "min_slice_size": (int,),
     "max_slices": (int,),
+    "ci": (bool, float),
+    "bootstrap": (int,),
+    "seed": (int,),
+    "significance": (float,),
+    "non_inferiority": (bool,),
 }
 CHECK_KEYS: dict[str, tuple[type, ...]] = {
     "name": _TEXT,
@@ -214,10 +220,29 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
     for key in ("min_slice_size", "max_slices"):
         if key in settings and settings[key] < 1:
             raise ConfigError(f"{label}: {key} must be at least 1, got {settings[key]}")
+    significance = settings.get("significance")
+    non_inferiority = settings.get("non_inferiority", False)
+    if (significance is not None or non_inferiority) and "max_increase" not in settings:
+        key = "significance" if significance is not None else "non_inferiority"
+        raise ConfigError(f"{label}: {key} makes max_increase noise-aware: set max_increase")
+    ci = settings.get("ci")
+    try:
+        resampling = resampling_for(
+            True if ci is None and non_inferiority else ci,
+            settings.get("bootstrap"),
+            settings.get("seed"),
+            significance,
+            say=str,
+        )
+    except InputError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    if significance is not None or non_inferiority:
+        gates = with_noise(gates, significance, non_inferiority)
     analysis = Analysis(
         group_by=tuple(group_by),
         min_slice_size=settings.get("min_slice_size", 1),
         max_slices=settings.get("max_slices", 1000),
+        resampling=resampling,
     )
     if "max_increase" in settings and not settings.get("baseline_pred"):
         raise ConfigError(f"{label}: max_increase needs baseline_pred (in [inputs] or the check)")

@@ -13,10 +13,21 @@ import xml.etree.ElementTree as ET
 
 from losscli.checks import CheckRun
 from losscli.engine import slice_label
+from losscli.resample import METHOD, Interval
 
 
 def _number(value: object) -> str:
     return "missing" if value is None else repr(float(value))  # type: ignore[arg-type]
+
+
+def _interval(ci: Interval | None) -> str:
+    """`` (95% interval [0.31, 0.34], poisson-bootstrap, 1000 resamples, seed 0)``."""
+    if ci is None:
+        return ""
+    return (
+        f" ({ci.level * 100:.4g}% interval [{_number(ci.low)}, {_number(ci.high)}], "
+        f"{METHOD}, {ci.resamples} resamples, seed {ci.seed})"
+    )
 
 
 def junit_xml(run: CheckRun) -> bytes:
@@ -64,12 +75,12 @@ def junit_xml(run: CheckRun) -> bytes:
             continue
         lines = [
             f"loss: {result.spec} ({result.loss.name}, reduction={result.loss.reduction})",
-            f"value: {_number(result.value)}",
+            f"value: {_number(result.value)}{_interval(result.ci)}",
         ]
         if result.baseline is not None:
             lines += [
                 f"baseline: {_number(result.baseline)}",
-                f"difference: {_number(result.difference)}",
+                f"difference: {_number(result.difference)}{_interval(result.difference_ci)}",
             ]
         lines += [
             f"{o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
@@ -78,7 +89,10 @@ def junit_xml(run: CheckRun) -> bytes:
         failed = [(result.loss.name, o) for o in result.gates if not o.passed]
         for part in run.slices.get(i, []):  # a check's slices, each with its gates
             where = f"{result.loss.name} [{slice_label(part.slice or {})}]"
-            lines.append(f"slice {where}: value {_number(part.value)}, {part.n_samples} samples")
+            lines.append(
+                f"slice {where}: value {_number(part.value)}{_interval(part.ci)}, "
+                f"{part.n_samples} samples"
+            )
             lines += [
                 f"  {o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
                 for o in part.gates

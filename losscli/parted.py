@@ -107,8 +107,24 @@ def part_facts(inputs: InputSpec, nan_policy: str) -> bool:
     return bool(_naming_the_file(inputs, work))
 
 
+def part_rows(inputs: InputSpec) -> int:
+    """A first-pass task for ``--ci``: the part's rows (from a Parquet footer, or counted), so
+    that each part numbers its rows from their index in the whole input."""
+    from losscli.plan import aligned
+
+    def work() -> int:
+        opened = open_inputs(inputs)
+        known = [source.n_rows for source in opened.sources]
+        if all(n is not None for n in known):
+            return int(known[0] or 0)
+        return sum(len(chunk["y_pred"]) for _, chunk in aligned(opened, rows_per_chunk(opened)))
+
+    return int(_naming_the_file(inputs, work))
+
+
 def part_sums(
     inputs: InputSpec,
+    first_row: int,
     output: tuple[DatasetOutput, int] | None,
     losses: list[Loss],
     specs: list[str],
@@ -117,8 +133,9 @@ def part_sums(
     whole_input: bool = False,
     analysis: Analysis = NO_ANALYSIS,
 ) -> PartOutput:
-    """One part evaluated by the local engine; its per-sample losses written to its file of
-    the ``output`` dataset (the dataset and the part's number) when one is given."""
+    """One part evaluated by the local engine, its rows numbered from ``first_row`` for
+    ``--ci``; its per-sample losses written to its file of the ``output`` dataset (the
+    dataset and the part's number) when one is given."""
     from losscli.engine import run
 
     def work() -> PartOutput:
@@ -136,6 +153,7 @@ def part_sums(
                 whole_input=whole_input,
                 sink=part,
                 analysis=analysis,
+                first_row=first_row,
             )
             if part is not None:
                 part.commit()
@@ -162,9 +180,15 @@ def evaluate_parts(
     facts = None
     if any(loss.needs_facts for loss in losses):
         facts = BatchFacts(binary_labels=all(mapper.map(part_facts, parts, nan_policy=nan_policy)))
+    first_rows = [0] * len(parts)
+    if analysis.resampling is not None and len(parts) > 1:
+        # --ci keys each row's bucket by its index in the whole input.
+        counts = mapper.map(part_rows, parts)
+        first_rows = [sum(counts[:k]) for k in range(len(parts))]
     outputs: list[PartOutput] = mapper.map(
         part_sums,
         parts,
+        first_rows,
         [None if output is None else (output, k) for k in range(len(parts))],
         report=True,
         losses=losses,

@@ -37,8 +37,21 @@ METHOD = "poisson-bootstrap"
 #: samples, 93.5% at 100; see the README).
 FEW_SAMPLES = 100
 
-#: Poisson(1) cumulative probabilities, for drawing by inversion (k = 0..19).
-_POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+
+def _poisson_thresholds() -> tuple[np.ndarray, np.ndarray]:
+    """Poisson(1) by inversion of a 32-bit uniform integer ``u``: k is the number of
+    thresholds (the cumulative probabilities times 2**32) at or below ``u``. A table of the
+    top 16 bits answers directly except in the few cells that hold a threshold (255)."""
+    cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+    thresholds = np.round(cdf * 2**32)
+    thresholds = thresholds[thresholds < 2**32].astype(np.uint64)
+    cells = np.arange(1 << 16, dtype=np.uint64) << np.uint64(16)
+    low = np.searchsorted(thresholds, cells, side="right")
+    high = np.searchsorted(thresholds, cells + np.uint64(0xFFFF), side="right")
+    return thresholds, np.where(low == high, low, 255).astype(np.uint8)
+
+
+_THRESHOLDS, _TABLE = _poisson_thresholds()
 
 
 class Resampling(NamedTuple):
@@ -191,10 +204,19 @@ class BucketSums:
 @functools.lru_cache(maxsize=2)
 def poisson_weights(seed: int, resamples: int) -> np.ndarray:
     """The resamples' Poisson(1) weights, one row per resample and one column per bucket,
-    drawn by inversion from the seed's own stream (read-only: it is shared)."""
+    drawn by inversion from the seed's own stream, a block of rows at a time (read-only: it
+    is shared)."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x6C6F7373])))
-    weights = np.searchsorted(_POISSON_CDF, rng.random((resamples, BUCKETS)), side="right")
-    out = weights.astype(np.float64)
+    out = np.empty((resamples, BUCKETS))
+    for start in range(0, resamples, 128):
+        block = rng.integers(0, 2**32, size=(min(128, resamples - start), BUCKETS), dtype=np.uint32)
+        k = _TABLE[block >> 16]
+        straddling = np.flatnonzero(k == 255)
+        if len(straddling):
+            flat = k.reshape(-1)
+            exact = block.reshape(-1)[straddling].astype(np.uint64)
+            flat[straddling] = np.searchsorted(_THRESHOLDS, exact, side="right")
+        out[start : start + len(block)] = k
     out.flags.writeable = False
     return out
 
