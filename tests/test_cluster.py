@@ -399,3 +399,21 @@ def test_slices_from_the_cluster(scheduler, tmp_path):
     ]
     for a, b in zip(remote, local, strict=True):
         assert a["value"] == pytest.approx(b["value"], rel=1e-12)
+
+
+def test_intervals_from_the_cluster(scheduler, dataset):
+    """Each task numbers its file's rows from their index in the whole dataset: the buckets,
+    hence the intervals (whole input and slices), are the local engine's."""
+    args = ("--true-col", "y", "--pred-col", "logit", "--weight-col", "w", "--ci", "-f", "json")
+    extra = ("--group-by", "cls", "--seed", "3")
+    local = json.loads(evaluate("huber", dataset, *args, *extra).stdout)["results"]
+    remote = json.loads(evaluate("huber", dataset, *args, *extra, "--scheduler", scheduler).stdout)[
+        "results"
+    ]
+    assert len(remote) == len(local) == 5
+    for a, b in zip(remote, local, strict=True):
+        assert a["slice"] == b["slice"]
+        assert [a["ci"]["low"], a["ci"]["high"]] == pytest.approx(
+            [b["ci"]["low"], b["ci"]["high"]], rel=1e-11
+        )
+        assert a["ci"]["seed"] == 3
