@@ -11,7 +11,7 @@ click, no rich.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,8 +22,8 @@ from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import InputChecks
 from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
 from losscli.readers.tables import GROUP, GroupCodes
-from losscli.reduction import RunningReduction
-from losscli.resample import Rows
+from losscli.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh
+from losscli.resample import BUCKETS, Rows
 
 
 def shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
@@ -54,6 +54,15 @@ def _bad_rows(chunk: Chunk) -> dict[str, np.ndarray]:
 _ROLE_ORDER = ("y_true", "y_pred", "sample_weight", "baseline_pred")
 
 
+class SlicePart(NamedTuple):
+    """One chunk's sums by slice: the slices' keys, samples and sums (and the baseline's)."""
+
+    keys: list[tuple[Any, ...]]
+    n: np.ndarray
+    running: GroupSums
+    baseline: GroupSums | None
+
+
 class LossAccumulator:
     """One loss's partial results: the running sums of its losses (and of the baseline's) and
     the checks for likely mistakes. ``update`` adds a chunk, ``merge`` another accumulator of
@@ -80,6 +89,9 @@ class LossAccumulator:
         )
         #: Keys past ``max_slices``: counted (up to ten times as many), not evaluated.
         self.overflow: set[tuple[Any, ...]] = set()
+        #: A chunk's sums by slice, not yet in the slices' accumulators (arrays: cheap to
+        #: keep, pickle and merge, whatever the number of slices).
+        self.pending: list[SlicePart] = []
 
     def like(self) -> LossAccumulator:
         """An empty accumulator of the same loss and options."""
@@ -114,20 +126,58 @@ class LossAccumulator:
         """Add a chunk of aligned rows (and, by slice, ``slices``: each row's slice number and
         the slices' keys; with ``--ci``, ``rows``: their buckets); return its weighted
         per-sample losses."""
-        if self.slices is not None and slices is not None:
-            self._by_slice(chunk, weights, offset, kept_rows, facts, rows, *slices)
-        self.n += len(chunk["y_pred"])
         y_true, y_pred = chunk["y_true"], chunk["y_pred"]
+        self.n += len(y_pred)
         self.checks.update(offset, y_true, y_pred)
         values, mask = _per_sample(self.loss, y_true, y_pred, facts, offset, kept_rows)
-        weighted = self.running.add(values, weights, mask, rows)
+        weighed = weigh(values, weights, mask)
+        self.running.record(weighed, rows)
         if self.analysis:
-            self._analyse(weighted, chunk, weights, offset, kept_rows)
+            self._analyse(weighed.weighted, chunk, weights, offset, kept_rows)
+        on_baseline = None
         if self.baseline is not None:
             baseline = chunk["baseline_pred"]
             b_values, b_mask = _per_sample(self.loss, y_true, baseline, facts, offset, kept_rows)
-            self.baseline.add(b_values, weights, b_mask, rows)
-        return weighted
+            on_baseline = weigh(b_values, weights, b_mask)
+            self.baseline.record(on_baseline, rows)
+        if self.slices is not None and slices is not None:
+            codes, keys = slices
+            if self.loss.streams(y_pred.ndim):
+                self._split(weighed, on_baseline, Groups(codes, len(keys), rows), keys)
+            else:  # a loss over the whole input: on each slice's rows alone
+                self._by_slice(chunk, weights, offset, kept_rows, facts, rows, codes, keys)
+        return weighed.weighted
+
+    def _split(
+        self,
+        weighed: Weighed,
+        on_baseline: Weighed | None,
+        groups: Groups,
+        keys: list[tuple[Any, ...]],
+    ) -> None:
+        """Each slice's share of the chunk's sums, taken at once for every slice and kept as
+        arrays until merged into the slices' accumulators (``merge``)."""
+        self.pending.append(
+            SlicePart(
+                keys,
+                groups.counts,
+                group_sums(weighed, groups),
+                None if on_baseline is None else group_sums(on_baseline, groups),
+            )
+        )
+
+    def _absorb(self, part: SlicePart) -> None:
+        running, on_baseline = part.running, part.baseline
+        scalars = running.per_group()
+        baseline = on_baseline.per_group() if on_baseline is not None else []
+        for g, (key, n) in enumerate(zip(part.keys, part.n.tolist(), strict=True)):
+            target = self._slice(key)
+            if target is None:
+                continue
+            target.n += n
+            target.running.absorb(running, g, scalars[g])
+            if on_baseline is not None and target.baseline is not None:
+                target.baseline.absorb(on_baseline, g, baseline[g])
 
     def _analyse(
         self,
@@ -158,8 +208,8 @@ class LossAccumulator:
         codes: np.ndarray,
         uniques: list[tuple[Any, ...]],
     ) -> None:
-        """Each slice's rows of the chunk to its own accumulator: every reduction and weight
-        form applied within the slice, as on an input of its rows alone."""
+        """Each slice's rows of the chunk to its own accumulator, the loss evaluated on them
+        alone (a loss over the whole input: Circle's pairs within the slice)."""
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
         n = len(codes)
@@ -182,6 +232,8 @@ class LossAccumulator:
 
     def merge(self, other: LossAccumulator) -> None:
         self.n += other.n
+        for pending in other.pending:
+            self._absorb(pending)
         if self.slices is not None and other.slices is not None:
             for key, part in other.slices.items():
                 accumulator = self._slice(key)
@@ -372,18 +424,76 @@ class Merged:
             sink(outcome.weighted, outcome.index())
 
 
+class Groups:
+    """A chunk's rows by slice: their slice numbers 0..k-1 (``codes``) and, with ``--ci``,
+    their buckets (``rows``); per-slice sums of per-row values by ``np.bincount``."""
+
+    def __init__(self, codes: np.ndarray, k: int, rows: Rows | None) -> None:
+        self.codes = codes
+        self.k = k
+        self.rows = rows
+        self.counts = np.bincount(codes, minlength=k)
+        self._cells: Cells | None = None
+        self._order: np.ndarray | None = None
+
+    def sums(self, per_row: np.ndarray) -> np.ndarray:
+        """Per-slice sums of counts (exact: whole numbers)."""
+        return np.bincount(self.codes, weights=per_row, minlength=self.k)
+
+    def exact_sums(self, per_row: np.ndarray) -> np.ndarray:
+        """Per-slice sums of values, each numpy's pairwise sum of the slice's rows in row order:
+        the sum a chunk of the slice's rows alone would give, to the last bit."""
+        if self.k <= 8:  # a pass per slice costs less than a sort
+            return np.array([np.add.reduce(per_row[self.codes == g]) for g in range(self.k)])
+        if self._order is None:
+            small = self.codes.astype(np.int16) if self.k < 2**15 else self.codes
+            self._order = np.argsort(small, kind="stable")  # a radix sort for int16
+        values = per_row[self._order]
+        ends = np.cumsum(self.counts).tolist()
+        add = np.add.reduce
+        return np.array(
+            [
+                add(values[end - count : end])
+                for end, count in zip(ends, self.counts.tolist(), strict=True)
+            ]
+        )
+
+    @property
+    def cells(self) -> Cells:
+        """The (slice, bucket) pairs present (``--ci`` by slice)."""
+        if self._cells is None:
+            assert self.rows is not None
+            self._cells = Cells(self.codes, self.k, self.rows.ids)
+        return self._cells
+
+
+class Cells:
+    """The (slice, bucket) pairs of a chunk's rows, slice-major: per-pair sums, and which pairs
+    (``of(g)``) and buckets (``bucket``) are slice g's."""
+
+    def __init__(self, codes: np.ndarray, k: int, buckets: np.ndarray) -> None:
+        index = codes.astype(np.int64) * BUCKETS + buckets
+        self.inverse, present = _dense(index)
+        self.bucket = present % BUCKETS
+        self.bounds = np.searchsorted(present // BUCKETS, np.arange(k + 1))
+
+    def sums(self, per_row: np.ndarray | None) -> np.ndarray:
+        return np.bincount(self.inverse, weights=per_row, minlength=len(self.bucket))
+
+    def of(self, g: int) -> slice:
+        return slice(int(self.bounds[g]), int(self.bounds[g + 1]))
+
+
 def _dense(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative integers as 0..k-1 (in increasing order) and the first row of each."""
+    """Non-negative integers as 0..k-1 (in increasing order), and the k values present."""
     if len(codes) and codes.max() < 4 * len(codes) + 1024:
         present = np.flatnonzero(np.bincount(codes))
         remap = np.empty(int(codes.max()) + 1, dtype=np.int64)
         remap[present] = np.arange(len(present))
-        dense = remap[codes]
-    else:  # sparse codes (an id column): sort instead
-        dense = np.unique(codes, return_inverse=True)[1].reshape(-1)
-    first = np.full(int(dense.max()) + 1 if len(dense) else 0, len(dense), dtype=np.int64)
-    np.minimum.at(first, dense, np.arange(len(dense)))
-    return dense, first
+        return remap[codes], present
+    # Sparse codes (an id column): sort instead.
+    present, dense = np.unique(codes, return_inverse=True)
+    return dense.reshape(-1), present
 
 
 def factorize(
@@ -392,21 +502,13 @@ def factorize(
     """Rows of value codes (``(n, columns)``) as slice numbers 0..k-1 and the k slices' keys,
     each a tuple of values (None for null)."""
     combined = np.zeros(len(codes), dtype=np.int64)
-    first = np.zeros(0, dtype=np.int64)
+    table = np.zeros((1, 0), dtype=np.int64)  # each slice number's value codes, by column
     for j in range(codes.shape[1]):
-        column, _ = _dense(codes[:, j])
-        combined = combined * (int(column.max()) + 1 if len(column) else 1) + column
-        combined, first = _dense(combined)  # stays below the row count
-    return combined, [tuple(_plain_key(v) for v in group_codes.key(codes[i])) for i in first]
-
-
-def _plain_key(value: Any) -> Any:
-    """A key value as plain Python: numpy scalars unwrapped, NaN as None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+        column, values = _dense(codes[:, j])
+        radix = max(len(values), 1)
+        combined, present = _dense(combined * radix + column)  # stays below the row count
+        table = np.column_stack([table[present // radix], values[present % radix]])
+    return combined, group_codes.keys(table)
 
 
 def _per_sample(

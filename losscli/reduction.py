@@ -8,12 +8,15 @@ does (``align_ranks``).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from losscli.errors import InputError, SpecError
-from losscli.resample import BucketSums, Rows
+from losscli.resample import BucketSums, Rows, per_row
+
+if TYPE_CHECKING:
+    from losscli.accumulate import Groups
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
 DTYPES = ("float64", "float32")
@@ -84,6 +87,38 @@ def _match_weights(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     return values, weights
 
 
+class Weighed(NamedTuple):
+    """Losses with their weights applied: what a chunk adds to the sums."""
+
+    weighted: np.ndarray
+    #: The weights, aligned with the losses and the mask folded in (None: no weights).
+    weights: np.ndarray | None
+    mask: np.ndarray | None
+    #: One weight for every loss and no mask: Keras divides by it once, not by its sum.
+    scalar: bool = False
+
+
+def weigh(values: Any, sample_weight: Any = None, mask: Any = None) -> Weighed:
+    """Apply weights and a mask to losses, as Keras does (``apply_mask``: the mask folds into
+    the weights; for the means it rescales by total/valid, the division by the valid count)."""
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float64)
+    weights = None if sample_weight is None else _weights_array(sample_weight, values.dtype)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        float_mask = mask.astype(values.dtype)
+        if weights is None:
+            weights = float_mask
+        else:
+            float_mask, weights = _match_weights(float_mask, weights)
+            weights = weights * float_mask
+    if weights is None:
+        return Weighed(values, None, mask)
+    values, weights = _match_weights(values, weights)
+    return Weighed(values * weights, weights, mask, mask is None and weights.ndim == 0)
+
+
 class RunningReduction:
     """Running float64 sums that reduce per-sample losses chunk by chunk.
 
@@ -118,36 +153,25 @@ class RunningReduction:
     def add(
         self, values: Any, sample_weight: Any = None, mask: Any = None, rows: Rows | None = None
     ) -> np.ndarray:
-        """Add losses (``rows``: their rows' buckets, with ``--ci``)."""
-        values = np.asarray(values)
-        if not np.issubdtype(values.dtype, np.floating):
-            values = values.astype(np.float64)
-        weights = None if sample_weight is None else _weights_array(sample_weight, values.dtype)
+        """Add losses (``rows``: their rows' buckets, with ``--ci``); return them weighted."""
+        weighed = weigh(values, sample_weight, mask)
+        self.record(weighed, rows)
+        return weighed.weighted
+
+    def record(self, weighed: Weighed, rows: Rows | None = None) -> None:
+        """Add weighted losses to the sums."""
+        weighted, weights, mask, _ = weighed
         if mask is not None:
-            # Keras folds the mask into the weights (apply_mask); for the means it
-            # rescales by total/valid, which here is the division by `valid` in result().
-            mask = np.asarray(mask, dtype=bool)
             self._masked = True
             self._valid += int(np.count_nonzero(mask))
-            float_mask = mask.astype(values.dtype)
-            if weights is None:
-                weights = float_mask
-            else:
-                float_mask, weights = _match_weights(float_mask, weights)
-                weights = weights * float_mask
-        summed = None  # weights whose sum may divide
         if weights is not None:
-            values, weights = _match_weights(values, weights)
-            weighted = values * weights
             nonzero = np.count_nonzero(weights)
             self._contributing += int(nonzero) * (weighted.size // max(weights.size, 1))
-            if mask is None and weights.ndim == 0:
+            if weighed.scalar:
                 self._scalar_weight = float(weights)
             else:
                 self._weight_sums.append(float(np.sum(weights, dtype=np.float64)))
-                summed = weights
         else:
-            weighted = values
             self._contributing += weighted.size
         first = not self._sums
         self._sums.append(float(np.sum(weighted, dtype=np.float64)))
@@ -155,8 +179,28 @@ class RunningReduction:
         self._dtype = weighted.dtype
         self._unreduced = weighted if first and weighted.shape in ((), (0,)) else None
         if self.by_bucket is not None and rows is not None:
-            self.by_bucket.add(rows, weighted, mask, summed)
-        return weighted
+            self.by_bucket.add(rows, weighted, mask, None if weighed.scalar else weights)
+
+    def absorb(self, sums: GroupSums, g: int, scalars: tuple[Any, ...]) -> None:
+        """Add group g's sums of a chunk (``group_sums``; ``scalars``: its ``per_group()[g]``)."""
+        total, size, contributing, valid, weight_sum = scalars
+        self._sums.append(total)
+        self._size += size
+        self._dtype = sums.dtype
+        self._contributing += contributing
+        if valid is not None:
+            self._masked = True
+            self._valid += valid
+        if sums.scalar_weight is not None:
+            self._scalar_weight = sums.scalar_weight
+        elif weight_sum is not None:
+            self._weight_sums.append(weight_sum)
+        if self.by_bucket is not None and sums.by_cell is not None:
+            at = sums.cells.of(g)
+            self.by_bucket.add_cells(
+                sums.cells.bucket[at],
+                {name: None if v is None else v[at] for name, v in sums.by_cell.items()},
+            )
 
     def merge(self, later: RunningReduction) -> None:
         """Add the sums of a later chunk's reduction."""
@@ -226,6 +270,85 @@ class RunningReduction:
             divisor = poisson @ (by_bucket if by_bucket is not None else sums.entries)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(divisor != 0, total / divisor, np.nan)
+
+
+class GroupSums(NamedTuple):
+    """One chunk's sums by group (slice) g = 0..k-1: what ``RunningReduction.record`` would
+    add for each group's rows alone (``RunningReduction.absorb`` adds group g's)."""
+
+    sums: np.ndarray  # weighted losses: numpy's pairwise sum of each group's rows
+    size: np.ndarray  # loss entries
+    valid: np.ndarray | None  # unmasked entries (with a mask)
+    weight_sums: np.ndarray | None  # weights (not a scalar weight)
+    contributing: np.ndarray  # entries with a nonzero weight, not masked
+    scalar_weight: float | None
+    dtype: np.dtype
+    #: ``--ci``: per (group, bucket) pair present, the bucket and the same sums; ``cells.of(g)``
+    #: is group g's pairs.
+    cells: Any = None
+    by_cell: dict[str, np.ndarray | None] | None = None
+
+    def per_group(self) -> list[tuple[Any, ...]]:
+        """Each group's (sum, size, contributing, valid, weight sum), as plain Python."""
+        return _per_group(self)
+
+
+def _per_group(sums: GroupSums) -> list[tuple[Any, ...]]:
+    """Each group's scalars as plain Python: (sum, size, contributing, valid, weight sum)."""
+    k = len(sums.sums)
+    valid = [None] * k if sums.valid is None else [int(v) for v in sums.valid.tolist()]
+    weights = [None] * k if sums.weight_sums is None else sums.weight_sums.tolist()
+    return list(
+        zip(
+            sums.sums.tolist(),
+            [int(v) for v in sums.size.tolist()],
+            [int(v) for v in sums.contributing.tolist()],
+            valid,
+            weights,
+            strict=True,
+        )
+    )
+
+
+def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
+    """The sums of ``weighed`` by group, at once for every group: counts by ``np.bincount``,
+    values by numpy's pairwise sum of each group's rows (the sum an input of those rows alone
+    would give)."""
+    weighted, weights, mask, scalar = weighed
+    n = len(groups.codes)
+    entries = weighted.size // n if n else 0
+    loss = per_row(weighted, n, "slices need one loss value per sample, or a row of them")
+    counts = groups.counts
+    valid = None if mask is None else groups.sums(per_row(mask, n, "slices need a mask row"))
+    weight_sums = each = None
+    contributing = counts * entries
+    if weights is not None and not scalar:
+        each = per_row(weights, n, "slices need one weight per sample, or a number")
+        weight_sums = groups.exact_sums(each)
+        nonzero = np.count_nonzero(weights.reshape(n, -1), axis=1)
+        contributing = groups.sums(nonzero) * (weighted.size // max(weights.size, 1))
+    elif weights is not None:
+        contributing = contributing * bool(weights != 0)
+    cells = by_cell = None
+    if groups.rows is not None:
+        cells = groups.cells
+        by_cell = {
+            "sums": cells.sums(loss),
+            "entries": cells.sums(None) * entries,
+            "valid": None if mask is None else cells.sums(per_row(mask, n, "")),
+            "weights": None if each is None else cells.sums(each),
+        }
+    return GroupSums(
+        groups.exact_sums(loss),
+        counts * entries,
+        valid,
+        weight_sums,
+        contributing,
+        float(weights) if scalar and weights is not None else None,
+        weighted.dtype,
+        cells,
+        by_cell,
+    )
 
 
 def reduce_losses(

@@ -156,10 +156,11 @@ class Rows:
         return np.bincount(self.ids, weights=per_row, minlength=BUCKETS)
 
 
-def _per_row(array: np.ndarray, n: int, what: str) -> np.ndarray:
-    """A value per row: the sum of each row's entries."""
+def per_row(array: np.ndarray, n: int, what: str) -> np.ndarray:
+    """A value per row: the sum of each row's entries (an error saying ``what`` is needed when
+    the array has no row per sample)."""
     if array.ndim == 0 or array.shape[0] != n:
-        raise InputError(f"--ci resamples rows: it needs {what} per row, got shape {array.shape}")
+        raise InputError(f"{what}; got shape {array.shape}")
     if array.ndim == 1:
         return array.astype(np.float64, copy=False)
     return array.reshape(n, -1).sum(axis=1, dtype=np.float64)
@@ -183,14 +184,27 @@ class BucketSums:
         weights: np.ndarray | None,
     ) -> None:
         n = len(rows)
-        self.sums += rows.sums(_per_row(weighted, n, "one loss value or a row of them"))
+        need = "--ci resamples rows: it needs"
+        self.sums += rows.sums(per_row(weighted, n, f"{need} one loss value per sample"))
         self.entries += rows.counts() * (weighted.size // n if n else 0)
         if mask is not None:
-            valid = rows.sums(_per_row(mask.astype(np.float64), n, "a mask"))
+            valid = rows.sums(per_row(mask, n, f"{need} a mask row per sample"))
             self.valid = valid if self.valid is None else self.valid + valid
         if weights is not None:
-            summed = rows.sums(_per_row(weights, n, "one weight per sample, or a number,"))
+            summed = rows.sums(per_row(weights, n, f"{need} one weight per sample, or a number"))
             self.weights = summed if self.weights is None else self.weights + summed
+
+    def add_cells(self, buckets: np.ndarray, sums: dict[str, np.ndarray | None]) -> None:
+        """Add sums already taken per bucket (``buckets``, distinct): a slice's share of a
+        chunk."""
+        for name, values in sums.items():
+            if values is None:
+                continue
+            mine = getattr(self, name)
+            if mine is None:
+                mine = np.zeros(BUCKETS)
+                setattr(self, name, mine)
+            mine[buckets] += values
 
     def merge(self, other: BucketSums) -> None:
         self.sums += other.sums

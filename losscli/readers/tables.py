@@ -29,6 +29,15 @@ def looks_numeric(field: str) -> bool:
 GROUP = "group"
 
 
+def _plain(value: Any) -> Any:
+    """A key value as plain Python: numpy scalars unwrapped, NaN as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
 class GroupCodes:
     """The values met in the ``--group-by`` columns, each given a code on first sight, so a
     chunk's keys are integers (fast to slice and count); shared by the threads reading one
@@ -70,12 +79,16 @@ class GroupCodes:
         code = self.codes[j].get(value)
         if code is None:
             code = self.codes[j][value] = len(self.values[j])
-            self.values[j].append(value)
+            self.values[j].append(_plain(value))
         return code
 
-    def key(self, codes: np.ndarray) -> tuple[Any, ...]:
-        """A row of codes as the slice's key: its values."""
-        return tuple(self.values[j][int(code)] for j, code in enumerate(codes))
+    def keys(self, table: np.ndarray) -> list[tuple[Any, ...]]:
+        """Rows of codes (``(k, columns)``) as the slices' keys: tuples of their values as
+        plain Python (numpy scalars unwrapped, a NaN as None)."""
+        columns = [
+            [self.values[j][code] for code in table[:, j].tolist()] for j in range(table.shape[1])
+        ]
+        return list(zip(*columns, strict=True))
 
 
 class TableSource(Source):
