@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from losscli.accumulate import LossAccumulator
     from losscli.dataset_output import DatasetOutput, Written
     from losscli.gates import Gate, GateOutcome
-    from losscli.resample import Interval
+    from losscli.resample import Interval, Resamples
 
 __all__ = [
     "Evaluation",
@@ -438,6 +438,21 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
             f"--group-by {', '.join(analysis.group_by)}: {counted} slices, more than "
             f"--max-slices {analysis.max_slices}; raise it or group by fewer values"
         )
+    resamples = None
+    if analysis.resampling is not None:
+        from losscli.resample import Resamples
+
+        resamples = Resamples(analysis.resampling)
+        resamples.ahead(
+            [
+                array
+                for part in total.slices.values()
+                if part.n >= analysis.min_slice_size
+                for reduction in (part.running, part.baseline)
+                if reduction is not None and reduction.by_bucket is not None
+                for array in reduction.by_bucket.arrays()
+            ]
+        )
     results = []
     for key in sorted(total.slices, key=_key_order):
         part = total.slices[key]
@@ -452,7 +467,8 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
             )
             continue
         value, baseline = part.result()
-        checked = _checked(part, gates, value, baseline, f"{task.spec} [{slice_label(where)}]")
+        label = f"{task.spec} [{slice_label(where)}]"
+        checked = _checked(part, gates, value, baseline, label, resamples)
         results.append(
             Result(
                 task.spec,
@@ -478,12 +494,18 @@ class _Checked(NamedTuple):
 
 
 def _checked(
-    accumulator: LossAccumulator, gates: list[Gate], value: Any, baseline: Any, where: str
+    accumulator: LossAccumulator,
+    gates: list[Gate],
+    value: Any,
+    baseline: Any,
+    where: str,
+    resamples: Resamples | None = None,
 ) -> _Checked:
-    """The value's interval and the difference's (with ``--ci``), and the gates checked; a
+    """The value's interval and the difference's (with ``--ci``; ``resamples``: the bucket
+    weights, their products with the sums maybe taken ahead), and the gates checked; a
     noise-aware gate gets the difference's interval at its own level. ``where`` names the
     result in a warning."""
-    from losscli.resample import FEW_SAMPLES, interval, poisson_weights
+    from losscli.resample import FEW_SAMPLES, Resamples, interval
 
     contributed = accumulator.running.contributed
     resampling = accumulator.analysis.resampling
@@ -496,12 +518,12 @@ def _checked(
             "bootstrap interval is often too narrow (it covers the value less often than its "
             "level says)"
         )
-    poisson = poisson_weights(resampling.seed, resampling.resamples)
-    replicates = accumulator.running.replicates(poisson)
+    resamples = resamples or Resamples(resampling)
+    replicates = accumulator.running.replicates(resamples)
     ci = interval(replicates, resampling.level, resampling)
     if accumulator.baseline is None:
         return _Checked(ci, None, [g.check(value, baseline, contributed) for g in gates], warnings)
-    change = replicates - accumulator.baseline.replicates(poisson)
+    change = replicates - accumulator.baseline.replicates(resamples)
     difference_ci = interval(change, resampling.level, resampling)
     checked = [
         g.check(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from losscli.errors import InputError, SpecError
-from losscli.resample import BucketSums, Rows, per_row
+from losscli.resample import BucketSums, Resamples, Rows, per_row
 
 if TYPE_CHECKING:
     from losscli.accumulate import Groups
@@ -253,12 +253,12 @@ class RunningReduction:
         assert divisor is not None
         return total / divisor if divisor != 0 else 0.0  # Keras' divide_no_nan
 
-    def replicates(self, poisson: np.ndarray) -> np.ndarray:
-        """``--ci``: the value under each resample's bucket weights (rows of ``poisson``); NaN
-        where a resample leaves nothing to divide by."""
+    def replicates(self, weights: Resamples) -> np.ndarray:
+        """``--ci``: the value under each resample's bucket weights; NaN where a resample
+        leaves nothing to divide by."""
         sums = self.by_bucket
         assert sums is not None
-        total = poisson @ sums.sums
+        total = weights.times(sums.sums)
         kind = self._divisor()
         if kind == "one":
             return total
@@ -267,7 +267,7 @@ class RunningReduction:
             divisor: Any = self._scalar_weight
         else:
             by_bucket = {"weights": sums.weights, "valid": sums.valid, "size": sums.entries}[kind]
-            divisor = poisson @ (by_bucket if by_bucket is not None else sums.entries)
+            divisor = weights.times(by_bucket if by_bucket is not None else sums.entries)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(divisor != 0, total / divisor, np.nan)
 

@@ -206,6 +206,9 @@ class BucketSums:
                 setattr(self, name, mine)
             mine[buckets] += values
 
+    def arrays(self) -> list[np.ndarray]:
+        return [a for a in (self.sums, self.entries, self.valid, self.weights) if a is not None]
+
     def merge(self, other: BucketSums) -> None:
         self.sums += other.sums
         self.entries += other.entries
@@ -233,6 +236,27 @@ def poisson_weights(seed: int, resamples: int) -> np.ndarray:
         out[start : start + len(block)] = k
     out.flags.writeable = False
     return out
+
+
+class Resamples:
+    """The resamples' bucket weights (``poisson_weights``), times per-bucket sums: ``times``
+    one array, or ``ahead`` for many at once (one matrix product instead of a pass over the
+    weights per array: the slices' sums)."""
+
+    def __init__(self, resampling: Resampling) -> None:
+        self.poisson = poisson_weights(resampling.seed, resampling.resamples)
+        self._ready: dict[int, np.ndarray] = {}
+
+    def ahead(self, arrays: list[np.ndarray]) -> None:
+        for start in range(0, len(arrays), 256):  # bounded memory: 256 columns at a time
+            block = arrays[start : start + 256]
+            products = self.poisson @ np.column_stack(block)
+            for i, array in enumerate(block):
+                self._ready[id(array)] = products[:, i]
+
+    def times(self, array: np.ndarray) -> np.ndarray:
+        ready = self._ready.pop(id(array), None)
+        return self.poisson @ array if ready is None else ready
 
 
 def interval(replicates: np.ndarray, level: float, resampling: Resampling) -> Interval:
