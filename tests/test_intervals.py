@@ -502,3 +502,19 @@ def test_check_files_refuse_bad_interval_keys(tmp_path, setting, message):
     config.write_text(f'[[checks]]\nloss = "mse"\ny_true = "y.npy"\ny_pred = "y.npy"\n{setting}\n')
     result = invoke("check", config, code=2)
     assert result.stderr.strip() == f"Error: {config} checks[0]: {message}"
+
+
+def test_the_plot_shows_each_slice_with_its_interval(tmp_path):
+    args = ("eval", "mse", "--data", "sample_data/binary.parquet", "--true-col", "label")
+    args += ("--pred-col", "prob", "--group-by", "label", "--ci")
+    results = json.loads(invoke(*args, "-f", "json", code=0).stdout)["results"]
+    invoke(*args, "--plot", tmp_path / "p.html", "-q", code=0)
+    text = (tmp_path / "p.html").read_text()
+    start = text.index('id="losscli-slices">') + len('id="losscli-slices">')
+    shown = json.loads(text[start : text.index("</script>", start)])["mse"]
+    assert [row["slice"] for row in shown] == ["(all)", "label=0", "label=1"]
+    assert [row["ci"] for row in shown] == [[r["ci"]["low"], r["ci"]["high"]] for r in results]
+    assert [row["value"] for row in shown] == [r["value"] for r in results]
+    assert text.count("<circle") == 3 and text.count('stroke="#c03030"') == 3
+    invoke(*args, "--plot", tmp_path / "p.png", "-q", code=0)
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
