@@ -210,6 +210,7 @@ def workloads(d: Path) -> list[Workload]:
             "pyarrow+numpy",
         ),
         *table_workloads(d),
+        *analysis_workloads(d),
         Workload(
             "version",
             "losscli --version (start-up)",
@@ -370,7 +371,68 @@ def table_workloads(d: Path) -> list[Workload]:
     return out
 
 
+def analysis_workloads(d: Path) -> list[Workload]:
+    """What intervals and slices cost, against the plain evaluation of the same file."""
+    path = str(d / "sliced_10m.parquet")
+    plain = [*LOSSCLI, "eval", "mse", "--data", path, "--true-col", "y", "--pred-col", "p"]
+    pair = [*LOSSCLI, "eval", "mse", "--y-true", str(d / "mse_y.npy")]
+    pair += ["--y-pred", str(d / "mse_p.npy")]
+    out = [
+        Workload(
+            "ci_parquet_10m",
+            "MSE, 10M rows, Parquet: --ci (1000 resamples) against none",
+            "make_sliced",
+            [
+                Command("losscli", [*plain, "--format", "value"]),
+                Command("losscli --ci", [*plain, "--ci", "--format", "json"]),
+            ],
+            "losscli",
+        ),
+        Workload(
+            "ci_npy_10m",
+            "MSE, 10M rows, `.npy` pair: --ci against none",
+            "make_mse_10m",
+            [
+                Command("losscli", [*pair, "--format", "value"]),
+                Command("losscli --ci", [*pair, "--ci", "--format", "json"]),
+            ],
+            "losscli",
+        ),
+        Workload(
+            "slices_10m",
+            "MSE, 10M rows, Parquet, by slice: 4 text values, 1,000 integers, with --ci",
+            "make_sliced",
+            [
+                Command("losscli", [*plain, "--format", "value"]),
+                Command("4 slices", [*plain, "--group-by", "region", "--format", "csv"]),
+                Command("1000 slices", [*plain, "--group-by", "shop", "--format", "csv"]),
+                Command("1000 + --ci", [*plain, "--group-by", "shop", "--ci", "--format", "csv"]),
+            ],
+            "losscli",
+        ),
+    ]
+    return out
+
+
 # --- data ----------------------------------------------------------------------------------
+
+
+def make_sliced(d: Path, rng: np.random.Generator) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if (d / "sliced_10m.parquet").exists():
+        return
+    n = 10_000_000
+    table = pa.table(
+        {
+            "y": rng.normal(size=n),
+            "p": rng.normal(size=n),
+            "region": rng.choice(["eu", "us", "apac", "latam"], n),
+            "shop": rng.integers(0, 1000, n),
+        }
+    )
+    pq.write_table(table, d / "sliced_10m.parquet", row_group_size=1_000_000)
 
 
 def make_mse_10m(d: Path, rng: np.random.Generator) -> None:

@@ -47,8 +47,8 @@ class Report:
         """One row per result: ``loss``, ``spec``, ``reduction``, ``value``, ``n_samples``, and
         when asked for ``baseline``/``difference``, ``passed``, ``p50``/``p90``/``p99``
         (the distribution), ``worst`` (its list of samples), ``ci_low``/``ci_high`` and
-        ``difference_low``/``difference_high`` (the intervals), and with slices a column per
-        ``group_by`` column (empty for the whole input)."""
+        ``difference_low``/``difference_high`` (the intervals), and with slices ``slice`` (its
+        label: ``(all)``, ``region=eu``) and a column per ``group_by`` column."""
         import pandas as pd
 
         rows = []
@@ -59,8 +59,11 @@ class Report:
                     row[key] = entry[key]
             if "distribution" in entry:
                 row.update(entry["distribution"]["quantiles"])
-            if entry.get("slice"):
-                row.update(entry["slice"])  # a column per --group-by column
+            if "slice" in entry:
+                from losscli.engine import slice_label
+
+                row["slice"] = slice_label(entry["slice"] or {})
+                row.update(entry["slice"] or {})  # a column per --group-by column
             for key, prefix in (("ci", "ci"), ("difference_ci", "difference")):
                 if entry.get(key):
                     row[f"{prefix}_low"] = entry[key]["low"]

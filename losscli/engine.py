@@ -181,6 +181,10 @@ def evaluate(
                 "gives one per sample"
             )
     written = None
+    if analysis.resampling is not None:
+        from losscli.resample import draw_ahead
+
+        draw_ahead(analysis.resampling)  # the resample weights, drawn while the data is read
     if inputs.scheduler or output is not None:
         if keep_per_sample or sink is not None:
             raise InputError(

@@ -17,8 +17,8 @@ True
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -218,8 +218,24 @@ class BucketSums:
                 setattr(self, name, theirs.copy() if mine is None else mine + theirs)
 
 
-@functools.lru_cache(maxsize=2)
+_DRAWN: dict[tuple[int, int], np.ndarray] = {}
+_DRAWING = threading.Lock()
+
+
 def poisson_weights(seed: int, resamples: int) -> np.ndarray:
+    """``draw_weights``, kept for the next caller (the last two drawn; a caller waits while
+    another thread draws)."""
+    with _DRAWING:
+        found = _DRAWN.get((seed, resamples))
+        if found is None:
+            found = draw_weights(seed, resamples)
+            while len(_DRAWN) >= 2:
+                del _DRAWN[next(iter(_DRAWN))]
+            _DRAWN[seed, resamples] = found
+    return found
+
+
+def draw_weights(seed: int, resamples: int) -> np.ndarray:
     """The resamples' Poisson(1) weights, one row per resample and one column per bucket,
     drawn by inversion from the seed's own stream, a block of rows at a time (read-only: it
     is shared)."""
@@ -257,6 +273,17 @@ class Resamples:
     def times(self, array: np.ndarray) -> np.ndarray:
         ready = self._ready.pop(id(array), None)
         return self.poisson @ array if ready is None else ready
+
+
+def draw_ahead(resampling: Resampling) -> None:
+    """Draw the resample weights on a thread of their own (numpy's generator releases the
+    GIL): ready, in ``poisson_weights``' cache, when the intervals are computed."""
+    threading.Thread(
+        target=poisson_weights,
+        args=(resampling.seed, resampling.resamples),
+        name="losscli-resamples",
+        daemon=True,
+    ).start()
 
 
 def interval(replicates: np.ndarray, level: float, resampling: Resampling) -> Interval:
