@@ -384,7 +384,7 @@ def analysis_workloads(d: Path) -> list[Workload]:
             "make_sliced",
             [
                 Command("losscli", [*plain, "--format", "value"]),
-                Command("losscli --ci", [*plain, "--ci", "--format", "json"]),
+                Command("losscli --ci", [*plain, "--ci", "--format", "csv"]),
             ],
             "losscli",
         ),
@@ -394,7 +394,7 @@ def analysis_workloads(d: Path) -> list[Workload]:
             "make_mse_10m",
             [
                 Command("losscli", [*pair, "--format", "value"]),
-                Command("losscli --ci", [*pair, "--ci", "--format", "json"]),
+                Command("losscli --ci", [*pair, "--ci", "--format", "csv"]),
             ],
             "losscli",
         ),
@@ -619,6 +619,13 @@ def measure(workload: Workload, runs: int) -> dict[str, tuple[float, float, str]
     }
 
 
+def _last(output: str) -> str:
+    """What a command printed, as the table shows it: the end of its last line (a value, or a
+    CSV row's last cells)."""
+    lines = output.splitlines()
+    return lines[-1][-24:] if lines else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -649,7 +656,7 @@ def main() -> None:
         for name, (wall, peak, value) in results.items():
             print(
                 f"{workload.name:14} {name:14} {wall:8.3f} {peak:9.1f} "
-                f"{wall / ref_wall:7.2f} {peak / ref_peak:7.2f}  {value[:24]}"
+                f"{wall / ref_wall:7.2f} {peak / ref_peak:7.2f}  {_last(value)}"
             )
         print()
     if not args.keep_data:

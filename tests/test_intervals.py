@@ -523,3 +523,45 @@ def test_the_plot_shows_each_slice_with_its_interval(tmp_path):
     assert text.count("<circle") == 3 and text.count('stroke="#c03030"') == 3
     invoke(*args, "--plot", tmp_path / "p.png", "-q", code=0)
     assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_seed_fixes_the_interval():
+    y, p, _ = _data(2000, seed=1)
+    first = losscli.evaluate("mse", y, p, seed=3).results[0].ci  # --seed alone asks for one
+    again = losscli.evaluate("mse", y, p, seed=3).results[0].ci
+    other = losscli.evaluate("mse", y, p, seed=4).results[0].ci
+    assert first == again and first.level == 0.95 and first.resamples == 1000
+    assert (other.low, other.high) != (first.low, first.high)
+    assert other.low == pytest.approx(first.low, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"ci": 1.5}, "ci must be between 0 and 1 (exclusive), got 1.5"),
+        ({"ci": 0.9, "bootstrap": 0}, "bootstrap must be between 1 and 1000000, got 0"),
+        ({"seed": -1}, "seed must be a whole number from 0, got -1"),
+    ],
+)
+def test_the_library_refuses_bad_interval_options(options, message):
+    from losscli.errors import InputError
+
+    with pytest.raises(InputError) as raised:
+        losscli.evaluate("mse", [0.0, 1.0], [0.5, 1.0], **options)
+    assert str(raised.value) == message
+
+
+def test_the_command_refuses_a_bad_bootstrap_count():
+    result = invoke("eval", "mse", *SAMPLE, "--bootstrap", "0", code=2)
+    assert "Invalid value for '--bootstrap'" in result.stderr
+
+
+def test_non_inferiority_in_a_check_file_needs_max_increase(tmp_path):
+    config = tmp_path / "losscli.toml"
+    config.write_text('[[checks]]\nloss = "mse"\ny_true = "y.npy"\ny_pred = "y.npy"\n')
+    config.write_text(config.read_text() + "non_inferiority = true\n")
+    result = invoke("check", config, code=2)
+    assert result.stderr.strip() == (
+        f"Error: {config} checks[0]: non_inferiority makes max_increase noise-aware: set "
+        "max_increase"
+    )
