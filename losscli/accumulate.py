@@ -23,7 +23,8 @@ from losscli.mistakes import InputChecks
 from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
 from losscli.readers.tables import GROUP, GroupCodes
 from losscli.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh
-from losscli.resample import BUCKETS, Rows
+from losscli.resample import Rows
+from losscli.slicing import Groups, factorize
 
 
 def shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
@@ -422,93 +423,6 @@ class Merged:
                 task.kept.append(outcome.weighted[i])
         if sink is not None:
             sink(outcome.weighted, outcome.index())
-
-
-class Groups:
-    """A chunk's rows by slice: their slice numbers 0..k-1 (``codes``) and, with ``--ci``,
-    their buckets (``rows``); per-slice sums of per-row values by ``np.bincount``."""
-
-    def __init__(self, codes: np.ndarray, k: int, rows: Rows | None) -> None:
-        self.codes = codes
-        self.k = k
-        self.rows = rows
-        self.counts = np.bincount(codes, minlength=k)
-        self._cells: Cells | None = None
-        self._order: np.ndarray | None = None
-
-    def sums(self, per_row: np.ndarray) -> np.ndarray:
-        """Per-slice sums of counts (exact: whole numbers)."""
-        return np.bincount(self.codes, weights=per_row, minlength=self.k)
-
-    def exact_sums(self, per_row: np.ndarray) -> np.ndarray:
-        """Per-slice sums of values, each numpy's pairwise sum of the slice's rows in row order:
-        the sum a chunk of the slice's rows alone would give, to the last bit."""
-        if self.k <= 8:  # a pass per slice costs less than a sort
-            return np.array([np.add.reduce(per_row[self.codes == g]) for g in range(self.k)])
-        if self._order is None:
-            small = self.codes.astype(np.int16) if self.k < 2**15 else self.codes
-            self._order = np.argsort(small, kind="stable")  # a radix sort for int16
-        values = per_row[self._order]
-        ends = np.cumsum(self.counts).tolist()
-        add = np.add.reduce
-        return np.array(
-            [
-                add(values[end - count : end])
-                for end, count in zip(ends, self.counts.tolist(), strict=True)
-            ]
-        )
-
-    @property
-    def cells(self) -> Cells:
-        """The (slice, bucket) pairs present (``--ci`` by slice)."""
-        if self._cells is None:
-            assert self.rows is not None
-            self._cells = Cells(self.codes, self.k, self.rows.ids)
-        return self._cells
-
-
-class Cells:
-    """The (slice, bucket) pairs of a chunk's rows, slice-major: per-pair sums, and which pairs
-    (``of(g)``) and buckets (``bucket``) are slice g's."""
-
-    def __init__(self, codes: np.ndarray, k: int, buckets: np.ndarray) -> None:
-        index = codes.astype(np.int64) * BUCKETS + buckets
-        self.inverse, present = _dense(index)
-        self.bucket = present % BUCKETS
-        self.bounds = np.searchsorted(present // BUCKETS, np.arange(k + 1))
-
-    def sums(self, per_row: np.ndarray | None) -> np.ndarray:
-        return np.bincount(self.inverse, weights=per_row, minlength=len(self.bucket))
-
-    def of(self, g: int) -> slice:
-        return slice(int(self.bounds[g]), int(self.bounds[g + 1]))
-
-
-def _dense(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative integers as 0..k-1 (in increasing order), and the k values present."""
-    if len(codes) and codes.max() < 4 * len(codes) + 1024:
-        present = np.flatnonzero(np.bincount(codes))
-        remap = np.empty(int(codes.max()) + 1, dtype=np.int64)
-        remap[present] = np.arange(len(present))
-        return remap[codes], present
-    # Sparse codes (an id column): sort instead.
-    present, dense = np.unique(codes, return_inverse=True)
-    return dense.reshape(-1), present
-
-
-def factorize(
-    codes: np.ndarray, group_codes: GroupCodes
-) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
-    """Rows of value codes (``(n, columns)``) as slice numbers 0..k-1 and the k slices' keys,
-    each a tuple of values (None for null)."""
-    combined = np.zeros(len(codes), dtype=np.int64)
-    table = np.zeros((1, 0), dtype=np.int64)  # each slice number's value codes, by column
-    for j in range(codes.shape[1]):
-        column, values = _dense(codes[:, j])
-        radix = max(len(values), 1)
-        combined, present = _dense(combined * radix + column)  # stays below the row count
-        table = np.column_stack([table[present // radix], values[present % radix]])
-    return combined, group_codes.keys(table)
 
 
 def _per_sample(

@@ -60,7 +60,7 @@ class Report:
             if "distribution" in entry:
                 row.update(entry["distribution"]["quantiles"])
             if "slice" in entry:
-                from losscli.engine import slice_label
+                from losscli.results import slice_label
 
                 row["slice"] = slice_label(entry["slice"] or {})
                 row.update(entry["slice"] or {})  # a column per --group-by column

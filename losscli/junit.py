@@ -12,8 +12,8 @@ import socket
 import xml.etree.ElementTree as ET
 
 from losscli.checks import CheckRun
-from losscli.engine import slice_label
 from losscli.resample import METHOD, Interval
+from losscli.results import slice_label
 
 
 def _number(value: object) -> str:

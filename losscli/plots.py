@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from losscli.engine import Result
 from losscli.errors import InputError
+from losscli.results import Result
 from losscli.writers import atomic_write, check_report_path
 
 SUFFIXES = (".png", ".svg", ".html")
@@ -67,7 +67,7 @@ def _slices(results: list[Result]) -> dict[str, list[Result]]:
 
 def _slice_rows(results: list[Result]) -> list[dict[str, Any]]:
     """What a slice chart shows: each slice's label, value and interval (None without)."""
-    from losscli.engine import slice_label
+    from losscli.results import slice_label
 
     return [
         {

@@ -16,7 +16,7 @@ from losscli.errors import InputError, SpecError
 from losscli.resample import BucketSums, Resamples, Rows, per_row
 
 if TYPE_CHECKING:
-    from losscli.accumulate import Groups
+    from losscli.slicing import Groups
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
 DTYPES = ("float64", "float32")

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losscli import __version__
-from losscli.engine import Evaluation, Result
 from losscli.losses import LOSSES, Loss, identifiers_of, spell_value
+from losscli.results import Evaluation, Result
 
 if TYPE_CHECKING:
     from losscli.checks import CheckRun
@@ -322,7 +322,7 @@ def _sliced(results: Sequence[Result | None]) -> bool:
 def _slice_cell(result: Result, sliced: bool = False) -> list[str]:
     """The slice column's cell: a slice's label, ``(all)``; empty in a sliced table for a
     result without slices; nothing in a table without the column."""
-    from losscli.engine import slice_label
+    from losscli.results import slice_label
 
     if result.slice is not None:
         return [slice_label(result.slice)]

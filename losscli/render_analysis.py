@@ -9,7 +9,7 @@ import csv
 import io
 from typing import Any
 
-from losscli.engine import Result
+from losscli.results import Result
 
 WORST_HEADER = ["loss", "rank", "row", "y_true", "y_pred", "weight", "value"]
 #: Numbers of a vector shown in a table before "...".

@@ -1,0 +1,263 @@
+"""A run's results: every loss's value, its baseline, intervals and gates, by slice, and the
+warnings, assembled from the accumulators of any engine. No click, no rich."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from losscli.errors import InputError
+from losscli.mistakes import negative_weights, omitted_warning
+
+if TYPE_CHECKING:
+    from losscli.accumulate import LossAccumulator, Merged, Task
+    from losscli.dataset_output import Written
+    from losscli.gates import Gate, GateOutcome
+    from losscli.losses import Loss
+    from losscli.plan import InputSpec
+    from losscli.resample import Interval, Resamples
+
+
+class Result(NamedTuple):
+    """One loss evaluated: the value, its baseline and gates, on request per-sample losses."""
+
+    spec: str
+    loss: Loss
+    value: Any
+    n_samples: int
+    per_sample: np.ndarray | None = None
+    baseline: Any = None
+    gates: Sequence[GateOutcome] = ()
+    warnings: Sequence[str] = ()  # likely mistakes in this loss's inputs
+    #: ``--worst K``: the K samples with the largest weighted loss, largest first.
+    worst: list[dict[str, Any]] | None = None
+    #: ``--histogram``: count, extremes, quantiles and histogram of the per-sample losses.
+    distribution: dict[str, Any] | None = None
+    #: ``--group-by``: the slice's key by column; ``{}`` for the whole input (``(all)``);
+    #: None when the run has no slices.
+    slice: dict[str, Any] | None = None
+    #: ``--ci``: the value's interval, and with a baseline the difference's (paired).
+    ci: Interval | None = None
+    difference_ci: Interval | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    @property
+    def difference(self) -> float | None:
+        if self.baseline is None:
+            return None
+        return float(self.value) - float(self.baseline)
+
+
+class Evaluation(NamedTuple):
+    """Every loss's result, with what was read."""
+
+    results: list[Result]
+    sources: dict[str, str]
+    n_samples: int
+    n_omitted: int = 0
+    warnings: Sequence[str] = ()
+    #: Where the per-sample losses went, for a dataset output (``--output DIR/``).
+    written: Written | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
+    """One result per slice of ``task``, sorted by key; a slice of fewer samples than
+    ``min_slice_size`` gets no value (and a warning), and no gate."""
+    total = task.total
+    assert total.slices is not None
+    analysis = total.analysis
+    found = len(total.slices) + len(total.overflow)
+    if found > analysis.max_slices:
+        counted = f"{found:,}" if found < 11 * analysis.max_slices else f"at least {found:,}"
+        raise InputError(
+            f"--group-by {', '.join(analysis.group_by)}: {counted} slices, more than "
+            f"--max-slices {analysis.max_slices}; raise it or group by fewer values"
+        )
+    resamples = None
+    if analysis.resampling is not None:
+        from losscli.resample import Resamples
+
+        resamples = Resamples(analysis.resampling)
+        resamples.ahead(
+            [
+                array
+                for part in total.slices.values()
+                if part.n >= analysis.min_slice_size
+                for reduction in (part.running, part.baseline)
+                if reduction is not None and reduction.by_bucket is not None
+                for array in reduction.by_bucket.arrays()
+            ]
+        )
+    results = []
+    for key in sorted(total.slices, key=_key_order):
+        part = total.slices[key]
+        where = dict(zip(analysis.group_by, key, strict=True))
+        if part.n < analysis.min_slice_size:
+            message = (
+                f"{task.spec} [{slice_label(where)}]: {part.n} samples, fewer than "
+                f"--min-slice-size {analysis.min_slice_size}: no value"
+            )
+            results.append(
+                Result(task.spec, task.loss, None, part.n, warnings=[message], slice=where)
+            )
+            continue
+        value, baseline = part.result()
+        label = f"{task.spec} [{slice_label(where)}]"
+        checked = _checked(part, gates, value, baseline, label, resamples)
+        results.append(
+            Result(
+                task.spec,
+                task.loss,
+                value,
+                part.n,
+                baseline=baseline,
+                gates=checked.gates,
+                warnings=part.checks.messages() + checked.warnings,
+                slice=where,
+                ci=checked.ci,
+                difference_ci=checked.difference_ci,
+            )
+        )
+    return results
+
+
+class _Checked(NamedTuple):
+    ci: Interval | None
+    difference_ci: Interval | None
+    gates: list[GateOutcome]
+    warnings: list[str]
+
+
+def _checked(
+    accumulator: LossAccumulator,
+    gates: list[Gate],
+    value: Any,
+    baseline: Any,
+    where: str,
+    resamples: Resamples | None = None,
+) -> _Checked:
+    """The value's interval and the difference's (with ``--ci``; ``resamples``: the bucket
+    weights, their products with the sums maybe taken ahead), and the gates checked; a
+    noise-aware gate gets the difference's interval at its own level. ``where`` names the
+    result in a warning."""
+    from losscli.resample import FEW_SAMPLES, Resamples, interval
+
+    contributed = accumulator.running.contributed
+    resampling = accumulator.analysis.resampling
+    if resampling is None:
+        return _Checked(None, None, [g.check(value, baseline, contributed) for g in gates], [])
+    warnings = []
+    if accumulator.n < FEW_SAMPLES:
+        warnings.append(
+            f"{where}: an interval from {accumulator.n} samples; below {FEW_SAMPLES} a "
+            "bootstrap interval is often too narrow (it covers the value less often than its "
+            "level says)"
+        )
+    resamples = resamples or Resamples(resampling)
+    replicates = accumulator.running.replicates(resamples)
+    ci = interval(replicates, resampling.level, resampling)
+    if accumulator.baseline is None:
+        return _Checked(ci, None, [g.check(value, baseline, contributed) for g in gates], warnings)
+    change = replicates - accumulator.baseline.replicates(resamples)
+    difference_ci = interval(change, resampling.level, resampling)
+    checked = [
+        g.check(
+            value,
+            baseline,
+            contributed,
+            interval(change, g.level(resampling.level), resampling) if g.noise_aware else None,
+        )
+        for g in gates
+    ]
+    return _Checked(ci, difference_ci, checked, warnings)
+
+
+def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Slices sorted by their values, nulls last, numbers before text."""
+    return tuple((v is None, isinstance(v, str), v if v is not None else 0) for v in key)
+
+
+def slice_label(where: dict[str, Any]) -> str:
+    """``region=eu, day=1``; ``(all)`` for the whole input; a null value as ``null``."""
+    if not where:
+        return "(all)"
+    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in where.items())
+
+
+def assemble(
+    tasks: list[Task],
+    state: Merged,
+    labels: dict[str, str],
+    warnings: list[str],
+    gates: dict[int, list[Gate]] | None,
+    inputs: InputSpec,
+) -> Evaluation:
+    """The results of a run, with its gates and warnings, from any engine."""
+    if state.n == 0:
+        raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
+    results = []
+    for i, task in enumerate(tasks):
+        per_sample = None
+        if task.kept:
+            per_sample = np.concatenate(task.kept) if len(task.kept) > 1 else task.kept[0]
+        if task.loss.reduction == "none":
+            value, baseline = per_sample, None
+        else:
+            value, baseline = task.total.result()
+        gates_i = (gates or {}).get(i, [])
+        if gates_i and task.loss.reduction == "none":
+            raise InputError(
+                f"gates on {task.spec} need one value; --reduction none gives one per sample"
+            )
+        contributed = task.total.running.contributed
+        messages = task.total.checks.messages()
+        if not contributed and task.loss.reduction != "none":
+            messages.append(
+                f"{task.spec}: no sample contributed (every weight is 0 or every label is "
+                f"masked): the value {value!r} is Keras' divide-no-nan, not a loss"
+            )
+        whole_gates = [g for g in gates_i if not g.kind.startswith("slice_")]
+        checked = _Checked(None, None, [], [])  # --reduction none: no gate, no interval
+        if task.loss.reduction != "none":
+            checked = _checked(task.total, whole_gates, value, baseline, task.spec)
+        total = task.total
+        grouped = total.slices is not None
+        results.append(
+            Result(
+                task.spec,
+                task.loss,
+                value,
+                state.n,
+                per_sample,
+                baseline,
+                checked.gates,
+                messages + checked.warnings,
+                worst=total.worst.result() if total.worst is not None else None,
+                distribution=None
+                if total.distribution is None
+                else total.distribution.result(total.analysis.bins),
+                slice={} if grouped else None,
+                ci=checked.ci,
+                difference_ci=checked.difference_ci,
+            )
+        )
+        if grouped:
+            slice_gates = [g for g in gates_i if g.kind.startswith("slice_")]
+            results += _slice_results(task, slice_gates)
+    warnings = list(warnings)
+    if state.lowest_weight < 0:
+        warnings.append(negative_weights(state.lowest_weight))
+    if state.omitted:
+        warnings.append(omitted_warning(state.omitted, inputs.say))
+    for result in results:
+        warnings += result.warnings
+    return Evaluation(results, labels, state.n, state.omitted, list(dict.fromkeys(warnings)))
