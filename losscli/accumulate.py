@@ -23,7 +23,7 @@ from losscli.mistakes import InputChecks
 from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
 from losscli.readers.tables import GROUP, GroupCodes
 from losscli.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh
-from losscli.resample import Rows
+from losscli.resample import BucketTable, Rows
 from losscli.slicing import Groups, factorize
 
 
@@ -72,13 +72,24 @@ class LossAccumulator:
     thread, process or worker computed it."""
 
     def __init__(
-        self, loss: Loss, with_baseline: bool, analysis: Analysis = NO_ANALYSIS, spec: str = ""
+        self,
+        loss: Loss,
+        with_baseline: bool,
+        analysis: Analysis = NO_ANALYSIS,
+        spec: str = "",
+        tables: tuple[BucketTable, BucketTable] | None = None,
     ) -> None:
         self.loss = loss
         self.spec = spec or loss.name
         resampled = analysis.resampling is not None
-        self.running = RunningReduction(loss.reduction, resampled)
-        self.baseline = RunningReduction(loss.reduction, resampled) if with_baseline else None
+        # With --ci, a slice's bucket sums are a row of its loss's tables (``tables``).
+        running_buckets, baseline_buckets = tables or (resampled, resampled)
+        self.running = RunningReduction(loss.reduction, running_buckets)
+        self.baseline = (
+            RunningReduction(loss.reduction, baseline_buckets) if with_baseline else None
+        )
+        #: ``--ci`` by slice: the slices' bucket sums, a row per slice (loss and baseline).
+        self.tables = (BucketTable(), BucketTable()) if resampled and analysis.group_by else None
         self.checks = InputChecks(loss)
         self.analysis = analysis
         self.worst = WorstK(analysis.worst) if analysis.worst else None
@@ -109,7 +120,11 @@ class LossAccumulator:
                     self.overflow.add(key)
                 return None
             found = LossAccumulator(
-                self.loss, self.baseline is not None, self.analysis.for_slice(), self.spec
+                self.loss,
+                self.baseline is not None,
+                self.analysis.for_slice(),
+                self.spec,
+                self.tables,
             )
             self.slices[key] = found
         return found
@@ -171,14 +186,29 @@ class LossAccumulator:
         running, on_baseline = part.running, part.baseline
         scalars = running.per_group()
         baseline = on_baseline.per_group() if on_baseline is not None else []
+        rows = []  # each slice's row of the bucket tables (-1: past max_slices)
         for g, (key, n) in enumerate(zip(part.keys, part.n.tolist(), strict=True)):
             target = self._slice(key)
+            by_bucket = None if target is None else target.running.by_bucket
+            rows.append(-1 if by_bucket is None else by_bucket.row)
             if target is None:
                 continue
             target.n += n
             target.running.absorb(running, g, scalars[g])
             if on_baseline is not None and target.baseline is not None:
                 target.baseline.absorb(on_baseline, g, baseline[g])
+        if self.tables is not None:
+            # The chunk's (slice, bucket) sums into every slice's row at once.
+            for table, sums in zip(self.tables, (running, on_baseline), strict=True):
+                if sums is not None and sums.by_cell is not None:
+                    assert sums.cell_bounds is not None and sums.cell_bucket is not None
+                    row = np.repeat(np.asarray(rows), np.diff(sums.cell_bounds))
+                    keep = row >= 0
+                    table.add(
+                        row[keep],
+                        sums.cell_bucket[keep],
+                        {k: None if v is None else v[keep] for k, v in sums.by_cell.items()},
+                    )
 
     def _analyse(
         self,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from losscli.errors import InputError, SpecError
-from losscli.resample import BucketSums, Resamples, Rows, per_row
+from losscli.resample import BucketSums, BucketTable, Resamples, Rows, per_row
 
 if TYPE_CHECKING:
     from losscli.slicing import Groups
@@ -134,11 +134,16 @@ class RunningReduction:
     """
 
     def __init__(
-        self, reduction: str | None = "sum_over_batch_size", buckets: bool = False
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        buckets: bool | BucketTable = False,
     ) -> None:
         self.reduction = standardize_reduction(reduction)
-        #: ``--ci``: the same sums per row bucket (``resample``), for the resamples.
-        self.by_bucket = BucketSums() if buckets else None
+        #: ``--ci``: the same sums per row bucket (``resample``), for the resamples; a row of
+        #: ``buckets`` when it is a table (shared by the slices of a loss).
+        self.by_bucket = None
+        if buckets is not False:
+            self.by_bucket = BucketSums(buckets if isinstance(buckets, BucketTable) else None)
         self._sums: list[float] = []
         self._weight_sums: list[float] = []
         self._scalar_weight: float | None = None
@@ -195,12 +200,6 @@ class RunningReduction:
             self._scalar_weight = sums.scalar_weight
         elif weight_sum is not None:
             self._weight_sums.append(weight_sum)
-        if self.by_bucket is not None and sums.by_cell is not None:
-            at = sums.cells.of(g)
-            self.by_bucket.add_cells(
-                sums.cells.bucket[at],
-                {name: None if v is None else v[at] for name, v in sums.by_cell.items()},
-            )
 
     def merge(self, later: RunningReduction) -> None:
         """Add the sums of a later chunk's reduction."""
@@ -258,7 +257,7 @@ class RunningReduction:
         leaves nothing to divide by."""
         sums = self.by_bucket
         assert sums is not None
-        total = weights.times(sums.sums)
+        total = weights.times(sums, "sums")
         kind = self._divisor()
         if kind == "one":
             return total
@@ -266,8 +265,8 @@ class RunningReduction:
             assert self._scalar_weight is not None
             divisor: Any = self._scalar_weight
         else:
-            by_bucket = {"weights": sums.weights, "valid": sums.valid, "size": sums.entries}[kind]
-            divisor = weights.times(by_bucket if by_bucket is not None else sums.entries)
+            name = {"weights": "weights", "valid": "valid", "size": "entries"}[kind]
+            divisor = weights.times(sums, name)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(divisor != 0, total / divisor, np.nan)
 
@@ -283,9 +282,10 @@ class GroupSums(NamedTuple):
     contributing: np.ndarray  # entries with a nonzero weight, not masked
     scalar_weight: float | None
     dtype: np.dtype
-    #: ``--ci``: per (group, bucket) pair present, the bucket and the same sums; ``cells.of(g)``
-    #: is group g's pairs.
-    cells: Any = None
+    #: ``--ci``: per (group, bucket) pair present, its bucket and the same sums; group g's
+    #: pairs run from ``cell_bounds[g]`` to ``cell_bounds[g + 1]``.
+    cell_bucket: np.ndarray | None = None
+    cell_bounds: np.ndarray | None = None
     by_cell: dict[str, np.ndarray | None] | None = None
 
     def per_group(self) -> list[tuple[Any, ...]]:
@@ -329,7 +329,7 @@ def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
         contributing = groups.sums(nonzero) * (weighted.size // max(weights.size, 1))
     elif weights is not None:
         contributing = contributing * bool(weights != 0)
-    cells = by_cell = None
+    bucket = bounds = by_cell = None
     if groups.rows is not None:
         cells = groups.cells
         by_cell = {
@@ -338,6 +338,7 @@ def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
             "valid": None if mask is None else cells.sums(per_row(mask, n, "")),
             "weights": None if each is None else cells.sums(each),
         }
+        bucket, bounds = cells.bucket, cells.bounds
     return GroupSums(
         groups.exact_sums(loss),
         counts * entries,
@@ -346,7 +347,8 @@ def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
         contributing,
         float(weights) if scalar and weights is not None else None,
         weighted.dtype,
-        cells,
+        bucket,
+        bounds,
         by_cell,
     )
 

@@ -166,15 +166,80 @@ def per_row(array: np.ndarray, n: int, what: str) -> np.ndarray:
     return array.reshape(n, -1).sum(axis=1, dtype=np.float64)
 
 
-class BucketSums:
-    """Per bucket: the weighted losses' sum, the loss entries, the valid entries (with a mask)
-    and the weights (when weights are summed): the sums a reduction divides."""
+#: The sums a reduction divides, per bucket: the weighted losses, the loss entries, the valid
+#: entries (with a mask) and the weights (when weights are summed).
+NAMES = ("sums", "entries", "valid", "weights")
+
+#: Rows of a table multiplied by the resample weights at once (``Resamples.times``).
+BLOCK = 256
+
+
+class BucketTable:
+    """The per-bucket sums of several results, a row each: a slice's share of a chunk goes to
+    every slice's row at once (``add``). Columns ``valid`` and ``weights`` appear when first
+    met; rows grow by doubling."""
 
     def __init__(self) -> None:
-        self.sums = np.zeros(BUCKETS)
-        self.entries = np.zeros(BUCKETS)
-        self.valid: np.ndarray | None = None
-        self.weights: np.ndarray | None = None
+        self.size = 0
+        self.columns: dict[str, np.ndarray] = {}
+        self._capacity = 0
+
+    def new_row(self) -> int:
+        if self.size == self._capacity:
+            self._capacity = max(4, 2 * self._capacity)
+            for name, old in self.columns.items():
+                grown = np.zeros((self._capacity, BUCKETS))
+                grown[: self.size] = old[: self.size]
+                self.columns[name] = grown
+        self.size += 1
+        return self.size - 1
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self.columns:
+            self.columns[name] = np.zeros((max(self._capacity, 1), BUCKETS))
+        return self.columns[name]
+
+    def add(
+        self, rows: np.ndarray, buckets: np.ndarray, sums: dict[str, np.ndarray | None]
+    ) -> None:
+        """Add sums taken per (row, bucket) pair, the pairs distinct."""
+        for name, values in sums.items():
+            if values is not None:
+                self.column(name)[rows, buckets] += values
+
+
+class BucketSums:
+    """One result's per-bucket sums (``NAMES``): a row of a ``BucketTable``, its own or one
+    shared by the slices of a loss."""
+
+    def __init__(self, table: BucketTable | None = None) -> None:
+        self.table = table if table is not None else BucketTable()
+        self.row = self.table.new_row()
+        self.table.column("sums")
+        self.table.column("entries")
+
+    def get(self, name: str) -> np.ndarray | None:
+        column = self.table.columns.get(name)
+        return None if column is None else column[self.row]
+
+    @property
+    def sums(self) -> np.ndarray:
+        return self.table.columns["sums"][self.row]
+
+    @property
+    def entries(self) -> np.ndarray:
+        return self.table.columns["entries"][self.row]
+
+    @property
+    def valid(self) -> np.ndarray | None:
+        return self.get("valid")
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        return self.get("weights")
+
+    def _add(self, name: str, values: np.ndarray) -> None:
+        self.table.column(name)[self.row] += values
 
     def add(
         self,
@@ -185,37 +250,19 @@ class BucketSums:
     ) -> None:
         n = len(rows)
         need = "--ci resamples rows: it needs"
-        self.sums += rows.sums(per_row(weighted, n, f"{need} one loss value per sample"))
-        self.entries += rows.counts() * (weighted.size // n if n else 0)
+        self._add("sums", rows.sums(per_row(weighted, n, f"{need} one loss value per sample")))
+        self._add("entries", rows.counts() * (weighted.size // n if n else 0))
         if mask is not None:
-            valid = rows.sums(per_row(mask, n, f"{need} a mask row per sample"))
-            self.valid = valid if self.valid is None else self.valid + valid
+            self._add("valid", rows.sums(per_row(mask, n, f"{need} a mask row per sample")))
         if weights is not None:
-            summed = rows.sums(per_row(weights, n, f"{need} one weight per sample, or a number"))
-            self.weights = summed if self.weights is None else self.weights + summed
-
-    def add_cells(self, buckets: np.ndarray, sums: dict[str, np.ndarray | None]) -> None:
-        """Add sums already taken per bucket (``buckets``, distinct): a slice's share of a
-        chunk."""
-        for name, values in sums.items():
-            if values is None:
-                continue
-            mine = getattr(self, name)
-            if mine is None:
-                mine = np.zeros(BUCKETS)
-                setattr(self, name, mine)
-            mine[buckets] += values
-
-    def arrays(self) -> list[np.ndarray]:
-        return [a for a in (self.sums, self.entries, self.valid, self.weights) if a is not None]
+            each = per_row(weights, n, f"{need} one weight per sample, or a number")
+            self._add("weights", rows.sums(each))
 
     def merge(self, other: BucketSums) -> None:
-        self.sums += other.sums
-        self.entries += other.entries
-        for name in ("valid", "weights"):
-            mine, theirs = getattr(self, name), getattr(other, name)
+        for name in NAMES:
+            theirs = other.get(name)
             if theirs is not None:
-                setattr(self, name, theirs.copy() if mine is None else mine + theirs)
+                self._add(name, theirs)
 
 
 _DRAWN: dict[tuple[int, int], np.ndarray] = {}
@@ -255,24 +302,29 @@ def draw_weights(seed: int, resamples: int) -> np.ndarray:
 
 
 class Resamples:
-    """The resamples' bucket weights (``poisson_weights``), times per-bucket sums: ``times``
-    one array, or ``ahead`` for many at once (one matrix product instead of a pass over the
-    weights per array: the slices' sums)."""
+    """The resamples' bucket weights (``poisson_weights``) times per-bucket sums. The rows of a
+    shared table (the slices of a loss) are multiplied a block at a time, one matrix product
+    for ``BLOCK`` rows: asked for in row order, each block is computed once, and memory stays
+    bounded whatever the number of slices."""
 
     def __init__(self, resampling: Resampling) -> None:
         self.poisson = poisson_weights(resampling.seed, resampling.resamples)
-        self._ready: dict[int, np.ndarray] = {}
+        self._block: dict[tuple[int, str], tuple[int, np.ndarray]] = {}
 
-    def ahead(self, arrays: list[np.ndarray]) -> None:
-        for start in range(0, len(arrays), 256):  # bounded memory: 256 columns at a time
-            block = arrays[start : start + 256]
-            products = self.poisson @ np.column_stack(block)
-            for i, array in enumerate(block):
-                self._ready[id(array)] = products[:, i]
-
-    def times(self, array: np.ndarray) -> np.ndarray:
-        ready = self._ready.pop(id(array), None)
-        return self.poisson @ array if ready is None else ready
+    def times(self, sums: BucketSums, name: str) -> np.ndarray:
+        column = sums.table.columns.get(name)
+        if column is None:
+            column = sums.table.columns["entries"]
+        if sums.table.size == 1:
+            return self.poisson @ column[sums.row]
+        block = sums.row // BLOCK
+        key = (id(sums.table), name)
+        found = self._block.get(key)
+        if found is None or found[0] != block:
+            rows = column[block * BLOCK : min((block + 1) * BLOCK, sums.table.size)]
+            found = (block, self.poisson @ rows.T)
+            self._block[key] = found
+        return found[1][:, sums.row - block * BLOCK]
 
 
 def draw_ahead(resampling: Resampling) -> None:

@@ -87,47 +87,34 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
         from losscli.resample import Resamples
 
         resamples = Resamples(analysis.resampling)
-        resamples.ahead(
-            [
-                array
-                for part in total.slices.values()
-                if part.n >= analysis.min_slice_size
-                for reduction in (part.running, part.baseline)
-                if reduction is not None and reduction.by_bucket is not None
-                for array in reduction.by_bucket.arrays()
-            ]
-        )
-    results = []
-    for key in sorted(total.slices, key=_key_order):
-        part = total.slices[key]
+    by_key = {}
+    for key, part in total.slices.items():  # in the tables' row order: a block at a time
         where = dict(zip(analysis.group_by, key, strict=True))
         if part.n < analysis.min_slice_size:
             message = (
                 f"{task.spec} [{slice_label(where)}]: {part.n} samples, fewer than "
                 f"--min-slice-size {analysis.min_slice_size}: no value"
             )
-            results.append(
-                Result(task.spec, task.loss, None, part.n, warnings=[message], slice=where)
+            by_key[key] = Result(
+                task.spec, task.loss, None, part.n, warnings=[message], slice=where
             )
             continue
         value, baseline = part.result()
         label = f"{task.spec} [{slice_label(where)}]"
         checked = _checked(part, gates, value, baseline, label, resamples)
-        results.append(
-            Result(
-                task.spec,
-                task.loss,
-                value,
-                part.n,
-                baseline=baseline,
-                gates=checked.gates,
-                warnings=part.checks.messages() + checked.warnings,
-                slice=where,
-                ci=checked.ci,
-                difference_ci=checked.difference_ci,
-            )
+        by_key[key] = Result(
+            task.spec,
+            task.loss,
+            value,
+            part.n,
+            baseline=baseline,
+            gates=checked.gates,
+            warnings=part.checks.messages() + checked.warnings,
+            slice=where,
+            ci=checked.ci,
+            difference_ci=checked.difference_ci,
         )
-    return results
+    return [by_key[key] for key in sorted(by_key, key=_key_order)]
 
 
 class _Checked(NamedTuple):

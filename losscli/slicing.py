@@ -56,20 +56,17 @@ class Groups:
 
 
 class Cells:
-    """The (slice, bucket) pairs of a chunk's rows, slice-major: per-pair sums, and which pairs
-    (``of(g)``) and buckets (``bucket``) are slice g's."""
+    """The (slice, bucket) pairs of a chunk's rows, slice-major: per-pair sums, each pair's
+    bucket (``bucket``), and slice g's pairs from ``bounds[g]`` to ``bounds[g + 1]``."""
 
     def __init__(self, codes: np.ndarray, k: int, buckets: np.ndarray) -> None:
         index = codes.astype(np.int64) * BUCKETS + buckets
         self.inverse, present = _dense(index)
-        self.bucket = present % BUCKETS
+        self.bucket = (present % BUCKETS).astype(np.int16)
         self.bounds = np.searchsorted(present // BUCKETS, np.arange(k + 1))
 
     def sums(self, per_row: np.ndarray | None) -> np.ndarray:
         return np.bincount(self.inverse, weights=per_row, minlength=len(self.bucket))
-
-    def of(self, g: int) -> slice:
-        return slice(int(self.bounds[g]), int(self.bounds[g + 1]))
 
 
 def _dense(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
