@@ -186,11 +186,12 @@ class LossAccumulator:
         running, on_baseline = part.running, part.baseline
         scalars = running.per_group()
         baseline = on_baseline.per_group() if on_baseline is not None else []
-        rows = []  # each slice's row of the bucket tables (-1: past max_slices)
+        rows: tuple[list[int], list[int]] = ([], [])  # each slice's row of the bucket tables
         for g, (key, n) in enumerate(zip(part.keys, part.n.tolist(), strict=True)):
             target = self._slice(key)
-            by_bucket = None if target is None else target.running.by_bucket
-            rows.append(-1 if by_bucket is None else by_bucket.row)
+            for found, reduction in zip(rows, _reductions(target), strict=True):
+                by_bucket = None if reduction is None else reduction.by_bucket
+                found.append(-1 if by_bucket is None else by_bucket.row)  # -1: not kept
             if target is None:
                 continue
             target.n += n
@@ -199,10 +200,10 @@ class LossAccumulator:
                 target.baseline.absorb(on_baseline, g, baseline[g])
         if self.tables is not None:
             # The chunk's (slice, bucket) sums into every slice's row at once.
-            for table, sums in zip(self.tables, (running, on_baseline), strict=True):
+            for table, sums, at in zip(self.tables, (running, on_baseline), rows, strict=True):
                 if sums is not None and sums.by_cell is not None:
                     assert sums.cell_bounds is not None and sums.cell_bucket is not None
-                    row = np.repeat(np.asarray(rows), np.diff(sums.cell_bounds))
+                    row = np.repeat(np.asarray(at), np.diff(sums.cell_bounds))
                     keep = row >= 0
                     table.add(
                         row[keep],
@@ -285,6 +286,15 @@ class LossAccumulator:
     def result(self) -> tuple[Any, Any]:
         """The reduced value and the baseline's (None without a baseline)."""
         return self.running.value(), None if self.baseline is None else self.baseline.value()
+
+
+def _reductions(
+    accumulator: LossAccumulator | None,
+) -> tuple[RunningReduction | None, RunningReduction | None]:
+    """An accumulator's reductions of the loss and of the baseline (None: none)."""
+    if accumulator is None:
+        return None, None
+    return accumulator.running, accumulator.baseline
 
 
 class Task:

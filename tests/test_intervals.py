@@ -565,3 +565,28 @@ def test_non_inferiority_in_a_check_file_needs_max_increase(tmp_path):
         f"Error: {config} checks[0]: non_inferiority makes max_increase noise-aware: set "
         "max_increase"
     )
+
+
+def test_each_slice_gets_its_paired_difference_interval(tmp_path):
+    y, p, _ = _data(6000, seed=13)
+    baseline = y + np.random.default_rng(14).normal(size=len(y))
+    groups = np.random.default_rng(15).integers(0, 3, len(y))
+    results = losscli.evaluate(
+        "mse", y, p, baseline_pred=baseline, groups=pd.DataFrame({"g": groups}), group_by="g",
+        ci=0.9, seed=2,
+    ).results  # fmt: skip
+    ids = np.array([reference_bucket(r, 2) for r in range(len(y))])
+    poisson = poisson_weights(2, 1000)
+
+    def replicates(per_row, where):
+        sums = np.bincount(ids[where], weights=per_row[where], minlength=BUCKETS)
+        counts = np.bincount(ids[where], minlength=BUCKETS)
+        return (poisson @ sums) / (poisson @ counts)
+
+    for result, where in zip(
+        results, [groups >= 0, groups == 0, groups == 1, groups == 2], strict=True
+    ):
+        change = replicates((y - p) ** 2, where) - replicates((y - baseline) ** 2, where)
+        expected = np.quantile(change, [0.05, 0.95])
+        diff = result.difference_ci
+        assert [diff.low, diff.high] == pytest.approx(expected, rel=1e-9)
