@@ -15,7 +15,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from losscli.analysis import NO_ANALYSIS, Analysis, Distribution, WorstK, one_per_sample
+from losscli.analysis import (
+    FIELDS,
+    NO_ANALYSIS,
+    Analysis,
+    Distribution,
+    GroupedWorst,
+    WorstK,
+    one_per_sample,
+)
 from losscli.errors import RowError
 from losscli.functions import to_categorical
 from losscli.losses import BatchFacts, Loss
@@ -93,6 +101,12 @@ class LossAccumulator:
         self.checks = InputChecks(loss)
         self.analysis = analysis
         self.worst = WorstK(analysis.worst) if analysis.worst else None
+        #: ``--worst-per-slice``: every slice's worst samples, kept together.
+        self.slice_worst = (
+            GroupedWorst(analysis.worst)
+            if analysis.worst and analysis.worst_per_slice and analysis.group_by
+            else None
+        )
         self.distribution = Distribution() if analysis.bins else None
         self.n = 0  # samples evaluated
         #: Per slice (``--group-by``): its key (a tuple of values) and its own accumulator.
@@ -149,7 +163,7 @@ class LossAccumulator:
         weighed = weigh(values, weights, mask)
         self.running.record(weighed, rows)
         if self.analysis:
-            self._analyse(weighed.weighted, chunk, weights, offset, kept_rows)
+            self._analyse(weighed.weighted, chunk, weights, offset, kept_rows, slices)
         on_baseline = None
         if self.baseline is not None:
             baseline = chunk["baseline_pred"]
@@ -218,6 +232,7 @@ class LossAccumulator:
         weights: Any,
         offset: int,
         kept_rows: np.ndarray | None,
+        slices: tuple[np.ndarray, list[tuple[Any, ...]]] | None,
     ) -> None:
         per_sample = one_per_sample(np.asarray(weighted, dtype=np.float64), self.spec)
         if self.distribution is not None:
@@ -228,6 +243,9 @@ class LossAccumulator:
             given = np.asarray(1.0 if weights is None else weights, dtype=np.float64)
             weight = given.reshape(n) if given.size == n else np.broadcast_to(given, (n,))
             self.worst.update(per_sample, rows, chunk["y_true"], chunk["y_pred"], weight)
+            if self.slice_worst is not None and slices is not None:
+                fields = (per_sample, rows, chunk["y_true"], chunk["y_pred"], weight)
+                self.slice_worst.update(*slices, dict(zip(FIELDS, fields, strict=True)))
 
     def _by_slice(
         self,
@@ -280,6 +298,8 @@ class LossAccumulator:
         self.checks.merge(other.checks)
         if self.worst is not None and other.worst is not None:
             self.worst.merge(other.worst)
+        if self.slice_worst is not None and other.slice_worst is not None:
+            self.slice_worst.merge(other.slice_worst)
         if self.distribution is not None and other.distribution is not None:
             self.distribution.merge(other.distribution)
 

@@ -39,6 +39,8 @@ class Analysis(NamedTuple):
     max_slices: int = 1000
     #: ``--ci``: confidence intervals by resampling row buckets.
     resampling: Resampling | None = None
+    #: ``--worst-per-slice``: the ``worst`` K samples of every slice too.
+    worst_per_slice: bool = False
 
     def __bool__(self) -> bool:
         """Anything to find in the per-sample losses (the slices take their own sums)."""
@@ -143,6 +145,57 @@ class WorstK:
             }
             for i, row in enumerate(kept["row"])
         ]
+
+
+class GroupedWorst:
+    """``--worst-per-slice``: the ``k`` worst samples of every slice at once (arrays of every
+    slice's kept samples, ``FIELDS`` and their slice's number), ties by row index as
+    ``WorstK``; merged in any order."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.keys: list[tuple[Any, ...]] = []  # slice number -> key
+        self._numbers: dict[tuple[Any, ...], int] = {}
+        self.kept: dict[str, np.ndarray] = {}
+
+    def _number(self, keys: list[tuple[Any, ...]]) -> np.ndarray:
+        for key in keys:
+            if key not in self._numbers:
+                self._numbers[key] = len(self.keys)
+                self.keys.append(key)
+        return np.array([self._numbers[key] for key in keys], dtype=np.int64)
+
+    def update(
+        self, codes: np.ndarray, keys: list[tuple[Any, ...]], samples: dict[str, np.ndarray]
+    ) -> None:
+        """A chunk's samples (``FIELDS``), row i in slice ``keys[codes[i]]``."""
+        self._keep({**samples, "slice": self._number(keys)[codes]})
+
+    def merge(self, other: GroupedWorst) -> None:
+        if other.kept:
+            numbers = self._number(other.keys)
+            self._keep({**other.kept, "slice": numbers[other.kept["slice"]]})
+
+    def shift(self, first_row: int) -> None:
+        if self.kept:
+            self.kept["row"] = self.kept["row"] + first_row
+
+    def _keep(self, samples: dict[str, np.ndarray]) -> None:
+        if self.kept:
+            samples = {f: np.concatenate([self.kept[f], samples[f]]) for f in samples}
+        order = np.lexsort((samples["row"], _rank_keys(samples["loss"]), samples["slice"]))
+        ordered = samples["slice"][order]
+        first = np.searchsorted(ordered, ordered)  # each row's slice starts here
+        self.kept = _taken(samples, order[np.arange(len(order)) - first < self.k])
+
+    def result(self, key: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """The slice's worst samples, largest first (as ``WorstK.result``)."""
+        number = self._numbers.get(key)
+        if number is None or not self.kept:
+            return []
+        one = WorstK(self.k)
+        one.kept = _taken(self.kept, np.flatnonzero(self.kept["slice"] == number))
+        return one.result()
 
 
 def _taken(samples: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:

@@ -115,8 +115,8 @@ def evaluate(
     ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
     ``delimiter``, ``scheduler``, ``group_by`` (a column or columns of ``data``, or of
     ``groups``, a table row for row with ``y_true``: one result per slice after the whole
-    input's), ``min_slice_size``, ``max_slices``, ``ci`` (a level, or True for 0.95),
-    ``bootstrap``, ``seed``.
+    input's), ``min_slice_size``, ``max_slices``, ``worst_per_slice`` (the worst samples of
+    each slice too), ``ci`` (a level, or True for 0.95), ``bootstrap``, ``seed``.
 
     >>> import numpy as np, losscli
     >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
@@ -174,6 +174,7 @@ def prepare(
     params: dict[str, Any] | None = None,
     one_hot: bool = False,
     worst: int | None = None,
+    worst_per_slice: bool = False,
     histogram: int | bool | None = None,
     input_format: str | None = None,
     header: bool | None = None,
@@ -222,6 +223,10 @@ def prepare(
     bins = 30 if histogram is True else int(histogram or 0)
     if min_slice_size < 1 or max_slices < 1:
         raise InputError("min_slice_size and max_slices must be at least 1")
+    if worst_per_slice and not (worst and group_by):
+        raise InputError(
+            "worst_per_slice lists the worst samples of each slice: it needs worst=K and group_by"
+        )
     analysis = Analysis(
         worst or 0,
         bins,
@@ -229,5 +234,6 @@ def prepare(
         int(min_slice_size),
         int(max_slices),
         resampling_for(ci, bootstrap, seed, significance, say=str),
+        bool(worst_per_slice),
     )
     return Prepared(built, specs, inputs, analysis)

@@ -101,6 +101,7 @@ def eval_command(
     output: str | None,
     force: bool,
     worst: int | None,
+    worst_per_slice: bool,
     bins: int | None,
     group_by: tuple[str, ...],
     groups: str | None,
@@ -134,6 +135,13 @@ def eval_command(
 
     if plot:
         bins = bins or 30  # a picture of the distribution
+    if worst_per_slice and not (worst and group_by):
+        from losscli.errors import SpecError
+
+        raise SpecError(
+            "--worst-per-slice lists the worst samples of each slice: add --worst K and "
+            "--group-by COL"
+        )
     prepared = api.prepare(
         list(losses),
         y_true,
@@ -149,6 +157,7 @@ def eval_command(
         params=collect_loss_options(from_logits, label_smoothing, axis, params),
         one_hot=one_hot,
         worst=worst,
+        worst_per_slice=worst_per_slice,
         histogram=bins,
         input_format=input_format,
         header=header,

@@ -167,6 +167,11 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "weight).",
         ),
         click.option(
+            "--worst-per-slice",
+            is_flag=True,
+            help="With --worst K and --group-by: the K worst samples of every slice too.",
+        ),
+        click.option(
             "--histogram",
             "bins",
             type=click.IntRange(1, 1000),

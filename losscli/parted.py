@@ -203,9 +203,10 @@ def evaluate_parts(
     warnings: list[str] = []
     for part in outputs:
         for task, accumulator in zip(tasks, part.accumulators, strict=True):
-            if accumulator.worst is not None:
-                # A part counts rows from its own first: these are the rows of all before it.
-                accumulator.worst.shift(state.rows)
+            # A part counts rows from its own first: these are the rows of all before it.
+            for worst in (accumulator.worst, accumulator.slice_worst):
+                if worst is not None:
+                    worst.shift(state.rows)
             task.total.merge(accumulator)
         state.absorb(part.state)
         warnings += part.warnings

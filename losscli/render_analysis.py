@@ -38,13 +38,17 @@ def _flat(value: Any) -> list[float]:
 
 
 def worst_rows(results: list[Result], whole: bool = False) -> list[list[str]]:
-    """One row per worst sample of every result, largest first within each loss."""
+    """One row per worst sample of every result, largest first within each loss (and each
+    slice: ``mse [region=eu]``)."""
+    from losscli.results import slice_label
+
     rows = []
     for result in results:
+        name = result.spec + (f" [{slice_label(result.slice)}]" if result.slice else "")
         for rank, sample in enumerate(result.worst or [], 1):
             rows.append(
                 [
-                    result.spec,
+                    name,
                     str(rank),
                     str(sample["row"]),
                     vector(sample["y_true"], whole),

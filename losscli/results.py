@@ -100,6 +100,7 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
             )
             continue
         value, baseline = part.result()
+        worst = None if total.slice_worst is None else total.slice_worst.result(key)
         label = f"{task.spec} [{slice_label(where)}]"
         checked = _checked(part, gates, value, baseline, label, resamples)
         by_key[key] = Result(
@@ -113,6 +114,7 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
             slice=where,
             ci=checked.ci,
             difference_ci=checked.difference_ci,
+            worst=worst,
         )
     return [by_key[key] for key in sorted(by_key, key=_key_order)]
 

@@ -390,6 +390,7 @@ def test_slices_from_the_cluster(scheduler, tmp_path):
         )
         pq.write_table(table, root / f"part-{i}.parquet")
     args = ("--true-col", "y", "--pred-col", "p", "--group-by", "g", "-f", "json")
+    args += ("--worst", "2", "--worst-per-slice")
     local = json.loads(evaluate("log_cosh", root, *args).stdout)["results"]
     remote = json.loads(evaluate("log_cosh", root, *args, "--scheduler", scheduler).stdout)[
         "results"
@@ -399,6 +400,7 @@ def test_slices_from_the_cluster(scheduler, tmp_path):
     ]
     for a, b in zip(remote, local, strict=True):
         assert a["value"] == pytest.approx(b["value"], rel=1e-12)
+        assert a["worst"] == b["worst"] and len(a["worst"]) == 2  # rows across files
 
 
 def test_intervals_from_the_cluster(scheduler, dataset):

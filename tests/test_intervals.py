@@ -443,7 +443,8 @@ def test_a_loss_of_the_whole_input_has_no_interval(tmp_path):
 @pytest.mark.parametrize("value", ["0", "1", "1.5", "x"])
 def test_a_level_outside_zero_and_one_is_refused(value):
     result = invoke("eval", "mse", *SAMPLE, "--ci", value, code=2)
-    assert "Invalid value for '--ci'" in result.stderr
+    assert result.stderr.startswith("Error: Invalid value for '--ci': ")
+    assert result.stderr.count("\n") == 1  # one line
 
 
 # --- check files -----------------------------------------------------------------------------
@@ -553,7 +554,10 @@ def test_the_library_refuses_bad_interval_options(options, message):
 
 def test_the_command_refuses_a_bad_bootstrap_count():
     result = invoke("eval", "mse", *SAMPLE, "--bootstrap", "0", code=2)
-    assert "Invalid value for '--bootstrap'" in result.stderr
+    assert result.stderr == (
+        "Error: Invalid value for '--bootstrap': 0 is not in the range 1<=x<=1000000. "
+        "(see 'losscli eval --help')\n"
+    )
 
 
 def test_non_inferiority_in_a_check_file_needs_max_increase(tmp_path):

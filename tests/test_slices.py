@@ -289,3 +289,53 @@ def test_groups_from_a_table_beside_array_files(tmp_path, frame):
         "Error: --groups is for labels and predictions in separate files; with --data, "
         "--group-by names columns of that table\n"
     )
+
+
+@pytest.mark.parametrize("chunk", [97, 100_000])
+def test_the_worst_samples_of_each_slice(tmp_path, frame, chunk):
+    """--worst-per-slice: each slice's K largest weighted losses, ties by row, against pandas;
+    the same for any chunk size."""
+    frame = frame.assign(p=frame["p"].round(1), y=frame["y"].round(1))  # ties
+    frame.to_parquet(tmp_path / "t.parquet", row_group_size=700)
+    spec = InputSpec(
+        data=str(tmp_path / "t.parquet"),
+        true_cols=["y"],
+        pred_cols=["p"],
+        weight_col="w",
+        group_by=["region"],
+    )
+    analysis = Analysis(worst=5, group_by=("region",), worst_per_slice=True)
+    got = evaluate(
+        [losses.MeanSquaredError()], ["mse"], spec, chunk_rows=chunk, analysis=analysis
+    ).results
+    loss = frame["w"] * (frame["y"] - frame["p"]) ** 2
+    ranked = frame.assign(loss=loss, row=np.arange(len(frame)))
+    ranked = ranked.sort_values(["loss", "row"], ascending=[False, True])
+    assert [s["row"] for s in got[0].worst] == ranked["row"].head(5).tolist()
+    for result in got[1:]:
+        region = result.slice["region"]
+        mine = ranked[ranked["region"].isna() if region is None else ranked["region"] == region]
+        assert [s["row"] for s in result.worst] == mine["row"].head(5).tolist()
+        np.testing.assert_allclose(
+            [s["loss"] for s in result.worst], mine["loss"].head(5), rtol=1e-12
+        )
+
+
+def test_the_worst_samples_of_each_slice_file_by_file(tmp_path, frame):
+    """A dataset evaluated one file at a time (--output DIR/) numbers rows across files."""
+    root = tmp_path / "ds"
+    root.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[part].to_parquet(root / f"part-{i}.parquet")
+    args = ["eval", "mse", "--data", root, "--true-col", "y", "--pred-col", "p", "-f", "json"]
+    args += ["--group-by", "region", "--worst", "3", "--worst-per-slice"]
+    whole = json.loads(invoke(*args, code=0).stdout)["results"]
+    parted = json.loads(invoke(*args, "-o", f"{tmp_path}/out/", code=0).stdout)["results"]
+    assert [r["worst"] for r in parted] == [r["worst"] for r in whole]
+    assert len(whole) == 5 and all(len(r["worst"]) == 3 for r in whole)
+    without_k = [a for a in args if a not in ("--worst", "3")]
+    result = invoke(*without_k, code=2)
+    assert result.stderr == (
+        "Error: --worst-per-slice lists the worst samples of each slice: add --worst K and "
+        "--group-by COL\n"
+    )
