@@ -1,11 +1,8 @@
-"""Map and merge: one chunk of aligned rows to every loss's partial results.
-
-``map_chunk`` is a pure function of a chunk and the ``Context`` (what every chunk is
-evaluated with): it applies the NaN policy, turns labels one-hot when asked, and feeds each
-loss's ``LossAccumulator`` (running sums of the losses and the baseline's, the checks for likely
-mistakes). Accumulators merge with ``merge``: the sums are added exactly (``math.fsum``), so the
-order of merging does not change the value. ``Merged`` adds the chunk outcomes of a run. No
-click, no rich.
+"""Each loss's partial results: ``LossAccumulator`` keeps the running sums of its losses and
+the baseline's (by slice too), the checks for likely mistakes, the worst samples and the
+distribution. Accumulators merge with ``merge``: the sums are added exactly (``math.fsum``),
+so the order of merging does not change the value. ``mapping.map_chunk`` feeds them. No click,
+no rich.
 """
 
 from __future__ import annotations
@@ -25,42 +22,12 @@ from losscli.analysis import (
     one_per_sample,
 )
 from losscli.errors import RowError
-from losscli.functions import to_categorical
 from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import InputChecks
-from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
-from losscli.readers.tables import GROUP, GroupCodes
+from losscli.plan import Chunk
 from losscli.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh
 from losscli.resample import BucketTable, Rows
-from losscli.slicing import Groups, factorize
-
-
-def shape_chunk(chunk: Chunk, labels: dict[str, str]) -> Chunk:
-    """The numeric roles of a chunk, one row per sample (the slice keys left out)."""
-    shaped = {
-        role: as_samples(array, labels[role]) for role, array in chunk.items() if role != GROUP
-    }
-    weights = shaped.get("sample_weight")
-    if weights is not None and weights.ndim == 2 and weights.shape[1] == 1:
-        shaped["sample_weight"] = weights[:, 0]  # one weight per sample
-    return shaped
-
-
-def _bad_rows(chunk: Chunk) -> dict[str, np.ndarray]:
-    """Per role with a NaN or inf, which rows hold one."""
-    bad = {}
-    for role, array in chunk.items():
-        # A sum is NaN or inf when any value is (or, rarely, when it overflows): one pass
-        # without a temporary in the common case, the exact check only when it is not finite.
-        if np.isfinite(np.add.reduce(array, axis=None)):
-            continue
-        rows = np.asarray(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
-        if rows.any():
-            bad[role] = rows
-    return bad
-
-
-_ROLE_ORDER = ("y_true", "y_pred", "sample_weight", "baseline_pred")
+from losscli.slicing import Groups
 
 
 class SlicePart(NamedTuple):
@@ -159,7 +126,7 @@ class LossAccumulator:
         y_true, y_pred = chunk["y_true"], chunk["y_pred"]
         self.n += len(y_pred)
         self.checks.update(offset, y_true, y_pred)
-        values, mask = _per_sample(self.loss, y_true, y_pred, facts, offset, kept_rows)
+        values, mask = _sample_losses(self.loss, y_true, y_pred, facts, offset, kept_rows)
         weighed = weigh(values, weights, mask)
         self.running.record(weighed, rows)
         if self.analysis:
@@ -167,7 +134,7 @@ class LossAccumulator:
         on_baseline = None
         if self.baseline is not None:
             baseline = chunk["baseline_pred"]
-            b_values, b_mask = _per_sample(self.loss, y_true, baseline, facts, offset, kept_rows)
+            b_values, b_mask = _sample_losses(self.loss, y_true, baseline, facts, offset, kept_rows)
             on_baseline = weigh(b_values, weights, b_mask)
             self.baseline.record(on_baseline, rows)
         if self.slices is not None and slices is not None:
@@ -339,153 +306,7 @@ def tasks_for(
     ]
 
 
-class Context:
-    """What every chunk is evaluated with."""
-
-    def __init__(
-        self,
-        tasks: list[Task],
-        opened: Inputs,
-        nan_policy: str,
-        facts: BatchFacts | None,
-        one_hot: bool,
-        first_row: int = 0,
-    ) -> None:
-        self.tasks = tasks
-        self.labels = opened.labels
-        self.scalar_weight = opened.scalar_weight
-        self.nan_policy = nan_policy
-        self.facts = facts
-        self.one_hot = one_hot
-        #: ``--ci``: the rows' buckets are keyed by their index in the whole input: a part's
-        #: rows (a file of a dataset, evaluated on its own) start here.
-        self.first_row = first_row
-        self.resampling = tasks[0].total.analysis.resampling if tasks else None
-        #: The codes of the ``--group-by`` values, kept by the source that reads them.
-        self.group_codes: GroupCodes | None = next(
-            (
-                getattr(source, "group_codes", None)
-                for source in opened.sources
-                if GROUP in source.roles
-            ),
-            None,
-        )
-
-
-class Outcome:
-    """What one chunk contributes, computed on a worker thread and merged in order."""
-
-    def __init__(self, rows: int) -> None:
-        self.rows = rows  # rows read, before any was dropped
-        self.n = 0  # rows evaluated
-        self.bad: dict[str, tuple[int, int]] = {}  # role -> (first bad row, non-finite count)
-        self.parts: list[LossAccumulator] = []  # one per loss
-        self.weighted: list[np.ndarray] = []  # each loss's weighted per-sample losses
-        self.offset = 0  # the input row number of the chunk's first row
-        self.kept_rows: np.ndarray | None = None  # the rows evaluated, when some were dropped
-        self.lowest_weight = np.inf  # of the rows evaluated
-
-    def index(self) -> np.ndarray:
-        """The input row numbers of the rows evaluated."""
-        rows = self.kept_rows if self.kept_rows is not None else np.arange(self.n)
-        return self.offset + rows
-
-
-def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
-    chunk = shape_chunk(raw, ctx.labels)
-    outcome = Outcome(len(chunk["y_pred"]))
-    kept_rows = None
-    if ctx.nan_policy != "propagate":
-        bad = _bad_rows(chunk)
-        if bad and ctx.nan_policy == "raise":
-            for role, rows in bad.items():
-                count = int(np.count_nonzero(~np.isfinite(chunk[role])))
-                outcome.bad[role] = (offset + int(np.argmax(rows)), count)
-            return outcome  # an error is coming: nothing to evaluate
-        if bad:
-            drop = np.logical_or.reduce(list(bad.values()))
-            kept_rows = np.flatnonzero(~drop)
-            chunk = {role: array[kept_rows] for role, array in chunk.items()}
-    outcome.n = len(chunk["y_pred"])
-    if not outcome.n:
-        return outcome
-    outcome.offset, outcome.kept_rows = offset, kept_rows
-    if ctx.one_hot:
-        chunk["y_true"] = _shifted(
-            lambda: to_categorical(chunk["y_true"], chunk["y_pred"].shape[-1]), offset, kept_rows
-        )
-    weights = chunk.get("sample_weight", ctx.scalar_weight)
-    if "sample_weight" in chunk:
-        outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
-    buckets = None
-    if ctx.resampling is not None:
-        buckets = Rows.of(offset + ctx.first_row, kept_rows, outcome.n, ctx.resampling.seed)
-    slices = None
-    codes = raw.get(GROUP)
-    if codes is not None and ctx.group_codes is not None:
-        slices = factorize(codes[kept_rows] if kept_rows is not None else codes, ctx.group_codes)
-    for task in ctx.tasks:
-        part = task.total.like()
-        outcome.weighted.append(
-            part.update(chunk, weights, offset, kept_rows, ctx.facts, slices, buckets)
-        )
-        outcome.parts.append(part)
-    return outcome
-
-
-class Merged:
-    """Chunk outcomes added up in input order."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.n = 0
-        self.omitted = 0
-        self.first_bad: tuple[str, int] | None = None
-        self.counts: dict[str, int] = {}
-        self.lowest_weight = np.inf
-
-    def absorb(self, other: Merged) -> None:
-        """Add the totals of another part of the input (a cluster task's file), given in
-        input order."""
-        self.rows += other.rows
-        self.n += other.n
-        self.omitted += other.omitted
-        self.lowest_weight = min(self.lowest_weight, other.lowest_weight)
-        for role, count in other.counts.items():
-            self.counts[role] = self.counts.get(role, 0) + count
-        if self.first_bad is None:
-            self.first_bad = other.first_bad
-
-    def merge(
-        self,
-        outcome: Outcome,
-        tasks: list[Task],
-        keep_per_sample: bool,
-        sink: PerSampleSink | None,
-    ) -> None:
-        self.rows += outcome.rows
-        for role, (_, count) in outcome.bad.items():
-            self.counts[role] = self.counts.get(role, 0) + count
-        if outcome.bad and self.first_bad is None:
-            role = next(r for r in _ROLE_ORDER if r in outcome.bad)
-            self.first_bad = (role, outcome.bad[role][0])
-        if self.first_bad is not None:
-            return  # an error is coming: only the counts matter
-        self.n += outcome.n
-        self.omitted += outcome.rows - outcome.n
-        self.lowest_weight = min(self.lowest_weight, outcome.lowest_weight)
-        if not outcome.parts:
-            return
-        for i, (task, part) in enumerate(zip(tasks, outcome.parts, strict=True)):
-            task.total.merge(part)
-            # Per-sample values stay in memory when asked for, or when nothing else receives them.
-            if keep_per_sample or (task.loss.reduction == "none" and sink is None):
-                task.kept.append(outcome.weighted[i])
-        if sink is not None:
-            sink(outcome.weighted, outcome.index())
-
-
-def _per_sample(
+def _sample_losses(
     loss: Loss,
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -493,29 +314,13 @@ def _per_sample(
     offset: int,
     kept_rows: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    return _shifted(lambda: loss.per_sample(y_true, y_pred, facts), offset, kept_rows)
+    return shifted(lambda: loss.per_sample(y_true, y_pred, facts), offset, kept_rows)
 
 
-def _shifted(compute: Callable[[], Any], offset: int, kept_rows: np.ndarray | None) -> Any:
+def shifted(compute: Callable[[], Any], offset: int, kept_rows: np.ndarray | None) -> Any:
     """``compute()``, a RowError's row moved from the chunk to its place in the input."""
     try:
         return compute()
     except RowError as exc:
         row = int(kept_rows[exc.row]) if kept_rows is not None else exc.row
         raise RowError(exc.template, offset + row) from None
-
-
-def whole_input_facts(opened: Inputs, rows: int, nan_policy: str) -> BatchFacts:
-    """A first pass for the decisions Keras makes over the whole batch."""
-    from losscli.functions import labels_are_binary
-
-    for _, raw in aligned(opened, rows):
-        chunk = shape_chunk(raw, opened.labels)
-        if nan_policy == "omit":
-            bad = _bad_rows(chunk)
-            if bad:
-                keep = ~np.logical_or.reduce(list(bad.values()))
-                chunk = {role: array[keep] for role, array in chunk.items()}
-        if not labels_are_binary(chunk["y_true"]):
-            return BatchFacts(binary_labels=False)
-    return BatchFacts(binary_labels=True)

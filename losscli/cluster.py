@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from losscli import __version__
-from losscli.accumulate import Merged, Task
+from losscli.accumulate import Task
 from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.dataset_output import DatasetOutput, Written
 from losscli.errors import InputError
 from losscli.losses import CustomLoss, Loss
+from losscli.mapping import Merged
 from losscli.parted import Mapper, evaluate_parts, fragments
 from losscli.plan import InputSpec, Progress
 

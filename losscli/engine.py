@@ -1,9 +1,10 @@
 """From named inputs to loss values, in chunks of rows and bounded memory: the local engine.
 
 The layers: ``plan`` opens the inputs and aligns their blocks into chunks of the same rows;
-``accumulate`` maps each chunk to every loss's partial results (``map_chunk``, a pure function)
-and merges them exactly; this module schedules the chunks on this machine (a reader thread,
-up to WORKERS threads for arithmetic-heavy losses); ``results`` assembles what they give.
+``mapping`` maps each chunk to every loss's partial results (``map_chunk``, a pure function;
+``accumulate`` holds them) and merges them exactly; this module schedules the chunks on this
+machine (a reader thread, up to WORKERS threads for arithmetic-heavy losses); ``results``
+assembles what they give.
 Losses whose per-sample values depend on the whole input (Circle's pairs, Dice/Tversky over
 the sample axis) are evaluated on the whole input in memory; hinge losses get the whole-input
 {0, 1} label decision from a first pass. This is the library behind ``losscli eval`` and ``losscli
@@ -21,19 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from losscli.accumulate import (
-    Context,
-    Merged,
-    Outcome,
-    Task,
-    map_chunk,
-    shape_chunk,
-    tasks_for,
-    whole_input_facts,
-)
+from losscli.accumulate import Task, tasks_for
 from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.errors import InputError, LossCliError
 from losscli.losses import BatchFacts, Loss
+from losscli.mapping import (
+    Context,
+    Merged,
+    Outcome,
+    map_chunk,
+    shape_chunk,
+    whole_input_facts,
+)
 from losscli.mistakes import check_labels, nan_error, omitted_warning
 from losscli.plan import (
     NAN_POLICIES,

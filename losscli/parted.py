@@ -13,11 +13,12 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from losscli.accumulate import LossAccumulator, Merged, Task, tasks_for, whole_input_facts
+from losscli.accumulate import LossAccumulator, Task, tasks_for
 from losscli.analysis import NO_ANALYSIS, Analysis
 from losscli.dataset_output import DatasetOutput, Written
 from losscli.errors import InputError
 from losscli.losses import BatchFacts, Loss
+from losscli.mapping import Merged, whole_input_facts
 from losscli.plan import InputSpec, Progress, open_inputs, rows_per_chunk
 from losscli.readers import storage
 

@@ -12,10 +12,11 @@ from losscli.errors import InputError
 from losscli.mistakes import negative_weights, omitted_warning
 
 if TYPE_CHECKING:
-    from losscli.accumulate import LossAccumulator, Merged, Task
+    from losscli.accumulate import LossAccumulator, Task
     from losscli.dataset_output import Written
     from losscli.gates import Gate, GateOutcome
     from losscli.losses import Loss
+    from losscli.mapping import Merged
     from losscli.plan import InputSpec
     from losscli.resample import Interval, Resamples
 
