@@ -329,22 +329,22 @@ def _report(evaluation: Any, output_format: str, quiet: bool, printer: Any) -> N
 )
 def list_command(output_format: str) -> None:
     """Every loss: name, class, accepted identifiers, parameters with defaults, description."""
-    from losscli import render
+    from losscli import render_catalogue
 
     if output_format == "json":
-        click.echo(render.render_list_json())
+        click.echo(render_catalogue.render_list_json())
     else:
-        print_table(render.list_table)
+        print_table(render_catalogue.list_table)
 
 
 @cli.command("describe", context_settings=CONTEXT)
 @click.argument("loss", metavar="LOSS")
 def describe_command(loss: str) -> None:
     """Formula, parameters, expected input shapes and an example for LOSS."""
-    from losscli import render
+    from losscli import render_catalogue
     from losscli.losses import lookup
 
-    click.echo(render.describe_text(lookup(loss).fn.__name__), nl=False)
+    click.echo(render_catalogue.describe_text(lookup(loss).fn.__name__), nl=False)
 
 
 # --- check -------------------------------------------------------------------------------------

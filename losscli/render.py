@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losscli import __version__
-from losscli.losses import LOSSES, Loss, identifiers_of, spell_value
+from losscli.losses import Loss, spell_value
 from losscli.results import Evaluation, Result
 
 if TYPE_CHECKING:
@@ -446,73 +446,3 @@ def results_table(
 
 def check_table(run: CheckRun, width: int | None = None) -> Any:
     return table(*check_table_rows(run, group_digits=True), width)
-
-
-def loss_catalogue() -> list[dict[str, Any]]:
-    """Every loss: canonical name, class, identifiers, parameters with defaults, description."""
-    return [
-        {
-            "name": name,
-            "class_name": cls.__name__,
-            "identifiers": identifiers_of(name),
-            "parameters": cls.defaults(),
-            "description": cls.description(),
-        }
-        for name, cls in LOSSES.items()
-    ]
-
-
-def list_table(width: int | None = None) -> Any:
-    header = ["loss", "class", "also accepted", "parameters", "description"]
-    rows = []
-    for entry in loss_catalogue():
-        others = [i for i in entry["identifiers"] if i not in (entry["name"], entry["class_name"])]
-        params = ", ".join(f"{k}={spell_value(v)}" for k, v in entry["parameters"].items())
-        rows.append(
-            [entry["name"], entry["class_name"], ", ".join(others), params, entry["description"]]
-        )
-    return table(header, rows, width)
-
-
-def render_list_json() -> str:
-    import json
-
-    return json.dumps(loss_catalogue(), indent=2)
-
-
-# --- describe ---------------------------------------------------------------------------
-
-
-def example_command(name: str) -> str:
-    cls = LOSSES[name]
-    spec = name
-    params = cls.defaults()
-    if params:
-        key, value = next(iter(params.items()))
-        spec = f'"{name}({key}={spell_value(value)})"'
-    return f"losscli eval {spec} {cls.example}"
-
-
-def describe_text(name: str) -> str:
-    cls = LOSSES[name]
-    lines = [f"{name} ({cls.__name__})", "", cls.description(), "", "Formula:"]
-    formula = cls.formula().replace("``", "")
-    lines += ["  " + line if line else "" for line in formula.splitlines()]
-    lines += ["", "Parameters:"]
-    params = cls.parameters()
-    if not params:
-        lines.append("  (none)")
-    for key, p in params.items():
-        lines.append(f"  {key} = {spell_value(p.default)}    ({p.annotation})")
-    lines += [
-        "",
-        "Inputs:",
-        f"  {cls.shapes}",
-        "",
-        "Accepted names:",
-        "  " + ", ".join(identifiers_of(name)),
-        "",
-        "Example (from the project root):",
-        f"  {example_command(name)}",
-    ]
-    return "\n".join(lines) + "\n"

@@ -628,7 +628,7 @@ def test_describe_shows_formula_parameters_shapes_and_example():
 def test_every_describe_example_runs_on_the_sample_data(name, monkeypatch):
     import shlex
 
-    from losscli.render import example_command
+    from losscli.render_catalogue import example_command
 
     monkeypatch.chdir(ROOT)
     args = shlex.split(example_command(name))[1:]

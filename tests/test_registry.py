@@ -9,7 +9,7 @@ import pytest
 from test_conformance import SETTINGS
 
 from losscli import losses
-from losscli.render import describe_text, example_command
+from losscli.render_catalogue import describe_text, example_command
 from losscli.spec import build_loss
 
 LOSSES = list(losses.LOSSES.items())
