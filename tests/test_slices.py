@@ -63,18 +63,24 @@ def _expected(frame, columns, loss, weighted):
     )
 
 
-@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight"])
-@pytest.mark.parametrize("columns", [["region"], ["day"], ["region", "flag"]])
-@pytest.mark.parametrize("chunk", [97, 100_000])
-def test_each_slice_equals_its_rows_alone(tmp_path, frame, reduction, columns, chunk):
+def _weighted_table(tmp_path, frame, columns):
+    """The frame as Parquet in row groups of 700 (read by two threads), and its spec: labels
+    y, predictions p, weights w, slices by ``columns``."""
     frame.to_parquet(tmp_path / "t.parquet", row_group_size=700)
-    spec = InputSpec(
+    return InputSpec(
         data=str(tmp_path / "t.parquet"),
         true_cols=["y"],
         pred_cols=["p"],
         weight_col="w",
         group_by=columns,
     )
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight"])
+@pytest.mark.parametrize("columns", [["region"], ["day"], ["region", "flag"]])
+@pytest.mark.parametrize("chunk", [97, 100_000])
+def test_each_slice_equals_its_rows_alone(tmp_path, frame, reduction, columns, chunk):
+    spec = _weighted_table(tmp_path, frame, columns)
     loss = losses.Huber(reduction=reduction, delta=0.8)
     got = evaluate(
         [loss], ["huber"], spec, chunk_rows=chunk, analysis=Analysis(group_by=tuple(columns))
@@ -296,14 +302,7 @@ def test_the_worst_samples_of_each_slice(tmp_path, frame, chunk):
     """--worst-per-slice: each slice's K largest weighted losses, ties by row, against pandas;
     the same for any chunk size."""
     frame = frame.assign(p=frame["p"].round(1), y=frame["y"].round(1))  # ties
-    frame.to_parquet(tmp_path / "t.parquet", row_group_size=700)
-    spec = InputSpec(
-        data=str(tmp_path / "t.parquet"),
-        true_cols=["y"],
-        pred_cols=["p"],
-        weight_col="w",
-        group_by=["region"],
-    )
+    spec = _weighted_table(tmp_path, frame, ["region"])
     analysis = Analysis(worst=5, group_by=("region",), worst_per_slice=True)
     got = evaluate(
         [losses.MeanSquaredError()], ["mse"], spec, chunk_rows=chunk, analysis=analysis
