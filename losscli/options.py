@@ -233,8 +233,8 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--plot",
             metavar="PATH",
-            help="Draw the distribution to PATH (.png or .svg: losscli[plot]; .html needs "
-            "nothing).",
+            help="Draw the distribution (and each slice's value with its interval) to PATH "
+            "(.png or .svg: losscli[plot]; .html needs nothing).",
         ),
     ]
     for option in reversed(options):
