@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -381,18 +382,39 @@ def test_json_csv_and_table_carry_the_intervals():
     assert "ci_low" in table.splitlines()[0] and "ci_high" in table.splitlines()[0]
 
 
+def _logit_bce(labels, logits):
+    """Binary crossentropy from logits, written out (the stable form Keras uses)."""
+    return float(np.mean(np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-abs(logits)))))
+
+
 def test_a_significance_gate_from_the_command():
-    """The increase is -0.0795, its 95% interval about [-0.136, -0.027]."""
+    """The increase is about -0.0795, its 95% interval about [-0.136, -0.027]."""
+    table = pd.read_parquet("sample_data/binary.parquet")
+    labels = table["label"].to_numpy(dtype=float)
+    value = _logit_bce(labels, table["logit"].to_numpy())
+    previous = pd.read_parquet("sample_data/binary_previous.parquet")["logit"].to_numpy()
+    baseline = _logit_bce(labels, previous)
     args = ("eval", BCE, *SAMPLE, *PREVIOUS, "--max-increase")
     invoke(*args, "-0.1", code=1)  # the plain gate: -0.0795 > -0.1
     invoke(*args, "-0.1", "--significance", "0.05", code=0)  # the lower bound is below -0.1
     result = invoke(*args, "-0.2", "--significance", "0.05", code=1)
     line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith(
-        "FAIL: binary_crossentropy(from_logits=true): max_increase -0.2 (significance 0.05): "
-        "increase -0.07952945996550198 over baseline 0.4016044476975526, 95% interval ["
+    found = re.fullmatch(
+        r"FAIL: binary_crossentropy\(from_logits=true\): max_increase -0.2 \(significance "
+        r"0.05\): increase (\S+) over baseline (\S+), 95% interval \[(\S+), (\S+)\]: lower "
+        r"bound > allowed -0.2 \(max_increase -0.2 \(significance 0.05\)\)",
+        line,
     )
-    assert line.endswith("]: lower bound > allowed -0.2 (max_increase -0.2 (significance 0.05))")
+    assert found is not None, line
+    increase, shown_baseline, low, high = (float(x) for x in found.groups())
+    assert increase == pytest.approx(value - baseline, rel=1e-12)
+    assert shown_baseline == pytest.approx(baseline, rel=1e-12)
+    document = json.loads(
+        invoke(*args, "-0.2", "--significance", "0.05", "-f", "json", code=1).stdout
+    )
+    diff = document["results"][0]["difference_ci"]
+    assert (low, high) == (float(f"{diff['low']:.6g}"), float(f"{diff['high']:.6g}"))
+    assert -0.2 < low < increase < high
 
 
 @pytest.mark.parametrize(
