@@ -111,8 +111,9 @@ def bucket_ids(rows: np.ndarray, seed: int) -> np.ndarray:
     if not len(rows):
         return out
     high = rows >> 32
-    for value in np.unique(high) if high[0] != high[-1] else high[:1]:
-        at = slice(None) if high[0] == high[-1] else high == value
+    one = high.min() == high.max()  # almost always: rows below 2**32, or close together
+    for value in high[:1] if one else np.unique(high):
+        at = slice(None) if one else high == value
         h = rows[at].astype(np.uint32) + np.uint32(_key(seed, int(value)))
         out[at] = _mix(h) >> _SHIFT
     return out

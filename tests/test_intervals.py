@@ -87,6 +87,9 @@ def test_buckets_are_the_keyed_hash_of_seed_and_row():
     )
     for seed in (0, 7, 2**40 + 3):
         assert bucket_ids(rows, seed).tolist() == [reference_bucket(int(r), seed) for r in rows]
+    # In any order, the first and last rows in the same 2**32 block and others not.
+    mixed = np.array([5, 2**33 + 1, 2**32 + 9, 7])
+    assert bucket_ids(mixed, 1).tolist() == [reference_bucket(int(r), 1) for r in mixed]
     # The contiguous fast path, across the 2**32 boundary too.
     for first in (0, 12345, 2**32 - 100):
         expected = [reference_bucket(first + i, 3) for i in range(300)]
