@@ -142,7 +142,7 @@ class LossAccumulator:
             if self.loss.streams(y_pred.ndim):
                 self._split(weighed, on_baseline, Groups(codes, len(keys), rows), keys)
             else:  # a loss over the whole input: on each slice's rows alone
-                self._by_slice(chunk, weights, offset, kept_rows, facts, rows, codes, keys)
+                self._by_slice(chunk, weights, offset, kept_rows, facts, codes, keys)
         return weighed.weighted
 
     def _split(
@@ -221,12 +221,12 @@ class LossAccumulator:
         offset: int,
         kept_rows: np.ndarray | None,
         facts: BatchFacts | None,
-        rows: Rows | None,
         codes: np.ndarray,
         uniques: list[tuple[Any, ...]],
     ) -> None:
         """Each slice's rows of the chunk to its own accumulator, the loss evaluated on them
-        alone (a loss over the whole input: Circle's pairs within the slice)."""
+        alone (a loss over the whole input: Circle's pairs within the slice; never with
+        ``--ci``, which refuses those losses)."""
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
         n = len(codes)
@@ -239,12 +239,7 @@ class LossAccumulator:
                 continue
             part = {role: array[take] for role, array in chunk.items()}
             accumulator.update(
-                part,
-                weights[take] if per_sample else weights,
-                offset,
-                kept[take],
-                facts,
-                rows=None if rows is None else rows.take(take),
+                part, weights[take] if per_sample else weights, offset, kept[take], facts
             )
 
     def merge(self, other: LossAccumulator) -> None:

@@ -233,7 +233,7 @@ def prepare(
         tuple(_columns(group_by)),
         int(min_slice_size),
         int(max_slices),
-        resampling_for(ci, bootstrap, seed, significance, say=str),
+        resampling_for(ci, bootstrap, seed, significance),
         bool(worst_per_slice),
     )
     return Prepared(built, specs, inputs, analysis)

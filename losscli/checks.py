@@ -232,7 +232,6 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
             settings.get("bootstrap"),
             settings.get("seed"),
             significance,
-            say=str,
         )
     except InputError as exc:
         raise ConfigError(f"{label}: {exc}") from None

@@ -130,11 +130,10 @@ def evaluate(
                 f"{inputs.say('ci')} gives an interval of one value; {flat} with reduction none "
                 "gives one per sample"
             )
-    written = None
-    if analysis.resampling is not None:
         from losscli.resample import draw_ahead
 
         draw_ahead(analysis.resampling)  # the resample weights, drawn while the data is read
+    written = None
     if inputs.scheduler or output is not None:
         if keep_per_sample or sink is not None:
             raise InputError(

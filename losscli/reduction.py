@@ -242,14 +242,16 @@ class RunningReduction:
 
     def result(self) -> float:
         total = math.fsum(self._sums)
-        divisor = {
-            "one": 1.0,
-            "scalar": self._scalar_weight,
-            "weights": math.fsum(self._weight_sums),
-            "valid": self._valid,
-            "size": self._size,
-        }[self._divisor()]
-        assert divisor is not None
+        kind = self._divisor()
+        if kind == "one":
+            return total
+        if kind == "scalar":
+            assert self._scalar_weight is not None
+            divisor = self._scalar_weight
+        elif kind == "weights":
+            divisor = math.fsum(self._weight_sums)
+        else:
+            divisor = self._valid if kind == "valid" else self._size
         return total / divisor if divisor != 0 else 0.0  # Keras' divide_no_nan
 
     def replicates(self, weights: Resamples) -> np.ndarray:
@@ -290,24 +292,19 @@ class GroupSums(NamedTuple):
 
     def per_group(self) -> list[tuple[Any, ...]]:
         """Each group's (sum, size, contributing, valid, weight sum), as plain Python."""
-        return _per_group(self)
-
-
-def _per_group(sums: GroupSums) -> list[tuple[Any, ...]]:
-    """Each group's scalars as plain Python: (sum, size, contributing, valid, weight sum)."""
-    k = len(sums.sums)
-    valid = [None] * k if sums.valid is None else [int(v) for v in sums.valid.tolist()]
-    weights = [None] * k if sums.weight_sums is None else sums.weight_sums.tolist()
-    return list(
-        zip(
-            sums.sums.tolist(),
-            [int(v) for v in sums.size.tolist()],
-            [int(v) for v in sums.contributing.tolist()],
-            valid,
-            weights,
-            strict=True,
+        k = len(self.sums)
+        valid = [None] * k if self.valid is None else [int(v) for v in self.valid.tolist()]
+        weights = [None] * k if self.weight_sums is None else self.weight_sums.tolist()
+        return list(
+            zip(
+                self.sums.tolist(),
+                [int(v) for v in self.size.tolist()],
+                [int(v) for v in self.contributing.tolist()],
+                valid,
+                weights,
+                strict=True,
+            )
         )
-    )
 
 
 def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
@@ -319,7 +316,8 @@ def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
     entries = weighted.size // n if n else 0
     loss = per_row(weighted, n, "slices need one loss value per sample, or a row of them")
     counts = groups.counts
-    valid = None if mask is None else groups.sums(per_row(mask, n, "slices need a mask row"))
+    unmasked = None if mask is None else per_row(mask, n, "slices need a mask row")
+    valid = None if unmasked is None else groups.sums(unmasked)
     weight_sums = each = None
     contributing = counts * entries
     if weights is not None and not scalar:
@@ -335,7 +333,7 @@ def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
         by_cell = {
             "sums": cells.sums(loss),
             "entries": cells.sums(None) * entries,
-            "valid": None if mask is None else cells.sums(per_row(mask, n, "")),
+            "valid": None if unmasked is None else cells.sums(unmasked),
             "weights": None if each is None else cells.sums(each),
         }
         bucket, bounds = cells.bucket, cells.bounds

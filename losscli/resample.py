@@ -145,9 +145,6 @@ class Rows:
             return cls(contiguous_ids(first, n, seed))
         return cls(bucket_ids(first + kept, seed))
 
-    def take(self, which: np.ndarray) -> Rows:
-        return Rows(self.ids[which])
-
     def counts(self) -> np.ndarray:
         if self._counts is None:
             self._counts = np.bincount(self.ids, minlength=BUCKETS).astype(np.float64)
@@ -353,23 +350,21 @@ def resampling_for(
     bootstrap: int | None = None,
     seed: int | None = None,
     significance: float | None = None,
-    say: Any = None,
 ) -> Resampling | None:
     """The run's resampling from its options: ``ci`` (a level, or True for 0.95), and
     ``bootstrap``, ``seed`` or ``significance`` alone also ask for intervals (at level
     1 - significance when ``ci`` is not given). None: no intervals."""
-    name = say or (lambda key: "--" + key.replace("_", "-"))
     if ci is False or (ci is None and bootstrap is None and seed is None and significance is None):
         return None
     for key, value in (("significance", significance), ("ci", ci)):
         if value is not None and value is not True and not 0 < float(value) < 1:
-            raise InputError(f"{name(key)} must be between 0 and 1 (exclusive), got {value!r}")
+            raise InputError(f"{key} must be between 0 and 1 (exclusive), got {value!r}")
     if ci is None or ci is True:
         level = 1 - float(significance) if ci is None and significance is not None else 0.95
     else:
         level = float(ci)
     if bootstrap is not None and not 1 <= bootstrap <= 1_000_000:
-        raise InputError(f"{name('bootstrap')} must be between 1 and 1000000, got {bootstrap!r}")
+        raise InputError(f"bootstrap must be between 1 and 1000000, got {bootstrap!r}")
     if seed is not None and not 0 <= seed < 2**63:
-        raise InputError(f"{name('seed')} must be a whole number from 0, got {seed!r}")
+        raise InputError(f"seed must be a whole number from 0, got {seed!r}")
     return Resampling(level, 1000 if bootstrap is None else int(bootstrap), int(seed or 0))

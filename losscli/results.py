@@ -136,9 +136,8 @@ def _checked(
     resamples: Resamples | None = None,
 ) -> _Checked:
     """The value's interval and the difference's (with ``--ci``; ``resamples``: the bucket
-    weights, their products with the sums maybe taken ahead), and the gates checked; a
-    noise-aware gate gets the difference's interval at its own level. ``where`` names the
-    result in a warning."""
+    weights, shared by a loss's slices), and the gates checked; a noise-aware gate gets the
+    difference's interval at its own level. ``where`` names the result in a warning."""
     from losscli.resample import FEW_SAMPLES, Resamples, interval
 
     contributed = accumulator.running.contributed
