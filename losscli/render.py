@@ -375,8 +375,16 @@ FOLDABLE = ("config", "parameters", "also accepted", "description", "name")
 _STYLES = {"PASS": "green", "FAIL": "bold red", "ERROR": "bold red"}
 
 
+#: Columns of numbers, right-aligned.
+NUMERIC = ("value", "n_samples", "ci_low", "ci_high", "baseline", "difference")
+
+
 def table(
-    header: list[str], rows: list[list[str]], width: int | None = None, caption: str = ""
+    header: list[str],
+    rows: list[list[str]],
+    width: int | None = None,
+    caption: str = "",
+    numeric: Sequence[str] = NUMERIC,
 ) -> Any:
     """A rich table that never splits a number, a name or a status; when ``width`` columns
     cannot hold it even with the foldable text folded, one block of ``name: value`` lines per
@@ -389,11 +397,10 @@ def table(
 
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, column in enumerate(header):
-        numeric = column in ("value", "n_samples", "ci_low", "ci_high", "baseline", "difference")
         foldable = column in FOLDABLE
         grid.add_column(
             column,
-            justify="right" if numeric else "left",
+            justify="right" if column in numeric else "left",
             overflow="fold" if foldable else "ellipsis",
             no_wrap=not foldable,
             # Foldable text wraps between words, never inside one.

@@ -187,4 +187,5 @@ def render_markdown_sections(results: list[Result]) -> str:
 def worst_table(results: list[Result], width: int | None = None) -> Any:
     from losscli.render import table
 
-    return table(worst_header(results), worst_rows(results), width)
+    # ``loss`` here is a sample's loss (as in JSON's worst samples), a number.
+    return table(worst_header(results), worst_rows(results), width, numeric=("weight", "loss"))
