@@ -187,7 +187,8 @@ def test_gates_in_table_csv_and_markdown(pair):
     assert md.splitlines()[0] == "reduction: sum_over_batch_size, n_samples: 4"
     assert md.splitlines()[2] == "| loss | value | baseline | difference | gates | passed |"
     assert (
-        md.splitlines()[4] == "| mean_squared_error | 0.3125 | 0.5625 | -0.25 | max 0.3 FAIL | FAIL |"
+        md.splitlines()[4]
+        == "| mean_squared_error | 0.3125 | 0.5625 | -0.25 | max 0.3 FAIL | FAIL |"
     )
     table = invoke(*args, code=1).stdout.splitlines()
     assert table[0] == "reduction: sum_over_batch_size, n_samples: 4"
