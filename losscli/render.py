@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 #: A result table's columns, named as the JSON result's keys (``config`` is the parameters).
 RESULT_COLUMNS = ("loss", "config", "reduction", "value", "n_samples")
 #: Columns a table prints once, above it, when every row holds the same text.
-SHARED = ("reduction", "n_samples")
+SHARED = ("config", "reduction", "n_samples")
 
 
 def format_number(value: Any) -> str:
@@ -278,7 +278,7 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str = "") 
 def compact(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]], str]:
     """A result table without its waste: columns empty in every row are dropped, and the
     ``SHARED`` columns that hold one text in every row are said once, in a caption
-    (``reduction: sum_over_batch_size, n_samples: 500``)."""
+    (``reduction: sum_over_batch_size; n_samples: 500``)."""
     keep, shared = [], []
     for i, name in enumerate(header):
         cells = {row[i] for row in rows}
@@ -288,7 +288,7 @@ def compact(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[l
             shared.append(f"{name}: {cells.pop()}")
             continue
         keep.append(i)
-    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows], ", ".join(shared)
+    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows], "; ".join(shared)
 
 
 def result_header(results: list[Result], names: list[str] | None = None) -> list[str]:

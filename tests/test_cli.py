@@ -475,7 +475,7 @@ def test_csv_value_markdown_table(reg):
     )
     assert run("eval", "mse", "mae", *files, "--format", "value").stdout == f"{m!r}\n{mae!r}\n"
     assert run("eval", "mse", *files, "--format", "markdown").stdout == (
-        "reduction: sum_over_batch_size, n_samples: 12\n"
+        "reduction: sum_over_batch_size; n_samples: 12\n"
         "\n"
         "| loss | value |\n"
         "| --- | --- |\n"
@@ -483,7 +483,7 @@ def test_csv_value_markdown_table(reg):
     )
     table = run("eval", "mse", "huber(delta=0.5)", *files).stdout
     lines = table.splitlines()
-    assert lines[0] == "reduction: sum_over_batch_size, n_samples: 12"
+    assert lines[0] == "reduction: sum_over_batch_size; n_samples: 12"
     assert lines[2].split() == ["loss", "config", "value"]
     assert lines[4].split() == ["mean_squared_error", repr(m)]  # no padding after the value
     assert lines[5].split()[:2] == ["huber", "delta=0.5"]

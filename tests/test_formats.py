@@ -55,13 +55,15 @@ def data(path):
 
 
 @pytest.mark.parametrize("columns", [100, 120])
-def test_a_six_slice_table_with_intervals_fits_100_columns(six, columns):
-    args = ["eval", "mse", *data(six), "--group-by", "region", "--ci"]
+@pytest.mark.parametrize("loss", ["mse", "huber(delta=0.5)"])
+def test_a_six_slice_table_with_intervals_fits_100_columns(six, columns, loss):
+    args = ["eval", loss, *data(six), "--group-by", "region", "--ci"]
     text, err, code = in_terminal(args, columns)
     assert code == 0, err
     lines = assert_fits(text, columns)
-    # What every row shares is said once; the empty config column is gone.
-    assert lines[0] == "reduction: sum_over_batch_size" and lines[1] == ""
+    # What every row shares is said once; an empty config column is gone.
+    config = "config: delta=0.5; " if loss != "mse" else ""
+    assert lines[0] == f"{config}reduction: sum_over_batch_size" and lines[1] == ""
     assert lines[2].split() == ["loss", "slice", "value", "n_samples", "ci_low", "ci_high"]
     assert len(lines) == 10  # caption, blank, header, rule and a row per result
     for result in json.loads(run_cli(*args, "-f", "json", code=0).stdout)["results"]:
@@ -81,13 +83,13 @@ def test_a_narrow_terminal_gets_one_block_per_result(six):
 def test_piped_tables_say_the_shared_once_and_end_without_spaces(six):
     args = ["eval", "mse", "mae", *data(six), "--max", "mse=2", "--min", "mae=0.1"]
     lines = run_cli(*args, code=0).stdout.splitlines()
-    assert lines[0] == "reduction: sum_over_batch_size, n_samples: 600"
+    assert lines[0] == "reduction: sum_over_batch_size; n_samples: 600"
     assert lines[2].split() == ["loss", "value", "gates", "passed"]
     assert lines[4].split()[-4:] == ["max", "2", "PASS", "PASS"] and lines[5].endswith("PASS")
     assert all(line == line.rstrip() for line in lines)
     # A reduction that differs between rows keeps its column.
     mixed = run_cli("eval", "mse", "mae", *data(six), "--reduction", "sum", code=0).stdout
-    assert mixed.splitlines()[0] == "reduction: sum, n_samples: 600"
+    assert mixed.splitlines()[0] == "reduction: sum; n_samples: 600"
 
 
 # --- the distribution's summary line ---------------------------------------------------------

@@ -184,14 +184,14 @@ def test_gates_in_table_csv_and_markdown(pair):
         "mean_absolute_error,mae,sum_over_batch_size,0.375,4,0.375,0.0,min 0.1 PASS,true\n"
     )
     md = invoke(*args, "--format", "markdown", code=1).stdout
-    assert md.splitlines()[0] == "reduction: sum_over_batch_size, n_samples: 4"
+    assert md.splitlines()[0] == "reduction: sum_over_batch_size; n_samples: 4"
     assert md.splitlines()[2] == "| loss | value | baseline | difference | gates | passed |"
     assert (
         md.splitlines()[4]
         == "| mean_squared_error | 0.3125 | 0.5625 | -0.25 | max 0.3 FAIL | FAIL |"
     )
     table = invoke(*args, code=1).stdout.splitlines()
-    assert table[0] == "reduction: sum_over_batch_size, n_samples: 4"
+    assert table[0] == "reduction: sum_over_batch_size; n_samples: 4"
     assert table[4].split() == [
         "mean_squared_error",
         "0.3125",
