@@ -137,10 +137,9 @@ def worst_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]
         head = flat_result({"spec": entry["spec"], "slice": entry.get("slice")})
         for rank, sample in enumerate(entry["worst"], 1):
             rows.append({**head, "rank": rank, **sample})
-    columns = merged_columns(
-        [flat_result({"spec": "", "slice": e.get("slice")}) for e in document["results"]]
-    )
-    return columns + list(WORST_KEYS), rows
+    # The slices' columns when a slice lists its own worst samples.
+    keys = merged_columns(rows)
+    return ["spec", *(k for k in keys if k.startswith("slice_")), *WORST_KEYS], rows
 
 
 def check_worst_path(path: str, inputs: Iterable[str], force: bool) -> Path:
