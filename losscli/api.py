@@ -44,35 +44,27 @@ class Report:
         return report(self.evaluation)
 
     def to_pandas(self) -> Any:
-        """One row per result: ``loss``, ``spec``, ``reduction``, ``value``, ``n_samples``, and
-        when asked for ``baseline``/``difference``, ``passed``, ``p50``/``p90``/``p99``
-        (the distribution), ``worst`` (its list of samples), ``ci_low``/``ci_high`` and
-        ``difference_low``/``difference_high`` (the intervals), and with slices ``slice`` (its
-        label: ``(all)``, ``region=eu``) and a column per ``group_by`` column."""
-        import pandas as pd
+        """One row per result, the columns of ``losscli eval -f csv``: the JSON result's keys,
+        nested ones joined with ``_`` (``loss``, ``spec``, ``config_delta``, ``reduction``,
+        ``value``, ``n_samples``, ``slice_region``, ``ci_low``, ``difference``,
+        ``difference_ci_high``, ``distribution_quantiles_p50``, ``gates``, ``passed``, ...);
+        an integer slice key is an integer column (empty on the whole input's row), and
+        ``worst`` holds each result's worst samples when asked for."""
+        from losscli.render import report
+        from losscli.render_csv import to_pandas
 
-        rows = []
-        for entry in self.to_dict()["results"]:
-            row = {k: entry[k] for k in ("loss", "spec", "reduction", "value", "n_samples")}
-            for key in ("baseline", "difference", "passed", "worst"):
-                if key in entry:
-                    row[key] = entry[key]
-            if "distribution" in entry:
-                row.update(entry["distribution"]["quantiles"])
-            if "slice" in entry:
-                from losscli.results import slice_label
-
-                row["slice"] = slice_label(entry["slice"] or {})
-                row.update(entry["slice"] or {})  # a column per --group-by column
-            for key, prefix in (("ci", "ci"), ("difference_ci", "difference")):
-                if entry.get(key):
-                    row[f"{prefix}_low"] = entry[key]["low"]
-                    row[f"{prefix}_high"] = entry[key]["high"]
-            rows.append(row)
-        return pd.DataFrame(rows)
+        return to_pandas(report(self.evaluation), self.results)
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{r.spec}={r.value!r}" for r in self.results)
+        from losscli.results import slice_label
+
+        def value(v: Any) -> Any:
+            return float(v) if isinstance(v, (int, float)) else v  # np.float64 as a number
+
+        shown = ", ".join(
+            f"{r.spec}{'' if r.slice is None else f' [{slice_label(r.slice)}]'}={value(r.value)!r}"
+            for r in self.results
+        )
         return f"Report({shown})"
 
 

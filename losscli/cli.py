@@ -72,7 +72,17 @@ def cli() -> None:
     help="Write per-sample losses to PATH (.npy, .csv or .parquet), atomically; a PATH "
     "ending in / (a directory or URI) gets a Parquet dataset, one file per input file.",
 )
-@click.option("--force", is_flag=True, help="Let --output replace an existing file or part files.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Let --output (or --worst-output) replace an existing file or part files.",
+)
+@click.option(
+    "--worst-output",
+    metavar="PATH",
+    help="Write the --worst samples to PATH (.csv or .parquet), atomically: one row per "
+    "sample, with its loss spec and slice.",
+)
 @analysis_options
 @gate_options
 @click.option("-q", "--quiet", is_flag=True, help="No warnings or progress on stderr.")
@@ -100,6 +110,7 @@ def eval_command(
     output_format: str,
     output: str | None,
     force: bool,
+    worst_output: str | None,
     worst: int | None,
     worst_per_slice: bool,
     bins: int | None,
@@ -133,8 +144,13 @@ def eval_command(
     """
     from losscli import api
 
+    histogram = bins is not None  # --plot alone draws a picture, not a terminal histogram
     if plot:
         bins = bins or 30  # a picture of the distribution
+    if worst_output and not worst:
+        from losscli.errors import SpecError
+
+        raise SpecError("--worst-output writes the worst samples: add --worst K")
     if worst_per_slice and not (worst and group_by):
         from losscli.errors import SpecError
 
@@ -205,7 +221,13 @@ def eval_command(
         from losscli.plots import check_plot_path
 
         check_plot_path(plot, [*spec.paths(), *([output] if output else [])])
-    target = dataset = None
+    target = dataset = worst_target = None
+    if worst_output:
+        from losscli.render_csv import check_worst_path
+
+        worst_target = check_worst_path(
+            worst_output, [*spec.paths(), *([output] if output else [])], force
+        )
     if output:
         from losscli import writers
         from losscli.dataset_output import DatasetOutput, is_dataset
@@ -243,24 +265,36 @@ def eval_command(
             from losscli.plots import write_plot
 
             write_plot(plot, evaluation.results)
-        _report(evaluation, output_format, quiet, printer)
+        if not histogram:
+            shown = [r._replace(distribution=None) for r in evaluation.results]
+            evaluation = evaluation._replace(results=shown)
+        if worst_target is not None:
+            from losscli import render
+            from losscli.render_csv import write_worst
+
+            write_worst(worst_target, render.report(evaluation), force)
+        _report(evaluation, output_format, quiet, printer, worst_target is not None)
     if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
 
 
 def _print_analysis(results: list[Any]) -> None:
     """Under the results table: the worst samples' table, then each loss's histogram (bars of
-    blocks on a terminal, of # when piped)."""
+    blocks on a terminal, of # when piped), at the terminal's width."""
+    import shutil
+
     from losscli import render_analysis
 
     if any(r.worst is not None for r in results):
         click.echo()
         print_table(lambda width: render_analysis.worst_table(results, width=width))
-    bar = "\u2588" if sys.stdout.isatty() else "#"
+    terminal = sys.stdout.isatty()
+    bar = "\u2588" if terminal else "#"
+    width = shutil.get_terminal_size().columns if terminal else None
     for result in results:
         if result.distribution is not None:
             click.echo()
-            click.echo("\n".join(render_analysis.histogram_lines(result, bar)))
+            click.echo("\n".join(render_analysis.histogram_lines(result, bar, width)))
 
 
 def _fan_out(sinks: list[Any]) -> Any:
@@ -276,7 +310,9 @@ def _fan_out(sinks: list[Any]) -> Any:
     return sink
 
 
-def _report(evaluation: Any, output_format: str, quiet: bool, printer: Any) -> None:
+def _report(
+    evaluation: Any, output_format: str, quiet: bool, printer: Any, worst_written: bool = False
+) -> None:
     """Print an evaluation's results (per-sample rows were printed as they came)."""
     from losscli import render
 
@@ -295,9 +331,16 @@ def _report(evaluation: Any, output_format: str, quiet: bool, printer: Any) -> N
     elif printer is not None and output_format in ("csv", "value"):
         pass  # printed block by block
     elif output_format == "csv":
-        from losscli.render_analysis import render_csv_sections
+        from losscli.render_csv import render_csv
 
-        click.echo(render.render_csv(results) + render_csv_sections(results), nl=False)
+        document = render.report(evaluation._replace(results=results))
+        messages = document["warnings"]
+        if any(r.worst is not None for r in results) and not worst_written:
+            messages.append(
+                "-f csv has one row per result: the --worst samples are in -f json or "
+                "--worst-output PATH"
+            )
+        click.echo(render_csv(document, results), nl=False)
     elif output_format == "value":
         click.echo(render.render_values(results), nl=False)
     elif output_format == "markdown":
@@ -339,12 +382,25 @@ def list_command(output_format: str) -> None:
 
 @cli.command("describe", context_settings=CONTEXT)
 @click.argument("loss", metavar="LOSS")
-def describe_command(loss: str) -> None:
+@click.option(
+    "-f",
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text, or JSON for scripts (the same facts).",
+)
+def describe_command(loss: str, output_format: str) -> None:
     """Formula, parameters, expected input shapes and an example for LOSS."""
     from losscli import render_catalogue
     from losscli.losses import lookup
 
-    click.echo(render_catalogue.describe_text(lookup(loss).fn.__name__), nl=False)
+    name = lookup(loss).fn.__name__
+    if output_format == "json":
+        click.echo(render_catalogue.render_describe_json(name))
+    else:
+        click.echo(render_catalogue.describe_text(name), nl=False)
 
 
 # --- check -------------------------------------------------------------------------------------

@@ -48,7 +48,9 @@ class Gate:
     def describe(self) -> str:
         """``max 0.35``, ``min 0.1``, ``max_increase 2%``, ``max_increase 1% (significance
         0.05)``."""
-        bound = f"{self.bound:g}%" if self.relative else f"{self.bound:g}"
+        short = f"{self.bound:g}"  # 2 for 2.0; every digit when :g would round
+        bound = short if float(short) == self.bound else repr(self.bound)
+        bound += "%" if self.relative else ""
         noise = []
         if self.kind == "max_increase" and self.non_inferiority:
             noise.append("non-inferiority")
@@ -75,10 +77,10 @@ class Gate:
         kind = self.kind.removeprefix("slice_")  # the same bounds, on every slice
         if kind == "max":
             ok = value <= self.bound
-            return GateOutcome(self, ok, f"{value!r} {'<=' if ok else '>'} max {self.bound!r}")
+            return GateOutcome(self, ok, f"{value!r} {'<=' if ok else '>'} {self.describe()}")
         if kind == "min":
             ok = value >= self.bound
-            return GateOutcome(self, ok, f"{value!r} {'>=' if ok else '<'} min {self.bound!r}")
+            return GateOutcome(self, ok, f"{value!r} {'>=' if ok else '<'} {self.describe()}")
         if not _finite(baseline):
             return GateOutcome(
                 self, False, f"the baseline is {_text(baseline)}, which never passes a gate"
@@ -91,8 +93,9 @@ class Gate:
             return GateOutcome(
                 self,
                 ok,
+                # The gate is named beside its reason (the FAIL line, JSON, JUnit).
                 f"increase {increase!r} over baseline {baseline!r} {'<=' if ok else '>'} "
-                f"allowed {allowed!r} ({self.describe()})",
+                f"allowed {allowed!r}",
             )
         if change is None or not (_finite(change.low) and _finite(change.high)):
             return GateOutcome(
@@ -106,8 +109,7 @@ class Gate:
             self,
             ok,
             f"increase {increase!r} over baseline {baseline!r}, {change.level * 100:.4g}% interval "
-            f"{change.text()}: {bound_name} bound {'<=' if ok else '>'} allowed {allowed!r} "
-            f"({self.describe()})",
+            f"{change.text()}: {bound_name} bound {'<=' if ok else '>'} allowed {allowed!r}",
         )
 
 

@@ -20,7 +20,10 @@ from losscli.results import Evaluation, Result
 if TYPE_CHECKING:
     from losscli.checks import CheckRun
 
-RESULT_COLUMNS = ("loss", "parameters", "reduction", "value", "samples")
+#: A result table's columns, named as the JSON result's keys (``config`` is the parameters).
+RESULT_COLUMNS = ("loss", "config", "reduction", "value", "n_samples")
+#: Columns a table prints once, above it, when every row holds the same text.
+SHARED = ("config", "reduction", "n_samples")
 
 
 def format_number(value: Any) -> str:
@@ -184,49 +187,17 @@ def _per_sample(results: list[Result]) -> list[tuple[str, np.ndarray]]:
     return per_sample_columns([(r.spec, np.asarray(r.value)) for r in results])
 
 
-def render_csv(results: list[Result]) -> str:
-    import csv
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if results and results[0].loss.reduction == "none" and results[0].value is not None:
-        columns = _per_sample(results)
-        writer.writerow(["index"] + [name for name, _ in columns])
-        for i, row in enumerate(zip(*(values for _, values in columns), strict=True)):
-            writer.writerow([i] + [format_number(v) for v in row])
-    else:
-        extra = _extra_columns(results, csv=True)
-        sliced = ["slice"] if _sliced(results) else []
-        # The keys of a JSON result: the canonical name, the spec as typed, ...
-        writer.writerow(["loss", "spec", *sliced, "reduction", "value", "n_samples", *extra])
-        for r in results:
-            writer.writerow(
-                [
-                    r.loss.name,
-                    r.spec,
-                    *_slice_cell(r),
-                    r.loss.reduction,
-                    "" if r.value is None else format_number(r.value),
-                    r.n_samples,
-                    *_extra_cells(r, extra, csv=True),
-                ]
-            )
-    return out.getvalue()
-
-
-def _extra_columns(results: list[Result], csv: bool = False) -> list[str]:
-    """Interval, baseline and gate columns, when any result has them. In a table the change
-    carries its interval (``+0.01 [-0.002, 0.02]``); CSV gives its ends columns of their
-    own."""
+def _extra_columns(results: list[Result]) -> list[str]:
+    """Interval, baseline and gate columns of a table, when any result has them. The
+    difference carries its interval (``+0.01 [-0.002, 0.02]``); CSV gives its ends columns of
+    their own (``difference_ci_low``)."""
     columns = []
     if any(r.ci is not None for r in results):
         columns += ["ci_low", "ci_high"]
     if any(r.baseline is not None for r in results):
-        columns += ["baseline", "change"]
-        if csv and any(r.difference_ci is not None for r in results):
-            columns += ["change_low", "change_high"]
+        columns += ["baseline", "difference"]
     if any(r.gates for r in results):
-        columns += ["gates", "status"]
+        columns += ["gates", "passed"]
     return columns
 
 
@@ -257,10 +228,11 @@ def interval_number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _extra_cells(result: Result, columns: list[str], csv: bool = False) -> list[str]:
-    """The extra columns' cells; a CSV row keeps every digit of the intervals."""
+def _extra_cells(result: Result, columns: list[str]) -> list[str]:
+    """The extra columns' cells in a table: intervals to six digits (CSV and JSON keep every
+    digit)."""
     cells = []
-    end = format_number if csv else interval_number
+    end = interval_number
     if "ci_low" in columns:
         ci = result.ci
         cells += ["", ""] if ci is None else [end(ci.low), end(ci.high)]
@@ -272,14 +244,9 @@ def _extra_cells(result: Result, columns: list[str], csv: bool = False) -> list[
             sign = "+" if change is not None and change >= 0 else ""
             text = f"{sign}{format_number(change)}"
             within = result.difference_ci
-            if within is not None and not csv:
+            if within is not None:
                 text += f" [{end(within.low)}, {end(within.high)}]"
             cells += [format_number(result.baseline), text]
-    if "change_low" in columns:
-        within = result.difference_ci
-        cells += (
-            ["", ""] if within is None else [format_number(within.low), format_number(within.high)]
-        )
     if "gates" in columns:
         status = ("PASS" if result.passed else "FAIL") if result.gates else ""
         cells += [gates_text(result), status]
@@ -300,17 +267,34 @@ def render_values(results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows]) + "\n"
+    lines = [line(header), line(["---"] * len(header))] + [line(r) for r in rows]
+    return (f"{caption}\n\n" if caption else "") + "\n".join(lines) + "\n"
+
+
+def compact(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]], str]:
+    """A result table without its waste: columns empty in every row are dropped, and the
+    ``SHARED`` columns that hold one text in every row are said once, in a caption
+    (``reduction: sum_over_batch_size; n_samples: 500``)."""
+    keep, shared = [], []
+    for i, name in enumerate(header):
+        cells = {row[i] for row in rows}
+        if rows and cells == {""}:
+            continue
+        if name in SHARED and len(cells) == 1:
+            shared.append(f"{name}: {cells.pop()}")
+            continue
+        keep.append(i)
+    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows], "; ".join(shared)
 
 
 def result_header(results: list[Result], names: list[str] | None = None) -> list[str]:
-    """Eval tables: loss, parameters, ...; check tables name the check and its spec instead;
+    """Eval tables: loss, config, ...; check tables name the check and its spec instead;
     a ``slice`` column when the run has slices."""
-    first = ["check", "loss"] if names else ["loss", "parameters"]
+    first = ["name", "spec"] if names else ["loss", "config"]
     sliced = ["slice"] if _sliced(results) else []
     return first + sliced + list(RESULT_COLUMNS[2:]) + _extra_columns(results)
 
@@ -356,10 +340,10 @@ def check_table_rows(
     done += [s for parts in run.slices.values() for s in parts]
     header = result_header(done, names=["check"])
     sliced = _sliced(done)
-    base = 6 if sliced else 5  # check, loss, [slice,] reduction, value, samples
+    base = 6 if sliced else 5  # name, spec, [slice,] reduction, value, n_samples
     extra = _extra_columns(done)
-    if run.errors and "status" not in header:
-        header.append("status")
+    if run.errors and "passed" not in header:
+        header.append("passed")
     rows = []
     for i, (check, result) in enumerate(zip(run.checks, run.results, strict=True)):
         if result is None:
@@ -376,25 +360,35 @@ def check_table_rows(
 
 
 def render_markdown(results: list[Result], names: list[str] | None = None) -> str:
-    return markdown_table(result_header(results, names), result_rows(results, names))
+    return markdown_table(*compact(result_header(results, names), result_rows(results, names)))
 
 
 def render_check_markdown(run: CheckRun) -> str:
-    return markdown_table(*check_table_rows(run))
+    return markdown_table(*compact(*check_table_rows(run)))
 
 
 # --- rich tables ---------------------------------------------------------------------------
 
 
 #: The only columns whose text may fold across lines; numbers, names and PASS/FAIL never do.
-FOLDABLE = ("parameters", "also accepted", "description", "check")
+FOLDABLE = ("config", "parameters", "also accepted", "description", "name")
 _STYLES = {"PASS": "green", "FAIL": "bold red", "ERROR": "bold red"}
 
 
-def table(header: list[str], rows: list[list[str]], width: int | None = None) -> Any:
+#: Columns of numbers, right-aligned.
+NUMERIC = ("value", "n_samples", "ci_low", "ci_high", "baseline", "difference")
+
+
+def table(
+    header: list[str],
+    rows: list[list[str]],
+    width: int | None = None,
+    caption: str = "",
+    numeric: Sequence[str] = NUMERIC,
+) -> Any:
     """A rich table that never splits a number, a name or a status; when ``width`` columns
     cannot hold it even with the foldable text folded, one block of ``name: value`` lines per
-    row instead."""
+    row instead. ``caption``: what every row shares, a line above (folded between words)."""
     from rich import box
     from rich.cells import cell_len
     from rich.console import Console, Group
@@ -403,29 +397,29 @@ def table(header: list[str], rows: list[list[str]], width: int | None = None) ->
 
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, column in enumerate(header):
-        numeric = column in ("value", "samples", "ci_low", "ci_high", "baseline", "change")
         foldable = column in FOLDABLE
         grid.add_column(
             column,
-            justify="right" if numeric else "left",
+            justify="right" if column in numeric else "left",
             overflow="fold" if foldable else "ellipsis",
             no_wrap=not foldable,
             # Foldable text wraps between words, never inside one.
-            min_width=max((len(w) for r in rows for w in r[i].split()), default=0)
+            min_width=max((len(w) for r in [header, *rows] for w in r[i].split()), default=0)
             if foldable
             else None,
         )
     for row in rows:
         grid.add_row(*(Text(cell, style=_STYLES.get(cell, "")) for cell in row))
+    above = [Text(caption), Text("")] if caption else []
     if width is None:
-        return grid
+        return Group(*above, grid)
     # Rendered once to see: rich's measure can promise a width its folding then misses, and
     # squeezed columns end in an ellipsis.
     trial = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     trial.print(grid, crop=False)
     text = trial.export_text()
     if "…" not in text and all(cell_len(line) <= width for line in text.splitlines()):
-        return grid
+        return Group(*above, grid)
     blocks: list[Any] = []
     for row in rows:
         lines = [
@@ -434,15 +428,17 @@ def table(header: list[str], rows: list[list[str]], width: int | None = None) ->
             if cell
         ]
         blocks += [*lines, Text("")]
-    return Group(*blocks[:-1])
+    return Group(*above, *blocks[:-1])
 
 
 def results_table(
     results: list[Result], names: list[str] | None = None, width: int | None = None
 ) -> Any:
     rows = result_rows(results, names, group_digits=True)
-    return table(result_header(results, names), rows, width)
+    header, rows, caption = compact(result_header(results, names), rows)
+    return table(header, rows, width, caption)
 
 
 def check_table(run: CheckRun, width: int | None = None) -> Any:
-    return table(*check_table_rows(run, group_digits=True), width)
+    header, rows, caption = compact(*check_table_rows(run, group_digits=True))
+    return table(header, rows, width, caption)

@@ -54,6 +54,29 @@ def example_command(name: str) -> str:
     return f"losscli eval {spec} {cls.example}"
 
 
+def describe_facts(name: str) -> dict[str, Any]:
+    """What ``describe`` says, as data: the names, formula, parameters with their defaults
+    (as ``list -f json`` has them) and types, the input shapes and the example."""
+    cls = LOSSES[name]
+    return {
+        "name": name,
+        "class_name": cls.__name__,
+        "description": cls.description(),
+        "formula": cls.formula().replace("``", ""),
+        "parameters": cls.defaults(),  # as in ``list -f json``
+        "parameter_types": {key: str(p.annotation) for key, p in cls.parameters().items()},
+        "inputs": cls.shapes,
+        "identifiers": identifiers_of(name),
+        "example": example_command(name),
+    }
+
+
+def render_describe_json(name: str) -> str:
+    import json
+
+    return json.dumps(describe_facts(name), indent=2)
+
+
 def describe_text(name: str) -> str:
     cls = LOSSES[name]
     lines = [f"{name} ({cls.__name__})", "", cls.description(), "", "Formula:"]

@@ -103,7 +103,7 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
         value, baseline = part.result()
         worst = None if total.slice_worst is None else total.slice_worst.result(key)
         label = f"{task.spec} [{slice_label(where)}]"
-        checked = _checked(part, gates, value, baseline, label, resamples)
+        checked = _checked(part, gates, value, baseline, label, resamples, few=False)
         by_key[key] = Result(
             task.spec,
             task.loss,
@@ -134,10 +134,12 @@ def _checked(
     baseline: Any,
     where: str,
     resamples: Resamples | None = None,
+    few: bool = True,
 ) -> _Checked:
     """The value's interval and the difference's (with ``--ci``; ``resamples``: the bucket
     weights, shared by a loss's slices), and the gates checked; a noise-aware gate gets the
-    difference's interval at its own level. ``where`` names the result in a warning."""
+    difference's interval at its own level. ``where`` names the result in a warning (``few``:
+    one when it has too few samples; slices get one line per run, ``few_samples``)."""
     from losscli.resample import FEW_SAMPLES, Resamples, interval
 
     contributed = accumulator.running.contributed
@@ -145,7 +147,7 @@ def _checked(
     if resampling is None:
         return _Checked(None, None, [g.check(value, baseline, contributed) for g in gates], [])
     warnings = []
-    if accumulator.n < FEW_SAMPLES:
+    if few and accumulator.n < FEW_SAMPLES:
         warnings.append(
             f"{where}: an interval from {accumulator.n} samples; below {FEW_SAMPLES} a "
             "bootstrap interval is often too narrow (it covers the value less often than its "
@@ -168,6 +170,25 @@ def _checked(
         for g in gates
     ]
     return _Checked(ci, difference_ci, checked, warnings)
+
+
+def few_samples(results: list[Result]) -> list[str]:
+    """One warning for the slices whose interval comes from too few samples."""
+    from losscli.resample import FEW_SAMPLES
+
+    sizes = {slice_label(r.slice): r.n_samples for r in results if r.slice}
+    small = {
+        slice_label(r.slice): r.n_samples
+        for r in results
+        if r.slice and r.ci is not None and r.n_samples < FEW_SAMPLES
+    }
+    if not small:
+        return []
+    return [
+        f"{len(small)} of {len(sizes)} slices have fewer than {FEW_SAMPLES} samples (the "
+        f"smallest {min(small.values())}): below {FEW_SAMPLES} a bootstrap interval is often "
+        "too narrow (it covers the value less often than its level says)"
+    ]
 
 
 def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -249,4 +270,5 @@ def assemble(
         warnings.append(omitted_warning(state.omitted, inputs.say))
     for result in results:
         warnings += result.warnings
+    warnings += few_samples(results)
     return Evaluation(results, labels, state.n, state.omitted, list(dict.fromkeys(warnings)))

@@ -157,7 +157,12 @@ def print_table(build: Callable[[int | None], Any]) -> None:
         width=None if terminal else 10**6,
         no_color=not terminal or bool(os.environ.get("NO_COLOR")),
     )
-    console.print(build(console.width if terminal else None), crop=False)
+    if terminal:
+        console.print(build(console.width), crop=False)
+        return
+    with console.capture() as captured:  # piped: no padding after the last column
+        console.print(build(None), crop=False)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 @contextlib.contextmanager

@@ -238,11 +238,11 @@ class PerSampleWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        named: dict[str, Any] = {}
+        # ``index``: the input row number, as in a CSV output; a dataset's part adds ``source``.
+        n = len(columns[0][1])
+        rows = np.arange(self.rows, self.rows + n) if index is None else index
+        named: dict[str, Any] = {"index": pa.array(np.asarray(rows, dtype=np.int64))}
         if self.source is not None:
-            n = len(columns[0][1])
-            rows = np.arange(self.rows, self.rows + n) if index is None else index
-            named["index"] = pa.array(np.asarray(rows, dtype=np.int64))
             named["source"] = pa.DictionaryArray.from_arrays(
                 pa.array(np.zeros(n, dtype=np.int32)), pa.array([self.source])
             )

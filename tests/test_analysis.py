@@ -171,12 +171,14 @@ def test_eval_prints_the_worst_and_the_histogram_in_every_format(tmp_path):
     table = invoke(*args, code=0).stdout
     assert "rank" in table and f"{rows[0]}" in table and "mse: 1,000 samples (exact)" in table
     assert table.count("\n  [") == 4 and "#" in table  # one line per bin, plain marks when piped
-    csv = invoke(*args, "-f", "csv", code=0).stdout.split("\n\n")
-    assert csv[1].splitlines()[0] == "loss,rank,row,y_true,y_pred,weight,value"
-    assert csv[1].splitlines()[1].startswith(f"mse,1,{rows[0]},")
-    assert csv[2].splitlines()[0] == "loss,bin_low,bin_high,count" and len(csv[2].splitlines()) == 5
+    csv = invoke(*args, "-f", "csv", code=0).stdout.splitlines()
+    header = csv[0].split(",")
+    assert len(csv) == 2 and "worst" not in csv[0]  # one row; the worst are in JSON
+    summary = dict(zip(header, csv[1].split(","), strict=True))
+    assert float(summary["distribution_quantiles_p50"]) == entry["distribution"]["quantiles"]["p50"]
+    assert int(summary["distribution_count"]) == 1000
     markdown = invoke(*args, "-f", "markdown", code=0).stdout
-    assert "| loss | rank | row |" in markdown and "```" in markdown
+    assert "| spec | rank | row |" in markdown and "| spec | count | min | p50 |" in markdown
     value = invoke(*args, "-f", "value", code=0).stdout
     assert float(value) == pytest.approx(float(np.mean((y - p) ** 2)), rel=1e-12)
 
@@ -289,8 +291,12 @@ def test_the_api_document_is_the_commands(tmp_path):
     assert report.to_dict() == json.loads(command.stdout)
     frame = report.to_pandas()
     assert list(frame["spec"]) == ["mse", "huber(delta=0.5)"]
-    assert list(frame.columns[:5]) == ["loss", "spec", "reduction", "value", "n_samples"]
-    assert {"p50", "p90", "p99", "worst"} <= set(frame.columns)
+    assert list(frame.columns[:6]) == [
+        "loss", "spec", "config_delta", "reduction", "value", "n_samples"
+    ]  # fmt: skip
+    assert {"distribution_quantiles_p50", "distribution_quantiles_p99", "worst"} <= set(
+        frame.columns
+    )
     assert frame["value"].tolist() == [r.value for r in report.results]
 
 

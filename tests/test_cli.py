@@ -475,14 +475,19 @@ def test_csv_value_markdown_table(reg):
     )
     assert run("eval", "mse", "mae", *files, "--format", "value").stdout == f"{m!r}\n{mae!r}\n"
     assert run("eval", "mse", *files, "--format", "markdown").stdout == (
-        "| loss | parameters | reduction | value | samples |\n"
-        "| --- | --- | --- | --- | --- |\n"
-        f"| mean_squared_error |  | sum_over_batch_size | {m!r} | 12 |\n"
+        "reduction: sum_over_batch_size; n_samples: 12\n"
+        "\n"
+        "| loss | value |\n"
+        "| --- | --- |\n"
+        f"| mean_squared_error | {m!r} |\n"
     )
-    table = run("eval", "mse", *files).stdout
-    lines = [line.rstrip() for line in table.splitlines()]
-    assert lines[0].split() == ["loss", "parameters", "reduction", "value", "samples"]
-    assert lines[2].split() == ["mean_squared_error", "sum_over_batch_size", repr(m), "12"]
+    table = run("eval", "mse", "huber(delta=0.5)", *files).stdout
+    lines = table.splitlines()
+    assert lines[0] == "reduction: sum_over_batch_size; n_samples: 12"
+    assert lines[2].split() == ["loss", "config", "value"]
+    assert lines[4].split() == ["mean_squared_error", repr(m)]  # no padding after the value
+    assert lines[5].split()[:2] == ["huber", "delta=0.5"]
+    assert all(line == line.rstrip() for line in lines)
     assert "\x1b[" not in table  # plain when stdout is not a terminal
 
 
@@ -551,7 +556,8 @@ def test_output_per_sample_losses(reg, suffix):
         np.testing.assert_allclose([float(r[1]) for r in rows[1:]], want_mse, rtol=1e-15)
     else:
         table = pq.read_table(out)
-        assert table.column_names == ["mse", "mae"]
+        assert table.column_names == ["index", "mse", "mae"]  # as in the CSV
+        assert table["index"].to_pylist() == list(range(len(want_mse)))
         np.testing.assert_allclose(table["mae"].to_numpy(), want_mae, rtol=1e-15)
     assert sorted(f.name for f in d.iterdir() if f.name.startswith(".")) == []  # no temporary left
 

@@ -169,12 +169,13 @@ def test_the_table_and_csv_name_slices(tmp_path, frame):
     frame.to_parquet(tmp_path / "t.parquet")
     args = ["eval", "mse", "--data", tmp_path / "t.parquet", "--true-col", "y", "--pred-col", "p"]
     table = invoke(*args, "--group-by", "region", code=0).stdout
-    lines = table.splitlines()
+    lines = table.splitlines()[2:]  # under "reduction: sum_over_batch_size" and a blank line
     assert "slice" in lines[0] and "(all)" in lines[2] and "region=apac" in lines[3]
     assert "region=null" in lines[6]
     csv = invoke(*args, "--group-by", "region", "-f", "csv", code=0).stdout.splitlines()
-    assert csv[0] == "loss,spec,slice,reduction,value,n_samples"
-    assert csv[1].startswith("mean_squared_error,mse,(all),")
+    assert csv[0] == "loss,spec,reduction,value,n_samples,slice_region"
+    assert csv[1].startswith("mean_squared_error,mse,sum_over_batch_size,")
+    assert csv[1].endswith(",3000,") and csv[2].endswith(",apac")
 
 
 def test_group_by_needs_a_table(tmp_path):
