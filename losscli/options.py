@@ -251,14 +251,14 @@ def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "max_bounds",
             multiple=True,
             metavar="[LOSS=]X",
-            help="Gate: exit 1 when the loss is above X. With several losses: LOSS=X (repeatable).",
+            help="Gate: exit 1 when the loss is above X (every loss; LOSS=X: one). Repeatable.",
         ),
         click.option(
             "--min",
             "min_bounds",
             multiple=True,
             metavar="[LOSS=]X",
-            help="Gate: exit 1 when the loss is below X. With several losses: LOSS=X (repeatable).",
+            help="Gate: exit 1 when the loss is below X (every loss; LOSS=X: one). Repeatable.",
         ),
         click.option(
             "--slice-max",

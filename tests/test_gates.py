@@ -77,13 +77,26 @@ def test_per_loss_bounds_as_typed_or_canonical(pair):
     invoke("eval", "huber(delta=0.5)", *files, "--max", "huber(delta=0.5)=1", code=0)
 
 
+def test_a_bare_bound_applies_to_every_loss(pair):
+    _, files = pair
+    # mse 0.3125, mae 0.375: a bare --max/--min gates both, as a bare --max-increase does
+    r = invoke("eval", "mse", "mae", *files, "--max", "0.4", "-f", "json", code=0)
+    gates = [
+        [g["kind"], g["bound"], g["passed"]]
+        for e in json.loads(r.stdout)["results"]
+        for g in e["gates"]
+    ]
+    assert gates == [["max", 0.4, True], ["max", 0.4, True]]
+    r = invoke("eval", "mse", "mae", *files, "--max", "0.35", code=1)
+    assert r.stderr == "FAIL: mae: max 0.35: 0.375 > max 0.35\n"
+    r = invoke("eval", "mse", "mae", *files, "--min", "0.35", code=1)
+    assert r.stderr == "FAIL: mse: min 0.35: 0.3125 < min 0.35\n"
+    r = invoke("eval", "mse", "mae", *files, "--min", "0.3", "--max", "mse=0.3", code=1)
+    assert r.stderr == "FAIL: mse: max 0.3: 0.3125 > max 0.3\n"
+
+
 def test_gate_usage_errors(pair):
     _, files = pair
-    r = invoke("eval", "mse", "mae", *files, "--max", "0.3", code=2)
-    assert r.stderr == (
-        "Error: --max 0.3 needs a loss when several are evaluated: write --max LOSS=0.3 "
-        "(LOSS as typed or its canonical name)\n"
-    )
     r = invoke("eval", "mse", *files, "--max", "mae=0.3", code=2)
     assert (
         r.stderr
