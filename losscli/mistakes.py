@@ -100,6 +100,11 @@ class InputChecks:
                 f"{name}: y_pred has values outside [0, 1] (min {low:.4g}, max {high:.4g}): "
                 f"these look like logits; {hint}"
             )
+        if probabilities and loss.params.get("from_logits") and low >= 0 and high <= 1:
+            out.append(
+                f"{name}: from_logits=true, but every y_pred lies in [0, 1] (min {low:.4g}, "
+                f"max {high:.4g}): these look like probabilities; drop from_logits"
+            )
         if self.zero_inside is not None:
             out.append(
                 f"{name}: y_true row {self.zero_inside} has a 0 before a label; as in Keras, a "

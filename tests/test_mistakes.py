@@ -400,3 +400,41 @@ def test_one_hot_in_a_check_file(classes):
     import json
 
     assert json.loads(document)["checks"][0]["value"] == pytest.approx(expected, rel=1e-12)
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def test_probabilities_given_as_logits_warn(here):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(SAMPLE / "binary.parquet").to_pandas()
+    y, prob = table["label"].to_numpy(), table["prob"].to_numpy()
+    args = ("--data", SAMPLE / "binary.parquet", "--true-col", "label", "--pred-col", "prob")
+    result = invoke("eval", "bce", *args, "--from-logits", "-f", "value", code=0)
+    # read as logits: log(1 + exp(-x)) for label 1, log(1 + exp(x)) for label 0
+    expected = np.mean(np.log1p(np.exp(np.where(y == 1, -prob, prob))))
+    assert float(result.stdout) == pytest.approx(expected, rel=1e-12)
+    low, high = prob.min(), prob.max()
+    assert result.stderr == (
+        f"Warning: binary_crossentropy: from_logits=true, but every y_pred lies in [0, 1] "
+        f"(min {low:.4g}, max {high:.4g}): these look like probabilities; drop from_logits\n"
+    )
+    focal = invoke("eval", "binary_focal_crossentropy(from_logits=true)", *args, code=0)
+    assert "binary_focal_crossentropy: from_logits=true, but every y_pred" in focal.stderr
+    logits = ("--data", SAMPLE / "binary.parquet", "--true-col", "label", "--pred-col", "logit")
+    assert invoke("eval", "bce", *logits, "--from-logits", code=0).stderr == ""
+    classes = ("--data", SAMPLE / "multiclass.parquet", "--true-col", "onehot")
+    result = invoke(
+        "eval",
+        "categorical_crossentropy(from_logits=true)",
+        *classes,
+        "--pred-col",
+        "probs",
+        "-f",
+        "value",
+        code=0,
+    )
+    assert "categorical_crossentropy: from_logits=true, but every y_pred lies in [0, 1]" in (
+        result.stderr
+    )
