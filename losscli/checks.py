@@ -164,14 +164,29 @@ def load_config(path: Path) -> list[Check]:
 
 def _inherit(shared: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """A check's settings: its own keys over the shared ones. Setting y_true/y_pred replaces an
-    inherited data table, and setting data replaces inherited y_true/y_pred."""
+    inherited data table, and setting data replaces inherited y_true/y_pred; either way the
+    inherited column keys of the replaced side go with it (weight_col stays when it selects a
+    column of sample_weight, baseline_col when it selects one of baseline_pred)."""
     inherited = dict(shared)
-    if "y_true" in entry or "y_pred" in entry:
+    own_files = "y_true" in entry or "y_pred" in entry
+    if (own_files and "data" in shared) or ("data" in entry and _files(shared)):
         inherited.pop("data", None)
-    if "data" in entry:
         inherited.pop("y_true", None)
         inherited.pop("y_pred", None)
+        for key in ("true_col", "pred_col"):
+            inherited.pop(key, None)
+        if "sample_weight" not in inherited:
+            inherited.pop("weight_col", None)
+        if "baseline_pred" not in inherited:
+            inherited.pop("baseline_col", None)
+    elif own_files or "data" in entry:
+        for key in ("data",) if own_files else ("y_true", "y_pred"):
+            inherited.pop(key, None)
     return {**inherited, **entry}
+
+
+def _files(table: dict[str, Any]) -> bool:
+    return "y_true" in table or "y_pred" in table
 
 
 def _check_keys(table: dict[str, Any], known: dict[str, tuple[type, ...]], where: str) -> None:

@@ -444,3 +444,74 @@ def test_no_config_found(tmp_path, monkeypatch):
         r.stderr
         == "Error: no losscli.toml or pyproject.toml here; give the config file: losscli check CONFIG\n"
     )
+
+
+def test_a_checks_own_files_replace_the_inherited_table_and_its_columns(tmp_path):
+    y, p = np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.0, 4.0])
+    np.save(tmp_path / "t.npy", y)
+    np.save(tmp_path / "p.npy", p)
+    config = write_config(
+        tmp_path,
+        """
+        [inputs]
+        data = "regression.csv"
+        true_col = "y_true"
+        pred_col = "y_pred"
+        weight_col = "weight"
+
+        [[checks]]
+        name = "arrays"
+        loss = "mse"
+        y_true = "t.npy"
+        y_pred = "p.npy"
+
+        [[checks]]
+        name = "table"
+        loss = "mse"
+        """,
+    )
+    r = invoke("check", config, "-f", "json", code=0)
+    arrays, table = json.loads(r.stdout)["checks"]
+    assert arrays["value"] == float(np.mean((y - p) ** 2))  # unweighted: (0.25 + 0 + 4) / 3
+    frame = np.genfromtxt(SAMPLE / "regression.csv", delimiter=",", names=True)
+    expected = np.sum(frame["weight"] * (frame["y_true"] - frame["y_pred"]) ** 2) / len(frame)
+    assert table["value"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_checks_own_table_replaces_the_inherited_files_and_their_columns(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"a": [0.0, 1.0, 2.0]}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"b": [0.5, 1.0, 4.0]}).to_csv(tmp_path / "p.csv", index=False)
+    config = write_config(
+        tmp_path,
+        """
+        [inputs]
+        y_true = "t.csv"
+        y_pred = "p.csv"
+        true_col = "a"
+        pred_col = "b"
+
+        [[checks]]
+        name = "files"
+        loss = "mse"
+
+        [[checks]]
+        name = "table, own columns"
+        loss = "mse"
+        data = "regression.csv"
+        true_col = "y_true"
+        pred_col = "y_pred"
+
+        [[checks]]
+        name = "table, no columns"
+        loss = "mse"
+        data = "regression.csv"
+        """,
+    )
+    r = invoke("check", config, "-f", "json", code=2)
+    files, table, bare = json.loads(r.stdout)["checks"]
+    assert files["value"] == float(np.mean((np.array([0.0, 1.0, 2.0]) - [0.5, 1.0, 4.0]) ** 2))
+    frame = np.genfromtxt(SAMPLE / "regression.csv", delimiter=",", names=True)
+    assert table["value"] == pytest.approx(np.mean((frame["y_true"] - frame["y_pred"]) ** 2))
+    assert bare["error"] == "data needs true_col and pred_col to say which columns to use"
