@@ -111,8 +111,9 @@ def evaluate(
     ``worst=K`` lists the K samples of largest weighted loss; ``histogram=BINS`` (or True for
     30) the distribution. ``nan_policy``: ``"raise"``, ``"omit"`` or ``"propagate"``. The
     other options are ``prepare``'s: ``y_true``, ``y_pred``, ``sample_weight``, ``data``,
-    ``true_col``, ``pred_col``, ``weight_col``, ``baseline_pred``, ``reduction``, ``dtype``,
-    ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
+    ``true_col``, ``pred_col``, ``weight_col``, ``baseline_pred``, ``baseline_col`` (the
+    baseline's columns: of ``baseline_pred``, or of the predictions' table), ``reduction``,
+    ``dtype``, ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
     ``delimiter``, ``scheduler``, ``group_by`` (a column or columns of ``data``, or of
     ``groups``, a table row for row with ``y_true``: one result per slice after the whole
     input's), ``min_slice_size``, ``max_slices``, ``worst_per_slice`` (the worst samples of
@@ -169,6 +170,7 @@ def prepare(
     pred_col: str | Sequence[str] | None = None,
     weight_col: str | None = None,
     baseline_pred: Any = None,
+    baseline_col: str | Sequence[str] | None = None,
     reduction: str = "sum_over_batch_size",
     dtype: str = "float64",
     params: dict[str, Any] | None = None,
@@ -217,6 +219,7 @@ def prepare(
         one_hot=one_hot,
         scheduler=scheduler,
         baseline_pred=_named(baseline_pred, "baseline_pred"),
+        baseline_cols=_columns(baseline_col),
         group_by=_columns(group_by),
         groups=_named(groups, "groups"),
     )

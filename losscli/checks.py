@@ -44,6 +44,7 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "pred_col": (str, list),
     "weight_col": _TEXT,
     "baseline_pred": _TEXT,
+    "baseline_col": (str, list),
     "input_format": _TEXT,
     "header": (bool,),
     "delimiter": _TEXT,
@@ -258,8 +259,12 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         max_slices=settings.get("max_slices", 1000),
         resampling=resampling,
     )
-    if "max_increase" in settings and not settings.get("baseline_pred"):
-        raise ConfigError(f"{label}: max_increase needs baseline_pred (in [inputs] or the check)")
+    if "max_increase" in settings and not (
+        settings.get("baseline_pred") or settings.get("baseline_col")
+    ):
+        raise ConfigError(
+            f"{label}: max_increase needs baseline_pred or baseline_col (in [inputs] or the check)"
+        )
     weight = settings.get("sample_weight")
     inputs = InputSpec(
         y_true=settings.get("y_true"),
@@ -277,6 +282,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         baseline_pred=settings.get("baseline_pred"),
         group_by=group_by,
         groups=settings.get("groups"),
+        baseline_cols=_as_list(settings.get("baseline_col")),
         say=config_key,
     )
     return Check(

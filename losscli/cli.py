@@ -116,6 +116,7 @@ def eval_command(
     slice_max: tuple[str, ...],
     slice_min: tuple[str, ...],
     baseline_pred: str | None,
+    baseline_col: tuple[str, ...],
     max_increase: tuple[str, ...],
     significance: float | None,
     non_inferiority: bool,
@@ -152,6 +153,7 @@ def eval_command(
         pred_col=list(pred_col),
         weight_col=weight_col,
         baseline_pred=baseline_pred,
+        baseline_col=list(baseline_col),
         reduction=reduction,
         dtype=dtype,
         params=collect_loss_options(from_logits, label_smoothing, axis, params),
@@ -187,8 +189,11 @@ def eval_command(
             [loss.name for loss in built],
         ).by_loss
         has_increase = any(g.kind == "max_increase" for gs in gates.values() for g in gs)
-        if has_increase and not baseline_pred:
-            raise SpecError("--max-increase compares with a baseline: add --baseline-pred PATH")
+        if has_increase and not (baseline_pred or baseline_col):
+            raise SpecError(
+                "--max-increase compares with a baseline: add --baseline-pred PATH "
+                "(or --baseline-col COL)"
+            )
         if significance is not None or non_inferiority:
             from losscli.gates import with_noise
 

@@ -280,6 +280,13 @@ def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="A previous model's predictions: evaluated against the same labels and weights.",
         ),
         click.option(
+            "--baseline-col",
+            multiple=True,
+            metavar="NAME",
+            help="The baseline's prediction column(s): of --baseline-pred, or without it of the "
+            "table of the predictions (y_true, y_pred, y_pred_old). Repeatable, globs allowed.",
+        ),
+        click.option(
             "--max-increase",
             "max_increase",
             multiple=True,

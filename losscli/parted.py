@@ -199,7 +199,7 @@ def evaluate_parts(
         whole_input=whole_input,
         analysis=analysis,
     )
-    tasks = tasks_for(losses, specs, bool(inputs.baseline_pred), analysis)
+    tasks = tasks_for(losses, specs, inputs.has_baseline(), analysis)
     state = Merged()
     warnings: list[str] = []
     for part in outputs:

@@ -68,6 +68,9 @@ class InputSpec(NamedTuple):
     #: A table holding those columns, row for row with the labels and predictions, when they
     #: come from separate files (``--groups``).
     groups: str | None = None
+    #: Columns of the baseline's predictions (``--baseline-col``): of ``baseline_pred`` when
+    #: given, else of the table the predictions come from.
+    baseline_cols: Sequence[str] = ()
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
@@ -89,6 +92,9 @@ class InputSpec(NamedTuple):
             for p in self.named()
             if isinstance(p, str) and p and p != STDIN and parse_number(p) is None
         ]
+
+    def has_baseline(self) -> bool:
+        return self.baseline_pred is not None or bool(self.baseline_cols)
 
     def reads_stdin(self) -> bool:
         return STDIN in self.named()
@@ -215,8 +221,14 @@ def open_inputs(spec: InputSpec) -> Inputs:
                 Format.TSV,
                 Format.PARQUET,
             )
-        columns = tuple(spec.pred_cols) if is_table else ()
-        want(spec.baseline_pred, "baseline_pred", Request(columns, say("pred_col")))
+        if spec.baseline_cols:
+            request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        else:
+            request = Request(tuple(spec.pred_cols) if is_table else (), say("pred_col"))
+        want(spec.baseline_pred, "baseline_pred", request)
+    elif spec.baseline_cols:  # the baseline's columns in the predictions' table
+        request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        want(spec.data or spec.y_pred, "baseline_pred", request)
     sources = [
         memory_source(source, roles)
         if isinstance(source, InMemory)

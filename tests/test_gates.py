@@ -105,7 +105,10 @@ def test_gate_usage_errors(pair):
     r = invoke("eval", "mse", *files, "--max", "low", code=2)
     assert r.stderr == "Error: --max: max must be a number, got 'low'\n"
     r = invoke("eval", "mse", *files, "--max-increase", "1%", code=2)
-    assert r.stderr == "Error: --max-increase compares with a baseline: add --baseline-pred PATH\n"
+    assert r.stderr == (
+        "Error: --max-increase compares with a baseline: add --baseline-pred PATH "
+        "(or --baseline-col COL)\n"
+    )
     r = invoke("eval", "mse", *files, "--max", "1", "--reduction", "none", code=2)
     assert r.stderr == "Error: gates on mse need one value; --reduction none gives one per sample\n"
 
@@ -392,7 +395,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
     [
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmaxx = 1\n',
-            "checks[0]: unknown key 'maxx'; did you mean max? known keys: name, loss, reduction, dtype, max, min, max_increase, slice_max, slice_min, y_true, y_pred, sample_weight, data, true_col, pred_col, weight_col, baseline_pred, input_format, header, delimiter, one_hot, scheduler, nan_policy, group_by, groups, min_slice_size, max_slices",
+            "checks[0]: unknown key 'maxx'; did you mean max? known keys: name, loss, reduction, dtype, max, min, max_increase, slice_max, slice_min, y_true, y_pred, sample_weight, data, true_col, pred_col, weight_col, baseline_pred, baseline_col, input_format, header, delimiter, one_hot, scheduler, nan_policy, group_by, groups, min_slice_size, max_slices",
         ),
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax = "low"\n',
@@ -409,7 +412,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
         ),
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax_increase = 1\n',
-            "checks[0]: max_increase needs baseline_pred (in [inputs] or the check)",
+            "checks[0]: max_increase needs baseline_pred or baseline_col (in [inputs] or the check)",
         ),
         (
             '[inputs]\ndata = "regression.csv"\n',
@@ -515,3 +518,85 @@ def test_a_checks_own_table_replaces_the_inherited_files_and_their_columns(tmp_p
     frame = np.genfromtxt(SAMPLE / "regression.csv", delimiter=",", names=True)
     assert table["value"] == pytest.approx(np.mean((frame["y_true"] - frame["y_pred"]) ** 2))
     assert bare["error"] == "data needs true_col and pred_col to say which columns to use"
+
+
+# --- --baseline-col: the baseline in the same table ------------------------------------------
+
+
+@pytest.fixture
+def three_columns(tmp_path):
+    """``y_true, y_pred, y_pred_old`` in one table, and the same predictions split in files."""
+    import pandas as pd
+
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    new = np.array([0.5, 1.0, 2.5, 3.0, 3.0])
+    old = np.array([1.0, 0.0, 2.0, 5.0, 4.0])
+    pd.DataFrame({"y_true": y, "y_pred": new, "y_pred_old": old}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    pd.DataFrame({"y_true": y, "p_a": new, "p_b": new, "o_a": old, "o_b": 2 * old}).to_parquet(
+        tmp_path / "wide.parquet"
+    )
+    return tmp_path, y, new, old
+
+
+def test_baseline_col_reads_the_baseline_from_the_same_table(three_columns):
+    d, y, new, old = three_columns
+    mse, mse_old = np.mean((y - new) ** 2), np.mean((y - old) ** 2)
+    args = ("eval", "mse", "--data", d / "t.csv", "--true-col", "y_true", "--pred-col", "y_pred")
+    r = invoke(*args, "--baseline-col", "y_pred_old", "--max-increase", "0", "-f", "json", code=0)
+    entry = json.loads(r.stdout)["results"][0]
+    assert (entry["value"], entry["baseline"]) == (mse, mse_old)
+    assert entry["difference"] == mse - mse_old
+    # the baseline of a separate prediction table: --y-pred's own columns
+    files = ("eval", "mse", "--y-true", d / "t.csv", "--true-col", "y_true")
+    files += ("--y-pred", d / "t.csv", "--pred-col", "y_pred", "--baseline-col", "y_pred_old")
+    entry = json.loads(invoke(*files, "-f", "json", code=0).stdout)["results"][0]
+    assert (entry["value"], entry["baseline"]) == (mse, mse_old)
+    # with --baseline-pred: columns of that file (a glob, several columns per prediction)
+    wide = ("eval", "mse", "--data", d / "wide.parquet", "--true-col", "y_true")
+    wide += ("--pred-col", "p_*", "--baseline-pred", d / "wide.parquet", "--baseline-col", "o_*")
+    entry = json.loads(invoke(*wide, "-f", "json", code=0).stdout)["results"][0]
+    target = np.stack([y, y], axis=1)
+    assert entry["baseline"] == pytest.approx(
+        np.mean(np.mean((target - np.stack([old, 2 * old], axis=1)) ** 2, axis=1)), rel=1e-12
+    )
+    assert entry["value"] == pytest.approx(mse, rel=1e-12)
+
+
+def test_baseline_col_errors(three_columns):
+    d, *_ = three_columns
+    np.save(d / "p.npy", np.zeros(5))
+    args = ("eval", "mse", "--data", d / "t.csv", "--true-col", "y_true", "--pred-col", "y_pred")
+    r = invoke(*args, "--baseline-col", "nope", code=2)
+    assert r.stderr == (
+        f"Error: {d / 't.csv'}: no column matches --baseline-col 'nope'; the columns are "
+        "y_true, y_pred, y_pred_old\n"
+    )
+    r = invoke(*args, "--baseline-pred", d / "p.npy", "--baseline-col", "y_pred_old", code=2)
+    assert r.stderr == (
+        f"Error: {d / 'p.npy'} is an array file; --baseline-col selects columns of tables only\n"
+    )
+    r = invoke(
+        *args[:2], "--y-true", d / "p.npy", "--y-pred", d / "p.npy", "--baseline-col", "x", code=2
+    )
+    assert r.stderr == (
+        f"Error: {d / 'p.npy'} is an array file; --baseline-col selects columns of tables only\n"
+    )
+
+
+def test_baseline_col_in_a_check_file_and_in_python(three_columns):
+    import losscli
+
+    d, y, new, old = three_columns
+    (d / "c.toml").write_text(
+        '[inputs]\ndata = "t.csv"\ntrue_col = "y_true"\npred_col = "y_pred"\n'
+        'baseline_col = "y_pred_old"\n[[checks]]\nloss = "mae"\nmax_increase = 0\n'
+    )
+    entry = json.loads(invoke("check", d / "c.toml", "-f", "json", code=0).stdout)["checks"][0]
+    mae, mae_old = np.mean(np.abs(y - new)), np.mean(np.abs(y - old))
+    assert (entry["value"], entry["baseline"]) == (mae, mae_old)
+    report = losscli.evaluate(
+        "mae", data=d / "t.csv", true_col="y_true", pred_col="y_pred", baseline_col="y_pred_old"
+    )
+    assert (report.results[0].value, report.results[0].baseline) == (mae, mae_old)
