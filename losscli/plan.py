@@ -228,7 +228,7 @@ def open_inputs(spec: InputSpec) -> Inputs:
         want(spec.baseline_pred, "baseline_pred", request)
     elif spec.baseline_cols:  # the baseline's columns in the predictions' table
         request = Request(tuple(spec.baseline_cols), say("baseline_col"))
-        want(spec.data or spec.y_pred, "baseline_pred", request)
+        want(spec.data or spec.y_pred or "", "baseline_pred", request)
     sources = [
         memory_source(source, roles)
         if isinstance(source, InMemory)
