@@ -247,35 +247,53 @@ def open_inputs(spec: InputSpec) -> Inputs:
 
 
 def _same_inputs(sources: list[Source], labels: dict[str, str]) -> list[str]:
-    """A warning when y_true and y_pred are the same numbers: the same columns of one file,
-    or one array file named twice."""
+    """A warning when y_true and y_pred, or y_pred and its baseline, are the same numbers: the
+    same columns of one file, or one array file named twice."""
+    by_role = {role: source for source in sources for role in source.roles}
+    warnings = []
+    if _same_data(by_role, labels, "y_true", "y_pred"):
+        warnings.append(
+            f"y_true and y_pred are the same data ({labels['y_pred']}"
+            f"{_columns_text(by_role['y_pred'])}): every loss compares it with itself"
+        )
+    if "baseline_pred" in by_role and _same_data(by_role, labels, "y_pred", "baseline_pred"):
+        warnings.append(
+            f"the baseline and y_pred are the same data ({labels['y_pred']}"
+            f"{_columns_text(by_role['y_pred'])}): every change is 0, so a gate on the increase "
+            "always passes"
+        )
+    return warnings
+
+
+def _same_data(by_role: dict[str, Source], labels: dict[str, str], a: str, b: str) -> bool:
+    """Roles ``a`` and ``b`` read the same columns of one source, or of one file named twice."""
     import os
 
-    by_role = {role: source for source in sources for role in source.roles}
-    true, pred = by_role["y_true"], by_role["y_pred"]
-    if true is pred:
-        selected = getattr(true, "selected", None)
-        same = selected is None or selected["y_true"] == selected["y_pred"]
-    else:
-        paths = [split_npz_key(labels[role]) for role in ("y_true", "y_pred")]
-        same = (
-            paths[0][1] == paths[1][1]
-            and all(p != STDIN and Path(p).is_file() for p, _ in paths)
-            and os.path.samefile(paths[0][0], paths[1][0])
-        )
-    if not same:
-        return []
-    return [
-        f"y_true and y_pred are the same data ({labels['y_pred']}"
-        f"{_columns_text(pred)}): every loss compares it with itself"
-    ]
+    first, second = by_role[a], by_role[b]
+    if first is second:
+        selected = getattr(first, "selected", None)
+        return selected is None or selected[a] == selected[b]
+    paths = [split_npz_key(labels[role]) for role in (a, b)]
+    return (
+        paths[0][1] == paths[1][1]
+        and _column_names(first, a) == _column_names(second, b)
+        and all(p != STDIN and Path(p).is_file() for p, _ in paths)
+        and os.path.samefile(paths[0][0], paths[1][0])
+    )
+
+
+def _column_names(source: Source, role: str) -> list[str] | None:
+    names, selected = getattr(source, "names", None), getattr(source, "selected", None)
+    if names is None or selected is None:
+        return None
+    return [names[i] for i in selected[role]]
 
 
 def _columns_text(source: Source) -> str:
-    names, selected = getattr(source, "names", None), getattr(source, "selected", None)
-    if names is None or selected is None:
+    names = _column_names(source, "y_pred")
+    if names is None:
         return ""
-    return ", column " + ", ".join(repr(shorten(names[i])) for i in selected["y_pred"])
+    return ", column " + ", ".join(repr(shorten(name)) for name in names)
 
 
 def _exists(path: str) -> bool:

@@ -438,3 +438,30 @@ def test_probabilities_given_as_logits_warn(here):
     assert "categorical_crossentropy: from_logits=true, but every y_pred lies in [0, 1]" in (
         result.stderr
     )
+
+
+def test_a_baseline_identical_to_the_predictions_warns(arrays):
+    Path("t.csv").write_text(table_text(","))
+    table = ("eval", "mse", "--data", "t.csv", "--true-col", "y", "--pred-col", "p")
+    result = invoke(*table, "--baseline-col", "p", "--max-increase", "0", "-f", "json", code=0)
+    import json
+
+    entry = json.loads(result.stdout)["results"][0]
+    assert (entry["value"], entry["baseline"], entry["difference"]) == (MSE, MSE, 0.0)
+    assert result.stderr == (
+        "Warning: the baseline and y_pred are the same data (t.csv, column 'p'): every change "
+        "is 0, so a gate on the increase always passes\n"
+    )
+    same_file = invoke(*table, "--baseline-pred", "./t.csv", code=0)
+    assert same_file.stderr == (
+        "Warning: the baseline and y_pred are the same data (t.csv, column 'p'): every change "
+        "is 0, so a gate on the increase always passes\n"
+    )
+    arrays_twice = on_arrays("mse", "--baseline-pred", "./p.npy", code=0)
+    assert arrays_twice.stderr == (
+        "Warning: the baseline and y_pred are the same data (p.npy): every change is 0, so a "
+        "gate on the increase always passes\n"
+    )
+    assert on_arrays("mse", "--baseline-pred", "y.npy", code=0).stderr == ""
+    other_column = invoke(*table, "--baseline-col", "y", code=0)
+    assert other_column.stderr == ""
