@@ -311,6 +311,11 @@ def _report(evaluation: Any, output_format: str, quiet: bool, printer: Any) -> N
         click.echo(render.render_markdown(results) + render_markdown_sections(results), nl=False)
     else:
         print_table(lambda width: render.results_table(results, width=width))
+        caption = render.columns_caption(evaluation)
+        if caption:  # folded at the terminal's width, never when piped
+            from rich.text import Text
+
+            print_table(lambda _: Text(caption))
         _print_analysis(results)
     if not quiet:
         for message in messages:

@@ -258,6 +258,7 @@ def run(
         if state.first_bad is not None:
             role, row = state.first_bad
             raise nan_error(opened.labels, role, row, state.counts[role], inputs.say)
+    state.columns = opened.columns
     warnings = list(opened.warnings)
     for source in opened.sources:
         warnings += source.warnings

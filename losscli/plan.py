@@ -118,6 +118,8 @@ class Inputs:
         self.labels = labels  # role -> where it comes from
         self.scalar_weight = scalar_weight
         self.warnings = _same_inputs(sources, labels)
+        #: Each role's columns, when read from a table (``baseline`` for the baseline's).
+        self.columns = _selected_columns(sources)
         if scalar_weight is not None and scalar_weight < 0:
             self.warnings.append(negative_weights(scalar_weight))
 
@@ -280,6 +282,24 @@ def _same_data(by_role: dict[str, Source], labels: dict[str, str], a: str, b: st
         and all(p != STDIN and Path(p).is_file() for p, _ in paths)
         and os.path.samefile(paths[0][0], paths[1][0])
     )
+
+
+_COLUMN_KEYS = {
+    "y_true": "y_true",
+    "y_pred": "y_pred",
+    "sample_weight": "sample_weight",
+    "baseline_pred": "baseline",
+}
+
+
+def _selected_columns(sources: list[Source]) -> dict[str, list[str]]:
+    by_role = {role: source for source in sources for role in source.roles}
+    found = {}
+    for role, key in _COLUMN_KEYS.items():
+        names = _column_names(by_role[role], role) if role in by_role else None
+        if names is not None:
+            found[key] = names
+    return found
 
 
 def _column_names(source: Source, role: str) -> list[str] | None:
