@@ -93,6 +93,15 @@ class Check:
     inputs: InputSpec
     nan_policy: str = "raise"
     analysis: Analysis = NO_ANALYSIS
+    #: The check file leaves the reduction to its default (sum_over_batch_size).
+    default_reduction: bool = False
+
+    @property
+    def weighted_by_default(self) -> bool:
+        """Weights under the default reduction: Keras' sum(w * loss) / N, not a weighted
+        mean."""
+        weighted = self.inputs.sample_weight is not None or bool(self.inputs.weight_col)
+        return weighted and self.default_reduction
 
 
 @dataclass
@@ -294,6 +303,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         inputs=inputs,
         nan_policy=settings.get("nan_policy", "raise"),
         analysis=analysis,
+        default_reduction="reduction" not in settings,
     )
 
 

@@ -249,6 +249,12 @@ def eval_command(
 
             write_plot(plot, evaluation.results)
         _report(evaluation, output_format, quiet, printer)
+    source = click.get_current_context().get_parameter_source("reduction")
+    weighted = sample_weight is not None or bool(weight_col)
+    if weighted and not quiet and source is click.core.ParameterSource.DEFAULT:
+        from losscli.mistakes import weighted_default_note
+
+        warn(weighted_default_note("--reduction mean_with_sample_weight"), prefix="Note: ")
     if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
 
@@ -428,6 +434,11 @@ def check_command(
             error_line(f"{checks[i].name}: {one_line(message)}")
         raise click.exceptions.Exit(EXIT_USAGE)
     if not quiet:
+        if any(check.weighted_by_default for check in checks):
+            from losscli.mistakes import weighted_default_note
+
+            setting = 'reduction = "mean_with_sample_weight"'
+            warn(weighted_default_note(setting), prefix="Note: ")
         every = [*run.results, *(s for parts in run.slices.values() for s in parts)]
         names = [c.name for c in checks]
         names += [checks[i].name for i, parts in run.slices.items() for _ in parts]

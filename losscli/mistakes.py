@@ -30,6 +30,15 @@ def nan_error(
     )
 
 
+def weighted_default_note(setting: str) -> str:
+    """Said once a run when weights meet the default reduction: Keras divides by the count,
+    not by the weights (``setting`` spells the fix as the front end does)."""
+    return (
+        "with weights, the default reduction is Keras' sum(w * loss) / N; for the weighted "
+        f"mean: {setting}"
+    )
+
+
 def negative_weights(lowest: float) -> str:
     return (
         f"sample_weight has negative values (min {lowest:.4g}): Keras applies them as they are, "

@@ -84,3 +84,45 @@ def test_the_columns_line_on_a_terminal_folds_at_its_width():
     probs = ", ".join(f"prob_{i}" for i in range(4))
     assert shown == f"columns: y_true [{onehot}]; y_pred [{probs}]"
     assert all(len(line) <= 60 for line in lines)
+
+
+# --- the default reduction with weights: a note --------------------------------------------
+
+NOTE = (
+    "Note: with weights, the default reduction is Keras' sum(w * loss) / N; for the weighted "
+    "mean: --reduction mean_with_sample_weight\n"
+)
+
+
+def test_weights_with_the_default_reduction_get_a_note(table):
+    args = ("eval", "mse", "mae", "--data", "t.csv", "--true-col", "y_true", "--pred-col", "y_pred")
+    result = invoke(*args, "--weight-col", "w", "-f", "value", code=0)
+    assert [float(v) for v in result.stdout.split()] == [
+        np.sum(W * (Y - NEW) ** 2) / 4,
+        np.sum(W * np.abs(Y - NEW)) / 4,
+    ]
+    assert result.stderr == NOTE  # once, however many losses
+    explicit = ("--weight-col", "w", "--reduction", "sum_over_batch_size", "-f", "value")
+    assert invoke(*args, *explicit, code=0).stderr == ""
+    assert invoke(*args, "--weight-col", "w", "-q", code=0).stderr == ""
+    assert invoke(*args, code=0).stderr == ""
+    weighted = invoke(*args[:2], *args[3:], "--sample-weight", "2", "-f", "value", code=0)
+    assert weighted.stderr == NOTE
+    assert float(weighted.stdout) == np.mean(2 * (Y - NEW) ** 2)
+
+
+def test_weights_in_a_check_file_get_the_note_unless_it_sets_the_reduction(table):
+    from pathlib import Path
+
+    head = '[inputs]\ndata = "t.csv"\ntrue_col = "y_true"\npred_col = "y_pred"\nweight_col = "w"\n'
+    check = '[[checks]]\nloss = "mse"\n'
+    Path("c.toml").write_text(head + check + check.replace("mse", "mae"))
+    result = invoke("check", "c.toml", "-f", "json", code=0)
+    assert result.stderr == (
+        "Note: with weights, the default reduction is Keras' sum(w * loss) / N; for the weighted "
+        'mean: reduction = "mean_with_sample_weight"\n'
+    )
+    assert json.loads(result.stdout)["checks"][0]["value"] == np.sum(W * (Y - NEW) ** 2) / 4
+    explicit = check + 'reduction = "sum_over_batch_size"\n'
+    Path("c.toml").write_text(head + explicit)
+    assert invoke("check", "c.toml", code=0).stderr == ""
