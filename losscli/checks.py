@@ -278,7 +278,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
     inputs = InputSpec(
         y_true=settings.get("y_true"),
         y_pred=settings.get("y_pred"),
-        sample_weight=None if weight is None else str(weight),
+        sample_weight=weight,  # a path, or a number as the file gives it
         data=settings.get("data"),
         true_cols=_as_list(settings.get("true_col")),
         pred_cols=_as_list(settings.get("pred_col")),

@@ -62,7 +62,7 @@ def fragments(inputs: InputSpec, *, whole_table: bool) -> list[InputSpec]:
     say = inputs.say
     separate = (inputs.y_true, inputs.y_pred, inputs.baseline_pred)
     weight = inputs.sample_weight
-    weight_file = weight is not None and inputs.weight_col is None and parse_number(weight) is None
+    weight_file = isinstance(weight, str) and not inputs.weight_col and parse_number(weight) is None
     table = bool(inputs.data) and not any(separate) and not weight_file
     if whole_table:
         if not table:

@@ -47,7 +47,8 @@ class InputSpec(NamedTuple):
 
     y_true: str | None = None
     y_pred: str | None = None
-    sample_weight: str | None = None
+    #: A path, or a number (given as one in Python or a check file: never read as a path).
+    sample_weight: str | float | None = None
     data: str | None = None
     true_cols: Sequence[str] = ()
     pred_cols: Sequence[str] = ()
@@ -199,6 +200,11 @@ def open_inputs(spec: InputSpec) -> Inputs:
     scalar = None
     if isinstance(spec.sample_weight, InMemory):
         want(spec.sample_weight, "sample_weight", weight_request)
+    elif isinstance(spec.sample_weight, (int, float)):
+        if not np.isfinite(spec.sample_weight):
+            raise InputError(f"the sample weight {spec.sample_weight} is not a finite number")
+        scalar = float(spec.sample_weight)
+        labels["sample_weight"] = repr(scalar)
     elif spec.sample_weight is not None and "sample_weight" not in labels:
         number = parse_number(spec.sample_weight)
         exists = spec.sample_weight == STDIN or _exists(spec.sample_weight)
