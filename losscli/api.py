@@ -317,6 +317,11 @@ def prepare(
     significance = _fraction(significance, "significance", or_true=False)
     min_slice_size = _whole(min_slice_size, "min_slice_size", 1, 2**63, "at least 1") or 1
     max_slices = _whole(max_slices, "max_slices", 1, 2**63, "at least 1") or 1
+    # One object given twice is one input (read once; the same-data warnings see it).
+    twice = {
+        role: value is not None and not isinstance(value, str) and value is y_pred
+        for role, value in (("y_true", y_true), ("baseline_pred", baseline_pred))
+    }
     roles = _aligned(
         {
             "y_true": y_true,
@@ -328,9 +333,10 @@ def prepare(
     )
     y_true, y_pred, weight = roles["y_true"], roles["y_pred"], roles["sample_weight"]
     baseline_pred, groups = roles["baseline_pred"], roles["groups"]
+    predictions = _named(y_pred, "y_pred")
     inputs = InputSpec(
-        y_true=_named(y_true, "y_true"),
-        y_pred=_named(y_pred, "y_pred"),
+        y_true=predictions if twice["y_true"] else _named(y_true, "y_true"),
+        y_pred=predictions,
         sample_weight=weight if isinstance(weight, float) else _named(weight, "sample_weight"),
         data=_named(data, "data"),
         true_cols=_columns(true_col),
@@ -341,7 +347,9 @@ def prepare(
         delimiter=delimiter,
         one_hot=one_hot,
         scheduler=scheduler,
-        baseline_pred=_named(baseline_pred, "baseline_pred"),
+        baseline_pred=predictions
+        if twice["baseline_pred"]
+        else _named(baseline_pred, "baseline_pred"),
         baseline_cols=_columns(baseline_col),
         group_by=_columns(group_by),
         groups=_named(groups, "groups"),

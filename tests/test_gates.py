@@ -600,3 +600,20 @@ def test_baseline_col_in_a_check_file_and_in_python(three_columns):
         "mae", data=d / "t.csv", true_col="y_true", pred_col="y_pred", baseline_col="y_pred_old"
     )
     assert (report.results[0].value, report.results[0].baseline) == (mae, mae_old)
+
+
+def test_baseline_col_on_a_dataset_file_by_file(three_columns):
+    import pandas as pd
+
+    d, y, new, old = three_columns
+    (d / "ds").mkdir()
+    frame = pd.DataFrame({"y_true": y, "y_pred": new, "y_pred_old": old})
+    frame.iloc[:2].to_parquet(d / "ds" / "a.parquet")
+    frame.iloc[2:].to_parquet(d / "ds" / "b.parquet")
+    args = ("eval", "mse", "--data", d / "ds", "--true-col", "y_true", "--pred-col", "y_pred")
+    args += ("--baseline-col", "y_pred_old", "--output", f"{d / 'out'}/", "-f", "json")
+    document = json.loads(invoke(*args, code=0).stdout)
+    entry = document["results"][0]
+    assert entry["value"] == pytest.approx(np.mean((y - new) ** 2), rel=1e-12)
+    assert entry["baseline"] == pytest.approx(np.mean((y - old) ** 2), rel=1e-12)
+    assert document["inputs"]["columns"]["baseline"] == ["y_pred_old"]

@@ -114,3 +114,18 @@ def test_a_key_column_never_overwrites_a_result_column(key):
     assert table["slice"].tolist() == ["(all)", f"{key}=a", f"{key}=b"]
     assert table[f"slice_{key}"].tolist()[1:] == ["a", "b"]  # (all) has no key: NaN
     assert table[f"slice_{key}"].isna().tolist() == [True, False, False]
+
+
+def test_one_object_given_twice_warns_as_the_same_file_does():
+    report = losscli.evaluate("mse", Y, P, baseline_pred=P)
+    assert (report.results[0].value, report.results[0].baseline) == (MSE, MSE)
+    assert report.warnings == [
+        "the baseline and y_pred are the same data (y_pred (ndarray)): every change is 0, so a "
+        "gate on the increase always passes"
+    ]
+    same = losscli.evaluate("mse", P, P)
+    assert same.results[0].value == 0.0
+    assert same.warnings == [
+        "y_true and y_pred are the same data (y_pred (ndarray)): every loss compares it with itself"
+    ]
+    assert losscli.evaluate("mse", Y, P, baseline_pred=P.copy()).warnings == []

@@ -121,7 +121,7 @@ class TableSource(Source):
                         f"the columns are {name_list(self.names)}"
                     )
                 chosen += [i for i in matched if i not in chosen]
-                if len(matched) > 1 and any(c in pattern for c in "*?["):
+                if request.columns and len(matched) > 1 and any(c in pattern for c in "*?["):
                     self._families(request.option, pattern, [self.names[i] for i in matched])
             for i in chosen:
                 options.setdefault(self.names[i], {})[request.option] = None
