@@ -6,13 +6,12 @@ reads ahead on a thread. No click, no rich."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError, shorten
-from losscli.mistakes import negative_weights
+from losscli.errors import InputError
+from losscli.mistakes import column_names, negative_weights, same_inputs
 from losscli.readers import (
     STDIN,
     Format,
@@ -118,7 +117,7 @@ class Inputs:
         self.sources = sources
         self.labels = labels  # role -> where it comes from
         self.scalar_weight = scalar_weight
-        self.warnings = _same_inputs(sources, labels)
+        self.warnings = same_inputs(sources, labels)
         #: Each role's columns, when read from a table (``baseline`` for the baseline's).
         self.columns = _selected_columns(sources)
         if scalar_weight is not None and scalar_weight < 0:
@@ -254,42 +253,6 @@ def open_inputs(spec: InputSpec) -> Inputs:
     return Inputs(sources, labels, scalar)
 
 
-def _same_inputs(sources: list[Source], labels: dict[str, str]) -> list[str]:
-    """A warning when y_true and y_pred, or y_pred and its baseline, are the same numbers: the
-    same columns of one file, or one array file named twice."""
-    by_role = {role: source for source in sources for role in source.roles}
-    warnings = []
-    if _same_data(by_role, labels, "y_true", "y_pred"):
-        warnings.append(
-            f"y_true and y_pred are the same data ({labels['y_pred']}"
-            f"{_columns_text(by_role['y_pred'])}): every loss compares it with itself"
-        )
-    if "baseline_pred" in by_role and _same_data(by_role, labels, "y_pred", "baseline_pred"):
-        warnings.append(
-            f"the baseline and y_pred are the same data ({labels['y_pred']}"
-            f"{_columns_text(by_role['y_pred'])}): every change is 0, so a gate on the increase "
-            "always passes"
-        )
-    return warnings
-
-
-def _same_data(by_role: dict[str, Source], labels: dict[str, str], a: str, b: str) -> bool:
-    """Roles ``a`` and ``b`` read the same columns of one source, or of one file named twice."""
-    import os
-
-    first, second = by_role[a], by_role[b]
-    if first is second:
-        selected = getattr(first, "selected", None)
-        return selected is None or selected[a] == selected[b]
-    paths = [split_npz_key(labels[role]) for role in (a, b)]
-    return (
-        paths[0][1] == paths[1][1]
-        and _column_names(first, a) == _column_names(second, b)
-        and all(p != STDIN and Path(p).is_file() for p, _ in paths)
-        and os.path.samefile(paths[0][0], paths[1][0])
-    )
-
-
 _COLUMN_KEYS = {
     "y_true": "y_true",
     "y_pred": "y_pred",
@@ -302,24 +265,10 @@ def _selected_columns(sources: list[Source]) -> dict[str, list[str]]:
     by_role = {role: source for source in sources for role in source.roles}
     found = {}
     for role, key in _COLUMN_KEYS.items():
-        names = _column_names(by_role[role], role) if role in by_role else None
+        names = column_names(by_role[role], role) if role in by_role else None
         if names is not None:
             found[key] = names
     return found
-
-
-def _column_names(source: Source, role: str) -> list[str] | None:
-    names, selected = getattr(source, "names", None), getattr(source, "selected", None)
-    if names is None or selected is None:
-        return None
-    return [names[i] for i in selected[role]]
-
-
-def _columns_text(source: Source) -> str:
-    names = _column_names(source, "y_pred")
-    if names is None:
-        return ""
-    return ", column " + ", ".join(repr(shorten(name)) for name in names)
 
 
 def _exists(path: str) -> bool:

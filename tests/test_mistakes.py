@@ -183,6 +183,8 @@ def test_negative_weights_warn(arrays):
     assert result.stderr == (
         "Warning: sample_weight has negative values (min -2): Keras applies them as they are, "
         "so those samples lower the loss\n"
+        "Note: with weights, the default reduction is Keras' sum(w * loss) / N; for the weighted "
+        "mean: --reduction mean_with_sample_weight\n"
     )
     scalar = on_arrays("mse", "--sample-weight", "-0.5", "-f", "value", code=0)
     assert scalar.stderr.startswith("Warning: sample_weight has negative values (min -0.5)")
