@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from losscli.analysis import Analysis
 from losscli.engine import Evaluation, InputSpec, Result
 from losscli.engine import evaluate as run_evaluation
-from losscli.errors import InputError
+from losscli.errors import InputError, LossCliError
 from losscli.losses import Loss
 from losscli.readers.memory import InMemory
 from losscli.resample import resampling_for
@@ -68,6 +68,90 @@ class Report:
         return f"Report({shown})"
 
 
+class ArgumentTypeError(LossCliError, TypeError):
+    """A Python argument of the wrong type (``bootstrap=True`` where a count is expected)."""
+
+
+def _whole(value: Any, name: str, low: int, high: int, shape: str = "") -> int | None:
+    """``value`` as a whole number from ``low`` to ``high`` (None stays None); a bool, a float
+    or text is a TypeError naming the parameter, a number out of range a ValueError."""
+    import numbers
+
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentTypeError(f"{name}= takes a whole number, got {value!r}")
+    if not low <= int(value) <= high:
+        raise InputError(f"{name}= must be {shape or f'from {low} to {high}'}, got {value!r}")
+    return int(value)
+
+
+def _fraction(value: Any, name: str, or_true: bool) -> float | bool | None:
+    """A level strictly between 0 and 1 (``ci=`` also True or False)."""
+    import numbers
+
+    if value is None or (or_true and isinstance(value, bool)):
+        return value
+    also = ", or True" if or_true else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        what = "a level" if or_true else "a number"
+        raise ArgumentTypeError(f"{name}= takes {what} between 0 and 1{also}, got {value!r}")
+    if not 0 < float(value) < 1:
+        raise InputError(f"{name}= must be between 0 and 1 (exclusive){also}, got {value!r}")
+    return float(value)
+
+
+def _bins(histogram: Any) -> int:
+    """``histogram=``: None or False (none), True (30 bins) or 1 to 1000 bins, as the
+    command's --histogram."""
+    import numbers
+
+    if histogram is None or histogram is False:
+        return 0
+    if histogram is True:
+        return 30
+    if not isinstance(histogram, numbers.Integral):
+        raise ArgumentTypeError(f"histogram= takes a whole number or True, got {histogram!r}")
+    bins = _whole(histogram, "histogram", 1, 1000, "from 1 to 1000 (or True: 30)")
+    assert bins is not None
+    return bins
+
+
+def _weight(value: Any) -> Any:
+    """``sample_weight=``: a number stays a number (never read as a path)."""
+    import numbers
+
+    if isinstance(value, bool):
+        raise ArgumentTypeError(f"sample_weight= takes a number, an array or a path, got {value!r}")
+    return float(value) if isinstance(value, numbers.Real) else value
+
+
+def _aligned(given: dict[str, Any]) -> dict[str, Any]:
+    """pandas objects (Series, DataFrames) given for different roles, paired by their index
+    as pandas pairs them: reordered to the first one's index when they hold the same labels
+    in another order; other labels are an error (pandas would find no pair for some rows)."""
+    indexed = {k: v for k, v in given.items() if hasattr(v, "index") and hasattr(v, "reindex")}
+    if len(indexed) < 2:
+        return given
+    first, *others = indexed
+    index = indexed[first].index
+    out = dict(given)
+    for role in others:
+        other = indexed[role].index
+        if other.equals(index):
+            continue
+        if not (index.is_unique and other.is_unique and len(index) == len(other)) or not (
+            other.isin(index).all()
+        ):
+            raise InputError(
+                f"{role}= has other index labels than {first}= (pandas would align them and "
+                "find no pair for some rows): give them the same index, or arrays "
+                "(.to_numpy()) to pair rows by position"
+            )
+        out[role] = indexed[role].reindex(index)
+    return out
+
+
 def _named(value: Any, role: str) -> Any:
     """A path as it is (str or os.PathLike); anything else is data given in Python."""
     import os
@@ -103,12 +187,16 @@ def evaluate(
     ``worst=K`` lists the K samples of largest weighted loss; ``histogram=BINS`` (or True for
     30) the distribution. ``nan_policy``: ``"raise"``, ``"omit"`` or ``"propagate"``. The
     other options are ``prepare``'s: ``y_true``, ``y_pred``, ``sample_weight``, ``data``,
-    ``true_col``, ``pred_col``, ``weight_col``, ``baseline_pred``, ``reduction``, ``dtype``,
-    ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
+    ``true_col``, ``pred_col``, ``weight_col``, ``baseline_pred``, ``baseline_col`` (the
+    baseline's columns: of ``baseline_pred``, or of the predictions' table), ``reduction``,
+    ``dtype``, ``params``, ``one_hot``, ``worst``, ``histogram``, ``input_format``, ``header``,
     ``delimiter``, ``scheduler``, ``group_by`` (a column or columns of ``data``, or of
     ``groups``, a table row for row with ``y_true``: one result per slice after the whole
     input's), ``min_slice_size``, ``max_slices``, ``worst_per_slice`` (the worst samples of
-    each slice too), ``ci`` (a level, or True for 0.95), ``bootstrap``, ``seed``.
+    each slice too), ``ci`` (a level, or True for 0.95), ``bootstrap``, ``seed``. They take
+    the command's ranges: out of range is a ValueError, a wrong type (``bootstrap=True``) a
+    TypeError, each naming the parameter. pandas Series are paired by their index, as pandas
+    pairs them (other labels are an error).
 
     >>> import numpy as np, losscli
     >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
@@ -161,6 +249,7 @@ def prepare(
     pred_col: str | Sequence[str] | None = None,
     weight_col: str | None = None,
     baseline_pred: Any = None,
+    baseline_col: str | Sequence[str] | None = None,
     reduction: str = "sum_over_batch_size",
     dtype: str = "float64",
     params: dict[str, Any] | None = None,
@@ -192,13 +281,35 @@ def prepare(
     )
     built = [next(built_by_text) if isinstance(item, str) else item for item in given]
     specs = [item if isinstance(item, str) else item.name for item in given]
-    weight = sample_weight
-    if isinstance(weight, (int, float)) and not isinstance(weight, bool):
-        weight = repr(float(weight))
+    worst = _whole(worst, "worst", 1, 100_000)
+    bins = _bins(histogram)
+    bootstrap = _whole(bootstrap, "bootstrap", 1, 1_000_000)
+    seed = _whole(seed, "seed", 0, 2**63 - 1)
+    ci = _fraction(ci, "ci", or_true=True)
+    significance = _fraction(significance, "significance", or_true=False)
+    min_slice_size = _whole(min_slice_size, "min_slice_size", 1, 2**63, "at least 1") or 1
+    max_slices = _whole(max_slices, "max_slices", 1, 2**63, "at least 1") or 1
+    # One object given twice is one input (read once; the same-data warnings see it).
+    twice = {
+        role: value is not None and not isinstance(value, str) and value is y_pred
+        for role, value in (("y_true", y_true), ("baseline_pred", baseline_pred))
+    }
+    roles = _aligned(
+        {
+            "y_true": y_true,
+            "y_pred": y_pred,
+            "sample_weight": _weight(sample_weight),
+            "baseline_pred": baseline_pred,
+            "groups": groups,
+        }
+    )
+    y_true, y_pred, weight = roles["y_true"], roles["y_pred"], roles["sample_weight"]
+    baseline_pred, groups = roles["baseline_pred"], roles["groups"]
+    predictions = _named(y_pred, "y_pred")
     inputs = InputSpec(
-        y_true=_named(y_true, "y_true"),
-        y_pred=_named(y_pred, "y_pred"),
-        sample_weight=_named(weight, "sample_weight"),
+        y_true=predictions if twice["y_true"] else _named(y_true, "y_true"),
+        y_pred=predictions,
+        sample_weight=weight if isinstance(weight, float) else _named(weight, "sample_weight"),
         data=_named(data, "data"),
         true_cols=_columns(true_col),
         pred_cols=_columns(pred_col),
@@ -208,13 +319,13 @@ def prepare(
         delimiter=delimiter,
         one_hot=one_hot,
         scheduler=scheduler,
-        baseline_pred=_named(baseline_pred, "baseline_pred"),
+        baseline_pred=predictions
+        if twice["baseline_pred"]
+        else _named(baseline_pred, "baseline_pred"),
+        baseline_cols=_columns(baseline_col),
         group_by=_columns(group_by),
         groups=_named(groups, "groups"),
     )
-    bins = 30 if histogram is True else int(histogram or 0)
-    if min_slice_size < 1 or max_slices < 1:
-        raise InputError("min_slice_size and max_slices must be at least 1")
     if worst_per_slice and not (worst and group_by):
         raise InputError(
             "worst_per_slice lists the worst samples of each slice: it needs worst=K and group_by"

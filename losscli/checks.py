@@ -44,6 +44,7 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "pred_col": (str, list),
     "weight_col": _TEXT,
     "baseline_pred": _TEXT,
+    "baseline_col": (str, list),
     "input_format": _TEXT,
     "header": (bool,),
     "delimiter": _TEXT,
@@ -92,6 +93,15 @@ class Check:
     inputs: InputSpec
     nan_policy: str = "raise"
     analysis: Analysis = NO_ANALYSIS
+    #: The check file leaves the reduction to its default (sum_over_batch_size).
+    default_reduction: bool = False
+
+    @property
+    def weighted_by_default(self) -> bool:
+        """Weights under the default reduction: Keras' sum(w * loss) / N, not a weighted
+        mean."""
+        weighted = self.inputs.sample_weight is not None or bool(self.inputs.weight_col)
+        return weighted and self.default_reduction
 
 
 @dataclass
@@ -164,14 +174,29 @@ def load_config(path: Path) -> list[Check]:
 
 def _inherit(shared: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """A check's settings: its own keys over the shared ones. Setting y_true/y_pred replaces an
-    inherited data table, and setting data replaces inherited y_true/y_pred."""
+    inherited data table, and setting data replaces inherited y_true/y_pred; either way the
+    inherited column keys of the replaced side go with it (weight_col stays when it selects a
+    column of sample_weight, baseline_col when it selects one of baseline_pred)."""
     inherited = dict(shared)
-    if "y_true" in entry or "y_pred" in entry:
+    own_files = "y_true" in entry or "y_pred" in entry
+    if (own_files and "data" in shared) or ("data" in entry and _files(shared)):
         inherited.pop("data", None)
-    if "data" in entry:
         inherited.pop("y_true", None)
         inherited.pop("y_pred", None)
+        for key in ("true_col", "pred_col"):
+            inherited.pop(key, None)
+        if "sample_weight" not in inherited:
+            inherited.pop("weight_col", None)
+        if "baseline_pred" not in inherited:
+            inherited.pop("baseline_col", None)
+    elif own_files or "data" in entry:
+        for key in ("data",) if own_files else ("y_true", "y_pred"):
+            inherited.pop(key, None)
     return {**inherited, **entry}
+
+
+def _files(table: dict[str, Any]) -> bool:
+    return "y_true" in table or "y_pred" in table
 
 
 def _check_keys(table: dict[str, Any], known: dict[str, tuple[type, ...]], where: str) -> None:
@@ -243,13 +268,17 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         max_slices=settings.get("max_slices", 1000),
         resampling=resampling,
     )
-    if "max_increase" in settings and not settings.get("baseline_pred"):
-        raise ConfigError(f"{label}: max_increase needs baseline_pred (in [inputs] or the check)")
+    if "max_increase" in settings and not (
+        settings.get("baseline_pred") or settings.get("baseline_col")
+    ):
+        raise ConfigError(
+            f"{label}: max_increase needs baseline_pred or baseline_col (in [inputs] or the check)"
+        )
     weight = settings.get("sample_weight")
     inputs = InputSpec(
         y_true=settings.get("y_true"),
         y_pred=settings.get("y_pred"),
-        sample_weight=None if weight is None else str(weight),
+        sample_weight=weight,  # a path, or a number as the file gives it
         data=settings.get("data"),
         true_cols=_as_list(settings.get("true_col")),
         pred_cols=_as_list(settings.get("pred_col")),
@@ -262,6 +291,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         baseline_pred=settings.get("baseline_pred"),
         group_by=group_by,
         groups=settings.get("groups"),
+        baseline_cols=_as_list(settings.get("baseline_col")),
         say=config_key,
     )
     return Check(
@@ -273,6 +303,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         inputs=inputs,
         nan_policy=settings.get("nan_policy", "raise"),
         analysis=analysis,
+        default_reduction="reduction" not in settings,
     )
 
 

@@ -127,6 +127,7 @@ def eval_command(
     slice_max: tuple[str, ...],
     slice_min: tuple[str, ...],
     baseline_pred: str | None,
+    baseline_col: tuple[str, ...],
     max_increase: tuple[str, ...],
     significance: float | None,
     non_inferiority: bool,
@@ -168,6 +169,7 @@ def eval_command(
         pred_col=list(pred_col),
         weight_col=weight_col,
         baseline_pred=baseline_pred,
+        baseline_col=list(baseline_col),
         reduction=reduction,
         dtype=dtype,
         params=collect_loss_options(from_logits, label_smoothing, axis, params),
@@ -203,8 +205,11 @@ def eval_command(
             [loss.name for loss in built],
         ).by_loss
         has_increase = any(g.kind == "max_increase" for gs in gates.values() for g in gs)
-        if has_increase and not baseline_pred:
-            raise SpecError("--max-increase compares with a baseline: add --baseline-pred PATH")
+        if has_increase and not (baseline_pred or baseline_col):
+            raise SpecError(
+                "--max-increase compares with a baseline: add --baseline-pred PATH "
+                "(or --baseline-col COL)"
+            )
         if significance is not None or non_inferiority:
             from losscli.gates import with_noise
 
@@ -274,6 +279,12 @@ def eval_command(
 
             write_worst(worst_target, render.report(evaluation), force)
         _report(evaluation, output_format, quiet, printer, worst_target is not None)
+    source = click.get_current_context().get_parameter_source("reduction")
+    weighted = sample_weight is not None or bool(weight_col)
+    if weighted and not quiet and source is click.core.ParameterSource.DEFAULT:
+        from losscli.mistakes import weighted_default_note
+
+        warn(weighted_default_note("--reduction mean_with_sample_weight"), prefix="Note: ")
     if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
 
@@ -349,6 +360,11 @@ def _report(
         click.echo(render.render_markdown(results) + render_markdown_sections(results), nl=False)
     else:
         print_table(lambda width: render.results_table(results, width=width))
+        caption = render.columns_caption(evaluation)
+        if caption:  # folded at the terminal's width, never when piped
+            from rich.text import Text
+
+            print_table(lambda _: Text(caption))
         _print_analysis(results)
     if not quiet:
         for message in messages:
@@ -474,6 +490,11 @@ def check_command(
             error_line(f"{checks[i].name}: {one_line(message)}")
         raise click.exceptions.Exit(EXIT_USAGE)
     if not quiet:
+        if any(check.weighted_by_default for check in checks):
+            from losscli.mistakes import weighted_default_note
+
+            setting = 'reduction = "mean_with_sample_weight"'
+            warn(weighted_default_note(setting), prefix="Note: ")
         every = [*run.results, *(s for parts in run.slices.values() for s in parts)]
         names = [c.name for c in checks]
         names += [checks[i].name for i, parts in run.slices.items() for _ in parts]

@@ -193,7 +193,7 @@ def run(
             source.spool()  # a first pass over the labels: standard input is kept in a file
     rows = chunk_rows or rows_per_chunk(opened)
     total = opened.sources[0].n_rows if all(s.n_rows is not None for s in opened.sources) else None
-    tasks = tasks_for(losses, specs, bool(inputs.baseline_pred), analysis)
+    tasks = tasks_for(losses, specs, inputs.has_baseline(), analysis)
     with np.errstate(all="ignore"):
         chunks = _in_order_chunks(opened, rows)
         first = next(chunks, None)
@@ -258,6 +258,7 @@ def run(
         if state.first_bad is not None:
             role, row = state.first_bad
             raise nan_error(opened.labels, role, row, state.counts[role], inputs.say)
+    state.columns = opened.columns
     warnings = list(opened.warnings)
     for source in opened.sources:
         warnings += source.warnings

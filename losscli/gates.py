@@ -157,7 +157,7 @@ def parse_bound(text: Any, kind: str, where: str) -> Gate:
 
 @dataclass
 class GateOptions:
-    """Gates given on the command line, per loss: ``X`` (the only loss) or ``LOSS=X``."""
+    """Gates given on the command line, per loss: ``X`` (every loss) or ``LOSS=X``."""
 
     by_loss: dict[int, list[Gate]] = field(default_factory=dict)
 
@@ -170,15 +170,8 @@ class GateOptions:
             for item in values:
                 target, sep, bound = item.rpartition("=")
                 option = "--" + kind.replace("_", "-")
-                if not sep and kind == "max_increase":
-                    indices = list(range(len(specs)))  # a bare increase bound: every loss
-                elif not sep:
-                    if len(specs) != 1:
-                        raise SpecError(
-                            f"{option} {item} needs a loss when several are evaluated: "
-                            f"write {option} LOSS={item} (LOSS as typed or its canonical name)"
-                        )
-                    indices = [0]
+                if not sep:
+                    indices = list(range(len(specs)))  # a bare bound: every loss
                 else:
                     indices = [
                         i

@@ -151,6 +151,8 @@ class Merged:
         self.first_bad: tuple[str, int] | None = None
         self.counts: dict[str, int] = {}
         self.lowest_weight = np.inf
+        #: Each role's columns, when read from a table (``Inputs.columns``).
+        self.columns: dict[str, list[str]] = {}
 
     def absorb(self, other: Merged) -> None:
         """Add the totals of another part of the input (a cluster task's file), given in
@@ -159,6 +161,7 @@ class Merged:
         self.n += other.n
         self.omitted += other.omitted
         self.lowest_weight = min(self.lowest_weight, other.lowest_weight)
+        self.columns = self.columns or other.columns
         for role, count in other.counts.items():
             self.counts[role] = self.counts.get(role, 0) + count
         if self.first_bad is None:

@@ -4,12 +4,14 @@ sums), and the wording of the errors and warnings about the inputs. No click, no
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, shorten
 from losscli.losses import Loss
+from losscli.readers.base import STDIN, Source, split_npz_key
 
 if TYPE_CHECKING:
     from losscli.plan import Chunk, InputSpec
@@ -27,6 +29,15 @@ def nan_error(
         f"{role} ({labels[role]}) has {count} non-finite value{plural} "
         f"(NaN or inf), the first in row {row}; fix the data, or set {say('nan_policy')} "
         "to omit (drop those rows) or propagate (keep them)"
+    )
+
+
+def weighted_default_note(setting: str) -> str:
+    """Said once a run when weights meet the default reduction: Keras divides by the count,
+    not by the weights (``setting`` spells the fix as the front end does)."""
+    return (
+        "with weights, the default reduction is Keras' sum(w * loss) / N; for the weighted "
+        f"mean: {setting}"
     )
 
 
@@ -100,6 +111,11 @@ class InputChecks:
                 f"{name}: y_pred has values outside [0, 1] (min {low:.4g}, max {high:.4g}): "
                 f"these look like logits; {hint}"
             )
+        if probabilities and loss.params.get("from_logits") and low >= 0 and high <= 1:
+            out.append(
+                f"{name}: from_logits=true, but every y_pred lies in [0, 1] (min {low:.4g}, "
+                f"max {high:.4g}): these look like probabilities; drop from_logits"
+            )
         if self.zero_inside is not None:
             out.append(
                 f"{name}: y_true row {self.zero_inside} has a 0 before a label; as in Keras, a "
@@ -138,6 +154,55 @@ class InputChecks:
                         f"{name} takes logarithms and expects values >= 0"
                     )
         return out
+
+
+def same_inputs(sources: list[Source], labels: dict[str, str]) -> list[str]:
+    """A warning when y_true and y_pred, or y_pred and its baseline, are the same numbers: the
+    same columns of one file, or one array file named twice."""
+    by_role = {role: source for source in sources for role in source.roles}
+    shown = f"{labels['y_pred']}{_columns_text(column_names(by_role['y_pred'], 'y_pred'))}"
+    warnings = []
+    if _same_data(by_role, labels, "y_true", "y_pred"):
+        warnings.append(
+            f"y_true and y_pred are the same data ({shown}): every loss compares it with itself"
+        )
+    if "baseline_pred" in by_role and _same_data(by_role, labels, "y_pred", "baseline_pred"):
+        warnings.append(
+            f"the baseline and y_pred are the same data ({shown}): every change is 0, so a gate "
+            "on the increase always passes"
+        )
+    return warnings
+
+
+def _same_data(by_role: dict[str, Source], labels: dict[str, str], a: str, b: str) -> bool:
+    """Roles ``a`` and ``b`` read the same columns of one source, or of one file named twice."""
+    import os
+
+    first, second = by_role[a], by_role[b]
+    if first is second:
+        selected = getattr(first, "selected", None)
+        return selected is None or selected[a] == selected[b]
+    paths = [split_npz_key(labels[role]) for role in (a, b)]
+    return (
+        paths[0][1] == paths[1][1]
+        and column_names(first, a) == column_names(second, b)
+        and all(p != STDIN and Path(p).is_file() for p, _ in paths)
+        and os.path.samefile(paths[0][0], paths[1][0])
+    )
+
+
+def column_names(source: Source, role: str) -> list[str] | None:
+    """The columns a role reads from a table (None: an array file)."""
+    names, selected = getattr(source, "names", None), getattr(source, "selected", None)
+    if names is None or selected is None:
+        return None
+    return [names[i] for i in selected[role]]
+
+
+def _columns_text(names: list[str] | None) -> str:
+    if names is None:
+        return ""
+    return ", column " + ", ".join(repr(shorten(name)) for name in names)
 
 
 def _first(a: tuple[int, float] | None, b: tuple[int, float] | None) -> tuple[int, float] | None:

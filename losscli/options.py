@@ -251,14 +251,14 @@ def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "max_bounds",
             multiple=True,
             metavar="[LOSS=]X",
-            help="Gate: exit 1 when the loss is above X. With several losses: LOSS=X (repeatable).",
+            help="Gate: exit 1 when the loss is above X (every loss; LOSS=X: one). Repeatable.",
         ),
         click.option(
             "--min",
             "min_bounds",
             multiple=True,
             metavar="[LOSS=]X",
-            help="Gate: exit 1 when the loss is below X. With several losses: LOSS=X (repeatable).",
+            help="Gate: exit 1 when the loss is below X (every loss; LOSS=X: one). Repeatable.",
         ),
         click.option(
             "--slice-max",
@@ -278,6 +278,13 @@ def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--baseline-pred",
             metavar="PATH",
             help="A previous model's predictions: evaluated against the same labels and weights.",
+        ),
+        click.option(
+            "--baseline-col",
+            multiple=True,
+            metavar="NAME",
+            help="The baseline's prediction column(s): of --baseline-pred, or without it of the "
+            "table of the predictions (y_true, y_pred, y_pred_old). Repeatable, globs allowed.",
         ),
         click.option(
             "--max-increase",

@@ -62,7 +62,7 @@ def fragments(inputs: InputSpec, *, whole_table: bool) -> list[InputSpec]:
     say = inputs.say
     separate = (inputs.y_true, inputs.y_pred, inputs.baseline_pred)
     weight = inputs.sample_weight
-    weight_file = weight is not None and inputs.weight_col is None and parse_number(weight) is None
+    weight_file = isinstance(weight, str) and not inputs.weight_col and parse_number(weight) is None
     table = bool(inputs.data) and not any(separate) and not weight_file
     if whole_table:
         if not table:
@@ -199,7 +199,7 @@ def evaluate_parts(
         whole_input=whole_input,
         analysis=analysis,
     )
-    tasks = tasks_for(losses, specs, bool(inputs.baseline_pred), analysis)
+    tasks = tasks_for(losses, specs, inputs.has_baseline(), analysis)
     state = Merged()
     warnings: list[str] = []
     for part in outputs:

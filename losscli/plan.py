@@ -6,13 +6,12 @@ reads ahead on a thread. No click, no rich."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError, shorten
-from losscli.mistakes import negative_weights
+from losscli.errors import InputError
+from losscli.mistakes import column_names, negative_weights, same_inputs
 from losscli.readers import (
     STDIN,
     Format,
@@ -47,7 +46,8 @@ class InputSpec(NamedTuple):
 
     y_true: str | None = None
     y_pred: str | None = None
-    sample_weight: str | None = None
+    #: A path, or a number (given as one in Python or a check file: never read as a path).
+    sample_weight: str | float | None = None
     data: str | None = None
     true_cols: Sequence[str] = ()
     pred_cols: Sequence[str] = ()
@@ -68,6 +68,9 @@ class InputSpec(NamedTuple):
     #: A table holding those columns, row for row with the labels and predictions, when they
     #: come from separate files (``--groups``).
     groups: str | None = None
+    #: Columns of the baseline's predictions (``--baseline-col``): of ``baseline_pred`` when
+    #: given, else of the table the predictions come from.
+    baseline_cols: Sequence[str] = ()
     #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
     say: Callable[[str], str] = cli_flag
 
@@ -90,6 +93,9 @@ class InputSpec(NamedTuple):
             if isinstance(p, str) and p and p != STDIN and parse_number(p) is None
         ]
 
+    def has_baseline(self) -> bool:
+        return self.baseline_pred is not None or bool(self.baseline_cols)
+
     def reads_stdin(self) -> bool:
         return STDIN in self.named()
 
@@ -111,7 +117,9 @@ class Inputs:
         self.sources = sources
         self.labels = labels  # role -> where it comes from
         self.scalar_weight = scalar_weight
-        self.warnings = _same_inputs(sources, labels)
+        self.warnings = same_inputs(sources, labels)
+        #: Each role's columns, when read from a table (``baseline`` for the baseline's).
+        self.columns = _selected_columns(sources)
         if scalar_weight is not None and scalar_weight < 0:
             self.warnings.append(negative_weights(scalar_weight))
 
@@ -191,6 +199,11 @@ def open_inputs(spec: InputSpec) -> Inputs:
     scalar = None
     if isinstance(spec.sample_weight, InMemory):
         want(spec.sample_weight, "sample_weight", weight_request)
+    elif isinstance(spec.sample_weight, (int, float)):
+        if not np.isfinite(spec.sample_weight):
+            raise InputError(f"the sample weight {spec.sample_weight} is not a finite number")
+        scalar = float(spec.sample_weight)
+        labels["sample_weight"] = repr(scalar)
     elif spec.sample_weight is not None and "sample_weight" not in labels:
         number = parse_number(spec.sample_weight)
         exists = spec.sample_weight == STDIN or _exists(spec.sample_weight)
@@ -215,8 +228,14 @@ def open_inputs(spec: InputSpec) -> Inputs:
                 Format.TSV,
                 Format.PARQUET,
             )
-        columns = tuple(spec.pred_cols) if is_table else ()
-        want(spec.baseline_pred, "baseline_pred", Request(columns, say("pred_col")))
+        if spec.baseline_cols:
+            request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        else:
+            request = Request(tuple(spec.pred_cols) if is_table else (), say("pred_col"))
+        want(spec.baseline_pred, "baseline_pred", request)
+    elif spec.baseline_cols:  # the baseline's columns in the predictions' table
+        request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        want(spec.data or spec.y_pred or "", "baseline_pred", request)
     sources = [
         memory_source(source, roles)
         if isinstance(source, InMemory)
@@ -234,36 +253,22 @@ def open_inputs(spec: InputSpec) -> Inputs:
     return Inputs(sources, labels, scalar)
 
 
-def _same_inputs(sources: list[Source], labels: dict[str, str]) -> list[str]:
-    """A warning when y_true and y_pred are the same numbers: the same columns of one file,
-    or one array file named twice."""
-    import os
+_COLUMN_KEYS = {
+    "y_true": "y_true",
+    "y_pred": "y_pred",
+    "sample_weight": "sample_weight",
+    "baseline_pred": "baseline",
+}
 
+
+def _selected_columns(sources: list[Source]) -> dict[str, list[str]]:
     by_role = {role: source for source in sources for role in source.roles}
-    true, pred = by_role["y_true"], by_role["y_pred"]
-    if true is pred:
-        selected = getattr(true, "selected", None)
-        same = selected is None or selected["y_true"] == selected["y_pred"]
-    else:
-        paths = [split_npz_key(labels[role]) for role in ("y_true", "y_pred")]
-        same = (
-            paths[0][1] == paths[1][1]
-            and all(p != STDIN and Path(p).is_file() for p, _ in paths)
-            and os.path.samefile(paths[0][0], paths[1][0])
-        )
-    if not same:
-        return []
-    return [
-        f"y_true and y_pred are the same data ({labels['y_pred']}"
-        f"{_columns_text(pred)}): every loss compares it with itself"
-    ]
-
-
-def _columns_text(source: Source) -> str:
-    names, selected = getattr(source, "names", None), getattr(source, "selected", None)
-    if names is None or selected is None:
-        return ""
-    return ", column " + ", ".join(repr(shorten(names[i])) for i in selected["y_pred"])
+    found = {}
+    for role, key in _COLUMN_KEYS.items():
+        names = column_names(by_role[role], role) if role in by_role else None
+        if names is not None:
+            found[key] = names
+    return found
 
 
 def _exists(path: str) -> bool:

@@ -132,6 +132,8 @@ def report(evaluation: Evaluation) -> dict[str, Any]:
     """The JSON document of an evaluation."""
     warnings = list(evaluation.warnings)
     input_info: dict[str, Any] = dict(evaluation.sources)
+    if evaluation.columns:
+        input_info["columns"] = evaluation.columns
     input_info["n_samples"] = evaluation.n_samples
     if evaluation.n_omitted:
         input_info["n_omitted"] = evaluation.n_omitted
@@ -144,6 +146,17 @@ def report(evaluation: Evaluation) -> dict[str, Any]:
         document["passed"] = all(r.passed for r in results)
     document["warnings"] = warnings
     return document
+
+
+def columns_caption(evaluation: Evaluation) -> str | None:
+    """The line under a table that says which columns each role read (None: no table input):
+    ``columns: y_true [label]; y_pred [prob_0, prob_1]``."""
+    from losscli.errors import name_list
+
+    if not evaluation.columns:
+        return None
+    parts = [f"{role} [{name_list(names)}]" for role, names in evaluation.columns.items()]
+    return "columns: " + "; ".join(parts)
 
 
 def check_report(run: CheckRun) -> dict[str, Any]:

@@ -64,6 +64,8 @@ class Evaluation(NamedTuple):
     warnings: Sequence[str] = ()
     #: Where the per-sample losses went, for a dataset output (``--output DIR/``).
     written: Written | None = None
+    #: Each role's columns, when read from a table: ``{"y_pred": ["y_pred", ...], ...}``.
+    columns: dict[str, list[str]] | None = None
 
     @property
     def passed(self) -> bool:
@@ -271,4 +273,11 @@ def assemble(
     for result in results:
         warnings += result.warnings
     warnings += few_samples(results)
-    return Evaluation(results, labels, state.n, state.omitted, list(dict.fromkeys(warnings)))
+    return Evaluation(
+        results,
+        labels,
+        state.n,
+        state.omitted,
+        list(dict.fromkeys(warnings)),
+        columns=state.columns or None,
+    )

@@ -640,7 +640,11 @@ def test_every_describe_example_runs_on_the_sample_data(name, monkeypatch):
     args = shlex.split(example_command(name))[1:]
     result = run(*args, "--format", "value")
     assert np.isfinite(float(result.stdout))
-    assert result.stderr == ""
+    weighted = "--weight-col" in args  # the default reduction's note, nothing else
+    note = "Note: with weights, the default reduction is Keras' sum(w * loss) / N; for the "
+    assert (
+        result.stderr == (note + "weighted mean: --reduction mean_with_sample_weight\n") * weighted
+    )
 
 
 # --- meta ----------------------------------------------------------------------------------

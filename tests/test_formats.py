@@ -65,7 +65,8 @@ def test_a_six_slice_table_with_intervals_fits_100_columns(six, columns, loss):
     config = "config: delta=0.5; " if loss != "mse" else ""
     assert lines[0] == f"{config}reduction: sum_over_batch_size" and lines[1] == ""
     assert lines[2].split() == ["loss", "slice", "value", "n_samples", "ci_low", "ci_high"]
-    assert len(lines) == 10  # caption, blank, header, rule and a row per result
+    # caption, blank, header, rule, a row per result and the line of the columns read
+    assert len(lines) == 11 and lines[-1].startswith("columns: y_true [")
     for result in json.loads(run_cli(*args, "-f", "json", code=0).stdout)["results"]:
         assert whole_in_a_line(repr(result["value"]), lines)
 

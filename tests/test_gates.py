@@ -77,13 +77,26 @@ def test_per_loss_bounds_as_typed_or_canonical(pair):
     invoke("eval", "huber(delta=0.5)", *files, "--max", "huber(delta=0.5)=1", code=0)
 
 
+def test_a_bare_bound_applies_to_every_loss(pair):
+    _, files = pair
+    # mse 0.3125, mae 0.375: a bare --max/--min gates both, as a bare --max-increase does
+    r = invoke("eval", "mse", "mae", *files, "--max", "0.4", "-f", "json", code=0)
+    gates = [
+        [g["kind"], g["bound"], g["passed"]]
+        for e in json.loads(r.stdout)["results"]
+        for g in e["gates"]
+    ]
+    assert gates == [["max", 0.4, True], ["max", 0.4, True]]
+    r = invoke("eval", "mse", "mae", *files, "--max", "0.35", code=1)
+    assert r.stderr == "FAIL: mae: max 0.35: 0.375 > max 0.35\n"
+    r = invoke("eval", "mse", "mae", *files, "--min", "0.35", code=1)
+    assert r.stderr == "FAIL: mse: min 0.35: 0.3125 < min 0.35\n"
+    r = invoke("eval", "mse", "mae", *files, "--min", "0.3", "--max", "mse=0.3", code=1)
+    assert r.stderr == "FAIL: mse: max 0.3: 0.3125 > max 0.3\n"
+
+
 def test_gate_usage_errors(pair):
     _, files = pair
-    r = invoke("eval", "mse", "mae", *files, "--max", "0.3", code=2)
-    assert r.stderr == (
-        "Error: --max 0.3 needs a loss when several are evaluated: write --max LOSS=0.3 "
-        "(LOSS as typed or its canonical name)\n"
-    )
     r = invoke("eval", "mse", *files, "--max", "mae=0.3", code=2)
     assert (
         r.stderr
@@ -92,7 +105,10 @@ def test_gate_usage_errors(pair):
     r = invoke("eval", "mse", *files, "--max", "low", code=2)
     assert r.stderr == "Error: --max: max must be a number, got 'low'\n"
     r = invoke("eval", "mse", *files, "--max-increase", "1%", code=2)
-    assert r.stderr == "Error: --max-increase compares with a baseline: add --baseline-pred PATH\n"
+    assert r.stderr == (
+        "Error: --max-increase compares with a baseline: add --baseline-pred PATH "
+        "(or --baseline-col COL)\n"
+    )
     r = invoke("eval", "mse", *files, "--max", "1", "--reduction", "none", code=2)
     assert r.stderr == "Error: gates on mse need one value; --reduction none gives one per sample\n"
 
@@ -374,7 +390,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
     [
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmaxx = 1\n',
-            "checks[0]: unknown key 'maxx'; did you mean max? known keys: name, loss, reduction, dtype, max, min, max_increase, slice_max, slice_min, y_true, y_pred, sample_weight, data, true_col, pred_col, weight_col, baseline_pred, input_format, header, delimiter, one_hot, scheduler, nan_policy, group_by, groups, min_slice_size, max_slices",
+            "checks[0]: unknown key 'maxx'; did you mean max? known keys: name, loss, reduction, dtype, max, min, max_increase, slice_max, slice_min, y_true, y_pred, sample_weight, data, true_col, pred_col, weight_col, baseline_pred, baseline_col, input_format, header, delimiter, one_hot, scheduler, nan_policy, group_by, groups, min_slice_size, max_slices",
         ),
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax = "low"\n',
@@ -391,7 +407,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
         ),
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax_increase = 1\n',
-            "checks[0]: max_increase needs baseline_pred (in [inputs] or the check)",
+            "checks[0]: max_increase needs baseline_pred or baseline_col (in [inputs] or the check)",
         ),
         (
             '[inputs]\ndata = "regression.csv"\n',
@@ -426,3 +442,173 @@ def test_no_config_found(tmp_path, monkeypatch):
         r.stderr
         == "Error: no losscli.toml or pyproject.toml here; give the config file: losscli check CONFIG\n"
     )
+
+
+def test_a_checks_own_files_replace_the_inherited_table_and_its_columns(tmp_path):
+    y, p = np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.0, 4.0])
+    np.save(tmp_path / "t.npy", y)
+    np.save(tmp_path / "p.npy", p)
+    config = write_config(
+        tmp_path,
+        """
+        [inputs]
+        data = "regression.csv"
+        true_col = "y_true"
+        pred_col = "y_pred"
+        weight_col = "weight"
+
+        [[checks]]
+        name = "arrays"
+        loss = "mse"
+        y_true = "t.npy"
+        y_pred = "p.npy"
+
+        [[checks]]
+        name = "table"
+        loss = "mse"
+        """,
+    )
+    r = invoke("check", config, "-f", "json", code=0)
+    arrays, table = json.loads(r.stdout)["checks"]
+    assert arrays["value"] == float(np.mean((y - p) ** 2))  # unweighted: (0.25 + 0 + 4) / 3
+    frame = np.genfromtxt(SAMPLE / "regression.csv", delimiter=",", names=True)
+    expected = np.sum(frame["weight"] * (frame["y_true"] - frame["y_pred"]) ** 2) / len(frame)
+    assert table["value"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_checks_own_table_replaces_the_inherited_files_and_their_columns(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"a": [0.0, 1.0, 2.0]}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"b": [0.5, 1.0, 4.0]}).to_csv(tmp_path / "p.csv", index=False)
+    config = write_config(
+        tmp_path,
+        """
+        [inputs]
+        y_true = "t.csv"
+        y_pred = "p.csv"
+        true_col = "a"
+        pred_col = "b"
+
+        [[checks]]
+        name = "files"
+        loss = "mse"
+
+        [[checks]]
+        name = "table, own columns"
+        loss = "mse"
+        data = "regression.csv"
+        true_col = "y_true"
+        pred_col = "y_pred"
+
+        [[checks]]
+        name = "table, no columns"
+        loss = "mse"
+        data = "regression.csv"
+        """,
+    )
+    r = invoke("check", config, "-f", "json", code=2)
+    files, table, bare = json.loads(r.stdout)["checks"]
+    assert files["value"] == float(np.mean((np.array([0.0, 1.0, 2.0]) - [0.5, 1.0, 4.0]) ** 2))
+    frame = np.genfromtxt(SAMPLE / "regression.csv", delimiter=",", names=True)
+    assert table["value"] == pytest.approx(np.mean((frame["y_true"] - frame["y_pred"]) ** 2))
+    assert bare["error"] == "data needs true_col and pred_col to say which columns to use"
+
+
+# --- --baseline-col: the baseline in the same table ------------------------------------------
+
+
+@pytest.fixture
+def three_columns(tmp_path):
+    """``y_true, y_pred, y_pred_old`` in one table, and the same predictions split in files."""
+    import pandas as pd
+
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    new = np.array([0.5, 1.0, 2.5, 3.0, 3.0])
+    old = np.array([1.0, 0.0, 2.0, 5.0, 4.0])
+    pd.DataFrame({"y_true": y, "y_pred": new, "y_pred_old": old}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    pd.DataFrame({"y_true": y, "p_a": new, "p_b": new, "o_a": old, "o_b": 2 * old}).to_parquet(
+        tmp_path / "wide.parquet"
+    )
+    return tmp_path, y, new, old
+
+
+def test_baseline_col_reads_the_baseline_from_the_same_table(three_columns):
+    d, y, new, old = three_columns
+    mse, mse_old = np.mean((y - new) ** 2), np.mean((y - old) ** 2)
+    args = ("eval", "mse", "--data", d / "t.csv", "--true-col", "y_true", "--pred-col", "y_pred")
+    r = invoke(*args, "--baseline-col", "y_pred_old", "--max-increase", "0", "-f", "json", code=0)
+    entry = json.loads(r.stdout)["results"][0]
+    assert (entry["value"], entry["baseline"]) == (mse, mse_old)
+    assert entry["difference"] == mse - mse_old
+    # the baseline of a separate prediction table: --y-pred's own columns
+    files = ("eval", "mse", "--y-true", d / "t.csv", "--true-col", "y_true")
+    files += ("--y-pred", d / "t.csv", "--pred-col", "y_pred", "--baseline-col", "y_pred_old")
+    entry = json.loads(invoke(*files, "-f", "json", code=0).stdout)["results"][0]
+    assert (entry["value"], entry["baseline"]) == (mse, mse_old)
+    # with --baseline-pred: columns of that file (a glob, several columns per prediction)
+    wide = ("eval", "mse", "--data", d / "wide.parquet", "--true-col", "y_true")
+    wide += ("--pred-col", "p_*", "--baseline-pred", d / "wide.parquet", "--baseline-col", "o_*")
+    entry = json.loads(invoke(*wide, "-f", "json", code=0).stdout)["results"][0]
+    target = np.stack([y, y], axis=1)
+    assert entry["baseline"] == pytest.approx(
+        np.mean(np.mean((target - np.stack([old, 2 * old], axis=1)) ** 2, axis=1)), rel=1e-12
+    )
+    assert entry["value"] == pytest.approx(mse, rel=1e-12)
+
+
+def test_baseline_col_errors(three_columns):
+    d, *_ = three_columns
+    np.save(d / "p.npy", np.zeros(5))
+    args = ("eval", "mse", "--data", d / "t.csv", "--true-col", "y_true", "--pred-col", "y_pred")
+    r = invoke(*args, "--baseline-col", "nope", code=2)
+    assert r.stderr == (
+        f"Error: {d / 't.csv'}: no column matches --baseline-col 'nope'; the columns are "
+        "y_true, y_pred, y_pred_old\n"
+    )
+    r = invoke(*args, "--baseline-pred", d / "p.npy", "--baseline-col", "y_pred_old", code=2)
+    assert r.stderr == (
+        f"Error: {d / 'p.npy'} is an array file; --baseline-col selects columns of tables only\n"
+    )
+    r = invoke(
+        *args[:2], "--y-true", d / "p.npy", "--y-pred", d / "p.npy", "--baseline-col", "x", code=2
+    )
+    assert r.stderr == (
+        f"Error: {d / 'p.npy'} is an array file; --baseline-col selects columns of tables only\n"
+    )
+
+
+def test_baseline_col_in_a_check_file_and_in_python(three_columns):
+    import losscli
+
+    d, y, new, old = three_columns
+    (d / "c.toml").write_text(
+        '[inputs]\ndata = "t.csv"\ntrue_col = "y_true"\npred_col = "y_pred"\n'
+        'baseline_col = "y_pred_old"\n[[checks]]\nloss = "mae"\nmax_increase = 0\n'
+    )
+    entry = json.loads(invoke("check", d / "c.toml", "-f", "json", code=0).stdout)["checks"][0]
+    mae, mae_old = np.mean(np.abs(y - new)), np.mean(np.abs(y - old))
+    assert (entry["value"], entry["baseline"]) == (mae, mae_old)
+    report = losscli.evaluate(
+        "mae", data=d / "t.csv", true_col="y_true", pred_col="y_pred", baseline_col="y_pred_old"
+    )
+    assert (report.results[0].value, report.results[0].baseline) == (mae, mae_old)
+
+
+def test_baseline_col_on_a_dataset_file_by_file(three_columns):
+    import pandas as pd
+
+    d, y, new, old = three_columns
+    (d / "ds").mkdir()
+    frame = pd.DataFrame({"y_true": y, "y_pred": new, "y_pred_old": old})
+    frame.iloc[:2].to_parquet(d / "ds" / "a.parquet")
+    frame.iloc[2:].to_parquet(d / "ds" / "b.parquet")
+    args = ("eval", "mse", "--data", d / "ds", "--true-col", "y_true", "--pred-col", "y_pred")
+    args += ("--baseline-col", "y_pred_old", "--output", f"{d / 'out'}/", "-f", "json")
+    document = json.loads(invoke(*args, code=0).stdout)
+    entry = document["results"][0]
+    assert entry["value"] == pytest.approx(np.mean((y - new) ** 2), rel=1e-12)
+    assert entry["baseline"] == pytest.approx(np.mean((y - old) ** 2), rel=1e-12)
+    assert document["inputs"]["columns"]["baseline"] == ["y_pred_old"]

@@ -565,9 +565,9 @@ def test_the_seed_fixes_the_interval():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"ci": 1.5}, "ci must be between 0 and 1 (exclusive), got 1.5"),
-        ({"ci": 0.9, "bootstrap": 0}, "bootstrap must be between 1 and 1000000, got 0"),
-        ({"seed": -1}, "seed must be a whole number from 0, got -1"),
+        ({"ci": 1.5}, "ci= must be between 0 and 1 (exclusive), or True, got 1.5"),
+        ({"ci": 0.9, "bootstrap": 0}, "bootstrap= must be from 1 to 1000000, got 0"),
+        ({"seed": -1}, "seed= must be from 0 to 9223372036854775807, got -1"),
     ],
 )
 def test_the_library_refuses_bad_interval_options(options, message):

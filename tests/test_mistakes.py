@@ -183,6 +183,8 @@ def test_negative_weights_warn(arrays):
     assert result.stderr == (
         "Warning: sample_weight has negative values (min -2): Keras applies them as they are, "
         "so those samples lower the loss\n"
+        "Note: with weights, the default reduction is Keras' sum(w * loss) / N; for the weighted "
+        "mean: --reduction mean_with_sample_weight\n"
     )
     scalar = on_arrays("mse", "--sample-weight", "-0.5", "-f", "value", code=0)
     assert scalar.stderr.startswith("Warning: sample_weight has negative values (min -0.5)")
@@ -400,3 +402,68 @@ def test_one_hot_in_a_check_file(classes):
     import json
 
     assert json.loads(document)["checks"][0]["value"] == pytest.approx(expected, rel=1e-12)
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def test_probabilities_given_as_logits_warn(here):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(SAMPLE / "binary.parquet").to_pandas()
+    y, prob = table["label"].to_numpy(), table["prob"].to_numpy()
+    args = ("--data", SAMPLE / "binary.parquet", "--true-col", "label", "--pred-col", "prob")
+    result = invoke("eval", "bce", *args, "--from-logits", "-f", "value", code=0)
+    # read as logits: log(1 + exp(-x)) for label 1, log(1 + exp(x)) for label 0
+    expected = np.mean(np.log1p(np.exp(np.where(y == 1, -prob, prob))))
+    assert float(result.stdout) == pytest.approx(expected, rel=1e-12)
+    low, high = prob.min(), prob.max()
+    assert result.stderr == (
+        f"Warning: binary_crossentropy: from_logits=true, but every y_pred lies in [0, 1] "
+        f"(min {low:.4g}, max {high:.4g}): these look like probabilities; drop from_logits\n"
+    )
+    focal = invoke("eval", "binary_focal_crossentropy(from_logits=true)", *args, code=0)
+    assert "binary_focal_crossentropy: from_logits=true, but every y_pred" in focal.stderr
+    logits = ("--data", SAMPLE / "binary.parquet", "--true-col", "label", "--pred-col", "logit")
+    assert invoke("eval", "bce", *logits, "--from-logits", code=0).stderr == ""
+    classes = ("--data", SAMPLE / "multiclass.parquet", "--true-col", "onehot")
+    result = invoke(
+        "eval",
+        "categorical_crossentropy(from_logits=true)",
+        *classes,
+        "--pred-col",
+        "probs",
+        "-f",
+        "value",
+        code=0,
+    )
+    assert "categorical_crossentropy: from_logits=true, but every y_pred lies in [0, 1]" in (
+        result.stderr
+    )
+
+
+def test_a_baseline_identical_to_the_predictions_warns(arrays):
+    Path("t.csv").write_text(table_text(","))
+    table = ("eval", "mse", "--data", "t.csv", "--true-col", "y", "--pred-col", "p")
+    result = invoke(*table, "--baseline-col", "p", "--max-increase", "0", "-f", "json", code=0)
+    import json
+
+    entry = json.loads(result.stdout)["results"][0]
+    assert (entry["value"], entry["baseline"], entry["difference"]) == (MSE, MSE, 0.0)
+    assert result.stderr == (
+        "Warning: the baseline and y_pred are the same data (t.csv, column 'p'): every change "
+        "is 0, so a gate on the increase always passes\n"
+    )
+    same_file = invoke(*table, "--baseline-pred", "./t.csv", code=0)
+    assert same_file.stderr == (
+        "Warning: the baseline and y_pred are the same data (t.csv, column 'p'): every change "
+        "is 0, so a gate on the increase always passes\n"
+    )
+    arrays_twice = on_arrays("mse", "--baseline-pred", "./p.npy", code=0)
+    assert arrays_twice.stderr == (
+        "Warning: the baseline and y_pred are the same data (p.npy): every change is 0, so a "
+        "gate on the increase always passes\n"
+    )
+    assert on_arrays("mse", "--baseline-pred", "y.npy", code=0).stderr == ""
+    other_column = invoke(*table, "--baseline-col", "y", code=0)
+    assert other_column.stderr == ""

@@ -121,11 +121,34 @@ class TableSource(Source):
                         f"the columns are {name_list(self.names)}"
                     )
                 chosen += [i for i in matched if i not in chosen]
+                if request.columns and len(matched) > 1 and any(c in pattern for c in "*?["):
+                    self._families(request.option, pattern, [self.names[i] for i in matched])
             for i in chosen:
                 options.setdefault(self.names[i], {})[request.option] = None
             self.selected[role] = chosen
         self.hints = {name: "/".join(chosen_by) for name, chosen_by in options.items()}
         self.width = sum(len(indices) for indices in self.selected.values())
+
+    def _families(self, option: str, pattern: str, names: list[str]) -> None:
+        """A warning when one glob takes a column and another named like it plus a suffix
+        (``y_pred`` and ``y_pred_old``): two families, not one (a suffix of digits alone,
+        ``p_1`` and ``p_10``, is the same family)."""
+        for name in names:
+            other = next(
+                (
+                    o
+                    for o in names
+                    if o != name and o.startswith(name) and not o[len(name) :].isdigit()
+                ),
+                None,
+            )
+            if other is not None:
+                self.note(
+                    f"{self.label}: {option} {shorten(pattern)!r} takes columns of different "
+                    f"families, {shorten(name)!r} and {shorten(other)!r} (the first's name plus a "
+                    "suffix); name the columns you mean"
+                )
+                return
 
     def _roles(self, column: Any, n: int, offset: int) -> dict[str, np.ndarray]:
         """A batch as one array per role: ``column(i, as_text)`` gives the i-th column (a hive
