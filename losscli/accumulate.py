@@ -76,6 +76,7 @@ class LossAccumulator:
         )
         self.distribution = Distribution() if analysis.bins else None
         self.n = 0  # samples evaluated
+        self.dropped = 0  # rows with a NaN or inf, dropped (--nan-policy omit)
         #: Per slice (``--group-by``): its key (a tuple of values) and its own accumulator.
         self.slices: dict[tuple[Any, ...], LossAccumulator] | None = (
             {} if analysis.group_by else None
@@ -144,6 +145,14 @@ class LossAccumulator:
             else:  # a loss over the whole input: on each slice's rows alone
                 self._by_slice(chunk, weights, offset, kept_rows, facts, codes, keys)
         return weighed.weighted
+
+    def drop(self, keys: list[tuple[Any, ...]], counts: np.ndarray) -> None:
+        """Count rows dropped (``--nan-policy omit``) by slice: a slice whose rows were all
+        dropped is still a slice, with no sample."""
+        for key, count in zip(keys, counts.tolist(), strict=True):
+            target = self._slice(key)
+            if target is not None:
+                target.dropped += count
 
     def _split(
         self,
@@ -244,6 +253,7 @@ class LossAccumulator:
 
     def merge(self, other: LossAccumulator) -> None:
         self.n += other.n
+        self.dropped += other.dropped
         for pending in other.pending:
             self._absorb(pending)
         if self.slices is not None and other.slices is not None:
