@@ -21,6 +21,7 @@ from losscli.analysis import (
     WorstK,
     one_per_sample,
 )
+from losscli.concentration import Increases
 from losscli.errors import RowError
 from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import InputChecks
@@ -75,6 +76,9 @@ class LossAccumulator:
             else None
         )
         self.distribution = Distribution() if analysis.bins else None
+        #: --ci against a baseline, the whole input's (a slice's sums are a row of ``tables``):
+        #: the rows that got most worse, for a noise-aware gate.
+        self.increases = Increases() if resampled and with_baseline and tables is None else None
         self.n = 0  # samples evaluated
         self.dropped = 0  # rows with a NaN or inf, dropped (--nan-policy omit)
         #: Per slice (``--group-by``): its key (a tuple of values) and its own accumulator.
@@ -138,6 +142,9 @@ class LossAccumulator:
             b_values, b_mask = _sample_losses(self.loss, y_true, baseline, facts, offset, kept_rows)
             on_baseline = weigh(b_values, weights, b_mask)
             self.baseline.record(on_baseline, rows)
+            if self.increases is not None and rows is not None:
+                index = offset + (kept_rows if kept_rows is not None else np.arange(len(y_pred)))
+                self.increases.update(weighed, on_baseline, index, rows.ids)
         if self.slices is not None and slices is not None:
             codes, keys = slices
             if self.loss.streams(y_pred.ndim):
@@ -274,6 +281,8 @@ class LossAccumulator:
             self.slice_worst.merge(other.slice_worst)
         if self.distribution is not None and other.distribution is not None:
             self.distribution.merge(other.distribution)
+        if self.increases is not None and other.increases is not None:
+            self.increases.merge(other.increases)
 
     def result(self) -> tuple[Any, Any]:
         """The reduced value and the baseline's (None without a baseline)."""

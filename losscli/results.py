@@ -4,6 +4,7 @@ warnings, assembled from the accumulators of any engine. No click, no rich."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -203,15 +204,16 @@ def _checked(
         return _Checked(ci, None, [g.check(value, baseline, contributed) for g in gates], warnings)
     change = replicates - accumulator.baseline.replicates(resamples)
     difference_ci = interval(change, resampling.level, resampling)
-    checked = [
-        g.check(
-            value,
-            baseline,
-            contributed,
-            interval(change, g.level(resampling.level), resampling) if g.noise_aware else None,
-        )
-        for g in gates
-    ]
+    checked = []
+    for g in gates:
+        level = g.level(resampling.level)
+        extremes = None
+        if g.significance is not None and not g.non_inferiority and accumulator.increases:
+            from losscli.concentration import concentrated
+
+            extremes = partial(concentrated, accumulator, resamples, level, g.significance)
+        noise = interval(change, level, resampling) if g.noise_aware else None
+        checked.append(g.check(value, baseline, contributed, noise, extremes))
     return _Checked(ci, difference_ci, checked, warnings)
 
 
@@ -298,9 +300,7 @@ def assemble(
         warnings.append(omitted_warning(state.omitted, inputs.say))
     for result in results:
         warnings += result.warnings
-    evaluation = Evaluation(
-        results, labels, state.n, state.omitted, list(dict.fromkeys(warnings))
-    )
+    evaluation = Evaluation(results, labels, state.n, state.omitted, list(dict.fromkeys(warnings)))
     if unevaluated:
         raise GateNotEvaluated(unevaluated, evaluation)
     return evaluation

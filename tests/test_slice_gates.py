@@ -94,16 +94,16 @@ def test_a_slice_whose_rows_were_all_dropped_is_listed_and_fails(tmp_path, kind)
     assert (whole["n_samples"], whole["slice"]) == (2, None)
     assert eu["slice"] == {"region": "eu"}
     assert (eu["value"], eu["n_samples"], eu["passed"]) == (None, 0, False)
-    assert eu["gates"] == [
-        {"kind": "slice_max", "bound": 0.5, "passed": False, "reason": REASON}
-    ]
+    assert eu["gates"] == [{"kind": "slice_max", "bound": 0.5, "passed": False, "reason": REASON}]
     assert (us["slice"], us["n_samples"], us["passed"]) == ({"region": "us"}, 2, True)
     result = invoke(*args, code=1)
     assert f"FAIL: mse [region=eu]: slice_max 0.5: {REASON}" in result.stderr
     eu_line = next(line for line in result.stdout.splitlines() if "region=eu" in line)
     assert eu_line.split()[3:] == ["null", "0", "slice_max", "0.5", "FAIL", "FAIL"]
     csv = invoke(*args, "-f", "csv", code=1).stdout.splitlines()
-    assert csv[2] == "mean_squared_error,mse,region=eu,sum_over_batch_size,,0,slice_max 0.5 FAIL,FAIL"
+    assert (
+        csv[2] == "mean_squared_error,mse,region=eu,sum_over_batch_size,,0,slice_max 0.5 FAIL,FAIL"
+    )
     markdown = invoke(*args, "-f", "markdown", code=1).stdout.splitlines()
     assert markdown[3] == (
         "| mean_squared_error |  | region=eu | sum_over_batch_size | null | 0 | "
