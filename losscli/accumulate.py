@@ -284,6 +284,22 @@ class LossAccumulator:
         if self.increases is not None and other.increases is not None:
             self.increases.merge(other.increases)
 
+    def rekey(self, typed: dict[tuple[Any, ...], tuple[Any, ...]]) -> None:
+        """The slices' keys replaced by ``typed`` ones (CSV text typed by its column:
+        ``readers.tables.typed_keys``); slices whose keys become one are merged."""
+        assert self.slices is not None
+        slices: dict[tuple[Any, ...], LossAccumulator] = {}
+        for key, part in self.slices.items():
+            new = typed.get(key, key)
+            if new in slices:
+                slices[new].merge(part)
+            else:
+                slices[new] = part
+        self.slices = slices
+        self.overflow = {typed.get(key, key) for key in self.overflow} - set(slices)
+        if self.slice_worst is not None:
+            self.slice_worst.rekey(typed)
+
     def result(self) -> tuple[Any, Any]:
         """The reduced value and the baseline's (None without a baseline)."""
         return self.running.value(), None if self.baseline is None else self.baseline.value()

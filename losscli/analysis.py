@@ -192,6 +192,16 @@ class GroupedWorst:
         first = np.searchsorted(ordered, ordered)  # each row's slice starts here
         self.kept = _taken(samples, order[np.arange(len(order)) - first < self.k])
 
+    def rekey(self, typed: dict[tuple[Any, ...], tuple[Any, ...]]) -> None:
+        """Slices' keys replaced (``LossAccumulator.rekey``): slices that become one keep
+        their ``k`` worst samples together."""
+        old, self.keys, self._numbers = self.keys, [], {}
+        numbers = self._number([typed.get(key, key) for key in old])
+        if self.kept:
+            renumbered = {**self.kept, "slice": numbers[self.kept["slice"]]}
+            self.kept = {}
+            self._keep(renumbered)
+
     def result(self, key: tuple[Any, ...]) -> list[dict[str, Any]]:
         """The slice's worst samples, largest first (as ``WorstK.result``)."""
         number = self._numbers.get(key)

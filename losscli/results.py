@@ -12,6 +12,7 @@ import numpy as np
 from losscli.errors import InputError
 from losscli.gates import GateOutcome
 from losscli.mistakes import negative_weights, omitted_warning
+from losscli.readers.tables import typed_keys
 
 if TYPE_CHECKING:
     from losscli.accumulate import LossAccumulator, Task
@@ -80,6 +81,10 @@ def _slice_results(
     dropped (``--nan-policy omit``) gets no value, and fails its gates. Then, when there are
     gates and no slice had a value to gate, why (else None)."""
     total = task.total
+    assert total.slices is not None
+    typed = typed_keys([*total.slices, *total.overflow])
+    if typed:
+        total.rekey(typed)
     assert total.slices is not None
     analysis = total.analysis
     found = len(total.slices) + len(total.overflow)
