@@ -21,6 +21,7 @@ from losscli.analysis import (
     WorstK,
     one_per_sample,
 )
+from losscli.concentration import Increases
 from losscli.errors import RowError
 from losscli.losses import BatchFacts, Loss
 from losscli.mistakes import InputChecks
@@ -75,7 +76,11 @@ class LossAccumulator:
             else None
         )
         self.distribution = Distribution() if analysis.bins else None
+        #: --ci against a baseline, the whole input's (a slice's sums are a row of ``tables``):
+        #: the rows that got most worse, for a noise-aware gate.
+        self.increases = Increases() if resampled and with_baseline and tables is None else None
         self.n = 0  # samples evaluated
+        self.dropped = 0  # rows with a NaN or inf, dropped (--nan-policy omit)
         #: Per slice (``--group-by``): its key (a tuple of values) and its own accumulator.
         self.slices: dict[tuple[Any, ...], LossAccumulator] | None = (
             {} if analysis.group_by else None
@@ -137,6 +142,9 @@ class LossAccumulator:
             b_values, b_mask = _sample_losses(self.loss, y_true, baseline, facts, offset, kept_rows)
             on_baseline = weigh(b_values, weights, b_mask)
             self.baseline.record(on_baseline, rows)
+            if self.increases is not None and rows is not None:
+                index = offset + (kept_rows if kept_rows is not None else np.arange(len(y_pred)))
+                self.increases.update(weighed, on_baseline, index, rows.ids)
         if self.slices is not None and slices is not None:
             codes, keys = slices
             if self.loss.streams(y_pred.ndim):
@@ -144,6 +152,14 @@ class LossAccumulator:
             else:  # a loss over the whole input: on each slice's rows alone
                 self._by_slice(chunk, weights, offset, kept_rows, facts, codes, keys)
         return weighed.weighted
+
+    def drop(self, keys: list[tuple[Any, ...]], counts: np.ndarray) -> None:
+        """Count rows dropped (``--nan-policy omit``) by slice: a slice whose rows were all
+        dropped is still a slice, with no sample."""
+        for key, count in zip(keys, counts.tolist(), strict=True):
+            target = self._slice(key)
+            if target is not None:
+                target.dropped += count
 
     def _split(
         self,
@@ -244,6 +260,7 @@ class LossAccumulator:
 
     def merge(self, other: LossAccumulator) -> None:
         self.n += other.n
+        self.dropped += other.dropped
         for pending in other.pending:
             self._absorb(pending)
         if self.slices is not None and other.slices is not None:
@@ -264,6 +281,24 @@ class LossAccumulator:
             self.slice_worst.merge(other.slice_worst)
         if self.distribution is not None and other.distribution is not None:
             self.distribution.merge(other.distribution)
+        if self.increases is not None and other.increases is not None:
+            self.increases.merge(other.increases)
+
+    def rekey(self, typed: dict[tuple[Any, ...], tuple[Any, ...]]) -> None:
+        """The slices' keys replaced by ``typed`` ones (CSV text typed by its column:
+        ``readers.tables.typed_keys``); slices whose keys become one are merged."""
+        assert self.slices is not None
+        slices: dict[tuple[Any, ...], LossAccumulator] = {}
+        for key, part in self.slices.items():
+            new = typed.get(key, key)
+            if new in slices:
+                slices[new].merge(part)
+            else:
+                slices[new] = part
+        self.slices = slices
+        self.overflow = {typed.get(key, key) for key in self.overflow} - set(slices)
+        if self.slice_worst is not None:
+            self.slice_worst.rekey(typed)
 
     def result(self) -> tuple[Any, Any]:
         """The reduced value and the baseline's (None without a baseline)."""

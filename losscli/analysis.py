@@ -103,7 +103,11 @@ class WorstK:
         y_pred: np.ndarray,
         weight: np.ndarray,
     ) -> None:
-        samples = dict(zip(FIELDS, (loss, rows, y_true, y_pred, weight), strict=True))
+        self.add(dict(zip(FIELDS, (loss, rows, y_true, y_pred, weight), strict=True)))
+
+    def add(self, samples: dict[str, np.ndarray]) -> None:
+        """Samples of any fields, ``loss`` and ``row`` among them (a row each)."""
+        loss = samples["loss"]
         if self.kept and len(self.kept["row"]) == self.k and len(loss):
             # Full: only losses at least as large as the k-th kept one (or NaN) can enter.
             threshold = self.kept["loss"][-1]
@@ -125,7 +129,7 @@ class WorstK:
 
     def _keep(self, samples: dict[str, np.ndarray]) -> None:
         if self.kept:
-            samples = {f: np.concatenate([self.kept[f], samples[f]]) for f in FIELDS}
+            samples = {f: np.concatenate([self.kept[f], samples[f]]) for f in samples}
         order = np.lexsort((samples["row"], _rank_keys(samples["loss"])))[: self.k]
         self.kept = _taken(samples, order)
 
@@ -187,6 +191,16 @@ class GroupedWorst:
         ordered = samples["slice"][order]
         first = np.searchsorted(ordered, ordered)  # each row's slice starts here
         self.kept = _taken(samples, order[np.arange(len(order)) - first < self.k])
+
+    def rekey(self, typed: dict[tuple[Any, ...], tuple[Any, ...]]) -> None:
+        """Slices' keys replaced (``LossAccumulator.rekey``): slices that become one keep
+        their ``k`` worst samples together."""
+        old, self.keys, self._numbers = self.keys, [], {}
+        numbers = self._number([typed.get(key, key) for key in old])
+        if self.kept:
+            renumbered = {**self.kept, "slice": numbers[self.kept["slice"]]}
+            self.kept = {}
+            self._keep(renumbered)
 
     def result(self, key: tuple[Any, ...]) -> list[dict[str, Any]]:
         """The slice's worst samples, largest first (as ``WorstK.result``)."""

@@ -21,6 +21,7 @@ from losscli.gates import Gate, parse_bound, with_noise
 from losscli.readers import parse_number, path_kind
 from losscli.reduction import REDUCTIONS
 from losscli.resample import resampling_for
+from losscli.results import GateNotEvaluated
 from losscli.spec import build_loss
 
 if sys.version_info >= (3, 11):
@@ -337,6 +338,7 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
     for members in groups.values():
         start = time.perf_counter()
         first = checks[members[0]]
+        failed: dict[int, str] = {}  # by member: a gate that gated nothing
         try:
             evaluation = evaluate(
                 [losses[i] for i in members],
@@ -346,6 +348,9 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
                 gates={j: checks[i].gates for j, i in enumerate(members)},
                 analysis=first.analysis,
             )
+        except GateNotEvaluated as exc:
+            evaluation, failed = exc.evaluation, exc.messages
+            errors.update({members[j]: message for j, message in failed.items()})
         except LossCliError as exc:
             errors.update({i: str(exc) for i in members})
             continue
@@ -353,6 +358,8 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
         n = evaluation.n_omitted
         dropped = [omitted_warning(n, config_key)] if n else []
         for j, (whole, parts) in enumerate(_per_loss(evaluation.results)):
+            if j in failed:
+                continue
             i = members[j]
             results[i] = whole
             if parts:

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 from losscli.errors import SpecError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from losscli.concentration import Concentrated
     from losscli.resample import Interval
 
 
@@ -64,9 +67,11 @@ class Gate:
         baseline: Any = None,
         contributed: bool = True,
         change: Interval | None = None,
+        extremes: Callable[[], Concentrated | None] | None = None,
     ) -> GateOutcome:
         """The gate on a value (and its baseline); a noise-aware gate reads ``change``, the
-        interval of ``value - baseline`` at its level."""
+        interval of ``value - baseline`` at its level, and with ``--significance``
+        ``extremes()``: the change without its most extreme rows (``concentration``)."""
         if not contributed:
             return GateOutcome(self, False, f"{_NO_SAMPLE}, which never passes a gate")
         if not _finite(value):
@@ -105,6 +110,23 @@ class Gate:
         # whole interval is above it.
         bound_name, end = ("upper", change.high) if self.non_inferiority else ("lower", change.low)
         ok = end <= allowed
+        found = None
+        if ok and not self.non_inferiority and increase > allowed and extremes is not None:
+            found = extremes()
+        if found is not None:
+            # A change carried by a handful of rows is never forgiven (``concentration``).
+            rows, worse, trimmed, held = found
+            if trimmed <= allowed and _finite(held.low) and held.low > allowed:
+                return GateOutcome(
+                    self,
+                    False,
+                    f"increase {increase!r} over baseline {baseline!r} > allowed {allowed!r}, "
+                    f"carried by a handful of rows: {trimmed!r} without the {rows} that got "
+                    f"most worse and the {rows} that got most better; the {change.level * 100:.4g}"
+                    f"% interval {change.text()} reaches below the bound by leaving them out: "
+                    f"with the {worse} that got most worse held in every resample it is "
+                    f"{held.text()}, lower bound > allowed ({self.describe()})",
+                )
         return GateOutcome(
             self,
             ok,

@@ -88,6 +88,8 @@ class Outcome:
         self.n = 0  # rows evaluated
         self.bad: dict[str, tuple[int, int]] = {}  # role -> (first bad row, non-finite count)
         self.parts: list[LossAccumulator] = []  # one per loss
+        #: With --nan-policy omit by slice: the dropped rows counted by slice, one per loss.
+        self.dropped: list[LossAccumulator] = []
         self.weighted: list[np.ndarray] = []  # each loss's weighted per-sample losses
         self.offset = 0  # the input row number of the chunk's first row
         self.kept_rows: np.ndarray | None = None  # the rows evaluated, when some were dropped
@@ -115,6 +117,9 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
             kept_rows = np.flatnonzero(~drop)
             chunk = {role: array[kept_rows] for role, array in chunk.items()}
     outcome.n = len(chunk["y_pred"])
+    codes = raw.get(GROUP)
+    if kept_rows is not None and codes is not None and ctx.group_codes is not None:
+        _drop_by_slice(outcome, ctx, codes[drop])
     if not outcome.n:
         return outcome
     outcome.offset, outcome.kept_rows = offset, kept_rows
@@ -129,7 +134,6 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
     if ctx.resampling is not None:
         buckets = Rows.of(offset + ctx.first_row, kept_rows, outcome.n, ctx.resampling.seed)
     slices = None
-    codes = raw.get(GROUP)
     if codes is not None and ctx.group_codes is not None:
         slices = factorize(codes[kept_rows] if kept_rows is not None else codes, ctx.group_codes)
     for task in ctx.tasks:
@@ -139,6 +143,17 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
         )
         outcome.parts.append(part)
     return outcome
+
+
+def _drop_by_slice(outcome: Outcome, ctx: Context, codes: np.ndarray) -> None:
+    """The dropped rows counted by slice, in parts of their own (merged as the chunk's)."""
+    assert ctx.group_codes is not None
+    numbers, keys = factorize(codes, ctx.group_codes)
+    counts = np.bincount(numbers, minlength=len(keys))
+    for task in ctx.tasks:
+        part = task.total.like()
+        part.drop(keys, counts)
+        outcome.dropped.append(part)
 
 
 class Merged:
@@ -185,6 +200,9 @@ class Merged:
         self.n += outcome.n
         self.omitted += outcome.rows - outcome.n
         self.lowest_weight = min(self.lowest_weight, outcome.lowest_weight)
+        if outcome.dropped:
+            for task, dropped in zip(tasks, outcome.dropped, strict=True):
+                task.total.merge(dropped)
         if not outcome.parts:
             return
         for i, (task, part) in enumerate(zip(tasks, outcome.parts, strict=True)):

@@ -205,7 +205,7 @@ def evaluate_parts(
     for part in outputs:
         for task, accumulator in zip(tasks, part.accumulators, strict=True):
             # A part counts rows from its own first: these are the rows of all before it.
-            for worst in (accumulator.worst, accumulator.slice_worst):
+            for worst in (accumulator.worst, accumulator.slice_worst, accumulator.increases):
                 if worst is not None:
                     worst.shift(state.rows)
             task.total.merge(accumulator)

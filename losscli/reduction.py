@@ -8,6 +8,7 @@ does (``align_ranks``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -240,26 +241,36 @@ class RunningReduction:
             return "scalar" if self._scalar_weight is not None else "weights"
         return "valid" if self._masked else "size"
 
-    def result(self) -> float:
-        total = math.fsum(self._sums)
+    def divisor(self) -> float:
+        """What the sum of the weighted losses is divided by (1 for ``sum``)."""
         kind = self._divisor()
         if kind == "one":
-            return total
+            return 1.0
         if kind == "scalar":
             assert self._scalar_weight is not None
-            divisor = self._scalar_weight
-        elif kind == "weights":
-            divisor = math.fsum(self._weight_sums)
-        else:
-            divisor = self._valid if kind == "valid" else self._size
+            return self._scalar_weight
+        if kind == "weights":
+            return math.fsum(self._weight_sums)
+        return self._valid if kind == "valid" else self._size
+
+    def result(self) -> float:
+        total = math.fsum(self._sums)
+        if self._divisor() == "one":
+            return total
+        divisor = self.divisor()
         return total / divisor if divisor != 0 else 0.0  # Keras' divide_no_nan
 
-    def replicates(self, weights: Resamples) -> np.ndarray:
+    def replicates(
+        self, weights: Resamples, held: Callable[[str], np.ndarray] | None = None
+    ) -> np.ndarray:
         """``--ci``: the value under each resample's bucket weights; NaN where a resample
-        leaves nothing to divide by."""
+        leaves nothing to divide by. ``held(name)``: what rows held at weight 1 add to each
+        resample's sum ``name`` (``concentration.held_change``)."""
         sums = self.by_bucket
         assert sums is not None
         total = weights.times(sums, "sums")
+        if held is not None:
+            total = total + held("sums")
         kind = self._divisor()
         if kind == "one":
             return total
@@ -269,6 +280,8 @@ class RunningReduction:
         else:
             name = {"weights": "weights", "valid": "valid", "size": "entries"}[kind]
             divisor = weights.times(sums, name)
+            if held is not None:
+                divisor = divisor + held(name)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(divisor != 0, total / divisor, np.nan)
 

@@ -3,18 +3,21 @@ warnings, assembled from the accumulators of any engine. No click, no rich."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.gates import GateOutcome
 from losscli.mistakes import negative_weights, omitted_warning
+from losscli.readers.tables import typed_keys
 
 if TYPE_CHECKING:
     from losscli.accumulate import LossAccumulator, Task
     from losscli.dataset_output import Written
-    from losscli.gates import Gate, GateOutcome
+    from losscli.gates import Gate
     from losscli.losses import Loss
     from losscli.mapping import Merged
     from losscli.plan import InputSpec
@@ -72,10 +75,18 @@ class Evaluation(NamedTuple):
         return all(r.passed for r in self.results)
 
 
-def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
+def _slice_results(
+    task: Task, gates: list[Gate], say: Callable[[str], str]
+) -> tuple[list[Result], str | None]:
     """One result per slice of ``task``, sorted by key; a slice of fewer samples than
-    ``min_slice_size`` gets no value (and a warning), and no gate."""
+    ``min_slice_size`` gets no value (and a warning), and no gate; a slice whose rows were all
+    dropped (``--nan-policy omit``) gets no value, and fails its gates. Then, when there are
+    gates and no slice had a value to gate, why (else None)."""
     total = task.total
+    assert total.slices is not None
+    typed = typed_keys([*total.slices, *total.overflow])
+    if typed:
+        total.rekey(typed)
     assert total.slices is not None
     analysis = total.analysis
     found = len(total.slices) + len(total.overflow)
@@ -93,6 +104,21 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
     by_key = {}
     for key, part in total.slices.items():  # in the tables' row order: a block at a time
         where = dict(zip(analysis.group_by, key, strict=True))
+        if part.n == 0:  # rows only with a NaN or inf, dropped
+            reason = (
+                f"each of its {part.dropped} rows held a NaN or inf ({say('nan_policy')} omit "
+                "dropped them): no value, which never passes a gate"
+            )
+            by_key[key] = Result(
+                task.spec,
+                task.loss,
+                None,
+                0,
+                gates=[GateOutcome(g, False, reason) for g in gates],
+                warnings=[f"{task.spec} [{slice_label(where)}]: {reason}"],
+                slice=where,
+            )
+            continue
         if part.n < analysis.min_slice_size:
             message = (
                 f"{task.spec} [{slice_label(where)}]: {part.n} samples, fewer than "
@@ -119,7 +145,32 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
             difference_ci=checked.difference_ci,
             worst=worst,
         )
-    return [by_key[key] for key in sorted(by_key, key=_key_order)]
+    results = [by_key[key] for key in sorted(by_key, key=_key_order)]
+    if not gates or any(r.value is not None or not r.n_samples for r in results):
+        return results, None
+    largest = max(r.n_samples for r in results)
+    size = say("min_slice_size")
+    return results, (
+        f"{task.spec}: {' and '.join(_spelled(g, say) for g in gates)} gated no slice: "
+        f"each of the {len(results)} slices has fewer than {size} {analysis.min_slice_size} "
+        f"samples (the largest has {largest}); lower {size} or drop the gate"
+    )
+
+
+def _spelled(gate: Gate, say: Callable[[str], str]) -> str:
+    """A gate as the front end spells it: ``--slice-max 1``, ``slice_max 1``."""
+    return f"{say(gate.kind)} {gate.bound:g}"
+
+
+class GateNotEvaluated(InputError):
+    """Gates that gated nothing (every slice too small): an input error, not a pass. Why, by
+    loss (``messages``, by the loss's place in the run), and the whole ``evaluation``, for
+    ``check``'s other checks."""
+
+    def __init__(self, messages: dict[int, str], evaluation: Evaluation) -> None:
+        super().__init__(next(iter(messages.values())))
+        self.messages = messages
+        self.evaluation = evaluation
 
 
 class _Checked(NamedTuple):
@@ -162,15 +213,16 @@ def _checked(
         return _Checked(ci, None, [g.check(value, baseline, contributed) for g in gates], warnings)
     change = replicates - accumulator.baseline.replicates(resamples)
     difference_ci = interval(change, resampling.level, resampling)
-    checked = [
-        g.check(
-            value,
-            baseline,
-            contributed,
-            interval(change, g.level(resampling.level), resampling) if g.noise_aware else None,
-        )
-        for g in gates
-    ]
+    checked = []
+    for g in gates:
+        level = g.level(resampling.level)
+        extremes = None
+        if g.significance is not None and not g.non_inferiority and accumulator.increases:
+            from losscli.concentration import concentrated
+
+            extremes = partial(concentrated, accumulator, resamples, level, g.significance)
+        noise = interval(change, level, resampling) if g.noise_aware else None
+        checked.append(g.check(value, baseline, contributed, noise, extremes))
     return _Checked(ci, difference_ci, checked, warnings)
 
 
@@ -217,6 +269,7 @@ def assemble(
     if state.n == 0:
         raise InputError("every row holds a NaN or inf: nothing is left to evaluate")
     results = []
+    unevaluated: dict[int, str] = {}  # by loss: why its slice gates gated nothing
     for i, task in enumerate(tasks):
         per_sample = None
         if task.kept:
@@ -264,7 +317,10 @@ def assemble(
         )
         if grouped:
             slice_gates = [g for g in gates_i if g.kind.startswith("slice_")]
-            results += _slice_results(task, slice_gates)
+            found, why = _slice_results(task, slice_gates, inputs.say)
+            results += found
+            if why is not None:
+                unevaluated[i] = why
     warnings = list(warnings)
     if state.lowest_weight < 0:
         warnings.append(negative_weights(state.lowest_weight))
@@ -273,7 +329,7 @@ def assemble(
     for result in results:
         warnings += result.warnings
     warnings += few_samples(results)
-    return Evaluation(
+    evaluation = Evaluation(
         results,
         labels,
         state.n,
@@ -281,3 +337,6 @@ def assemble(
         list(dict.fromkeys(warnings)),
         columns=state.columns or None,
     )
+    if unevaluated:
+        raise GateNotEvaluated(unevaluated, evaluation)
+    return evaluation

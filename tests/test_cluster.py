@@ -419,3 +419,33 @@ def test_intervals_from_the_cluster(scheduler, dataset):
             [b["ci"]["low"], b["ci"]["high"]], rel=1e-11
         )
         assert a["ci"]["seed"] == 3
+
+
+def test_a_slice_whose_rows_were_all_dropped_from_the_cluster(scheduler, tmp_path):
+    """A slice whose rows (all in one file) were dropped by --nan-policy omit is listed, with
+    no value, and fails its gate, as on the local engine."""
+    rng = np.random.default_rng(31)
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        n = 1000
+        y = rng.normal(size=n)
+        region = rng.choice(["us", "apac"], n).astype(object)
+        if i == 2:
+            region[:5] = "eu"
+            y[:5] = np.nan  # every eu row is dropped
+        table = pa.table({"y": y, "p": y + rng.normal(size=n), "g": region})
+        pq.write_table(table, data / f"{i}.parquet")
+    args = ("--true-col", "y", "--pred-col", "p", "--nan-policy", "omit", "-f", "json")
+    args += ("--group-by", "g", "--slice-max", "100")
+    local = json.loads(evaluate("mse", data, *args, code=1).stdout)["results"]
+    remote = json.loads(evaluate("mse", data, *args, "--scheduler", scheduler, code=1).stdout)
+    assert [(r["slice"], r["n_samples"], r.get("passed")) for r in remote["results"]] == [
+        (r["slice"], r["n_samples"], r.get("passed")) for r in local
+    ]
+    assert [(r["slice"], r["n_samples"], r.get("passed")) for r in local] == [
+        (None, 2995, None),
+        ({"g": "apac"}, local[1]["n_samples"], True),
+        ({"g": "eu"}, 0, False),
+        ({"g": "us"}, 2995 - local[1]["n_samples"], True),
+    ]

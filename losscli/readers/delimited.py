@@ -164,7 +164,10 @@ class _Range:
 
 
 class CsvSource(TableSource):
-    """CSV or TSV, plain or compressed, parsed block by block; only selected columns, as float64."""
+    """CSV or TSV, plain or compressed, parsed block by block; only selected columns, as float64
+    (the ``--group-by`` columns as text, typed by ``tables.typed_keys``)."""
+
+    text_keys = True
 
     def __init__(
         self,
@@ -393,8 +396,8 @@ class CsvSource(TableSource):
             csv.ReadOptions(column_names=[f"c{i}" for i in range(len(self.names))], **read),
             csv.ParseOptions(delimiter=self.delimiter),
             csv.ConvertOptions(
-                null_values=CSV_NULLS,
-                strings_can_be_null=True,
+                null_values=CSV_NULLS,  # in the numeric columns
+                strings_can_be_null=False,  # a key is what the file says: NA is the text NA
                 include_columns=[f"c{i}" for i in wanted],
                 # --group-by columns as text: a slice's key is what the file says.
                 column_types={

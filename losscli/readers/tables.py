@@ -38,17 +38,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class Text(str):
+    """A CSV field of a ``--group-by`` column, as read: its type is the column's, known once
+    every value is (``typed_keys``)."""
+
+    __slots__ = ()
+
+
 class GroupCodes:
     """The values met in the ``--group-by`` columns, each given a code on first sight, so a
     chunk's keys are integers (fast to slice and count); shared by the threads reading one
-    source, hence the lock. ``value(j, code)`` gives a value back."""
+    source, hence the lock. ``value(j, code)`` gives a value back. ``text``: the columns are
+    CSV text, an empty field the only null (their values ``Text``)."""
 
-    def __init__(self, columns: int) -> None:
+    def __init__(self, columns: int, text: bool = False) -> None:
         import threading
 
         self.values: list[list[Any]] = [[] for _ in range(columns)]
         self.codes: list[dict[Any, int]] = [{} for _ in range(columns)]
         self.lock = threading.Lock()
+        self.text = text
 
     def encode(self, columns: list[Any]) -> np.ndarray:
         """Arrow columns (one per ``--group-by`` column) as an ``(n, columns)`` array of
@@ -68,6 +77,8 @@ class GroupCodes:
                 None if isinstance(v, float) and v != v else v
                 for v in column.dictionary.to_pylist()
             ]
+            if self.text:
+                values = [Text(v) if v else None for v in values]
             with self.lock:
                 lookup = np.array([self._code(j, v) for v in [*values, None]], dtype=np.int64)
             # A null index (a null row of a dictionary column) takes the last entry: None.
@@ -91,10 +102,52 @@ class GroupCodes:
         return list(zip(*columns, strict=True))
 
 
+def typed_keys(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Slices' keys with CSV text (``Text``) typed as pyarrow infers each column from all
+    its values: integers, floats (a NaN is null) or booleans; otherwise (text, dates) the text
+    as it is. Several texts may give one key (``01`` and ``1``)."""
+    if not any(isinstance(v, Text) for key in keys for v in key):
+        return {}
+    width = len(keys[0])
+    columns = [
+        _typed_column({key[j] for key in keys if isinstance(key[j], Text)}) for j in range(width)
+    ]
+    return {
+        key: tuple(columns[j].get(v, v) if isinstance(v, Text) else v for j, v in enumerate(key))
+        for key in keys
+    }
+
+
+def _typed_column(texts: set[Text]) -> dict[Text, Any]:
+    """Each text of a column as pyarrow's CSV reader infers the column holding them all."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    if not texts:
+        return {}
+    ordered = sorted(texts)
+    quoted = "".join('"' + t.replace('"', '""') + '"\n' for t in ordered)
+    try:
+        column = csv.read_csv(
+            pa.py_buffer(quoted.encode("utf-8", "surrogateescape")),
+            read_options=csv.ReadOptions(column_names=["key"]),
+            parse_options=csv.ParseOptions(newlines_in_values=True),
+            convert_options=csv.ConvertOptions(null_values=[], strings_can_be_null=False),
+        ).column(0)
+    except (pa.ArrowInvalid, UnicodeError):
+        return {t: str(t) for t in ordered}
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+        return {t: str(t) for t in ordered}
+    return dict(zip(ordered, (_plain(v) for v in column.to_pylist()), strict=True))
+
+
 class TableSource(Source):
     """Shared by CSV and Parquet: column selection and conversion of record batches."""
 
     decodes = True
+    #: The ``--group-by`` columns are read as text (CSV): typed once all is read.
+    text_keys = False
 
     names: list[str]
     selected: dict[str, list[int]]
@@ -104,7 +157,7 @@ class TableSource(Source):
     def _select(self, requests: dict[str, Request]) -> None:
         self._select_columns(requests)
         if GROUP in self.selected:
-            self.group_codes = GroupCodes(len(self.selected[GROUP]))
+            self.group_codes = GroupCodes(len(self.selected[GROUP]), self.text_keys)
 
     def _select_columns(self, requests: dict[str, Request]) -> None:
         self.list_widths = {}
