@@ -52,7 +52,8 @@ class Report:
         import pandas as pd
 
         rows = []
-        for entry in self.to_dict()["results"]:
+        entries = self.to_dict()["results"]
+        for result, entry in zip(self.evaluation.results, entries, strict=True):
             row = {k: entry[k] for k in ("loss", "spec", "reduction", "value", "n_samples")}
             for key in ("baseline", "difference", "passed", "worst"):
                 if key in entry:
@@ -60,10 +61,10 @@ class Report:
             if "distribution" in entry:
                 row.update(entry["distribution"]["quantiles"])
             if "slice" in entry:
-                from losscli.results import slice_label
+                from losscli.text import slice_label
 
-                row["slice"] = slice_label(entry["slice"] or {})
-                row.update(entry["slice"] or {})  # a column per --group-by column
+                row["slice"] = slice_label(result.slice or {})
+                row.update(result.slice or {})  # a column per --group-by column, typed
             for key, prefix in (("ci", "ci"), ("difference_ci", "difference")):
                 if entry.get(key):
                     row[f"{prefix}_low"] = entry[key]["low"]

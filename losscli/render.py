@@ -16,6 +16,7 @@ import numpy as np
 from losscli import __version__
 from losscli.losses import Loss, spell_value
 from losscli.results import Evaluation, Result
+from losscli.text import escape, key_value, redact, shown
 
 if TYPE_CHECKING:
     from losscli.checks import CheckRun
@@ -98,7 +99,8 @@ def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
         "n_samples": result.n_samples,
     }
     if result.slice is not None:
-        entry["slice"] = result.slice or None  # null: the whole input
+        # null: the whole input; dates in ISO 8601, decimals as text, binary as hex
+        entry["slice"] = {k: key_value(v) for k, v in result.slice.items()} or None
     if result.worst is not None:
         entry["worst"] = [_finite(sample) for sample in result.worst]
     if result.distribution is not None:
@@ -169,10 +171,22 @@ def check_report(run: CheckRun) -> dict[str, Any]:
     }
 
 
+def _redacted(value: Any) -> Any:
+    """Every text in a document with the user part of its URIs redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def render_json(document: dict[str, Any]) -> str:
     import json
 
-    return json.dumps(document, indent=2, allow_nan=False)
+    # Control characters come out escaped (``\u001b``): json.dumps escapes them.
+    return json.dumps(_redacted(document), indent=2, allow_nan=False)
 
 
 # --- CSV, values, Markdown -------------------------------------------------------------------
@@ -236,7 +250,10 @@ def failed_gate_lines(
     """One line per failed gate, for stderr in every format (None: a check that ended in an
     error, reported on its own)."""
     return [
-        f"FAIL: {names[i] if names else r.spec}{_slice_suffix(r)}: {o.gate.describe()}: {o.reason}"
+        escape(
+            f"FAIL: {names[i] if names else r.spec}{_slice_suffix(r)}: {o.gate.describe()}: "
+            f"{o.reason}"
+        )
         for i, r in enumerate(results)
         if r is not None
         for o in r.gates
@@ -302,9 +319,16 @@ def render_values(results: list[Result]) -> str:
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(markdown_cell(c) for c in cells) + " |"
 
     return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows]) + "\n"
+
+
+def markdown_cell(text: str) -> str:
+    """A table cell's text for GitHub Markdown: control characters escaped, ``|`` escaped,
+    and ``&``, ``<``, ``>`` as entities (no HTML of a value is rendered)."""
+    text = shown(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|")
 
 
 def result_header(results: list[Result], names: list[str] | None = None) -> list[str]:
@@ -401,6 +425,8 @@ def table(header: list[str], rows: list[list[str]], width: int | None = None) ->
     from rich.table import Table
     from rich.text import Text
 
+    header = [shown(name) for name in header]
+    rows = [[shown(cell) for cell in row] for row in rows]  # no value moves the cursor
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, column in enumerate(header):
         numeric = column in ("value", "samples", "ci_low", "ci_high", "baseline", "change")
