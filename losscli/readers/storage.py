@@ -83,6 +83,7 @@ def _local_copy(uri: str) -> str:
     import tempfile
     import urllib.error
     import urllib.request
+    from http.client import HTTPException
     from pathlib import PurePosixPath
     from urllib.parse import urlsplit
 
@@ -99,8 +100,8 @@ def _local_copy(uri: str) -> str:
             shutil.copyfileobj(response, out, 1 << 20)
     except urllib.error.HTTPError as exc:
         raise InputError(f"{public(uri)}: the server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
-        # ValueError: a URL http.client refuses (a port that is not a number)
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError, HTTPException) as exc:
+        # HTTPException: a URL http.client refuses (a port that is not a number), a cut answer
         reason = redact_text(str(getattr(exc, "reason", exc)))
         raise InputError(f"{public(uri)}: cannot download it ({reason})") from None
     _DOWNLOADS[uri] = name
