@@ -143,7 +143,9 @@ def test_labels_tell_text_from_null_and_commas_from_columns(tmp_path):
         'r=x, b="y, b=z"',
         'r="x, b=y", b=z',
     ]
-    assert result.stderr == 'FAIL: mse [r=x, b="y, b=z"]: slice_max 1: 8.333333333333334 > max 1.0\n'
+    assert (
+        result.stderr == 'FAIL: mse [r=x, b="y, b=z"]: slice_max 1: 8.333333333333334 > max 1.0\n'
+    )
 
 
 def test_date_decimal_and_binary_keys_in_every_format(tmp_path):
@@ -153,23 +155,24 @@ def test_date_decimal_and_binary_keys_in_every_format(tmp_path):
         p=[1.5, 2.0, 3.0, 5.0],
         d=[dt.date(2026, 1, 1)] * 2 + [dt.date(2026, 1, 2)] * 2,
         t=[dt.datetime(2026, 1, 1, 12, 30)] * 2 + [dt.datetime(2026, 1, 2)] * 2,
-        m=pa.array([decimal.Decimal("1.50")] * 2 + [decimal.Decimal("2.25")] * 2,
-                   pa.decimal128(5, 2)),  # fmt: skip
+        m=pa.array(
+            [decimal.Decimal("1.50")] * 2 + [decimal.Decimal("2.25")] * 2, pa.decimal128(5, 2)
+        ),
         b=[b"\x00\xff"] * 2 + [b"ab"] * 2,
     )
     expected = {
         "d": (["2026-01-01", "2026-01-02"], ["d=2026-01-01", "d=2026-01-02"]),
-        "t": (["2026-01-01T12:30:00", "2026-01-02T00:00:00"], ["t=2026-01-01T12:30:00",
-              "t=2026-01-02T00:00:00"]),  # fmt: skip
+        "t": (
+            ["2026-01-01T12:30:00", "2026-01-02T00:00:00"],
+            ["t=2026-01-01T12:30:00", "t=2026-01-02T00:00:00"],
+        ),
         "m": (["1.50", "2.25"], ["m=1.50", "m=2.25"]),
         "b": (["00ff", "6162"], ["b=00ff", "b=6162"]),
     }
     for column, (values, labels) in expected.items():
         run = ("eval", "mse", "--data", data, *TABLE, "--group-by", column)
         document = json.loads(invoke(*run, "-f", "json", code=0).stdout)
-        assert [r["slice"] for r in document["results"]] == [None] + [
-            {column: v} for v in values
-        ]
+        assert [r["slice"] for r in document["results"]] == [None] + [{column: v} for v in values]
         assert [r["value"] for r in document["results"]] == [0.3125, 0.125, 0.5]
         csv = invoke(*run, "-f", "csv", code=0).stdout.splitlines()
         assert [line.split(",")[2] for line in csv[1:]] == ["(all)", *labels]
@@ -208,8 +211,9 @@ def test_group_by_columns_that_cannot_key_a_slice(tmp_path, group_by, message):
 
 def test_a_glob_labels_slices_by_the_column_it_matched(tmp_path):
     data = _table(tmp_path / "g.parquet", y=[1.0, 2.0], p=[1.0, 3.0], region=["a", "b"])
-    result = invoke("eval", "mse", "--data", data, *TABLE, "--group-by", "reg*", "-f", "json",
-                    code=0)  # fmt: skip
+    result = invoke(
+        "eval", "mse", "--data", data, *TABLE, "--group-by", "reg*", "-f", "json", code=0
+    )
     assert [r["slice"] for r in json.loads(result.stdout)["results"]] == [
         None,
         {"region": "a"},
@@ -219,8 +223,16 @@ def test_a_glob_labels_slices_by_the_column_it_matched(tmp_path):
 
 def test_a_scheduler_address_with_a_user_part_is_refused_unprinted(tmp_path):
     data = _table(tmp_path / "t.parquet", y=[1.0, 2.0], p=[1.0, 3.0])
-    result = invoke("eval", "mse", "--data", data, *TABLE, "--scheduler",
-                    "tcp://user:Secret99@127.0.0.1:1", code=2)  # fmt: skip
+    result = invoke(
+        "eval",
+        "mse",
+        "--data",
+        data,
+        *TABLE,
+        "--scheduler",
+        "tcp://user:Secret99@127.0.0.1:1",
+        code=2,
+    )
     assert result.stderr == (
         "Error: --scheduler tcp://***@127.0.0.1:1: a Dask address takes no user part "
         "(tcp://host:8786); configure the cluster's security instead\n"
