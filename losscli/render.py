@@ -454,13 +454,37 @@ def table(header: list[str], rows: list[list[str]], width: int | None = None) ->
         return grid
     blocks: list[Any] = []
     for row in rows:
-        lines = [
-            Text.assemble((f"{name}: ", "bold"), (cell, _STYLES.get(cell, "")))
-            for name, cell in zip(header, row, strict=True)
-            if cell
-        ]
-        blocks += [*lines, Text("")]
+        for name, cell in zip(header, row, strict=True):
+            if cell:
+                blocks += _block_lines(name, cell, width)
+        blocks.append(Text(""))
     return Group(*blocks[:-1])
+
+
+#: What begins a block's line that goes on with the one before: never text of a value, which
+#: could start a line (a CI runner reads a line starting ``::`` as a command).
+CONTINUED = "  ↳ "
+
+
+def _block_lines(name: str, cell: str, width: int) -> list[Any]:
+    """``name: cell`` in lines of at most ``width`` cells; each line after the first begins
+    with ``CONTINUED``."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    style = _STYLES.get(cell, "")
+    room = max(width - cell_len(f"{name}: "), 8)
+    lines: list[Any] = []
+    start = piece = 0
+    for i, char in enumerate(cell):
+        piece += cell_len(char)
+        if piece > room:
+            lines.append(cell[start:i])
+            start, piece, room = i, cell_len(char), max(width - cell_len(CONTINUED), 8)
+    lines.append(cell[start:])
+    return [Text.assemble((f"{name}: ", "bold"), (lines[0], style))] + [
+        Text.assemble(CONTINUED, (line, style), no_wrap=True) for line in lines[1:]
+    ]
 
 
 def results_table(

@@ -239,3 +239,18 @@ def test_a_scheduler_address_with_a_user_part_is_refused_unprinted(tmp_path):
     )
     result = invoke("eval", "mse", "--data", data, *TABLE, "--scheduler", "tcp://[zz", code=2)
     assert result.stderr.startswith("Error: --scheduler tcp://[zz: cannot reach the scheduler (")
+
+
+def test_a_long_key_folds_in_blocks_under_a_continuation_mark(tmp_path):
+    from test_terminal import in_terminal
+
+    key = "a" * 30 + "::add-mask::" + "b" * 100
+    data = _table(tmp_path / "long.parquet", y=[1.0, 2.0], p=[1.0, 3.0], r=[key, "x"])
+    out, _, code = in_terminal(["eval", "mse", "--data", str(data), *TABLE, "--group-by", "r"], 40)
+    assert code == 0
+    lines = out.splitlines()
+    names = ("loss: ", "slice: ", "reduction: ", "value: ", "samples: ")
+    assert all(line.startswith((*names, "  ↳ ")) for line in lines if line)
+    assert all(len(line) <= 40 for line in lines)
+    folded = [line for line in lines if line.startswith(("slice: r=a", "  ↳ "))]
+    assert "".join(line.removeprefix("  ↳ ") for line in folded) == f"slice: r={key}"
