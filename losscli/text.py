@@ -10,8 +10,10 @@ import re
 from typing import Any
 
 #: A URI's scheme and user part (``s3://key:secret@``), anywhere in a text: the authority
-#: ends at ``/``, ``?``, ``#`` or a space, and its last ``@`` ends the user part.
-_USER_PART = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+#: ends at ``/``, ``?`` or ``#``, and its last ``@`` ends the user part. A space does not end
+#: it: a user part holding one is redacted too (text after a URI with no path that holds an
+#: ``@`` is redacted with it, the safe side).
+_USER_PART = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 REDACTED = "***"
 
 

@@ -89,7 +89,10 @@ def _local_copy(uri: str) -> str:
 
     if uri in _DOWNLOADS:
         return _DOWNLOADS[uri]
-    suffix = "".join(PurePosixPath(urlsplit(uri).path).suffixes)
+    try:
+        suffix = "".join(PurePosixPath(urlsplit(uri).path).suffixes)
+    except ValueError as exc:  # an unclosed [ of an IPv6 address
+        raise InputError(f"{public(uri)}: not a valid URL ({exc})") from None
     fd, name = tempfile.mkstemp(prefix="losscli-download-", suffix=suffix)
     atexit.register(_remove, name)
     try:
