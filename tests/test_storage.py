@@ -188,6 +188,14 @@ def test_credentials_in_a_uri_reach_no_output(bucket, tmp_path):
     assert json.loads(result.stdout)["checks"][0]["error"].startswith(
         "s3://***@preds/bad.npz: not a readable .npz file"
     )
+    # The library's errors, as Python raises them.
+    import losscli
+    from losscli.errors import InputError
+
+    for name in ("bad.npz", "nosuffix"):
+        with pytest.raises(InputError, match=r"^s3://\*\*\*@preds/") as raised:
+            losscli.evaluate("mse", y_true=f"{CREDENTIALS}/{name}", y_pred=f"{CREDENTIALS}/p.npy")
+        assert SECRET not in str(raised.value)
 
 
 def test_an_unreachable_endpoint_is_an_error_in_bounded_time(bucket, monkeypatch, tmp_path):
