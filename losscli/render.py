@@ -177,8 +177,8 @@ def _redacted(value: Any) -> Any:
         return redact(value)
     if isinstance(value, dict):
         return {redact(str(k)): _redacted(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redacted(v) for v in value]
+    if isinstance(value, (list, tuple)):  # numbers (per-sample values) pass as they are
+        return [_redacted(v) if isinstance(v, (str, dict, list, tuple)) else v for v in value]
     return value
 
 
