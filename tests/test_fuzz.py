@@ -446,7 +446,10 @@ hostile_keys = st.one_of(
     st.text(max_size=12),
     st.lists(st.sampled_from(HOSTILE), min_size=2, max_size=3).map("".join),
 )
-HOSTILE_FUZZ = settings(FUZZ, max_examples=min(FUZZ.max_examples, 25))
+# Each example runs the command a dozen times: 25 in CI, the env variable for a longer hunt.
+HOSTILE_FUZZ = settings(
+    FUZZ, max_examples=int(__import__("os").environ.get("LOSSCLI_FUZZ_EXAMPLES", "25"))
+)
 
 
 def _toml_string(text: str) -> str:
@@ -542,16 +545,22 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
     config.write_text(
         f'[inputs]\ndata = "keys.parquet"\ntrue_col = "y"\npred_col = "p"\n'
         f'[[checks]]\nname = {name}\nloss = "mse"\ngroup_by = "r"\nslice_max = 1\n'
+        f"[[checks]]\nloss = {_toml_string('mse' + keys[1])}\n"  # a spec, valid or not
     )
     report = d / "report.xml"
-    result = CliRunner().invoke(
-        cli, ["check", str(config), "--junit-xml", str(report)], catch_exceptions=False
-    )
-    assert result.exit_code == 1, result.stderr
-    assert _printable(result.stdout) and _printable(result.stderr)
-    case = ET.parse(report).getroot().find("./testsuite/testcase")
-    assert case is not None and case.find("failure") is not None
-    assert _printable(case.get("name") or "")
+    for fmt in ("table", "json", "markdown"):
+        result = CliRunner().invoke(
+            cli, ["check", str(config), "--junit-xml", str(report), "-f", fmt]
+        )
+        assert result.exit_code in (1, 2), result.stderr  # 2: the second spec is an error
+        assert _printable(result.stdout) and _printable(result.stderr)
+        assert all(line.startswith(("FAIL: ", "Error: ")) for line in result.stderr.splitlines())
+        if fmt == "json":
+            json.loads(result.stdout)
+    cases = ET.parse(report).getroot().findall("./testsuite/testcase")
+    assert len(cases) == 2 and cases[0].find("failure") is not None
+    assert (cases[1].find("error") is not None) == (result.exit_code == 2)
+    assert all(_printable(case.get("name") or "") for case in cases)
 
 
 @HOSTILE_FUZZ
