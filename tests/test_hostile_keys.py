@@ -254,3 +254,15 @@ def test_a_long_key_folds_in_blocks_under_a_continuation_mark(tmp_path):
     assert all(len(line) <= 40 for line in lines)
     folded = [line for line in lines if line.startswith(("slice: r=a", "  ↳ "))]
     assert "".join(line.removeprefix("  ↳ ") for line in folded) == f"slice: r={key}"
+
+
+def test_to_pandas_keeps_typed_keys_and_labels(tmp_path):
+    import losscli
+
+    day = [dt.date(2026, 1, 1), dt.date(2026, 1, 2)]
+    data = _table(tmp_path / "d.parquet", y=[1.0, 2.0], p=[1.0, 3.0], d=day, r=["null", None])
+    frame = losscli.evaluate("mse", data=data, true_col="y", pred_col="p", group_by="d").to_pandas()
+    assert frame["slice"].tolist() == ["(all)", "d=2026-01-01", "d=2026-01-02"]
+    assert frame["d"].tolist()[1:] == day
+    frame = losscli.evaluate("mse", data=data, true_col="y", pred_col="p", group_by="r").to_pandas()
+    assert frame["slice"].tolist() == ["(all)", 'r="null"', "r=null"]
