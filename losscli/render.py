@@ -217,7 +217,7 @@ def render_csv(results: list[Result]) -> str:
             writer.writerow(
                 [
                     r.loss.name,
-                    r.spec,
+                    escape(r.spec),  # as typed, but no control character
                     *_slice_cell(r),
                     r.loss.reduction,
                     "" if r.value is None else format_number(r.value),

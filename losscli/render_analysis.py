@@ -10,6 +10,7 @@ import io
 from typing import Any
 
 from losscli.results import Result
+from losscli.text import escape
 
 WORST_HEADER = ["loss", "rank", "row", "y_true", "y_pred", "weight", "value"]
 #: Numbers of a vector shown in a table before "...".
@@ -44,7 +45,7 @@ def worst_rows(results: list[Result], whole: bool = False) -> list[list[str]]:
 
     rows = []
     for result in results:
-        name = result.spec + (f" [{slice_label(result.slice)}]" if result.slice else "")
+        name = escape(result.spec) + (f" [{slice_label(result.slice)}]" if result.slice else "")
         for rank, sample in enumerate(result.worst or [], 1):
             rows.append(
                 [
@@ -68,7 +69,7 @@ def summary_line(result: Result) -> str:
         if d.get("method") == "exact"
         else (f"sketch, quantiles within {d.get('relative_accuracy', 0):.1%}")
     )
-    parts = [f"{result.spec}: {d.get('count', 0):,} samples ({how})"]
+    parts = [f"{escape(result.spec)}: {d.get('count', 0):,} samples ({how})"]
     if d.get("count"):
         stats = [("min", d["min"]), *d["quantiles"].items(), ("max", d["max"])]
         parts.append(", ".join(f"{name} {number(value)}" for name, value in stats))
@@ -114,7 +115,7 @@ def render_csv_sections(results: list[Result]) -> str:
             d = r.distribution or {}
             edges = d.get("edges", [])
             for i, count in enumerate(d.get("counts", [])):
-                writer.writerow([r.spec, number(edges[i]), number(edges[i + 1]), count])
+                writer.writerow([escape(r.spec), number(edges[i]), number(edges[i + 1]), count])
     return out.getvalue()
 
 

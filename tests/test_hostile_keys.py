@@ -266,3 +266,15 @@ def test_to_pandas_keeps_typed_keys_and_labels(tmp_path):
     assert frame["d"].tolist()[1:] == day
     frame = losscli.evaluate("mse", data=data, true_col="y", pred_col="p", group_by="r").to_pandas()
     assert frame["slice"].tolist() == ["(all)", 'r="null"', "r=null"]
+
+
+def test_a_spec_as_typed_with_a_newline_is_escaped(tmp_path):
+    data = _table(tmp_path / "t.parquet", y=[1.0, 2.0], p=[1.5, 2.0])
+    run = ("eval", " mse\n", "--data", data, *TABLE, "--histogram", "2", "--worst", "1")
+    csv = invoke(*run, "-f", "csv", code=0).stdout.splitlines()
+    assert csv[1] == "mean_squared_error, mse\\n,sum_over_batch_size,0.125,2"
+    assert csv[4] == " mse\\n,1,0,1.0,1.5,1.0,0.25"
+    assert csv[7] == " mse\\n,0.0,0.125,1"
+    table = invoke(*run, code=0).stdout
+    assert " mse\\n: 2 samples (exact): min 0.0" in table
+    assert all(c.isprintable() or c == "\n" for c in table)
