@@ -175,6 +175,11 @@ def test_credentials_in_a_uri_reach_no_output(bucket, tmp_path):
     part = pq.read_table("preds/secret-out/part-00000.parquet", filesystem=s3)
     assert set(part["source"].to_pylist()) == {"s3://***@preds/p.npy"}
     assert SECRET not in plot.read_text()
+    # Credentials or not, an output inside an input's bucket path overlaps it.
+    result = invoke("eval", "mse", *arrays, "--output", "s3://preds/", code=2)
+    assert result.stderr.startswith(
+        "Error: --output s3://preds/ overlaps the input s3://***@preds/y.npy"
+    )
     # check: the error in the JUnit report, the JSON document and on stderr.
     config = tmp_path / "losscli.toml"
     config.write_text(

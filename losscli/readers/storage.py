@@ -37,6 +37,11 @@ def public(uri: str) -> str:
     return redact_text(uri)
 
 
+def location(uri: str) -> str:
+    """What a URI names, its user part aside: for telling whether two URIs overlap."""
+    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", uri)
+
+
 def is_glob(source: str) -> bool:
     return any(c in source for c in "*?[")
 
