@@ -278,3 +278,21 @@ def test_a_spec_as_typed_with_a_newline_is_escaped(tmp_path):
     table = invoke(*run, code=0).stdout
     assert " mse\\n: 2 samples (exact): min 0.0" in table
     assert all(c.isprintable() or c == "\n" for c in table)
+
+
+def test_an_ellipsis_in_a_key_keeps_the_table(tmp_path):
+    """The table gives way to blocks when rich cuts a cell (an ellipsis), not when a key holds
+    one."""
+    import io
+
+    from rich.console import Console
+
+    from losscli import render
+
+    header = ["loss", "parameters", "slice", "reduction", "value", "samples"]
+    rows = [["mean_squared_error", "", 'r="a…b"', "sum_over_batch_size", "0.5", "2"]]
+    screen = io.StringIO()
+    Console(file=screen, width=100, color_system=None).print(render.table(header, rows, 100))
+    assert " ".join(screen.getvalue().splitlines()[2].split()) == (
+        'mean_squared_error r="a…b" sum_over_batch_size 0.5 2'
+    )
