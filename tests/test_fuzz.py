@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -448,7 +449,7 @@ hostile_keys = st.one_of(
 )
 # Each example runs the command a dozen times: 25 in CI, the env variable for a longer hunt.
 HOSTILE_FUZZ = settings(
-    FUZZ, max_examples=int(__import__("os").environ.get("LOSSCLI_FUZZ_EXAMPLES", "25"))
+    FUZZ, max_examples=int(os.environ.get("LOSSCLI_FUZZ_EXAMPLES", "25"))
 )
 
 
@@ -569,22 +570,33 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
     secret=st.text(
         st.characters(whitelist_categories=("L", "N"), max_codepoint=0x7F), min_size=8, max_size=20
     ),
-    scheme=st.sampled_from(["s3", "gs", "http", "https", "file", "hdfs"]),
+    scheme=st.sampled_from(["s3", "http", "https", "file"]),
     target=st.sampled_from(["--y-true", "--output", "--plot", "--baseline-pred"]),
     fmt=st.sampled_from(["json", "table"]),
 )
 def test_a_uri_secret_reaches_no_output(tmp_path_factory, user, secret, scheme, target, fmt):
     """A URI with credentials in any place (an input, an output, a plot) that cannot be read or
-    written: an `Error:` line (exit 2) naming it with its user part redacted."""
+    written: an `Error:` line (exit 2) naming it with its user part redacted. Every address is
+    127.0.0.1, where nothing listens on port 1 (S3's endpoint too)."""
+    from unittest import mock
+
+    from losscli.readers import storage
+
     d = tmp_path_factory.mktemp("secret")
     np.save(d / "y.npy", np.zeros(4))
     uri = f"{scheme}://{user}:{secret}@127.0.0.1:1/x.txt"
     args = {"--y-true": str(d / "y.npy"), "--y-pred": str(d / "y.npy")}
     args[target] = uri
     flat = [a for pair in args.items() for a in pair]
-    result = CliRunner().invoke(
-        cli, ["eval", "mse", *flat, "--histogram", "-f", fmt], catch_exceptions=False
-    )
+    endpoint = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}
+    storage._s3.cache_clear()
+    try:
+        with mock.patch.dict(os.environ, endpoint):
+            result = CliRunner().invoke(
+                cli, ["eval", "mse", *flat, "--histogram", "-f", fmt], catch_exceptions=False
+            )
+    finally:
+        storage._s3.cache_clear()
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert "internal error" not in result.stderr
