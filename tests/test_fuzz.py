@@ -448,9 +448,7 @@ hostile_keys = st.one_of(
     st.lists(st.sampled_from(HOSTILE), min_size=2, max_size=3).map("".join),
 )
 # Each example runs the command a dozen times: 25 in CI, the env variable for a longer hunt.
-HOSTILE_FUZZ = settings(
-    FUZZ, max_examples=int(os.environ.get("LOSSCLI_FUZZ_EXAMPLES", "25"))
-)
+HOSTILE_FUZZ = settings(FUZZ, max_examples=int(os.environ.get("LOSSCLI_FUZZ_EXAMPLES", "25")))
 
 
 def _toml_string(text: str) -> str:
