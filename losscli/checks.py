@@ -19,6 +19,7 @@ from losscli.engine import InputSpec, Result, config_key, evaluate, omitted_warn
 from losscli.errors import InputError, LossCliError, shorten
 from losscli.gates import Gate, parse_bound, with_noise
 from losscli.readers import parse_number, path_kind
+from losscli.readers.storage import is_uri
 from losscli.reduction import REDUCTIONS
 from losscli.resample import resampling_for
 from losscli.results import GateNotEvaluated
@@ -224,7 +225,12 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         raise ConfigError(f"{label}: missing key 'loss' (a loss spec such as \"mse\")")
     for key in _PATH_KEYS:
         value = settings.get(key)
-        if isinstance(value, str) and value != "-" and not Path(value).is_absolute():
+        if (
+            isinstance(value, str)
+            and value != "-"
+            and not Path(value).is_absolute()
+            and not is_uri(value)  # s3://..., https://...: not relative to the config file
+        ):
             if key == "sample_weight" and parse_number(value) is not None:
                 continue
             settings[key] = str(base / value)

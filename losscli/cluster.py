@@ -21,6 +21,7 @@ from losscli.losses import CustomLoss, Loss
 from losscli.mapping import Merged
 from losscli.parted import Mapper, evaluate_parts, fragments
 from losscli.plan import InputSpec, Progress
+from losscli.text import redact
 
 #: Seconds to wait for a scheduler before an error.
 CONNECT_SECONDS = 10
@@ -62,11 +63,17 @@ def _client(address: str, say: Any) -> Any:
             silence_logs=logging.CRITICAL + 1,
         )
         return distributed.Client(cluster)
+    shown = redact(address)
+    if shown != address:  # Dask's addresses carry no user part: a secret would go in clear
+        raise InputError(
+            f"{say('scheduler')} {shown}: a Dask address takes no user part "
+            "(tcp://host:8786); configure the cluster's security instead"
+        )
     try:
         return distributed.Client(address, timeout=CONNECT_SECONDS)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
         raise InputError(
-            f"{say('scheduler')} {address}: cannot reach the scheduler ({exc})"
+            f"{say('scheduler')} {shown}: cannot reach the scheduler ({redact(str(exc))})"
         ) from None
 
 

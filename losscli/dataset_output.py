@@ -66,7 +66,7 @@ class DatasetOutput(NamedTuple):
         for source in inputs:
             if self.remote or storage.is_uri(source):
                 same = storage.is_uri(source) == self.remote and _overlap(
-                    storage.public(source), self.shown()
+                    storage.location(source), storage.location(self.path)
                 )
             else:
                 source_path = source.rpartition(":")[0] if ".npz:" in source else source

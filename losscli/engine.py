@@ -50,6 +50,7 @@ from losscli.plan import (
     rows_per_chunk,
 )
 from losscli.readers.base import InOrderOnly, Piece, Source
+from losscli.readers.tables import GROUP
 from losscli.results import Evaluation, Result, assemble
 
 if TYPE_CHECKING:
@@ -188,6 +189,9 @@ def run(
     the whole input at once (a cluster task sees one file); ``first_row`` is the index of the
     first row in the whole input (a part's), by which ``--ci`` resamples."""
     opened = open_inputs(inputs)
+    names = [getattr(s, "group_names", None) for s in opened.sources if GROUP in s.roles]
+    if names and names[0] is not None:  # slices are labelled by column, not by pattern
+        analysis = analysis._replace(group_by=tuple(names[0]))
     if any(loss.needs_facts for loss in losses):
         for source in opened.sources:
             source.spool()  # a first pass over the labels: standard input is kept in a file

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 from losscli.checks import CheckRun
 from losscli.resample import METHOD, Interval
-from losscli.results import slice_label
+from losscli.text import shown, slice_label
 
 
 def _number(value: object) -> str:
@@ -50,7 +50,7 @@ def junit_xml(run: CheckRun) -> bytes:
     suite = ET.SubElement(
         suites,
         "testsuite",
-        name=f"losscli check {run.config.name}",
+        name=shown(f"losscli check {run.config.name}"),
         tests=tests,
         failures=str(failures),
         errors=errors,
@@ -65,13 +65,14 @@ def junit_xml(run: CheckRun) -> bytes:
         case = ET.SubElement(
             suite,
             "testcase",
-            classname=f"losscli.check.{run.config.name}",
-            name=check.name,
+            classname=shown(f"losscli.check.{run.config.name}"),
+            name=shown(check.name),
             time=f"{seconds:.6f}",
         )
         if result is None:
-            error = ET.SubElement(case, "error", message=run.errors[i], type="InputError")
-            error.text = f"loss: {check.loss}\nerror: {run.errors[i]}"
+            message = shown(run.errors[i])
+            error = ET.SubElement(case, "error", message=message, type="InputError")
+            error.text = f"loss: {shown(check.loss)}\nerror: {message}"
             continue
         lines = [
             f"loss: {result.spec} ({result.loss.name}, reduction={result.loss.reduction})",
@@ -102,10 +103,10 @@ def junit_xml(run: CheckRun) -> bytes:
             failure = ET.SubElement(
                 case,
                 "failure",
-                message="; ".join(f"{name}: {o.reason}" for name, o in failed),
+                message=shown("; ".join(f"{name}: {o.reason}" for name, o in failed)),
                 type="QualityGateFailure",
             )
-            failure.text = "\n".join(lines)
-        ET.SubElement(case, "system-out").text = "\n".join(lines)
+            failure.text = "\n".join(shown(line) for line in lines)
+        ET.SubElement(case, "system-out").text = "\n".join(shown(line) for line in lines)
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"

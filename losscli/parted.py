@@ -199,6 +199,8 @@ def evaluate_parts(
         whole_input=whole_input,
         analysis=analysis,
     )
+    if outputs and outputs[0].accumulators:  # the --group-by columns by name, as read
+        analysis = analysis._replace(group_by=outputs[0].accumulators[0].analysis.group_by)
     tasks = tasks_for(losses, specs, inputs.has_baseline(), analysis)
     state = Merged()
     warnings: list[str] = []

@@ -16,6 +16,7 @@ import numpy as np
 from losscli import __version__
 from losscli.losses import Loss, spell_value
 from losscli.results import Evaluation, Result
+from losscli.text import escape, key_value, redact, shown
 
 if TYPE_CHECKING:
     from losscli.checks import CheckRun
@@ -101,7 +102,8 @@ def _entry(result: Result, where: str, warnings: list[str]) -> dict[str, Any]:
         "n_samples": result.n_samples,
     }
     if result.slice is not None:
-        entry["slice"] = result.slice or None  # null: the whole input
+        # null: the whole input; dates in ISO 8601, decimals as text, binary as hex
+        entry["slice"] = {k: key_value(v) for k, v in result.slice.items()} or None
     if result.worst is not None:
         entry["worst"] = [_finite(sample) for sample in result.worst]
     if result.distribution is not None:
@@ -185,10 +187,22 @@ def check_report(run: CheckRun) -> dict[str, Any]:
     }
 
 
+def _redacted(value: Any) -> Any:
+    """Every text in a document with the user part of its URIs redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):  # numbers (per-sample values) pass as they are
+        return [_redacted(v) if isinstance(v, (str, dict, list, tuple)) else v for v in value]
+    return value
+
+
 def render_json(document: dict[str, Any]) -> str:
     import json
 
-    return json.dumps(document, indent=2, allow_nan=False)
+    # Control characters come out escaped (``\u001b``): json.dumps escapes them.
+    return json.dumps(_redacted(document), indent=2, allow_nan=False)
 
 
 # --- CSV, values, Markdown -------------------------------------------------------------------
@@ -220,7 +234,10 @@ def failed_gate_lines(
     """One line per failed gate, for stderr in every format (None: a check that ended in an
     error, reported on its own)."""
     return [
-        f"FAIL: {names[i] if names else r.spec}{_slice_suffix(r)}: {o.gate.describe()}: {o.reason}"
+        escape(
+            f"FAIL: {names[i] if names else r.spec}{_slice_suffix(r)}: {o.gate.describe()}: "
+            f"{o.reason}"
+        )
         for i, r in enumerate(results)
         if r is not None
         for o in r.gates
@@ -282,7 +299,7 @@ def render_values(results: list[Result]) -> str:
 
 def markdown_table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(markdown_cell(c) for c in cells) + " |"
 
     lines = [line(header), line(["---"] * len(header))] + [line(r) for r in rows]
     return (f"{caption}\n\n" if caption else "") + "\n".join(lines) + "\n"
@@ -302,6 +319,13 @@ def compact(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[l
             continue
         keep.append(i)
     return [header[i] for i in keep], [[row[i] for i in keep] for row in rows], "; ".join(shared)
+
+
+def markdown_cell(text: str) -> str:
+    """A table cell's text for GitHub Markdown: control characters escaped, ``|`` escaped,
+    and ``&``, ``<``, ``>`` as entities (no HTML of a value is rendered)."""
+    text = shown(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|")
 
 
 def result_header(results: list[Result], names: list[str] | None = None) -> list[str]:
@@ -408,6 +432,8 @@ def table(
     from rich.table import Table
     from rich.text import Text
 
+    header = [shown(name) for name in header]
+    rows = [[shown(cell) for cell in row] for row in rows]  # no value moves the cursor
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, column in enumerate(header):
         foldable = column in FOLDABLE
@@ -431,17 +457,42 @@ def table(
     trial = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     trial.print(grid, crop=False)
     text = trial.export_text()
-    if "…" not in text and all(cell_len(line) <= width for line in text.splitlines()):
+    own = sum(cell.count("…") for row in [header, *rows] for cell in row)  # a key's own
+    if text.count("…") <= own and all(cell_len(line) <= width for line in text.splitlines()):
         return Group(*above, grid)
     blocks: list[Any] = []
     for row in rows:
-        lines = [
-            Text.assemble((f"{name}: ", "bold"), (cell, _STYLES.get(cell, "")))
-            for name, cell in zip(header, row, strict=True)
-            if cell
-        ]
-        blocks += [*lines, Text("")]
+        for name, cell in zip(header, row, strict=True):
+            if cell:
+                blocks += _block_lines(name, cell, width)
+        blocks.append(Text(""))
     return Group(*above, *blocks[:-1])
+
+
+#: What begins a block's line that goes on with the one before: never text of a value, which
+#: could start a line (a CI runner reads a line starting ``::`` as a command).
+CONTINUED = "  ↳ "
+
+
+def _block_lines(name: str, cell: str, width: int) -> list[Any]:
+    """``name: cell`` in lines of at most ``width`` cells; each line after the first begins
+    with ``CONTINUED``."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    style = _STYLES.get(cell, "")
+    room = max(width - cell_len(f"{name}: "), 8)
+    lines: list[Any] = []
+    start = piece = 0
+    for i, char in enumerate(cell):
+        piece += cell_len(char)
+        if piece > room:
+            lines.append(cell[start:i])
+            start, piece, room = i, cell_len(char), max(width - cell_len(CONTINUED), 8)
+    lines.append(cell[start:])
+    return [Text.assemble((f"{name}: ", "bold"), (lines[0], style))] + [
+        Text.assemble(CONTINUED, (line, style), no_wrap=True) for line in lines[1:]
+    ]
 
 
 def results_table(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from losscli.results import Result
+from losscli.text import escape
 
 #: Named as the keys of a JSON result (``spec``, ``slice``) and of a worst sample.
 WORST_HEADER = ["spec", "rank", "row", "y_true", "y_pred", "weight", "loss"]
@@ -71,7 +72,7 @@ def worst_rows(results: list[Result], whole: bool = False) -> list[list[str]]:
         for rank, sample in enumerate(result.worst or [], 1):
             rows.append(
                 [
-                    result.spec,
+                    escape(result.spec),
                     *where,
                     str(rank),
                     str(sample["row"]),
@@ -95,7 +96,7 @@ def summary_pieces(result: Result) -> list[str]:
         if d.get("method") == "exact"
         else (f"sketch, quantiles within {d.get('relative_accuracy', 0):.1%}")
     )
-    name = result.spec + (f" [{slice_label(result.slice)}]" if result.slice else "")
+    name = escape(result.spec) + (f" [{slice_label(result.slice)}]" if result.slice else "")
     pieces = [f"{name}:", f"{d.get('count', 0):,} samples ({how})"]
     if d.get("count"):
         pieces[-1] += ":"
@@ -168,7 +169,7 @@ def distribution_rows(results: list[Result]) -> tuple[list[str], list[list[str]]
         stats = [d.get("min"), *(d.get("quantiles") or {}).values(), d.get("max")]
         if not d.get("count"):
             stats = [None] * 5
-        rows.append([r.spec, *where, f"{d.get('count', 0):,}", *(number(v) for v in stats)])
+        rows.append([escape(r.spec), *where, f"{d.get('count', 0):,}", *(number(v) for v in stats)])
     return header, rows
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from losscli.errors import InputError
 from losscli.results import Result
+from losscli.text import escape
 
 #: Not columns of a result: the worst samples have rows of their own (JSON, ``--worst-output``)
 #: and so do the histogram's bins (JSON).
@@ -88,10 +89,11 @@ def cell(value: Any) -> str:
 
 
 def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV text; no control character (a slice key's, a spec's) reaches it raw."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([cell(row.get(c)) for c in columns] for row in rows)
+    writer.writerow([escape(c) for c in columns])
+    writer.writerows([escape(cell(row.get(c))) for c in columns] for row in rows)
     return out.getvalue()
 
 

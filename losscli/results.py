@@ -13,6 +13,7 @@ from losscli.errors import InputError
 from losscli.gates import GateOutcome
 from losscli.mistakes import negative_weights, omitted_warning
 from losscli.readers.tables import typed_keys
+from losscli.text import slice_label as slice_label  # where renderers find it
 
 if TYPE_CHECKING:
     from losscli.accumulate import LossAccumulator, Task
@@ -248,13 +249,6 @@ def few_samples(results: list[Result]) -> list[str]:
 def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
     """Slices sorted by their values, nulls last, numbers before text."""
     return tuple((v is None, isinstance(v, str), v if v is not None else 0) for v in key)
-
-
-def slice_label(where: dict[str, Any]) -> str:
-    """``region=eu, day=1``; ``(all)`` for the whole input; a null value as ``null``."""
-    if not where:
-        return "(all)"
-    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in where.items())
 
 
 def assemble(

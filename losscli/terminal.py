@@ -122,7 +122,9 @@ def _help_hint(exc: click.ClickException) -> str:
 
 
 def error_line(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    from losscli.text import shown
+
+    click.echo(f"Error: {shown(message)}", err=True)
 
 
 def _debug_traceback() -> None:
@@ -133,7 +135,9 @@ def _debug_traceback() -> None:
 
 
 def warn(message: str, prefix: str = "Warning: ") -> None:
-    click.echo(f"{prefix}{message}", err=True)
+    from losscli.text import shown
+
+    click.echo(f"{prefix}{shown(message)}", err=True)
 
 
 def stdin_hint(specs: list[Any], quiet: bool) -> None:

@@ -401,6 +401,11 @@ def test_slices_from_the_cluster(scheduler, tmp_path):
     for a, b in zip(remote, local, strict=True):
         assert a["value"] == pytest.approx(b["value"], rel=1e-12)
         assert a["worst"] == b["worst"] and len(a["worst"]) == 2  # rows across files
+    # A glob names the column it matched in every slice, as on the local engine.
+    globbed = evaluate("log_cosh", root, *args[:5], "g*", "-f", "json", "--scheduler", scheduler)
+    assert [r["slice"] for r in json.loads(globbed.stdout)["results"]] == [
+        r["slice"] for r in local
+    ]
 
 
 def test_intervals_from_the_cluster(scheduler, dataset):

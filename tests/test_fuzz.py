@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -407,3 +409,194 @@ def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_fact
         np.testing.assert_allclose(two[3], one[3], rtol=1e-12)
     else:
         assert two == one
+
+
+# --- hostile text: slice keys, check names and URIs made to mislead -------------------------
+
+#: Keys made to mislead: terminal escapes, newlines that start a CI command, markup, null-like
+#: and number-like text, the label's own punctuation, line separators, bidi overrides.
+HOSTILE = [
+    "eu\x1b[8m",
+    "\x1b]0;title\x07",
+    "x\n::add-mask::FAIL",
+    "a\r\nb",
+    "a|b",
+    "<b>&amp;</b>",
+    "$x^2$",
+    "null",
+    "NA",
+    "None",
+    "",
+    " ",
+    "1",
+    "-0.5",
+    "inf",
+    "true",
+    "(all)",
+    "x, b=y",
+    'q"uote',
+    "back\\slash",
+    "a=b",
+    "\u2028",
+    "\u202eevil",
+    "\x00",
+    "x" * 300,
+]
+hostile_keys = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(max_size=12),
+    st.lists(st.sampled_from(HOSTILE), min_size=2, max_size=3).map("".join),
+)
+# Each example runs the command a dozen times: 25 in CI, the env variable for a longer hunt.
+HOSTILE_FUZZ = settings(FUZZ, max_examples=int(os.environ.get("LOSSCLI_FUZZ_EXAMPLES", "25")))
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: control characters and quotes escaped."""
+    escaped = "".join(
+        f"\\{c}" if c in '"\\' else c if c.isprintable() else f"\\U{ord(c):08x}" for c in text
+    )
+    return f'"{escaped}"'
+
+
+def _printable(text: str) -> bool:
+    return all(c.isprintable() or c == "\n" for c in text)
+
+
+@HOSTILE_FUZZ
+@given(
+    keys=st.lists(hostile_keys, min_size=2, max_size=3, unique=True),
+    null=st.booleans(),
+    width=st.integers(20, 120),
+)
+def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width):
+    """Whatever a key holds: exit 1 for the failing slice; every output parses (JSON, CSV,
+    Markdown's columns, JUnit) and holds no raw control character; no line starts with a key;
+    every slice has a label of its own."""
+    import csv
+    import json
+    import xml.etree.ElementTree as ET
+
+    from rich.console import Console
+
+    from losscli import render
+    from losscli.analysis import Analysis
+
+    d = tmp_path_factory.mktemp("keys")
+    values: list[str | None] = [*keys, None] if null else list(keys)
+    k = len(values)
+    y = np.arange(2 * k, dtype=np.float64)
+    p = y.copy()
+    p[-2:] += 3  # the last slice fails --slice-max 1
+    data = d / "keys.parquet"
+    pq.write_table(pa.table({"y": y, "p": p, "r": [v for v in values for _ in range(2)]}), data)
+    run = ["eval", "mse", "--data", str(data), "--true-col", "y", "--pred-col", "p"]
+    run += ["--group-by", "r", "--slice-max", "1"]
+    out = {}
+    for fmt in ("table", "json", "csv", "markdown", "value"):
+        result = CliRunner().invoke(cli, [*run, "-f", fmt], catch_exceptions=False)
+        assert result.exit_code == 1, result.stderr
+        assert _printable(result.stdout) and _printable(result.stderr)
+        assert all(line.startswith("FAIL: mse [r=") for line in result.stderr.splitlines())
+        assert len(result.stderr.splitlines()) == 1
+        out[fmt] = result.stdout
+    document = json.loads(out["json"])
+    slices = [r["slice"] for r in document["results"][1:]]
+    assert sorted(slices, key=repr) == sorted(({"r": v} for v in values), key=repr)
+    rows = list(csv.reader(io.StringIO(out["csv"])))
+    assert len(rows) == k + 2 and len({len(row) for row in rows}) == 1
+    labels = [row[2] for row in rows[2:]]
+    assert len(set(labels)) == k  # one label per slice
+    assert all(
+        line.startswith(("loss,", "mean_squared_error,")) for line in out["csv"].splitlines()
+    )
+    markdown = out["markdown"].splitlines()
+    assert len(markdown) == k + 3
+    columns = {len(re.split(r"(?<!\\)\|", line)) for line in markdown}
+    assert len(columns) == 1 and all(line.startswith("| ") for line in markdown)
+    assert len(out["value"].splitlines()) == k + 1
+    table = out["table"].splitlines()
+    assert len(table) == k + 3
+    assert all(line.startswith("mean_squared_error ") for line in table[2:])
+    # On a terminal of any width: a table, or blocks of `name: value` lines.
+    evaluation = evaluate(
+        [MeanSquaredError()],
+        ["mse"],
+        InputSpec(data=str(data), true_cols=["y"], pred_cols=["p"], group_by=["r"]),
+        analysis=Analysis(group_by=("r",)),
+    )
+    screen = io.StringIO()
+    console = Console(file=screen, width=width, color_system=None, highlight=False)
+    console.print(render.results_table(evaluation.results, width=width), crop=False)
+    shown = screen.getvalue().splitlines()
+    assert _printable(screen.getvalue())
+    if shown[0].startswith("loss: "):  # blocks
+        names = tuple(f"{name}: " for name in render.result_header(evaluation.results))
+        assert all(line.startswith((*names, render.CONTINUED)) for line in shown if line)
+    else:  # a table; its empty parameters column may fold its header letter by letter
+        assert all(
+            line.startswith(("loss ", "─", "mean_squared_error ")) or line.strip() in "parameters"
+            for line in shown
+        )
+    # check: the JUnit report parses, and names the failing slice.
+    config = d / "losscli.toml"
+    name = _toml_string(keys[0])
+    config.write_text(
+        f'[inputs]\ndata = "keys.parquet"\ntrue_col = "y"\npred_col = "p"\n'
+        f'[[checks]]\nname = {name}\nloss = "mse"\ngroup_by = "r"\nslice_max = 1\n'
+        f"[[checks]]\nloss = {_toml_string('mse' + keys[1])}\n"  # a spec, valid or not
+    )
+    report = d / "report.xml"
+    for fmt in ("table", "json", "markdown"):
+        result = CliRunner().invoke(
+            cli, ["check", str(config), "--junit-xml", str(report), "-f", fmt]
+        )
+        assert result.exit_code in (1, 2), result.stderr  # 2: the second spec is an error
+        assert _printable(result.stdout) and _printable(result.stderr)
+        assert all(line.startswith(("FAIL: ", "Error: ")) for line in result.stderr.splitlines())
+        if fmt == "json":
+            json.loads(result.stdout)
+    cases = ET.parse(report).getroot().findall("./testsuite/testcase")
+    assert len(cases) == 2 and cases[0].find("failure") is not None
+    assert (cases[1].find("error") is not None) == (result.exit_code == 2)
+    assert all(_printable(case.get("name") or "") for case in cases)
+
+
+@HOSTILE_FUZZ
+@given(
+    user=st.text(st.characters(blacklist_characters="/?#@\x00"), max_size=10),
+    secret=st.text(
+        st.characters(whitelist_categories=("L", "N"), max_codepoint=0x7F), min_size=8, max_size=20
+    ),
+    scheme=st.sampled_from(["s3", "http", "https", "file"]),
+    target=st.sampled_from(["--y-true", "--output", "--plot", "--baseline-pred"]),
+    fmt=st.sampled_from(["json", "table"]),
+)
+def test_a_uri_secret_reaches_no_output(tmp_path_factory, user, secret, scheme, target, fmt):
+    """A URI with credentials in any place (an input, an output, a plot) that cannot be read or
+    written: an `Error:` line (exit 2) naming it with its user part redacted. Every address is
+    127.0.0.1, where nothing listens on port 1 (S3's endpoint too)."""
+    from unittest import mock
+
+    from losscli.readers import storage
+
+    d = tmp_path_factory.mktemp("secret")
+    np.save(d / "y.npy", np.zeros(4))
+    uri = f"{scheme}://{user}:{secret}@127.0.0.1:1/x.txt"
+    args = {"--y-true": str(d / "y.npy"), "--y-pred": str(d / "y.npy")}
+    args[target] = uri
+    flat = [a for pair in args.items() for a in pair]
+    endpoint = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}
+    storage._s3.cache_clear()
+    try:
+        with mock.patch.dict(os.environ, endpoint):
+            result = CliRunner().invoke(
+                cli, ["eval", "mse", *flat, "--histogram", "-f", fmt], catch_exceptions=False
+            )
+    finally:
+        storage._s3.cache_clear()
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "internal error" not in result.stderr
+    assert secret not in result.stderr + result.stdout
+    assert f"{scheme}://***@127.0.0.1:1/x.txt" in result.stderr

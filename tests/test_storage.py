@@ -4,6 +4,7 @@ the fixture and stopped after. Expected values come from numpy on the same data.
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -124,7 +125,7 @@ def test_a_hive_dataset_and_a_glob(bucket):
         ("{bucket}/missing.parquet", "{bucket}/missing.parquet: no such file"),
         (
             "s3://AKIDEXAMPLE:wJalrXUtnFEMI@preds/missing.parquet",
-            "s3://preds/missing.parquet: no such file",
+            "s3://***@preds/missing.parquet: no such file",
         ),
         ("{bucket}/nothing-*.parquet", "{bucket}/nothing-*.parquet: no file matches the pattern"),
     ],
@@ -135,6 +136,71 @@ def test_storage_errors_name_the_uri_and_never_a_secret(bucket, uri, message):
     result = invoke("eval", "mse", "--data", uri, "--true-col", "y", "--pred-col", "p", code=2)
     assert result.stderr == f"Error: {message}\n"
     assert "wJalrXUtnFEMI" not in result.stderr
+
+
+SECRET = "SuperSecret123"
+CREDENTIALS = f"s3://AKIAUSER:{SECRET}@preds"
+
+
+def test_credentials_in_a_uri_reach_no_output(bucket, tmp_path):
+    """The user part of a URI is ``***`` in every output: error lines, warnings, JSON, JUnit
+    (of ``check``), plots and the ``source`` column of per-sample files."""
+    from pyarrow import fs
+
+    s3 = fs.S3FileSystem(endpoint_override=os.environ["AWS_ENDPOINT_URL"], region="us-east-1")
+    _put(s3, "preds/bad.npz", b"not a zip file")
+    _put(s3, "preds/nosuffix", b"1\n2\n")
+    arrays = ("--y-true", f"{CREDENTIALS}/y.npy", "--y-pred", f"{CREDENTIALS}/p.npy")
+    result = invoke("eval", "mse", "--y-true", f"{CREDENTIALS}/bad.npz", *arrays[2:], code=2)
+    assert result.stderr.startswith("Error: s3://***@preds/bad.npz: not a readable .npz file")
+    result = invoke("eval", "mse", "--y-true", f"{CREDENTIALS}/nosuffix", *arrays[2:], code=2)
+    assert result.stderr.startswith("Error: s3://***@preds/nosuffix: cannot tell the format")
+    for option, suffixes in (("--output", ".npy, .csv, .parquet"), ("--plot", ".png, .svg, .html")):
+        target = f"s3://K:{SECRET}@preds/x.txt"
+        result = invoke("eval", "mse", *arrays, "--histogram", option, target, code=2)
+        assert result.stderr == (
+            f"Error: {option} s3://***@preds/x.txt: unknown suffix; use {suffixes}\n"
+        )
+    # A run that works: JSON inputs, the same-data warning, a plot, a dataset's source column.
+    same = ("--y-true", f"{CREDENTIALS}/y.npy", "--y-pred", f"{CREDENTIALS}/y.npy")
+    result = invoke("eval", "mse", *same, "-f", "json", code=0)
+    assert json.loads(result.stdout)["inputs"]["y_pred"] == "s3://***@preds/y.npy"
+    assert result.stderr == (
+        "Warning: y_true and y_pred are the same data (s3://***@preds/y.npy): every loss "
+        "compares it with itself\n"
+    )
+    plot = tmp_path / "plot.html"
+    invoke("eval", "mse", *arrays, "--histogram", "--plot", plot, code=0)
+    invoke("eval", "mse", *arrays, "--output", f"{CREDENTIALS}/secret-out/", code=0)
+    part = pq.read_table("preds/secret-out/part-00000.parquet", filesystem=s3)
+    assert set(part["source"].to_pylist()) == {"s3://***@preds/p.npy"}
+    assert SECRET not in plot.read_text()
+    # Credentials or not, an output inside an input's bucket path overlaps it.
+    result = invoke("eval", "mse", *arrays, "--output", "s3://preds/", code=2)
+    assert result.stderr.startswith(
+        "Error: --output s3://preds/ overlaps the input s3://***@preds/y.npy"
+    )
+    # check: the error in the JUnit report, the JSON document and on stderr.
+    config = tmp_path / "losscli.toml"
+    config.write_text(
+        f'[inputs]\ny_true = "{CREDENTIALS}/bad.npz"\ny_pred = "{CREDENTIALS}/p.npy"\n'
+        '[[checks]]\nloss = "mse"\n'
+    )
+    report = tmp_path / "report.xml"
+    result = invoke("check", config, "--junit-xml", report, "-f", "json", code=2)
+    for text in (report.read_text(), result.stdout, result.stderr):
+        assert SECRET not in text and "s3://***@preds/bad.npz" in text
+    assert json.loads(result.stdout)["checks"][0]["error"].startswith(
+        "s3://***@preds/bad.npz: not a readable .npz file"
+    )
+    # The library's errors, as Python raises them.
+    import losscli
+    from losscli.errors import InputError
+
+    for name in ("bad.npz", "nosuffix"):
+        with pytest.raises(InputError, match=r"^s3://\*\*\*@preds/") as raised:
+            losscli.evaluate("mse", y_true=f"{CREDENTIALS}/{name}", y_pred=f"{CREDENTIALS}/p.npy")
+        assert SECRET not in str(raised.value)
 
 
 def test_an_unreachable_endpoint_is_an_error_in_bounded_time(bucket, monkeypatch, tmp_path):
@@ -269,6 +335,10 @@ def test_a_local_hive_dataset_has_its_partition_columns(tmp_path):
 # --- single files over http(s): a real HTTP server on 127.0.0.1 --------------------------
 
 
+#: The Authorization header of every request the web fixture served.
+AUTHORIZATIONS: list[str | None] = []
+
+
 @pytest.fixture(scope="module")
 def web(tmp_path_factory) -> Iterator[str]:
     import functools
@@ -286,6 +356,10 @@ def web(tmp_path_factory) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
+        def do_GET(self) -> None:
+            AUTHORIZATIONS.append(self.headers.get("Authorization"))
+            super().do_GET()
+
     handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -302,6 +376,26 @@ def test_single_files_over_http(web):
     assert value("--data", f"{web}/one.parquet", *table) == MSE
     assert value("--data", f"{web}/table.csv", *table) == MSE
     assert value("--y-true", f"{web}/y.npy", "--y-pred", f"{web}/p.npy") == MSE
+
+
+def test_a_user_part_is_basic_authentication_and_never_printed(web):
+    import base64
+
+    authenticated = web.replace("http://", "http://user:pass%40word@")
+    AUTHORIZATIONS.clear()
+    assert value("--y-true", f"{authenticated}/y.npy", "--y-pred", f"{web}/p.npy") == MSE
+    # p.npy may come from this process's earlier download: no request, or one without.
+    assert AUTHORIZATIONS[0] == "Basic " + base64.b64encode(b"user:pass@word").decode()
+    assert set(AUTHORIZATIONS[1:]) <= {None}
+    shown = web.replace("http://", "http://***@")
+    result = invoke("eval", "mse", "--y-true", f"{authenticated}/missing.npy",
+                    "--y-pred", f"{web}/p.npy", code=2)  # fmt: skip
+    assert result.stderr == f"Error: {shown}/missing.npy: the server answered 404 File not found\n"
+    # A password that reads as a port: one clean error line, no secret.
+    bad = "http://user:SuperSecret123@127.0.0.1:notaport/y.npy"
+    result = invoke("eval", "mse", "--y-true", bad, "--y-pred", f"{web}/p.npy", code=2)
+    assert result.stderr.startswith("Error: http://***@127.0.0.1:notaport/y.npy: cannot download")
+    assert "SuperSecret123" not in result.stderr
 
 
 def test_http_errors_name_the_url(web):

@@ -83,7 +83,8 @@ def detect_format(
     if path_kind(path) == "dir":
         return Format.PARQUET, None
     raise InputError(
-        f"{source}: cannot tell the format from the suffix; use .csv, .tsv, .npy, .npz, "
+        f"{storage.public(source)}: cannot tell the format from the suffix; use .csv, .tsv, "
+        ".npy, .npz, "
         f".parquet (or a directory of Parquet files), or set {say('input_format')}"
     )
 

@@ -253,9 +253,11 @@ def npz_member(path: str, key: str | None, source: str, requests: dict[str, Requ
     except InputError:
         raise
     except zipfile.BadZipFile:
-        raise InputError(f"{path}: not a valid .npz file (not a zip archive)") from None
+        raise InputError(
+            f"{storage.public(path)}: not a valid .npz file (not a zip archive)"
+        ) from None
     except (NotImplementedError, RuntimeError, EOFError, OSError, ValueError, zlib.error) as exc:
-        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+        raise InputError(f"{storage.public(path)}: not a readable .npz file ({exc})") from None
 
 
 class _ZipMember(io.RawIOBase):

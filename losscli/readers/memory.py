@@ -69,6 +69,7 @@ class MemoryTable(TableSource):
             raise InputError(f"{given.name}: cannot read its columns ({exc})") from None
         self.names = [str(name) for name in self.table.column_names]
         self._select(requests)
+        self._check_group_types(self.table.schema)
         self.n_rows = self.table.num_rows
         if self.n_rows == 0:
             raise InputError(f"{given.name}: no rows")

@@ -135,6 +135,7 @@ class ParquetSource(TableSource):
         self.file_columns = len(schema.names)
         self.names = list(schema.names) + [k for k in keys if k not in schema.names]
         self._select(requests)
+        self._check_group_types(schema)
         # A fixed-size list column holds that many numbers per row.
         self.width = sum(
             getattr(schema.field(i).type, "list_size", 1) if i < self.file_columns else 1

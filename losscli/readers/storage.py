@@ -3,8 +3,9 @@
 
 Credentials and endpoints come from each store's standard environment (for S3:
 ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``); a URI's
-user part (``s3://key:secret@bucket/...``) is never echoed. Every remote call has a connect
-timeout, so an unreachable endpoint is an error, not a hang.
+user part (``s3://key:secret@bucket/...``) is never echoed (``s3://***@bucket/...``); over
+http(s) it is sent as basic authentication. Every remote call has a connect timeout, so an
+unreachable endpoint is an error, not a hang.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from losscli.errors import InputError
+from losscli.text import redact as redact_text
 
 #: Schemes read through pyarrow's filesystems.
 SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
@@ -31,8 +33,13 @@ def is_uri(source: str) -> bool:
 
 
 def public(uri: str) -> str:
-    """The URI as messages show it: without a user part that may hold a secret."""
-    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/@]*@", r"\1", uri)
+    """The URI as messages show it: its user part, which may hold a secret, as ``***``."""
+    return redact_text(uri)
+
+
+def location(uri: str) -> str:
+    """What a URI names, its user part aside: for telling whether two URIs overlap."""
+    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", uri)
 
 
 def is_glob(source: str) -> bool:
@@ -81,27 +88,49 @@ def _local_copy(uri: str) -> str:
     import tempfile
     import urllib.error
     import urllib.request
+    from http.client import HTTPException
     from pathlib import PurePosixPath
     from urllib.parse import urlsplit
 
     if uri in _DOWNLOADS:
         return _DOWNLOADS[uri]
-    suffix = "".join(PurePosixPath(urlsplit(uri).path).suffixes)
+    try:
+        suffix = "".join(PurePosixPath(urlsplit(uri).path).suffixes)
+    except ValueError as exc:  # an unclosed [ of an IPv6 address
+        raise InputError(f"{public(uri)}: not a valid URL ({exc})") from None
     fd, name = tempfile.mkstemp(prefix="losscli-download-", suffix=suffix)
     atexit.register(_remove, name)
     try:
         with (
             os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(uri, timeout=CONNECT_SECONDS) as response,
+            urllib.request.urlopen(_request(uri), timeout=CONNECT_SECONDS) as response,
         ):
             shutil.copyfileobj(response, out, 1 << 20)
     except urllib.error.HTTPError as exc:
         raise InputError(f"{public(uri)}: the server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError, HTTPException) as exc:
+        # HTTPException: a URL http.client refuses (a port that is not a number), a cut answer
+        reason = redact_text(str(getattr(exc, "reason", exc)))
         raise InputError(f"{public(uri)}: cannot download it ({reason})") from None
     _DOWNLOADS[uri] = name
     return name
+
+
+def _request(uri: str) -> Any:
+    """An http(s) request; a user part (``https://user:password@host/...``) becomes basic
+    authentication, as curl sends it."""
+    import base64
+    import urllib.request
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(uri)
+    if parts.username is None:
+        return urllib.request.Request(uri)
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    request = urllib.request.Request(parts._replace(netloc=host).geturl())
+    request.add_header("Authorization", "Basic " + base64.b64encode(user.encode()).decode())
+    return request
 
 
 def _remove(name: str) -> None:

@@ -173,6 +173,10 @@ class TableSource(Source):
                         f"{self.label}: no column matches {request.option} {shorten(pattern)!r}; "
                         f"the columns are {name_list(self.names)}"
                     )
+                if role == GROUP:
+                    _one_group_column(
+                        self.label, request.option, pattern, matched, chosen, self.names
+                    )
                 chosen += [i for i in matched if i not in chosen]
                 if request.columns and len(matched) > 1 and any(c in pattern for c in "*?["):
                     self._families(request.option, pattern, [self.names[i] for i in matched])
@@ -180,6 +184,8 @@ class TableSource(Source):
                 options.setdefault(self.names[i], {})[request.option] = None
             self.selected[role] = chosen
         self.hints = {name: "/".join(chosen_by) for name, chosen_by in options.items()}
+        #: The ``--group-by`` columns by name (a glob as the column it matched), for labels.
+        self.group_names = [self.names[i] for i in self.selected.get(GROUP, ())]
         self.width = sum(len(indices) for indices in self.selected.values())
 
     def _families(self, option: str, pattern: str, names: list[str]) -> None:
@@ -202,6 +208,19 @@ class TableSource(Source):
                     "suffix); name the columns you mean"
                 )
                 return
+
+    def _check_group_types(self, schema: Any) -> None:
+        """A ``--group-by`` column of lists or structs is an error: a key is one value."""
+        import pyarrow as pa
+
+        for i in self.selected.get(GROUP, ()):
+            if i < len(schema.names) and pa.types.is_nested(schema.field(i).type):
+                name = self.names[i]
+                raise InputError(
+                    f"{self.label}: {self.hints[name]} column {shorten(name)!r} holds "
+                    f"{schema.field(i).type}, not single values: a slice's key is text, a "
+                    "number, a date or a boolean; group by such a column"
+                )
 
     def _roles(self, column: Any, n: int, offset: int) -> dict[str, np.ndarray]:
         """A batch as one array per role: ``column(i, as_text)`` gives the i-th column (a hive
@@ -251,6 +270,21 @@ class TableSource(Source):
             (i for i, v in enumerate(values) if v is not None and not looks_numeric(str(v))), 0
         )
         raise not_numeric(self.label, name, bad + offset, values[bad], self.hints[name])
+
+
+def _one_group_column(
+    label: str, option: str, pattern: str, matched: list[int], chosen: list[int], names: list[str]
+) -> None:
+    """A ``--group-by`` pattern names one column, and no column twice."""
+    if len(matched) > 1:
+        raise InputError(
+            f"{label}: {option} {shorten(pattern)!r} matches {len(matched)} columns "
+            f"({name_list(names[i] for i in matched)}); give one {option} per column"
+        )
+    if matched[0] in chosen:
+        raise InputError(
+            f"{label}: {option} names the column {shorten(names[matched[0]])!r} twice; give it once"
+        )
 
 
 def not_numeric(label: str, name: str, row: int, value: Any, hint: str) -> InputError:
