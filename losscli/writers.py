@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,7 +27,7 @@ def check_output_path(
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"{option} {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
     check_report_path(path, inputs, option)
-    if target.exists() and not force:  # the name was looked up above
+    if target.exists() and not force and not written_through(target):
         raise InputError(f"{option} {path} already exists; pass --force to replace it")
     return target
 
@@ -100,13 +103,51 @@ def write_error(option: str, target: Path, exc: OSError) -> InputError:
     return InputError(f"{option} {target}: cannot write ({os_cause(exc)}); nothing was written")
 
 
-def _temporary(target: Path, option: str) -> Path:
+def written_through(target: Path) -> bool:
+    """Is ``target`` a device, a FIFO or a symlink to one? Such a target is written through
+    (opened and written, as ``/dev/null`` or ``/dev/stdout``), never renamed over."""
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise write_error(option, target, exc) from None
-    os.close(fd)
-    return Path(tmp_name)
+        return not stat.S_ISREG(os.stat(target).st_mode) and not target.is_dir()
+    except (OSError, ValueError):  # nothing there yet (a dangling symlink too)
+        return False
+
+
+def _renamed_over(target: Path) -> Path:
+    """The path a temporary file is renamed to: ``target``, or the file a symlink names (the
+    link stays a link)."""
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def _temporary(target: Path, option: str) -> Path:
+    """An empty temporary file beside the file it becomes, created ``0666 & ~umask`` as
+    ``open()`` creates a file; for a target written through, a private one (0600) in the
+    temporary directory."""
+    through = written_through(target)
+    final = _renamed_over(target)
+    directory = Path(tempfile.gettempdir()) if through else final.parent
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = directory / f".{final.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, flags, 0o600 if through else 0o666))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise write_error(option, target, exc) from None
+        return tmp
+    raise write_error(option, target, FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST)))
+
+
+def _put_in_place(tmp: Path, target: Path, force: bool, option: str) -> None:
+    """Copy ``tmp`` into a target written through, else rename it to the target's file."""
+    if not written_through(target):
+        _move_into_place(tmp, _renamed_over(target), force, option)
+        return
+    # No O_CREAT: the device or FIFO must still be there. A FIFO waits for its reader.
+    fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "wb", buffering=0) as out, open(tmp, "rb") as source:
+        while block := source.read(1 << 20):
+            write_all(out, block)
 
 
 def _move_into_place(tmp: Path, target: Path, force: bool, option: str) -> None:
@@ -139,12 +180,14 @@ def atomic_write(
 
     On any failure or interruption the temporary file is removed and ``target``
     is left as it was; a failed write is an ``InputError`` naming ``target``.
+    A device, FIFO or symlink to one is written through once everything is written; a
+    symlink to a file stays a link, and the file it names is replaced.
     """
     tmp = _temporary(target, option)
     try:
         try:
             write(tmp)
-            _move_into_place(tmp, target, force, option)
+            _put_in_place(tmp, target, force, option)
         except InputError:
             raise
         except OSError as exc:
@@ -273,7 +316,7 @@ class PerSampleWriter:
             self.close()
             if self.rows == 0:
                 np.save(self.tmp, np.zeros((0,)))
-            _move_into_place(self.tmp, self.target, self.force, self.option)
+            _put_in_place(self.tmp, self.target, self.force, self.option)
         except OSError as exc:
             raise write_error(self.option, self.target, exc) from None
 
