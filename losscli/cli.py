@@ -72,7 +72,9 @@ def cli() -> None:
     help="Write per-sample losses to PATH (.npy, .csv or .parquet), atomically; a PATH "
     "ending in / (a directory or URI) gets a Parquet dataset, one file per input file.",
 )
-@click.option("--force", is_flag=True, help="Let --output replace an existing file or part files.")
+@click.option(
+    "--force", is_flag=True, help="Let --output and --plot replace an existing file or part files."
+)
 @analysis_options
 @gate_options
 @click.option("-q", "--quiet", is_flag=True, help="No warnings or progress on stderr.")
@@ -204,7 +206,7 @@ def eval_command(
     if plot:
         from losscli.plots import check_plot_path
 
-        check_plot_path(plot, [*spec.paths(), *([output] if output else [])])
+        check_plot_path(plot, [*spec.paths(), *([output] if output else [])], force)
     target = dataset = None
     if output:
         from losscli import writers
@@ -242,7 +244,7 @@ def eval_command(
         if plot:
             from losscli.plots import write_plot
 
-            write_plot(plot, evaluation.results)
+            write_plot(plot, evaluation.results, force)
         _report(evaluation, output_format, quiet, printer)
     if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)

@@ -17,18 +17,21 @@ from typing import Any
 
 from losscli.errors import InputError
 from losscli.results import Result
-from losscli.writers import atomic_write, check_report_path
+from losscli.writers import atomic_write, check_report_path, written_through
 
 SUFFIXES = (".png", ".svg", ".html")
 OPTION = "--plot"
 
 
-def check_plot_path(path: str, inputs: Iterable[str]) -> Path:
-    """Refuse an unknown suffix, an input, a directory; a picture format without matplotlib."""
+def check_plot_path(path: str, inputs: Iterable[str], force: bool = False) -> Path:
+    """Refuse an unknown suffix, an input, a directory, an existing file (without ``force``);
+    a picture format without matplotlib."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{OPTION} {path}: unknown suffix; use {', '.join(SUFFIXES)}")
     target = check_report_path(path, inputs, OPTION)
+    if target.exists() and not force and not written_through(target):
+        raise InputError(f"{OPTION} {path} already exists; pass --force to replace it")
     if suffix != ".html":
         try:
             import matplotlib  # noqa: F401
@@ -40,7 +43,7 @@ def check_plot_path(path: str, inputs: Iterable[str]) -> Path:
     return target
 
 
-def write_plot(path: str, results: list[Result]) -> None:
+def write_plot(path: str, results: list[Result], force: bool = False) -> None:
     """Draw every result's distribution (and each loss's slices) to ``path``, replacing it
     atomically."""
     shown = [r for r in results if r.distribution is not None and r.distribution["count"]]
@@ -51,9 +54,10 @@ def write_plot(path: str, results: list[Result]) -> None:
     suffix = target.suffix.lower()
     if suffix == ".html":
         page = _html(shown, sliced).encode()
-        atomic_write(target, lambda tmp: _write_bytes(tmp, page), option=OPTION)
+        atomic_write(target, lambda tmp: _write_bytes(tmp, page), force=force, option=OPTION)
     else:
-        atomic_write(target, lambda tmp: _matplotlib(shown, sliced, tmp, suffix[1:]), option=OPTION)
+        draw = lambda tmp: _matplotlib(shown, sliced, tmp, suffix[1:])  # noqa: E731
+        atomic_write(target, draw, force=force, option=OPTION)
 
 
 def _slices(results: list[Result]) -> dict[str, list[Result]]:

@@ -56,9 +56,7 @@ def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
             "storage; end the URI with / for a Parquet dataset, or write a local file"
         )
     target = Path(path)
-    for source in inputs:
-        if source == "-":
-            continue
+    for source in read_files(inputs):
         source_path = Path(source.rpartition(":")[0] if ".npz:" in source else source)
         same = source_path.resolve() == target.resolve() or (
             source_path.exists() and target.exists() and source_path.samefile(target)
@@ -72,6 +70,24 @@ def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
     if not target.parent.exists():
         raise InputError(f"{option} {path}: the directory {target.parent} does not exist")
     return target
+
+
+def read_files(inputs: Iterable[str]) -> list[str]:
+    """The local files a run reads: its inputs as given, and the files of each directory,
+    glob or dataset among them (what the Parquet reader lists)."""
+    from losscli.readers import storage
+    from losscli.readers.parquet import dataset_files
+
+    files = []
+    for source in inputs:
+        if source == "-" or storage.is_uri(source) and not source.lower().startswith("file://"):
+            continue
+        local = source[len("file://") :] if storage.is_uri(source) else source
+        files.append(local)
+        if storage.is_glob(local) or os.path.isdir(local):
+            with contextlib.suppress(InputError, OSError, ValueError):  # the reader says why
+                files += [found for found, _ in dataset_files(local)]
+    return files
 
 
 def os_cause(exc: OSError) -> str:

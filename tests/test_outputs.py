@@ -139,3 +139,58 @@ def test_a_symlink_to_a_file_stays_a_link_and_its_file_is_replaced(pair):
     invoke(*per_sample("-o", "out.npy", "--force", "-f", "value"), code=0)
     assert os.path.islink("out.npy")
     np.testing.assert_array_equal(np.load("shared/out.npy"), [0.25, 0.0, 0.25, 0.0])
+
+
+# --- no output replaces a file the run reads -------------------------------------------------
+
+
+@pytest.fixture
+def dataset(pair):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.mkdir("ds")
+    pq.write_table(pa.table({"y": [0.0, 1.0], "p": [0.5, 1.0]}), "ds/a.parquet")
+    pq.write_table(pa.table({"y": [2.0, 3.0], "p": [2.5, 3.0]}), "ds/b.parquet")
+    return pair
+
+
+@pytest.mark.parametrize("data", ["ds", "ds/", "ds/*.parquet", "ds/b*"])
+@pytest.mark.parametrize("option", ["-o", "--plot"])
+def test_no_output_replaces_a_file_of_a_dataset_or_glob(dataset, data, option):
+    before = Path("ds/b.parquet").read_bytes()
+    target = "ds/b.parquet" if option == "-o" else "ds/b.html"
+    if option == "--plot":
+        if data.endswith(".parquet"):
+            pytest.skip("ds/b.html is not read through ds/*.parquet")
+        Path(target).write_bytes(before)
+        before = Path(target).read_bytes()
+    args = ["eval", "mse", "--data", data, "--true-col", "y", "--pred-col", "p"]
+    result = invoke(*args, "--reduction", "none", option, target, "--force", code=2)
+    assert result.stderr == (
+        f"Error: {'--output' if option == '-o' else '--plot'} {target} is one of the inputs; "
+        "losscli never overwrites inputs\n"
+    )
+    assert Path(target).read_bytes() == before
+
+
+def test_junit_xml_never_replaces_a_file_of_a_dataset(dataset):
+    Path("c.toml").write_text(
+        '[inputs]\ndata = "ds"\ntrue_col = "y"\npred_col = "p"\n[[checks]]\nloss = "mse"\n'
+    )
+    before = Path("ds/a.parquet").read_bytes()
+    result = invoke("check", "c.toml", "--junit-xml", "ds/a.parquet", code=2)
+    assert result.stderr == (
+        "Error: --junit-xml ds/a.parquet is one of the inputs; losscli never overwrites inputs\n"
+    )
+    assert Path("ds/a.parquet").read_bytes() == before
+
+
+def test_plot_refuses_an_existing_file_without_force(pair):
+    Path("notes.html").write_text("my notes")
+    result = invoke(*per_sample("--plot", "notes.html", "-f", "value"), code=2)
+    assert result.stderr == "Error: --plot notes.html already exists; pass --force to replace it\n"
+    assert result.stdout == ""
+    assert Path("notes.html").read_text() == "my notes"
+    invoke(*per_sample("--plot", "notes.html", "-f", "value", "--force"), code=0)
+    assert Path("notes.html").read_text().startswith("<!DOCTYPE html>")
