@@ -381,6 +381,29 @@ def check_command(
     \b
     losscli check sample_data/losscli.toml --junit-xml report.xml
     """
+    from losscli.junit import write_error_report
+
+    known: dict[str, Any] = {}
+    try:
+        _check(config, output_format, junit_xml, quiet, known)
+    except (click.exceptions.Exit, BrokenPipeError):
+        raise
+    except BaseException as exc:
+        # Never leave an earlier run's report standing for this one: a CI dashboard would
+        # show a pass.
+        if junit_xml:
+            write_error_report(junit_xml, known.get("name", "config"), exc, known.get("inputs"))
+        raise
+
+
+def _check(
+    config: str | None,
+    output_format: str,
+    junit_xml: str | None,
+    quiet: bool,
+    known: dict[str, Any],
+) -> None:
+    """``check``'s work; ``known`` gets the config's name and the run's inputs once read."""
     from pathlib import Path
 
     from losscli import render, writers
@@ -388,11 +411,13 @@ def check_command(
     from losscli.junit import junit_xml as build_junit
 
     path = find_config(config)
+    known["name"] = path.name
     checks = load_config(path)
+    sources = [p for c in checks for p in c.inputs.paths()]
+    known["inputs"] = [*sources, str(path)]
     report_path = None
     if junit_xml:
-        sources = [p for c in checks for p in c.inputs.paths()]
-        report_path = writers.check_report_path(junit_xml, [*sources, str(path)], "--junit-xml")
+        report_path = writers.check_report_path(junit_xml, known["inputs"], "--junit-xml")
     stdin_hint([check.inputs for check in checks], quiet)
     run = run_checks(path, checks)
     if not quiet:

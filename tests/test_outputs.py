@@ -194,3 +194,67 @@ def test_plot_refuses_an_existing_file_without_force(pair):
     assert Path("notes.html").read_text() == "my notes"
     invoke(*per_sample("--plot", "notes.html", "-f", "value", "--force"), code=0)
     assert Path("notes.html").read_text().startswith("<!DOCTYPE html>")
+
+
+# --- a JUnit report is never stale -----------------------------------------------------------
+
+
+def _errors_in(report: str) -> list[tuple[str, str]]:
+    """Each ``<error>``'s type and message; the report must parse."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(Path(report).read_bytes())
+    assert root.tag == "testsuites" and root.get("errors") == str(len(root.findall(".//error")))
+    return [(e.get("type", ""), e.get("message", "")) for e in root.iter("error")]
+
+
+BROKEN = {
+    "a misspelt key": ('[inputs]\ny_true = "y.npy"\ny_pred = "p.npy"\n[[checks]]\nloss = "mse"\n'
+                       "mx = 1\n", "ConfigError", "c.toml checks[0]: unknown key 'mx'; did you "
+                       "mean max? known keys: "),
+    "not TOML": ("[inputs\n", "ConfigError", "c.toml: not valid TOML (Expected ']' at the end "
+                 "of a table declaration (at line 1, column 8))"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BROKEN), ids=["bad-key", "bad-toml"])
+def test_a_config_error_replaces_the_earlier_report(pair, case):
+    invoke("check", "c.toml", "--junit-xml", "report.xml", code=0)
+    assert _errors_in("report.xml") == []
+    text, kind, message = BROKEN[case]
+    Path("c.toml").write_text(text)
+    result = invoke("check", "c.toml", "--junit-xml", "report.xml", code=2)
+    assert result.stderr.startswith(f"Error: {message}")
+    [(found_kind, found)] = _errors_in("report.xml")
+    assert (found_kind, found) == (kind, result.stderr[len("Error: ") :].rstrip("\n"))
+
+
+def test_a_missing_config_replaces_the_earlier_report_but_no_other_file(pair):
+    invoke("check", "c.toml", "--junit-xml", "report.xml", code=0)
+    result = invoke("check", "gone.toml", "--junit-xml", "report.xml", code=2)
+    assert result.stderr == "Error: gone.toml: no such config file\n"
+    assert _errors_in("report.xml") == [("ConfigError", "gone.toml: no such config file")]
+    # The inputs are unknown: a file that is not a JUnit report is left alone.
+    before = Path("y.npy").read_bytes()
+    invoke("check", "gone.toml", "--junit-xml", "y.npy", code=2)
+    assert Path("y.npy").read_bytes() == before
+
+
+def test_an_internal_error_replaces_the_earlier_report(pair):
+    """A custom loss returning an object whose conversion to an array raises: a genuine path
+    to exit 3, no part of losscli replaced."""
+    invoke("check", "c.toml", "--junit-xml", "report.xml", code=0)
+    Path("weird.py").write_text(
+        "class Weird:\n"
+        "    def __array__(self, dtype=None, copy=None):\n"
+        "        raise RuntimeError('no array here')\n"
+        "\n"
+        "def loss(y_true, y_pred):\n"
+        "    return Weird()\n"
+    )
+    Path("c.toml").write_text(Path("c.toml").read_text().replace('"mse"', '"weird.py:loss"'))
+    result = invoke("check", "c.toml", "--junit-xml", "report.xml", code=3)
+    assert result.stderr.startswith("Error: internal error: RuntimeError: no array here (")
+    assert _errors_in("report.xml") == [
+        ("InternalError", "internal error: RuntimeError: no array here")
+    ]
