@@ -213,11 +213,12 @@ def eval_command(
         from losscli.dataset_output import DatasetOutput, is_dataset
 
         if is_dataset(output):
-            dataset = DatasetOutput(output, force)
-            dataset.prepare(spec.paths())
+            dataset = DatasetOutput(output, force).prepare(spec.paths())
         else:
             target = writers.check_output_path(output, spec.paths(), force)
     with contextlib.ExitStack() as stack:
+        if dataset is not None:
+            stack.callback(dataset.abandon)  # a failed run leaves the dataset as it was
         sinks: list[Any] = []
         if target is not None:
             from losscli.writers import PerSampleWriter
