@@ -113,6 +113,7 @@ def eval_command(
     bootstrap: int | None,
     seed: int | None,
     plot: str | None,
+    plot_scale: str,
     max_bounds: tuple[str, ...],
     min_bounds: tuple[str, ...],
     slice_max: tuple[str, ...],
@@ -173,6 +174,7 @@ def eval_command(
         bootstrap=bootstrap,
         seed=seed,
         significance=significance,
+        bin_scale=plot_scale if plot else "linear",
     )
     built, spec = prepared.losses, prepared.inputs
     gates = None
@@ -242,13 +244,29 @@ def eval_command(
         ).evaluation
         if target is not None:
             writer.commit()
-        if plot:
-            from losscli.plots import write_plot
-
-            write_plot(plot, evaluation.results, force)
         _report(evaluation, output_format, quiet, printer)
+    if plot:
+        _draw(plot, evaluation.results, force, plot_scale)
     if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+def _draw(path: str, results: list[Any], force: bool, scale: str) -> None:
+    """The plot, after the results: one that cannot be drawn or written is a warning (even
+    with --quiet), and the exit code stays the gates'."""
+    from losscli.errors import LossCliError
+    from losscli.plots import write_plot
+
+    try:
+        write_plot(path, results, force, scale)
+    except LossCliError as exc:
+        warn(f"{one_line(str(exc))}; the results above stand")
+    except Exception as exc:  # noqa: BLE001 - a bug in drawing: said, not the gates' verdict
+        warn(
+            f"--plot {path}: not drawn: internal error: {type(exc).__name__}: "
+            f"{one_line(str(exc))[:500]} (a losscli bug; please report it); the results above "
+            "stand"
+        )
 
 
 def _print_analysis(results: list[Any]) -> None:

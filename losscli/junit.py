@@ -118,17 +118,19 @@ def error_xml(config: str, message: str, kind: str) -> bytes:
     testcase, so that a report of an earlier run never stands for this one."""
     text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]", "\ufffd", message)
     attributes = {"tests": "1", "failures": "0", "errors": "1", "time": "0.000000"}
-    suites = ET.Element("testsuites", name="losscli check", **attributes)
+    suites = ET.Element("testsuites", {"name": "losscli check", **attributes})
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     suite = ET.SubElement(
         suites,
         "testsuite",
-        name=f"losscli check {config}",
-        skipped="0",
-        timestamp=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        **attributes,
+        {"name": f"losscli check {config}", **attributes, "skipped": "0", "timestamp": now},
     )
     case = ET.SubElement(
-        suite, "testcase", classname=f"losscli.check.{config}", name="losscli check", time="0.000000"
+        suite,
+        "testcase",
+        classname=f"losscli.check.{config}",
+        name="losscli check",
+        time="0.000000",
     )
     ET.SubElement(case, "error", message=text, type=kind).text = text
     ET.indent(suites)

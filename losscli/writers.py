@@ -190,7 +190,7 @@ def _move_into_place(tmp: Path, target: Path, force: bool, option: str) -> None:
 
 
 def atomic_write(
-    target: Path, write: Callable[[Path], None], *, force: bool = True, option: str = "--output"
+    target: Path, write: Callable[[Path], object], *, force: bool = True, option: str = "--output"
 ) -> None:
     """Run ``write`` on a temporary file beside ``target``, then rename it into place.
 

@@ -82,7 +82,9 @@ def test_outputs_are_created_as_open_creates_files(pair, umask):
 
 def _is_null_device(path: str) -> bool:
     info = os.lstat(path)
-    return stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == 1 and os.minor(info.st_rdev) == 3
+    return (
+        stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == 1 and os.minor(info.st_rdev) == 3
+    )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")

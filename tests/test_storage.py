@@ -209,9 +209,7 @@ def test_a_failed_dataset_output_leaves_the_earlier_one_on_object_storage(bucket
     def listing() -> dict[str, bytes]:
         infos = s3.get_file_info(fs.FileSelector("preds/staged", recursive=True))
         return {
-            i.path: s3.open_input_stream(i.path).read()
-            for i in infos
-            if i.type == fs.FileType.File
+            i.path: s3.open_input_stream(i.path).read() for i in infos if i.type == fs.FileType.File
         }
 
     before = listing()
