@@ -29,13 +29,17 @@ class Axis:
     positive), or logarithmic above ``threshold`` and linear below it (zeros)."""
 
     def __init__(
-        self, low: float, high: float, start: float, end: float, log: bool = False
+        self,
+        low: float,
+        high: float,
+        start: float,
+        end: float,
+        log: bool = False,
+        threshold: float | None = None,
     ) -> None:
         self.low, self.high, self.start, self.end = low, high, start, end
-        self.log = log and high > 0
-        self.threshold = low if low > 0 else math.nan
-        if self.log and low <= 0:
-            self.threshold = high / 10  # replaced by the caller's least positive edge
+        self.log = log and high > 0 and (low > 0 or threshold is not None)
+        self.threshold = threshold if threshold is not None and low <= 0 else low
 
     def _unit(self, value: float) -> float:
         if not self.log:
@@ -110,9 +114,7 @@ def histogram_svg(result: Result, scale: str) -> str:
     d = result.distribution or {}
     edges, counts = d["edges"], d["counts"]
     left, right, top, bottom = 70.0, WIDTH - 30.0, 60.0, 250.0
-    axis = Axis(edges[0], edges[-1], left, right, is_log(result))
-    if axis.log and edges[0] <= 0:
-        axis.threshold = edges[1]
+    axis = Axis(edges[0], edges[-1], left, right, is_log(result), threshold=edges[1])
     most = max(counts) or 1
     counts_axis = nice_ticks(0, most, 4)
     height_top = max(counts_axis[-1], most)

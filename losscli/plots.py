@@ -107,8 +107,9 @@ def scale_note(result: Result, scale: str) -> str:
     if scale == "log":
         return "log scale"
     q = (result.distribution or {})["quantiles"]
-    ratio = "p50 = 0" if q["p50"] <= 0 else f"p99/p50 = {q['p99'] / q['p50']:.3g}"
-    return f"log scale (auto: {ratio} >= {LOG_RATIO:g})"
+    if q["p50"] <= 0:
+        return f"log scale (auto: p50 = {q['p50']:.4g} < p99 = {q['p99']:.4g})"
+    return f"log scale (auto: p99/p50 = {q['p99'] / q['p50']:.3g} >= {LOG_RATIO:g})"
 
 
 def finite_rows(rows: list[dict[str, Any]]) -> list[float]:
@@ -155,9 +156,11 @@ def _matplotlib(
             caption = f"weighted per-sample loss, {scale_note(result, scale)}"
             ax.set_xlabel(caption, parse_math=False)
             ax.set_ylabel("samples")
-        figure.tight_layout()
-        figure.savefig(tmp, format=fmt)
-        plt.close(figure)
+        try:
+            figure.tight_layout()
+            figure.savefig(tmp, format=fmt)
+        finally:
+            plt.close(figure)
 
 
 def _slice_axes(ax: Any, spec: str, found: list[Result], log: bool) -> None:
