@@ -146,11 +146,15 @@ def write_error_report(
     FIFO, or an earlier JUnit report is replaced. Nothing is raised: the error itself is what
     the run reports.
     """
-    from losscli.errors import LossCliError
+    from losscli.errors import LossCliError, Terminated
     from losscli.writers import atomic_write, check_report_path, written_through
 
     if isinstance(error, LossCliError):
         message, kind = str(error), type(error).__name__
+    elif isinstance(error, Terminated):
+        message, kind = f"terminated by {error.name}", "Terminated"
+    elif isinstance(error, KeyboardInterrupt):
+        message, kind = "interrupted", "Interrupted"
     else:
         message = f"internal error: {type(error).__name__}: {error}"
         kind = "InternalError"

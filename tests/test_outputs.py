@@ -261,3 +261,15 @@ def test_an_internal_error_replaces_the_earlier_report(pair):
     assert _errors_in("report.xml") == [
         ("InternalError", "internal error: RuntimeError: no array here")
     ]
+
+
+def test_a_terminated_check_replaces_the_earlier_report(pair):
+    invoke("check", "c.toml", "--junit-xml", "report.xml", code=0)
+    Path("kill.py").write_text(
+        "import os, signal\n\ndef loss(y_true, y_pred):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n    return (y_true - y_pred) ** 2\n"
+    )
+    Path("c.toml").write_text(Path("c.toml").read_text().replace('"mse"', '"kill.py:loss"'))
+    run = _losscli(["check", "c.toml", "--junit-xml", "report.xml"], pair)
+    assert run.returncode == 143 and run.stderr == "Error: terminated by SIGTERM\n"
+    assert _errors_in("report.xml") == [("Terminated", "terminated by SIGTERM")]
