@@ -294,7 +294,7 @@ class Distribution:
         tiny = self.high
         if logarithmic:
             tiny = self.low if self.low > 0 else self._smallest_positive()
-        if tiny < self.high:
+        if tiny < self.high and (self.low > 0 or bins > 1):  # a bin of its own for the zeros
             method["scale"] = "log"
             if self.low > 0:
                 edges = np.geomspace(self.low, self.high, bins + 1)

@@ -56,10 +56,11 @@ def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
             "storage; end the URI with / for a Parquet dataset, or write a local file"
         )
     target = Path(path)
+    resolved, exists = target.resolve(), target.exists()
     for source in read_files(inputs):
         source_path = Path(source.rpartition(":")[0] if ".npz:" in source else source)
-        same = source_path.resolve() == target.resolve() or (
-            source_path.exists() and target.exists() and source_path.samefile(target)
+        same = source_path.resolve() == resolved or (
+            exists and source_path.exists() and source_path.samefile(target)
         )
         if same:
             raise InputError(
