@@ -256,3 +256,13 @@ def test_a_plot_that_cannot_be_written_is_a_warning_after_the_results(skewed, tm
         "results above stand"
     )
     assert not Path("p.html").exists()
+
+
+def test_pictures_honour_the_scale(skewed):
+    for scale, caption in [
+        ("log", "weighted per-sample loss, log scale"),
+        ("linear", "weighted per-sample loss, linear scale"),
+        ("auto", "weighted per-sample loss, log scale (auto: p99/p50 = "),
+    ]:
+        invoke(*EVAL, "--plot", f"{scale}.svg", "--plot-scale", scale, "-f", "value", code=0)
+        assert caption in Path(f"{scale}.svg").read_text(), scale  # matplotlib's text comments
