@@ -46,7 +46,7 @@ def per_sample(*extra: object) -> list[object]:
 
 def _losscli(args: list[str], cwd: Path, umask: int | None = None) -> subprocess.CompletedProcess:
     """``python -m losscli ARGS`` in its own process (its own umask, its own stdout)."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {"PYTHONPATH": str(Path(__file__).parents[1]), **os.environ}
     return subprocess.run(
         [sys.executable, "-m", "losscli", *args],
         cwd=cwd,

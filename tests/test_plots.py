@@ -242,7 +242,7 @@ def test_a_plot_that_cannot_be_written_is_a_warning_after_the_results(skewed, tm
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {"PYTHONPATH": str(Path(__file__).parents[1]), **os.environ}
     run = subprocess.run(
         [sys.executable, "-m", "losscli", *EVAL, "--max", "0.01", "--plot", "p.html"],
         capture_output=True, text=True, env=env, preexec_fn=limit, timeout=120,  # noqa: PLW1509
