@@ -1,4 +1,6 @@
-"""Writing per-sample losses (``--output``): atomic, never over an input, no clobbering."""
+"""Writing per-sample losses (``--output``) and every other output file: atomic, never over a
+file the run reads, no clobbering; files created ``0666 & ~umask``; a device, FIFO or symlink to
+one written through, never renamed over."""
 
 from __future__ import annotations
 
