@@ -41,6 +41,8 @@ class Analysis(NamedTuple):
     resampling: Resampling | None = None
     #: ``--worst-per-slice``: the ``worst`` K samples of every slice too.
     worst_per_slice: bool = False
+    #: ``--plot-scale``: the bins' scale, ``linear``, ``log`` or ``auto`` (``log_bins``).
+    bin_scale: str = "linear"
 
     def __bool__(self) -> bool:
         """Anything to find in the per-sample losses (the slices take their own sums)."""
@@ -282,9 +284,10 @@ class Distribution:
         elif other.sketch is not None:
             self.sketch.merge(other.sketch)
 
-    def result(self, bins: int) -> dict[str, Any]:
+    def result(self, bins: int, scale: str = "linear") -> dict[str, Any]:
         """The JSON ``distribution``: counts of the ``bins`` equal-width bins from the least to
-        the largest value sum to ``count``."""
+        the largest value sum to ``count``; bins of equal width in log(value) (and
+        ``"scale": "log"``) when ``log_bins`` says so for ``scale``."""
         out: dict[str, Any] = {"count": self.count}
         if self.nonfinite:
             out["nonfinite"] = self.nonfinite
@@ -301,6 +304,21 @@ class Distribution:
             quantiles = [self.sketch.quantile(q) for q in QUANTILES.values()]
             counts = self.sketch.histogram(edges)
             method = {"method": "sketch", "relative_accuracy": SKETCH_ACCURACY}
+        logarithmic = log_bins(scale, self.low, self.high, quantiles[0], quantiles[-1])
+        tiny = self.high
+        if logarithmic:
+            tiny = self.low if self.low > 0 else self._smallest_positive()
+        if tiny < self.high and (self.low > 0 or bins > 1):  # a bin of its own for the zeros
+            method["scale"] = "log"
+            if self.low > 0:
+                edges = np.geomspace(self.low, self.high, bins + 1)
+            else:  # zeros (and negative values) in the first bin, below the least positive
+                edges = np.concatenate([[self.low], np.geomspace(tiny, self.high, bins)])
+            counts = (
+                np.histogram(values, edges)[0]
+                if self.kept is not None
+                else self.sketch.histogram(edges)  # type: ignore[union-attr]
+            )
         return {
             **out,
             "min": self.low,
@@ -313,6 +331,31 @@ class Distribution:
             "counts": [int(c) for c in counts],
             **method,
         }
+
+    def _smallest_positive(self) -> float:
+        if self.kept is not None:
+            values = np.concatenate(self.kept)
+            positive = values[values > 0]
+        else:
+            assert self.sketch is not None
+            positive = self.sketch._buckets()[0]
+            positive = positive[positive > 0]
+        return float(np.min(positive)) if len(positive) else self.high
+
+
+#: ``--plot-scale auto`` bins on a logarithmic scale when p99 is at least this many times p50:
+#: then more than 90% of the samples would share the first tenth of equal-width bins.
+LOG_RATIO = 10.0
+
+
+def log_bins(scale: str, low: float, high: float, p50: float, p99: float) -> bool:
+    """Bins of equal width in log(value)? ``log``: when some value is positive; ``auto``: for
+    non-negative values with p99 >= ``LOG_RATIO`` * p50 (more than half zeros included)."""
+    if scale == "log":
+        return high > 0
+    if scale != "auto" or low < 0 or p99 <= 0:
+        return False
+    return p50 <= 0 or p99 / p50 >= LOG_RATIO
 
 
 class _Sketch:

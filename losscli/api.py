@@ -269,6 +269,7 @@ def prepare(
     bootstrap: int | None = None,
     seed: int | None = None,
     significance: float | None = None,
+    bin_scale: str = "linear",
 ) -> Prepared:
     """The losses built and the inputs named, as ``evaluate`` takes them (the command
     checks its outputs against ``inputs.paths()`` before it runs)."""
@@ -338,5 +339,6 @@ def prepare(
         int(max_slices),
         resampling_for(ci, bootstrap, seed, significance),
         bool(worst_per_slice),
+        bin_scale,
     )
     return Prepared(built, specs, inputs, analysis)

@@ -75,7 +75,7 @@ def cli() -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Let --output (or --worst-output) replace an existing file or part files.",
+    help="Let --output, --worst-output and --plot replace an existing file or part files.",
 )
 @click.option(
     "--worst-output",
@@ -122,6 +122,7 @@ def eval_command(
     bootstrap: int | None,
     seed: int | None,
     plot: str | None,
+    plot_scale: str,
     max_bounds: tuple[str, ...],
     min_bounds: tuple[str, ...],
     slice_max: tuple[str, ...],
@@ -189,6 +190,7 @@ def eval_command(
         bootstrap=bootstrap,
         seed=seed,
         significance=significance,
+        bin_scale=plot_scale if plot else "linear",
     )
     built, spec = prepared.losses, prepared.inputs
     gates = None
@@ -225,7 +227,7 @@ def eval_command(
     if plot:
         from losscli.plots import check_plot_path
 
-        check_plot_path(plot, [*spec.paths(), *([output] if output else [])])
+        check_plot_path(plot, [*spec.paths(), *([output] if output else [])], force)
     target = dataset = worst_target = None
     if worst_output:
         from losscli.render_csv import check_worst_path
@@ -238,11 +240,12 @@ def eval_command(
         from losscli.dataset_output import DatasetOutput, is_dataset
 
         if is_dataset(output):
-            dataset = DatasetOutput(output, force)
-            dataset.prepare(spec.paths())
+            dataset = DatasetOutput(output, force).prepare(spec.paths())
         else:
             target = writers.check_output_path(output, spec.paths(), force)
     with contextlib.ExitStack() as stack:
+        if dataset is not None:
+            stack.callback(dataset.abandon)  # a failed run leaves the dataset as it was
         sinks: list[Any] = []
         if target is not None:
             from losscli.writers import PerSampleWriter
@@ -266,10 +269,7 @@ def eval_command(
         ).evaluation
         if target is not None:
             writer.commit()
-        if plot:
-            from losscli.plots import write_plot
-
-            write_plot(plot, evaluation.results)
+        drawn = evaluation.results  # the plot's distributions, printed only with --histogram
         if not histogram:
             shown = [r._replace(distribution=None) for r in evaluation.results]
             evaluation = evaluation._replace(results=shown)
@@ -285,8 +285,28 @@ def eval_command(
         from losscli.mistakes import weighted_default_note
 
         warn(weighted_default_note("--reduction mean_with_sample_weight"), prefix="Note: ")
+    if plot:
+        _draw(plot, drawn, force, plot_scale)
     if not evaluation.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+def _draw(path: str, results: list[Any], force: bool, scale: str) -> None:
+    """The plot, after the results: one that cannot be drawn or written is a warning (even
+    with --quiet), and the exit code stays the gates'."""
+    from losscli.errors import LossCliError
+    from losscli.plots import write_plot
+
+    try:
+        write_plot(path, results, force, scale)
+    except LossCliError as exc:
+        warn(f"{one_line(str(exc))}; the results above stand")
+    except Exception as exc:  # noqa: BLE001 - a bug in drawing: said, not the gates' verdict
+        warn(
+            f"--plot {path}: not drawn: internal error: {type(exc).__name__}: "
+            f"{one_line(str(exc))[:500]} (a losscli bug; please report it); the results above "
+            "stand"
+        )
 
 
 def _print_analysis(results: list[Any]) -> None:
@@ -451,6 +471,29 @@ def check_command(
     \b
     losscli check sample_data/losscli.toml --junit-xml report.xml
     """
+    from losscli.junit import write_error_report
+
+    known: dict[str, Any] = {}
+    try:
+        _check(config, output_format, junit_xml, quiet, known)
+    except (click.exceptions.Exit, BrokenPipeError):
+        raise
+    except BaseException as exc:
+        # Never leave an earlier run's report standing for this one: a CI dashboard would
+        # show a pass.
+        if junit_xml:
+            write_error_report(junit_xml, known.get("name", "config"), exc, known.get("inputs"))
+        raise
+
+
+def _check(
+    config: str | None,
+    output_format: str,
+    junit_xml: str | None,
+    quiet: bool,
+    known: dict[str, Any],
+) -> None:
+    """``check``'s work; ``known`` gets the config's name and the run's inputs once read."""
     from pathlib import Path
 
     from losscli import render, writers
@@ -458,11 +501,13 @@ def check_command(
     from losscli.junit import junit_xml as build_junit
 
     path = find_config(config)
+    known["name"] = path.name
     checks = load_config(path)
+    sources = [p for c in checks for p in c.inputs.paths()]
+    known["inputs"] = [*sources, str(path)]
     report_path = None
     if junit_xml:
-        sources = [p for c in checks for p in c.inputs.paths()]
-        report_path = writers.check_report_path(junit_xml, [*sources, str(path)], "--junit-xml")
+        report_path = writers.check_report_path(junit_xml, known["inputs"], "--junit-xml")
     stdin_hint([check.inputs for check in checks], quiet)
     run = run_checks(path, checks)
     if not quiet:

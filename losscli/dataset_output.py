@@ -2,11 +2,13 @@
 
 One file per part of the input (a file of the input table; the whole input when it is not a
 dataset), ``part-00000.parquet``, ``part-00001.parquet``, ... in the input's file order. Each
-file is written whole and then put in place, so a reader never sees half a file: locally a
-temporary file renamed, on object storage a local file uploaded (the object appears when the
-upload completes). Its columns: ``index`` (the row's number in that input file), ``source``
-(that file) and one per loss. A ``DatasetOutput`` holds only names, so a cluster task can be
-sent one and write its own part. No click, no rich.
+file is written whole into a staging directory inside the dataset (``_losscli-staging-*/``,
+which readers skip as they skip every ``_`` name): locally a temporary file renamed, on object
+storage a local file uploaded. Only when every part succeeded are they moved into place (and an
+earlier run's extra parts removed); a failed run removes the staging and leaves the dataset as
+it was. Its columns: ``index`` (the row's number in that input file), ``source`` (that file)
+and one per loss. A ``DatasetOutput`` holds only names, so a cluster task can be sent one and
+write its own part. No click, no rich.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,6 +55,8 @@ class DatasetOutput(NamedTuple):
     path: str
     force: bool = False
     option: str = "--output"
+    #: The staging directory's name inside the dataset (set by ``prepare``).
+    staging: str = ""
 
     @property
     def remote(self) -> bool:
@@ -60,9 +65,10 @@ class DatasetOutput(NamedTuple):
     def shown(self) -> str:
         return storage.public(self.path)
 
-    def prepare(self, inputs: list[str]) -> None:
+    def prepare(self, inputs: list[str]) -> DatasetOutput:
         """Refuse a directory that is, holds or is inside an input, or one that already holds
-        files (without ``force``); create a local directory (its parent must exist)."""
+        files (without ``force``); create a local directory (its parent must exist) and the
+        staging directory. The dataset to write to, its staging named."""
         for source in inputs:
             if self.remote or storage.is_uri(source):
                 same = storage.is_uri(source) == self.remote and _overlap(
@@ -76,10 +82,18 @@ class DatasetOutput(NamedTuple):
                     f"{self.option} {self.shown()} overlaps the input {storage.public(source)}; "
                     "losscli never writes over or inside its inputs"
                 )
+        staged = self._replace(staging=f"_losscli-staging-{secrets.token_hex(6)}")
         if self.remote:
             self._prepare_remote()
         else:
             self._prepare_local()
+            try:
+                (Path(self.path) / staged.staging).mkdir()
+            except OSError as exc:
+                raise InputError(
+                    f"{self.option} {self.path}: cannot write ({os_cause(exc)})"
+                ) from None
+        return staged
 
     def _prepare_local(self) -> None:
         target = Path(self.path)
@@ -114,13 +128,23 @@ class DatasetOutput(NamedTuple):
     def part(self, number: int, names: list[str], source: str) -> Part:
         return Part(self, number, names, source)
 
+    def _staged(self, name: str = "") -> str:
+        return "/".join(p for p in (self.path.rstrip("/"), self.staging, name) if p)
+
     def finish(self, written: int) -> None:
-        """With ``force``, remove part files of an earlier run beyond the ``written`` ones,
-        so that the directory holds this run's dataset; nothing else is touched."""
-        if not self.force:
-            return
+        """Every part succeeded: move the staged parts into place and, with ``force``, remove
+        an earlier run's part files beyond the ``written`` ones, so that the directory holds
+        this run's dataset; nothing else is touched."""
+        names = [PART.format(number) for number in range(written)]
         if self.remote:
             filesystem, _ = storage.resolve(self.path)
+            for name in names:
+                _, staged = storage.resolve(self._staged(name))
+                _, final = storage.resolve(self.path.rstrip("/") + "/" + name)
+                try:
+                    filesystem.move(staged, final)  # object storage: a copy, then a delete
+                except (OSError, ValueError) as exc:
+                    raise storage.failure(self._staged(name), exc) from None
             stale = [
                 path
                 for path, relative in storage.dataset_files(self.path)
@@ -130,10 +154,24 @@ class DatasetOutput(NamedTuple):
                 _, key = storage.resolve(path)
                 with contextlib.suppress(OSError):
                     filesystem.delete_file(key)
+        else:
+            for name in names:
+                os.replace(self._staged(name), Path(self.path) / name)
+            for entry in Path(self.path).iterdir():
+                if _stale(entry.name, written):
+                    entry.unlink()
+        self.abandon()
+
+    def abandon(self) -> None:
+        """Remove the staging directory and what it holds (a failed run's parts)."""
+        if not self.staging:
             return
-        for entry in Path(self.path).iterdir():
-            if _stale(entry.name, written):
-                entry.unlink()
+        if not self.remote:
+            shutil.rmtree(self._staged(), ignore_errors=True)
+            return
+        with contextlib.suppress(OSError, ValueError, InputError):
+            filesystem, key = storage.resolve(self._staged())
+            filesystem.delete_dir(key)
 
 
 def _stale(name: str, written: int) -> bool:
@@ -154,7 +192,7 @@ class Part:
             self.staging = tempfile.mkdtemp(prefix="losscli-part-")
             local = Path(self.staging) / self.name
         else:
-            local = Path(dataset.path) / self.name
+            local = Path(dataset._staged(self.name))
         self.writer = PerSampleWriter(
             local, names, force=True, option=dataset.option, source=storage.public(source)
         )
@@ -180,7 +218,7 @@ class Part:
             return
         from pyarrow import fs
 
-        uri = self.dataset.path.rstrip("/") + "/" + self.name
+        uri = self.dataset._staged(self.name)
         filesystem, key = storage.resolve(uri)
         try:
             fs.copy_files(

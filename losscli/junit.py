@@ -7,7 +7,9 @@ Actions test reporters.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 import socket
 import xml.etree.ElementTree as ET
 
@@ -110,3 +112,58 @@ def junit_xml(run: CheckRun) -> bytes:
         ET.SubElement(case, "system-out").text = "\n".join(shown(line) for line in lines)
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def error_xml(config: str, message: str, kind: str) -> bytes:
+    """A run that ended in an error (a config that cannot be read, a bug): one ``<error>``
+    testcase, so that a report of an earlier run never stands for this one."""
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]", "\ufffd", message)
+    attributes = {"tests": "1", "failures": "0", "errors": "1", "time": "0.000000"}
+    suites = ET.Element("testsuites", {"name": "losscli check", **attributes})
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        {"name": f"losscli check {config}", **attributes, "skipped": "0", "timestamp": now},
+    )
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        classname=f"losscli.check.{config}",
+        name="losscli check",
+        time="0.000000",
+    )
+    ET.SubElement(case, "error", message=text, type=kind).text = text
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_error_report(
+    path: str, config: str, error: BaseException, inputs: list[str] | None
+) -> None:
+    """Replace the report at ``path`` by an error report (``error_xml``), never an input.
+
+    With ``inputs`` unknown (the config could not be read), only a missing file, a device or
+    FIFO, or an earlier JUnit report is replaced. Nothing is raised: the error itself is what
+    the run reports.
+    """
+    from losscli.errors import LossCliError, Terminated
+    from losscli.writers import atomic_write, check_report_path, written_through
+
+    if isinstance(error, LossCliError):
+        message, kind = str(error), type(error).__name__
+    elif isinstance(error, Terminated):
+        message, kind = f"terminated by {error.name}", "Terminated"
+    elif isinstance(error, KeyboardInterrupt):
+        message, kind = "interrupted", "Interrupted"
+    else:
+        message = f"internal error: {type(error).__name__}: {error}"
+        kind = "InternalError"
+    data = error_xml(config, message, kind)
+    with contextlib.suppress(LossCliError, OSError, ValueError):
+        target = check_report_path(path, inputs or [], "--junit-xml")
+        if inputs is None and target.exists() and not written_through(target):
+            with open(target, "rb") as earlier:
+                if b"<testsuites" not in earlier.read(4096):
+                    return
+        atomic_write(target, lambda tmp: tmp.write_bytes(data), option="--junit-xml")

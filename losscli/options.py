@@ -236,6 +236,13 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Draw the distribution (and each slice's value with its interval) to PATH "
             "(.png or .svg: losscli[plot]; .html needs nothing).",
         ),
+        click.option(
+            "--plot-scale",
+            type=click.Choice(["linear", "log", "auto"]),
+            default="auto",
+            show_default=True,
+            help="The value axis of --plot (and its bins): auto is log when p99 >= 10 * p50.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)

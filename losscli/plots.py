@@ -2,33 +2,36 @@
 slice's value with its interval (``--ci``) as a dot and a bar; written atomically.
 
 ``.png`` and ``.svg`` are drawn by matplotlib (the optional extra ``losscli[plot]``); ``.html`` is
-a self-contained page drawn here (inline SVG charts, and the data as JSON in the page), with
-nothing to install. No click, no rich.
+a self-contained page (``plot_html``: inline SVG charts, and the data as JSON in the page), with
+nothing to install. The value axis is logarithmic when the distribution's bins are
+(``--plot-scale``). Slice keys and loss names are drawn as plain text. No click, no rich.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from losscli.analysis import LOG_RATIO
 from losscli.errors import InputError
 from losscli.results import Result
-from losscli.writers import atomic_write, check_report_path
+from losscli.writers import atomic_write, check_report_path, written_through
 
 SUFFIXES = (".png", ".svg", ".html")
 OPTION = "--plot"
 
 
-def check_plot_path(path: str, inputs: Iterable[str]) -> Path:
-    """Refuse an unknown suffix, an input, a directory; a picture format without matplotlib."""
+def check_plot_path(path: str, inputs: Iterable[str], force: bool = False) -> Path:
+    """Refuse an unknown suffix, an input, a directory, an existing file (without ``force``);
+    a picture format without matplotlib."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{OPTION} {path}: unknown suffix; use {', '.join(SUFFIXES)}")
     target = check_report_path(path, inputs, OPTION)
+    if target.exists() and not force and not written_through(target):
+        raise InputError(f"{OPTION} {path} already exists; pass --force to replace it")
     if suffix != ".html":
         try:
             import matplotlib  # noqa: F401
@@ -40,9 +43,10 @@ def check_plot_path(path: str, inputs: Iterable[str]) -> Path:
     return target
 
 
-def write_plot(path: str, results: list[Result]) -> None:
+def write_plot(path: str, results: list[Result], force: bool = False, scale: str = "auto") -> None:
     """Draw every result's distribution (and each loss's slices) to ``path``, replacing it
-    atomically."""
+    atomically. ``scale`` is the ``--plot-scale`` asked for: the bins are logarithmic when
+    the distribution says ``"scale": "log"``."""
     shown = [r for r in results if r.distribution is not None and r.distribution["count"]]
     sliced = _slices(results)
     if not shown and not sliced:
@@ -50,10 +54,13 @@ def write_plot(path: str, results: list[Result]) -> None:
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".html":
-        page = _html(shown, sliced).encode()
-        atomic_write(target, lambda tmp: _write_bytes(tmp, page), option=OPTION)
+        from losscli.plot_html import page
+
+        data = page(shown, sliced, scale).encode()
+        atomic_write(target, lambda tmp: tmp.write_bytes(data), force=force, option=OPTION)
     else:
-        atomic_write(target, lambda tmp: _matplotlib(shown, sliced, tmp, suffix[1:]), option=OPTION)
+        draw = lambda tmp: _matplotlib(shown, sliced, tmp, suffix[1:], scale)  # noqa: E731
+        atomic_write(target, draw, force=force, option=OPTION)
 
 
 def _slices(results: list[Result]) -> dict[str, list[Result]]:
@@ -65,7 +72,7 @@ def _slices(results: list[Result]) -> dict[str, list[Result]]:
     return {spec: found for spec, found in by_spec.items() if len(found) > 1}
 
 
-def _slice_rows(results: list[Result]) -> list[dict[str, Any]]:
+def slice_rows(results: list[Result]) -> list[dict[str, Any]]:
     """What a slice chart shows: each slice's label, value and interval (None without)."""
     from losscli.results import slice_label
 
@@ -80,7 +87,11 @@ def _slice_rows(results: list[Result]) -> list[dict[str, Any]]:
     ]
 
 
-def _title(result: Result) -> str:
+def is_log(result: Result) -> bool:
+    return (result.distribution or {}).get("scale") == "log"
+
+
+def title(result: Result) -> str:
     d = result.distribution or {}
     q = d["quantiles"]
     return (
@@ -89,136 +100,101 @@ def _title(result: Result) -> str:
     )
 
 
+def scale_note(result: Result, scale: str) -> str:
+    """The caption's word on the value axis: ``log scale (auto: p99/p50 = 48.2 >= 10)``."""
+    if not is_log(result):
+        return "linear scale"
+    if scale == "log":
+        return "log scale"
+    q = (result.distribution or {})["quantiles"]
+    if q["p50"] <= 0:
+        return f"log scale (auto: p50 = {q['p50']:.4g} < p99 = {q['p99']:.4g})"
+    return f"log scale (auto: p99/p50 = {q['p99'] / q['p50']:.3g} >= {LOG_RATIO:g})"
+
+
+def finite_rows(rows: list[dict[str, Any]]) -> list[float]:
+    """Every finite value and interval end of a slice chart's rows."""
+    ends = [x for row in rows for x in [row["value"], *(row["ci"] or [])]]
+    return [x for x in ends if x is not None and math.isfinite(x)]
+
+
 def _matplotlib(
-    results: list[Result], sliced: dict[str, list[Result]], tmp: Path, fmt: str
+    results: list[Result], sliced: dict[str, list[Result]], tmp: Path, fmt: str, scale: str
 ) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: files only
     from matplotlib import pyplot as plt
 
+    log_specs = {r.spec for r in results if is_log(r)}
     heights = [3.0] * len(results) + [1 + 0.3 * len(found) for found in sliced.values()]
-    figure, axes = plt.subplots(
-        len(heights),
-        1,
-        figsize=(8, sum(heights)),
-        squeeze=False,
-        gridspec_kw={"height_ratios": heights},
-    )
-    for ax, (spec, found) in zip(axes[len(results) :, 0], sliced.items(), strict=True):
-        rows = _slice_rows(found)
-        positions = list(range(len(rows)))[::-1]  # the whole input on top
-        values = [row["value"] for row in rows]
-        errors = [
-            [max(v - (row["ci"] or [v, v])[0], 0) for v, row in zip(values, rows, strict=True)],
-            [max((row["ci"] or [v, v])[1] - v, 0) for v, row in zip(values, rows, strict=True)],
-        ]
-        has_ci = any(row["ci"] is not None for row in rows)
+    # Keys and loss names are text: never TeX, never mathtext ($x^{$ is a slice key).
+    with matplotlib.rc_context({"text.usetex": False}):
+        figure, axes = plt.subplots(
+            len(heights),
+            1,
+            figsize=(8, sum(heights)),
+            squeeze=False,
+            gridspec_kw={"height_ratios": heights},
+        )
+        for ax, (spec, found) in zip(axes[len(results) :, 0], sliced.items(), strict=True):
+            _slice_axes(ax, spec, found, spec in log_specs)
+        for ax, result in zip(axes[: len(results), 0], results, strict=True):
+            d = result.distribution or {}
+            edges, counts = d["edges"], d["counts"]
+            widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
+            ax.bar(edges[:-1], counts, width=widths, align="edge", color="#4878a8")
+            if is_log(result):
+                if edges[0] > 0:
+                    ax.set_xscale("log")
+                else:
+                    ax.set_xscale("symlog", linthresh=edges[1])
+            for name, value in d["quantiles"].items():
+                ax.axvline(value, color="#c03030", linestyle="--", linewidth=1)
+                ax.annotate(name, (value, max(counts)), fontsize=8, color="#c03030")
+            ax.set_title(title(result), fontsize=10, parse_math=False)
+            caption = f"weighted per-sample loss, {scale_note(result, scale)}"
+            ax.set_xlabel(caption, parse_math=False)
+            ax.set_ylabel("samples")
+        try:
+            figure.tight_layout()
+            figure.savefig(tmp, format=fmt)
+        finally:
+            plt.close(figure)
+
+
+def _slice_axes(ax: Any, spec: str, found: list[Result], log: bool) -> None:
+    rows = slice_rows(found)
+    positions = list(range(len(rows)))[::-1]  # the whole input on top
+    ends = finite_rows(rows)
+    shown = [
+        (y, row) for y, row in zip(positions, rows, strict=True) if math.isfinite(row["value"])
+    ]
+    values = [row["value"] for _, row in shown]
+    errors = [
+        [max(v - (row["ci"] or [v, v])[0], 0) for v, (_, row) in zip(values, shown, strict=True)],
+        [max((row["ci"] or [v, v])[1] - v, 0) for v, (_, row) in zip(values, shown, strict=True)],
+    ]
+    errors = [[e if math.isfinite(e) else 0 for e in side] for side in errors]
+    has_ci = any(row["ci"] is not None for _, row in shown)
+    if shown:
         ax.errorbar(
             values,
-            positions,
+            [y for y, _ in shown],
             xerr=errors if has_ci else None,
             fmt="o",
             color="#4878a8",
             ecolor="#c03030",
             capsize=3,
         )
-        ax.set_yticks(positions, [row["slice"] for row in rows], fontsize=8)
-        level = next((r.ci.level for r in found if r.ci is not None), None)
-        note = f", {level:.0%} intervals" if level is not None else ""
-        ax.set_title(f"{spec} by slice{note}", fontsize=10)
-        ax.set_xlabel("loss")
-    for ax, result in zip(axes[: len(results), 0], results, strict=True):
-        d = result.distribution or {}
-        edges, counts = d["edges"], d["counts"]
-        widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
-        ax.bar(edges[:-1], counts, width=widths, align="edge", color="#4878a8")
-        for name, value in d["quantiles"].items():
-            ax.axvline(value, color="#c03030", linestyle="--", linewidth=1)
-            ax.annotate(name, (value, max(counts)), fontsize=8, color="#c03030")
-        ax.set_title(_title(result), fontsize=10)
-        ax.set_xlabel("weighted per-sample loss")
-        ax.set_ylabel("samples")
-    figure.tight_layout()
-    figure.savefig(tmp, format=fmt)
-    plt.close(figure)
-
-
-def _svg_bars(result: Result, width: int = 640, height: int = 200) -> str:
-    d = result.distribution or {}
-    counts = d["counts"]
-    top = max(counts) or 1
-    step = width / len(counts)
-    bars = []
-    for i, count in enumerate(counts):
-        h = height * count / top
-        low, high = d["edges"][i], d["edges"][i + 1]
-        bars.append(
-            f'<rect x="{i * step:.2f}" y="{height - h:.2f}" width="{max(step - 1, 0.5):.2f}" '
-            f'height="{h:.2f}" fill="#4878a8"><title>[{low!r}, {high!r}): {count}</title></rect>'
-        )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">{"".join(bars)}</svg>'
-    )
-
-
-def _svg_slices(rows: list[dict[str, Any]], width: int = 640) -> str:
-    """Each slice a line: its label, a dot at its value, a bar over its interval."""
-    ends = [x for row in rows for x in (row["ci"] or [row["value"]]) if math.isfinite(x)]
-    low, high = min(ends), max(ends)
-    span = (high - low) or 1.0
-    left, right, step = 200, width - 20, 22
-
-    def x(value: float) -> float:
-        return left + (right - left) * (value - low) / span
-
-    marks = []
-    for i, row in enumerate(rows):
-        y = 16 + i * step
-        label = html.escape(row["slice"])
-        marks.append(f'<text x="4" y="{y + 4}" font-size="12">{label}</text>')
-        if row["ci"] is not None and all(math.isfinite(v) for v in row["ci"]):
-            a, b = (x(v) for v in row["ci"])
-            marks.append(
-                f'<line x1="{a:.2f}" y1="{y}" x2="{b:.2f}" y2="{y}" stroke="#c03030" '
-                'stroke-width="2"/>'
-            )
-        marks.append(
-            f'<circle cx="{x(row["value"]):.2f}" cy="{y}" r="4" fill="#4878a8">'
-            f"<title>{label}: {row['value']!r}</title></circle>"
-        )
-    height = 16 + len(rows) * step
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">{"".join(marks)}</svg>'
-    )
-
-
-def _html(results: list[Result], sliced: dict[str, list[Result]]) -> str:
-    data: dict[str, Any] = {r.spec: r.distribution for r in results}
-    sections = "".join(
-        f"<section><h2>{html.escape(_title(r))}</h2>{_svg_bars(r)}"
-        f"<p>min {r.distribution['min']!r}, max {r.distribution['max']!r}</p></section>"
-        for r in results
-        if r.distribution is not None
-    )
-    by_slice = {spec: _slice_rows(found) for spec, found in sliced.items()}
-    sections += "".join(
-        f"<section><h2>{html.escape(spec)} by slice</h2>{_svg_slices(rows)}</section>"
-        for spec, rows in by_slice.items()
-    )
-    payload = json.dumps(data, allow_nan=False).replace("</", "<\\/")
-    slices = json.dumps(by_slice).replace("</", "<\\/")
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>losscli: per-sample '
-        "losses</title><style>body{font-family:sans-serif;margin:2em}</style></head><body>"
-        f"<h1>Per-sample losses</h1>{sections}"
-        f'<script type="application/json" id="losscli-data">{payload}</script>'
-        f'<script type="application/json" id="losscli-slices">{slices}</script>'
-        "</body></html>\n"
-    )
-
-
-def _write_bytes(tmp: Path, data: bytes) -> None:
-    tmp.write_bytes(data)
+    ax.set_yticks(positions, [row["slice"] for row in rows], fontsize=8, parse_math=False)
+    for y, row in zip(positions, rows, strict=True):
+        if not math.isfinite(row["value"]):
+            ax.annotate(repr(row["value"]), (0.01, y), xycoords=("axes fraction", "data"),
+                        fontsize=8, color="#c03030", va="center")  # fmt: skip
+    if log and ends and min(ends) > 0:
+        ax.set_xscale("log")
+    level = next((r.ci.level for r in found if r.ci is not None), None)
+    note = f", {level:.0%} intervals" if level is not None else ""
+    ax.set_title(f"{spec} by slice{note}", fontsize=10, parse_math=False)
+    ax.set_xlabel("loss, log scale" if ax.get_xscale() == "log" else "loss")

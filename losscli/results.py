@@ -303,7 +303,7 @@ def assemble(
                 worst=total.worst.result() if total.worst is not None else None,
                 distribution=None
                 if total.distribution is None
-                else total.distribution.result(total.analysis.bins),
+                else total.distribution.result(total.analysis.bins, total.analysis.bin_scale),
                 slice={} if grouped else None,
                 ci=checked.ci,
                 difference_ci=checked.difference_ci,

@@ -1,9 +1,14 @@
-"""Writing per-sample losses (``--output``): atomic, never over an input, no clobbering."""
+"""Writing per-sample losses (``--output``) and every other output file: atomic, never over a
+file the run reads, no clobbering; files created ``0666 & ~umask``; a device, FIFO or symlink to
+one written through, never renamed over."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,7 +29,7 @@ def check_output_path(
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"{option} {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
     check_report_path(path, inputs, option)
-    if target.exists() and not force:  # the name was looked up above
+    if target.exists() and not force and not written_through(target):
         raise InputError(f"{option} {path} already exists; pass --force to replace it")
     return target
 
@@ -53,12 +58,11 @@ def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
             "storage; end the URI with / for a Parquet dataset, or write a local file"
         )
     target = Path(path)
-    for source in inputs:
-        if source == "-":
-            continue
+    resolved, exists = target.resolve(), target.exists()
+    for source in read_files(inputs):
         source_path = Path(source.rpartition(":")[0] if ".npz:" in source else source)
-        same = source_path.resolve() == target.resolve() or (
-            source_path.exists() and target.exists() and source_path.samefile(target)
+        same = source_path.resolve() == resolved or (
+            exists and source_path.exists() and source_path.samefile(target)
         )
         if same:
             raise InputError(
@@ -69,6 +73,24 @@ def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
     if not target.parent.exists():
         raise InputError(f"{option} {path}: the directory {target.parent} does not exist")
     return target
+
+
+def read_files(inputs: Iterable[str]) -> list[str]:
+    """The local files a run reads: its inputs as given, and the files of each directory,
+    glob or dataset among them (what the Parquet reader lists)."""
+    from losscli.readers import storage
+    from losscli.readers.parquet import dataset_files
+
+    files = []
+    for source in inputs:
+        if source == "-" or storage.is_uri(source) and not source.lower().startswith("file://"):
+            continue
+        local = source[len("file://") :] if storage.is_uri(source) else source
+        files.append(local)
+        if storage.is_glob(local) or os.path.isdir(local):
+            with contextlib.suppress(InputError, OSError, ValueError):  # the reader says why
+                files += [found for found, _ in dataset_files(local)]
+    return files
 
 
 def os_cause(exc: OSError) -> str:
@@ -100,13 +122,51 @@ def write_error(option: str, target: Path, exc: OSError) -> InputError:
     return InputError(f"{option} {target}: cannot write ({os_cause(exc)}); nothing was written")
 
 
-def _temporary(target: Path, option: str) -> Path:
+def written_through(target: Path) -> bool:
+    """Is ``target`` a device, a FIFO or a symlink to one? Such a target is written through
+    (opened and written, as ``/dev/null`` or ``/dev/stdout``), never renamed over."""
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise write_error(option, target, exc) from None
-    os.close(fd)
-    return Path(tmp_name)
+        return not stat.S_ISREG(os.stat(target).st_mode) and not target.is_dir()
+    except (OSError, ValueError):  # nothing there yet (a dangling symlink too)
+        return False
+
+
+def _renamed_over(target: Path) -> Path:
+    """The path a temporary file is renamed to: ``target``, or the file a symlink names (the
+    link stays a link)."""
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def _temporary(target: Path, option: str) -> Path:
+    """An empty temporary file beside the file it becomes, created ``0666 & ~umask`` as
+    ``open()`` creates a file; for a target written through, a private one (0600) in the
+    temporary directory."""
+    through = written_through(target)
+    final = _renamed_over(target)
+    directory = Path(tempfile.gettempdir()) if through else final.parent
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = directory / f".{final.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, flags, 0o600 if through else 0o666))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise write_error(option, target, exc) from None
+        return tmp
+    raise write_error(option, target, FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST)))
+
+
+def _put_in_place(tmp: Path, target: Path, force: bool, option: str) -> None:
+    """Copy ``tmp`` into a target written through, else rename it to the target's file."""
+    if not written_through(target):
+        _move_into_place(tmp, _renamed_over(target), force, option)
+        return
+    # No O_CREAT: the device or FIFO must still be there. A FIFO waits for its reader.
+    fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "wb", buffering=0) as out, open(tmp, "rb") as source:
+        while block := source.read(1 << 20):
+            write_all(out, block)
 
 
 def _move_into_place(tmp: Path, target: Path, force: bool, option: str) -> None:
@@ -133,18 +193,20 @@ def _move_into_place(tmp: Path, target: Path, force: bool, option: str) -> None:
 
 
 def atomic_write(
-    target: Path, write: Callable[[Path], None], *, force: bool = True, option: str = "--output"
+    target: Path, write: Callable[[Path], object], *, force: bool = True, option: str = "--output"
 ) -> None:
     """Run ``write`` on a temporary file beside ``target``, then rename it into place.
 
     On any failure or interruption the temporary file is removed and ``target``
     is left as it was; a failed write is an ``InputError`` naming ``target``.
+    A device, FIFO or symlink to one is written through once everything is written; a
+    symlink to a file stays a link, and the file it names is replaced.
     """
     tmp = _temporary(target, option)
     try:
         try:
             write(tmp)
-            _move_into_place(tmp, target, force, option)
+            _put_in_place(tmp, target, force, option)
         except InputError:
             raise
         except OSError as exc:
@@ -273,7 +335,7 @@ class PerSampleWriter:
             self.close()
             if self.rows == 0:
                 np.save(self.tmp, np.zeros((0,)))
-            _move_into_place(self.tmp, self.target, self.force, self.option)
+            _put_in_place(self.tmp, self.target, self.force, self.option)
         except OSError as exc:
             raise write_error(self.option, self.target, exc) from None
 

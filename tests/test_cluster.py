@@ -454,3 +454,23 @@ def test_a_slice_whose_rows_were_all_dropped_from_the_cluster(scheduler, tmp_pat
         ({"g": "eu"}, 0, False),
         ({"g": "us"}, 2995 - local[1]["n_samples"], True),
     ]
+
+
+def test_a_failed_cluster_run_leaves_the_earlier_dataset(scheduler, dataset, tmp_path):
+    """The workers' parts are staged; a task that fails leaves the dataset as it was."""
+    import shutil
+
+    data = tmp_path / "preds"
+    shutil.copytree(dataset, data)
+    out = tmp_path / "out"
+    args = ("--true-col", "y", "--pred-col", "logit", "--output", f"{out}/", "--scheduler")
+    evaluate("mse", data, *args, scheduler)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == [f"part-{k:05d}.parquet" for k in range(4)]
+    last = sorted(data.glob("part-*.parquet"))[-1]
+    table = pq.read_table(last)
+    column = table.column_names.index("y")
+    pq.write_table(table.set_column(column, "y", pa.array([np.nan] * table.num_rows)), last)
+    result = evaluate("mae", data, *args, scheduler, "--force", code=2)
+    assert f"{last}: y_true (" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

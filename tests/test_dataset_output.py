@@ -144,7 +144,26 @@ def test_dataset_outputs_that_are_refused(hive, tmp_path, target, message):
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
-def test_a_failed_part_leaves_no_half_file(hive, tmp_path):
+def test_a_failed_run_leaves_the_earlier_dataset_as_it_was(hive, tmp_path):
+    root, files = hive
+    out = tmp_path / "o"
+    args = ("--data", root, *TABLE, "--output", f"{out}/")
+    invoke("eval", "mse", *args, code=0)
+    (out / "notes.txt").write_text("not ours")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["notes.txt", *(f"part-{k:05d}.parquet" for k in range(3))]
+    last = list(files)[-1]
+    table = pq.read_table(last)
+    pq.write_table(table.set_column(0, "y", pa.array([np.nan] * table.num_rows)), last)
+    result = invoke("eval", "mae", *args, "--force", code=2)
+    assert result.stderr.startswith(f"Error: {last}: y_true (")
+    # Parts 0 and 1 of this run were written, but only staged: nothing of them remains.
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    parts = [pq.read_table(out / f"part-{k:05d}.parquet") for k in range(3)]
+    assert [part.column_names[-1] for part in parts] == ["mse"] * 3
+
+
+def test_a_failed_first_run_leaves_an_empty_directory(hive, tmp_path):
     root, files = hive
     last = list(files)[-1]
     table = pq.read_table(last)
@@ -152,6 +171,4 @@ def test_a_failed_part_leaves_no_half_file(hive, tmp_path):
     out = tmp_path / "o"
     result = invoke("eval", "mse", "--data", root, *TABLE, "--output", f"{out}/", code=2)
     assert result.stderr.startswith(f"Error: {last}: y_true (")
-    # The parts before it are whole; the failed one is absent, and no temporary file remains.
-    assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
-    assert pq.read_table(out / "part-00000.parquet").num_rows == SIZES[0]
+    assert list(out.iterdir()) == []

@@ -549,7 +549,7 @@ def test_the_plot_shows_each_slice_with_its_interval(tmp_path):
     assert [row["slice"] for row in shown] == ["(all)", "label=0", "label=1"]
     assert [row["ci"] for row in shown] == [[r["ci"]["low"], r["ci"]["high"]] for r in results]
     assert [row["value"] for row in shown] == [r["value"] for r in results]
-    assert text.count("<circle") == 3 and text.count('stroke="#c03030"') == 3
+    assert text.count("<circle") == 3 and text.count('stroke="#c03030" stroke-width="2"') == 3
     invoke(*args, "--plot", tmp_path / "p.png", "-q", code=0)
     assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 

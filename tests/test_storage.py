@@ -261,6 +261,32 @@ def test_a_dataset_output_on_object_storage(bucket, tmp_path):
     np.testing.assert_array_equal(parts["mse"].to_numpy(), (Y - P) ** 2)
 
 
+def test_a_failed_dataset_output_leaves_the_earlier_one_on_object_storage(bucket):
+    from pyarrow import fs
+
+    s3 = fs.S3FileSystem(endpoint_override=os.environ["AWS_ENDPOINT_URL"], region="us-east-1")
+    table = pa.table({"y": Y, "p": P})
+    pq.write_table(table.slice(0, 4), "preds/two/a.parquet", filesystem=s3)
+    pq.write_table(table.slice(4), "preds/two/b.parquet", filesystem=s3)
+    args = ("--data", f"{bucket}/two", "--true-col", "y", "--pred-col", "p",
+            "--output", f"{bucket}/staged/", "-f", "value")  # fmt: skip
+    invoke("eval", "mse", *args, code=0)
+
+    def listing() -> dict[str, bytes]:
+        infos = s3.get_file_info(fs.FileSelector("preds/staged", recursive=True))
+        return {
+            i.path: s3.open_input_stream(i.path).read() for i in infos if i.type == fs.FileType.File
+        }
+
+    before = listing()
+    assert sorted(before) == ["preds/staged/part-00000.parquet", "preds/staged/part-00001.parquet"]
+    bad = table.slice(4).set_column(0, "y", pa.array([np.nan] * (len(Y) - 4)))
+    pq.write_table(bad, "preds/two/b.parquet", filesystem=s3)
+    result = invoke("eval", "mae", *args, "--force", code=2)
+    assert result.stderr.startswith(f"Error: {bucket}/two/b.parquet: y_true (")
+    assert listing() == before
+
+
 def test_access_denied_is_one_line_naming_the_uri(tmp_path):
     """A second moto server that checks credentials (IAM): a user without any policy."""
     import boto3
