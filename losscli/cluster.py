@@ -21,9 +21,11 @@ from losscli.losses import CustomLoss, Loss
 from losscli.mapping import Merged
 from losscli.parted import Mapper, evaluate_parts, fragments
 from losscli.plan import InputSpec, Progress
+from losscli.readers.storage import env_limit
 
-#: Seconds to wait for a scheduler before an error.
-CONNECT_SECONDS = 10
+#: Seconds a scheduler has to connect and answer (identity, first message) before an error:
+#: the default of ``LOSSCLI_SCHEDULER_TIMEOUT``.
+CONNECT_SECONDS = 10.0
 
 
 class DaskMapper(Mapper):
@@ -62,11 +64,27 @@ def _client(address: str, say: Any) -> Any:
             silence_logs=logging.CRITICAL + 1,
         )
         return distributed.Client(cluster)
+    seconds = env_limit("LOSSCLI_SCHEDULER_TIMEOUT", CONNECT_SECONDS)
+
+    class BoundedClient(distributed.Client):  # type: ignore[misc]
+        """A client whose whole handshake has a deadline: Dask bounds the connection but
+        waits for a scheduler's first message forever."""
+
+        def start(self, **kwargs: Any) -> None:
+            try:
+                super().start(callback_timeout=seconds, **kwargs)
+            except BaseException:
+                self.close()  # its event loop thread too
+                raise
+
     try:
-        return distributed.Client(address, timeout=CONNECT_SECONDS)
+        return BoundedClient(address, timeout=seconds)
     except (OSError, TimeoutError) as exc:
+        timed_out = isinstance(exc, TimeoutError) or "Timed out" in str(exc)
+        reason = f"no answer within {seconds:g} s" if timed_out else str(exc)
         raise InputError(
-            f"{say('scheduler')} {address}: cannot reach the scheduler ({exc})"
+            f"{say('scheduler')} {address}: cannot reach the scheduler ({reason}; "
+            "LOSSCLI_SCHEDULER_TIMEOUT sets the seconds to wait)"
         ) from None
 
 

@@ -242,6 +242,40 @@ def test_an_unreachable_scheduler_is_an_error_in_bounded_time(dataset):
     assert result.stderr.startswith(f"Error: --scheduler {address}: cannot reach the scheduler")
 
 
+@pytest.mark.parametrize("how", ["--scheduler", "DASK_SCHEDULER_ADDRESS"])
+def test_a_scheduler_that_never_answers_is_an_error_in_bounded_time(dataset, how):
+    """A server on 127.0.0.1 that accepts connections and says nothing: Dask's own connect
+    timeout does not cover the handshake, losscli's deadline does."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        args = ["eval", "mse", "--data", dataset, "--true-col", "y", "--pred-col", "logit"]
+        env = {**os.environ, "LOSSCLI_SCHEDULER_TIMEOUT": "2"}
+        if how == "DASK_SCHEDULER_ADDRESS":
+            env[how] = address
+        else:
+            args += [how, address]
+        start = time.monotonic()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "losscli", *map(str, args)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=40,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("losscli still waited for the scheduler after 40 s")
+        took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"Error: --scheduler {address}: cannot reach the scheduler (no answer within 2 s; "
+        "LOSSCLI_SCHEDULER_TIMEOUT sets the seconds to wait)\n"
+    )
+    assert took < 20  # 2 s of waiting, the rest is starting Python and Dask
+
+
 def test_a_hive_dataset_keeps_its_partition_columns_on_a_cluster(scheduler, tmp_path):
     rng = np.random.default_rng(8)
     for day in ("2026-11-01", "2026-11-02"):
