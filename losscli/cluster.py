@@ -9,7 +9,8 @@ imported otherwise. No click, no rich.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from losscli import __version__
@@ -44,26 +45,13 @@ class DaskMapper(Mapper):
 
 def _client(address: str, say: Any) -> Any:
     import importlib
-    import logging
 
     try:
         distributed: Any = importlib.import_module("distributed")
     except ImportError:
         raise InputError(f"{say('scheduler')} needs Dask: pip install 'losscli[dask]'") from None
     if address.startswith("local:"):
-        count = address.partition(":")[2]
-        if not count.isdigit() or int(count) < 1:
-            raise InputError(f"{say('scheduler')} local:N needs a number of workers, got {count!r}")
-        cluster = distributed.LocalCluster(
-            n_workers=int(count),
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",  # its HTTP server on loopback, any free port
-            processes=True,
-            # Workers outliving the scheduler by a heartbeat at shutdown log tracebacks.
-            silence_logs=logging.CRITICAL + 1,
-        )
-        return distributed.Client(cluster)
+        return _local_cluster(distributed, address.partition(":")[2], say)
     seconds = env_limit("LOSSCLI_SCHEDULER_TIMEOUT", CONNECT_SECONDS)
 
     class BoundedClient(distributed.Client):  # type: ignore[misc]
@@ -118,10 +106,80 @@ def evaluate_on_cluster(
         mapper = DaskMapper(client, progress)
         return evaluate_parts(losses, specs, inputs, parts, nan_policy, mapper, output, analysis)
     finally:
-        client.close()
-        cluster = getattr(client, "cluster", None)
-        if cluster is not None:
+        with _signals_held():
+            _close(client)
+
+
+def _close(client: Any) -> None:
+    client.close()
+    cluster = getattr(client, "cluster", None)
+    if cluster is not None:
+        cluster.close()
+
+
+def most_local_workers() -> int:
+    """The most workers ``local:N`` starts: one per core this process may use (at least 2)."""
+    import os
+
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    return max(cores, 2)
+
+
+def _local_cluster(distributed: Any, count: str, say: Any) -> Any:
+    """A client of a local cluster of ``count`` worker processes, started for one run."""
+    import logging
+
+    if not count.isdigit() or int(count) < 1:
+        raise InputError(f"{say('scheduler')} local:N needs a number of workers, got {count!r}")
+    most = most_local_workers()
+    if int(count) > most:
+        raise InputError(
+            f"{say('scheduler')} local:{count}: at most local:{most} (one worker per core of "
+            "this machine); more workers only compete for the same cores"
+        )
+    with _signals_held() as held:
+        cluster = distributed.LocalCluster(
+            n_workers=int(count),
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # its HTTP server on loopback, any free port
+            processes=True,
+            # Workers outliving the scheduler by a heartbeat at shutdown log tracebacks.
+            silence_logs=logging.CRITICAL + 1,
+        )
+        try:
+            client = distributed.Client(cluster)
+        except BaseException:
             cluster.close()
+            raise
+        if held:  # stopped while it started: stop it whole, then the signal is delivered
+            _close(client)
+    return client
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """SIGINT, SIGTERM and SIGHUP held while a local cluster starts or stops, then delivered:
+    a signal half-way would leave worker processes starting with nothing left to stop them
+    (and Dask's exit handler tracebacks). Only in the main thread, where signals arrive."""
+    import signal
+    import threading
+
+    held: list[int] = []
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is not None and signal.getsignal(signum) is not None:
+                previous[signum] = signal.signal(signum, lambda signum, _: held.append(signum))
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def _gathered(futures: list[Any], progress: Progress | None) -> list[Any]:

@@ -4,6 +4,7 @@ must equal the local engine's to 1e-12 relative."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -274,6 +275,70 @@ def test_a_scheduler_that_never_answers_is_an_error_in_bounded_time(dataset, how
         "LOSSCLI_SCHEDULER_TIMEOUT sets the seconds to wait)\n"
     )
     assert took < 20  # 2 s of waiting, the rest is starting Python and Dask
+
+
+def test_local_clusters_are_at_most_one_worker_per_core(dataset):
+    from losscli.cluster import most_local_workers
+
+    most = most_local_workers()
+    assert most >= 2
+    result = evaluate(
+        "mse", dataset, "--true-col", "y", "--pred-col", "y", "--scheduler", "local:1000", code=2
+    )
+    assert result.stderr == (
+        f"Error: --scheduler local:1000: at most local:{most} (one worker per core of this "
+        "machine); more workers only compete for the same cores\n"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signame", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_while_a_local_cluster_starts_stops_it_whole(dataset, signame, code):
+    """The signal arrives as the first worker process starts: the run ends soon after, with
+    its one error line and the CLI's exit code, no traceback, and no process left."""
+    import signal
+
+    psutil = pytest.importorskip("psutil")
+    args = ["eval", "mse", "--data", dataset, "--true-col", "y", "--pred-col", "logit"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "losscli", *map(str, args), "--scheduler", "local:2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: dict[int, object] = {}
+
+    def look() -> None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(run.pid).children(recursive=True):
+                children.setdefault(child.pid, child)
+
+    try:
+        deadline = time.monotonic() + 60
+        while not children and run.poll() is None and time.monotonic() < deadline:
+            look()
+            time.sleep(0.01)
+        assert children, "no worker process started"
+        run.send_signal(getattr(signal, signame))
+        sent = time.monotonic()
+        while run.poll() is None and time.monotonic() - sent < 30:
+            look()
+            time.sleep(0.05)
+        took = time.monotonic() - sent
+        _, stderr = run.communicate(timeout=5)
+    finally:
+        run.kill()
+    time.sleep(1)  # worker processes told to stop have a moment to go
+    left = [c for c in children.values() if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    for child in left:
+        child.kill()
+    assert (run.returncode, stderr.strip().splitlines()[-1:]) == (
+        code,
+        ["Error: terminated by SIGTERM" if signame == "SIGTERM" else "Error: interrupted"],
+    ), stderr
+    assert "Traceback" not in stderr, stderr
+    assert left == []
+    assert took < 20  # about 5 s: the cluster ends its start, then stops (2 loaded cores)
 
 
 def test_a_hive_dataset_keeps_its_partition_columns_on_a_cluster(scheduler, tmp_path):
