@@ -80,8 +80,6 @@ class LossAccumulator:
         self.slices: dict[tuple[Any, ...], LossAccumulator] | None = (
             {} if analysis.group_by else None
         )
-        #: Keys past ``max_slices``: counted (up to ten times as many), not evaluated.
-        self.overflow: set[tuple[Any, ...]] = set()
         #: A chunk's sums by slice, not yet in the slices' accumulators (arrays: cheap to
         #: keep, pickle and merge, whatever the number of slices).
         self.pending: list[SlicePart] = []
@@ -90,16 +88,13 @@ class LossAccumulator:
         """An empty accumulator of the same loss and options."""
         return LossAccumulator(self.loss, self.baseline is not None, self.analysis, self.spec)
 
-    def _slice(self, key: tuple[Any, ...]) -> LossAccumulator | None:
-        """The slice's accumulator; None past ``max_slices`` (an error at the end: memory
-        stays bounded whatever the number of distinct keys)."""
+    def _slice(self, key: tuple[Any, ...]) -> LossAccumulator:
+        """The slice's accumulator; a key past ``max_slices`` is an error at once."""
         assert self.slices is not None
         found = self.slices.get(key)
         if found is None:
             if len(self.slices) >= self.analysis.max_slices:
-                if len(self.overflow) < 10 * self.analysis.max_slices:
-                    self.overflow.add(key)
-                return None
+                raise self.analysis.too_many_slices()
             found = LossAccumulator(
                 self.loss,
                 self.baseline is not None,
@@ -173,8 +168,6 @@ class LossAccumulator:
             for found, reduction in zip(rows, _reductions(target), strict=True):
                 by_bucket = None if reduction is None else reduction.by_bucket
                 found.append(-1 if by_bucket is None else by_bucket.row)  # -1: not kept
-            if target is None:
-                continue
             target.n += n
             target.running.absorb(running, g, scalars[g])
             if on_baseline is not None and target.baseline is not None:
@@ -235,8 +228,6 @@ class LossAccumulator:
         for code, key in enumerate(uniques):
             take = order[bounds[code] : bounds[code + 1]]
             accumulator = self._slice(key)
-            if accumulator is None:
-                continue
             part = {role: array[take] for role, array in chunk.items()}
             accumulator.update(
                 part, weights[take] if per_sample else weights, offset, kept[take], facts
@@ -248,12 +239,7 @@ class LossAccumulator:
             self._absorb(pending)
         if self.slices is not None and other.slices is not None:
             for key, part in other.slices.items():
-                accumulator = self._slice(key)
-                if accumulator is not None:
-                    accumulator.merge(part)
-            for key in other.overflow:
-                if key not in self.slices and len(self.overflow) < 10 * self.analysis.max_slices:
-                    self.overflow.add(key)
+                self._slice(key).merge(part)
         self.running.merge(other.running)
         if self.baseline is not None and other.baseline is not None:
             self.baseline.merge(other.baseline)
@@ -271,11 +257,9 @@ class LossAccumulator:
 
 
 def _reductions(
-    accumulator: LossAccumulator | None,
+    accumulator: LossAccumulator,
 ) -> tuple[RunningReduction | None, RunningReduction | None]:
     """An accumulator's reductions of the loss and of the baseline (None: none)."""
-    if accumulator is None:
-        return None, None
     return accumulator.running, accumulator.baseline
 
 

@@ -46,6 +46,14 @@ class Analysis(NamedTuple):
         """Anything to find in the per-sample losses (the slices take their own sums)."""
         return bool(self.worst or self.bins)
 
+    def too_many_slices(self) -> InputError:
+        """The error of more slices than ``max_slices``, raised as soon as a chunk has one
+        past the limit: an id column costs what the limit allows, not what it holds."""
+        return InputError(
+            f"--group-by {', '.join(self.group_by)}: more than --max-slices {self.max_slices} "
+            "slices; raise it or group by fewer values"
+        )
+
     def for_slice(self) -> Analysis:
         """What a slice finds: its own sums and intervals (the worst samples and the
         distribution are the whole input's)."""

@@ -30,6 +30,7 @@ from losscli.mapping import (
     Context,
     Merged,
     Outcome,
+    limit_slices,
     map_chunk,
     shape_chunk,
     whole_input_facts,
@@ -188,6 +189,7 @@ def run(
     the whole input at once (a cluster task sees one file); ``first_row`` is the index of the
     first row in the whole input (a part's), by which ``--ci`` resamples."""
     opened = open_inputs(inputs)
+    limit_slices(opened, analysis)
     if any(loss.needs_facts for loss in losses):
         for source in opened.sources:
             source.spool()  # a first pass over the labels: standard input is kept in a file
@@ -248,6 +250,7 @@ def run(
                 # order, says exactly what one reader says (a row counted from the start, the
                 # first error met; a damaged file fails the same way).
                 opened = open_inputs(inputs)
+                limit_slices(opened, analysis)
                 stream = _in_order_chunks(opened, rows)
                 ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot, first_row)
                 for task in tasks:

@@ -76,13 +76,6 @@ def _slice_results(task: Task, gates: list[Gate]) -> list[Result]:
     total = task.total
     assert total.slices is not None
     analysis = total.analysis
-    found = len(total.slices) + len(total.overflow)
-    if found > analysis.max_slices:
-        counted = f"{found:,}" if found < 11 * analysis.max_slices else f"at least {found:,}"
-        raise InputError(
-            f"--group-by {', '.join(analysis.group_by)}: {counted} slices, more than "
-            f"--max-slices {analysis.max_slices}; raise it or group by fewer values"
-        )
     resamples = None
     if analysis.resampling is not None:
         from losscli.resample import Resamples
