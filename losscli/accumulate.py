@@ -17,7 +17,6 @@ from losscli.analysis import (
     NO_ANALYSIS,
     Analysis,
     Distribution,
-    GroupedWorst,
     WorstK,
     one_per_sample,
 )
@@ -27,6 +26,7 @@ from losscli.mistakes import InputChecks
 from losscli.plan import Chunk
 from losscli.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh
 from losscli.resample import BucketTable, Rows
+from losscli.slice_worst import GroupedWorst
 from losscli.slicing import Groups
 
 
