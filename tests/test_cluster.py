@@ -291,15 +291,32 @@ def test_local_clusters_are_at_most_one_worker_per_core(dataset):
     )
 
 
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory) -> Path:
+    """Files that keep a two-worker cluster busy for a few seconds."""
+    root = tmp_path_factory.mktemp("long")
+    rng = np.random.default_rng(8)
+    for i in range(6):
+        n = 1_000_000
+        pq.write_table(
+            pa.table({"y": rng.normal(size=n), "p": rng.normal(size=n)}), root / f"{i}.parquet"
+        )
+    return root
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("signame", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
-def test_a_signal_while_a_local_cluster_starts_stops_it_whole(dataset, signame, code):
-    """The signal arrives as the first worker process starts: the run ends soon after, with
-    its one error line and the CLI's exit code, no traceback, and no process left."""
+@pytest.mark.parametrize(
+    ("signame", "code", "when"),
+    [("SIGTERM", 143, "starting"), ("SIGINT", 130, "starting"), ("SIGTERM", 143, "running")],
+)
+def test_a_signal_stops_a_local_cluster_whole(long_run, signame, code, when):
+    """The signal arrives as the first worker process starts, or a second after the workers
+    are up: the run ends soon after, with its one error line and the CLI's exit code, no
+    traceback, and no process left."""
     import signal
 
     psutil = pytest.importorskip("psutil")
-    args = ["eval", "mse", "--data", dataset, "--true-col", "y", "--pred-col", "logit"]
+    args = ["eval", "mse", "--data", long_run, "--true-col", "y", "--pred-col", "p", "--ci"]
     run = subprocess.Popen(
         [sys.executable, "-m", "losscli", *map(str, args), "--scheduler", "local:2"],
         stdout=subprocess.PIPE,
@@ -315,9 +332,12 @@ def test_a_signal_while_a_local_cluster_starts_stops_it_whole(dataset, signame, 
 
     try:
         deadline = time.monotonic() + 60
-        while not children and run.poll() is None and time.monotonic() < deadline:
+        enough = 1 if when == "starting" else 3  # the workers and their resource tracker
+        while len(children) < enough and run.poll() is None and time.monotonic() < deadline:
             look()
             time.sleep(0.01)
+        if when == "running":
+            time.sleep(1)
         assert children, "no worker process started"
         run.send_signal(getattr(signal, signame))
         sent = time.monotonic()
