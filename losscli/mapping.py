@@ -87,7 +87,7 @@ def limit_slices(opened: Inputs, analysis: Analysis) -> None:
     for source in opened.sources:
         group_codes = getattr(source, "group_codes", None)
         if group_codes is not None:
-            group_codes.limit = (analysis.max_slices, analysis.too_many_slices())
+            group_codes.limit = (analysis.max_slices, analysis.too_many_slices)
 
 
 class Outcome:

@@ -4,6 +4,7 @@ columns converted to float64 (list columns to vectors of one width across the in
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ class GroupCodes:
         #: The most values a column may have, and the error past it: each value is at least
         #: one slice, so a column of more values than ``max_slices`` is refused at the chunk
         #: that shows it, and an id column costs no more memory than the limit allows.
-        self.limit: tuple[int, Exception] | None = None
+        self.limit: tuple[int, Callable[[], Exception]] | None = None
 
     def encode(self, columns: list[Any]) -> np.ndarray:
         """Arrow columns (one per ``--group-by`` column) as an ``(n, columns)`` array of
@@ -75,7 +76,7 @@ class GroupCodes:
             # Refused before a value of the chunk becomes a Python object (+ 1: a NaN and a
             # null are one value, None).
             if self.limit is not None and len(column.dictionary) > self.limit[0] + 1:
-                raise self.limit[1]
+                raise self.limit[1]()
             values = [
                 None if isinstance(v, float) and v != v else v
                 for v in column.dictionary.to_pylist()
@@ -93,7 +94,7 @@ class GroupCodes:
         code = self.codes[j].get(value)
         if code is None:
             if self.limit is not None and len(self.values[j]) >= self.limit[0]:
-                raise self.limit[1]
+                raise self.limit[1]()
             code = self.codes[j][value] = len(self.values[j])
             self.values[j].append(_plain(value))
         return code
