@@ -393,7 +393,7 @@ def test_a_misbehaving_http_server_is_an_error_in_bounded_time_and_disk(
     url = f"{bad_web}/{name}.npy"
     start = time.monotonic()
     result = invoke("eval", "mse", "--y-true", url, "--y-pred", tmp_path / "p.npy", code=2)
-    assert time.monotonic() - start < 4
+    assert time.monotonic() - start < 8  # 2 s of deadline; the trickle alone takes 20 s
     assert result.stderr == f"Error: {url}: {error}\n"
     assert list((tmp_path / "spool").iterdir()) == []  # the partial copy is gone at once
 
