@@ -17,7 +17,6 @@ from losscli.analysis import (
     NO_ANALYSIS,
     Analysis,
     Distribution,
-    GroupedWorst,
     WorstK,
     one_per_sample,
 )
@@ -28,6 +27,7 @@ from losscli.mistakes import InputChecks
 from losscli.plan import Chunk
 from losscli.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh
 from losscli.resample import BucketTable, Rows
+from losscli.slice_worst import GroupedWorst
 from losscli.slicing import Groups
 
 
@@ -85,8 +85,6 @@ class LossAccumulator:
         self.slices: dict[tuple[Any, ...], LossAccumulator] | None = (
             {} if analysis.group_by else None
         )
-        #: Keys past ``max_slices``: counted (up to ten times as many), not evaluated.
-        self.overflow: set[tuple[Any, ...]] = set()
         #: A chunk's sums by slice, not yet in the slices' accumulators (arrays: cheap to
         #: keep, pickle and merge, whatever the number of slices).
         self.pending: list[SlicePart] = []
@@ -95,16 +93,13 @@ class LossAccumulator:
         """An empty accumulator of the same loss and options."""
         return LossAccumulator(self.loss, self.baseline is not None, self.analysis, self.spec)
 
-    def _slice(self, key: tuple[Any, ...]) -> LossAccumulator | None:
-        """The slice's accumulator; None past ``max_slices`` (an error at the end: memory
-        stays bounded whatever the number of distinct keys)."""
+    def _slice(self, key: tuple[Any, ...]) -> LossAccumulator:
+        """The slice's accumulator; a key past ``max_slices`` is an error at once."""
         assert self.slices is not None
         found = self.slices.get(key)
         if found is None:
             if len(self.slices) >= self.analysis.max_slices:
-                if len(self.overflow) < 10 * self.analysis.max_slices:
-                    self.overflow.add(key)
-                return None
+                raise self.analysis.too_many_slices()
             found = LossAccumulator(
                 self.loss,
                 self.baseline is not None,
@@ -189,8 +184,6 @@ class LossAccumulator:
             for found, reduction in zip(rows, _reductions(target), strict=True):
                 by_bucket = None if reduction is None else reduction.by_bucket
                 found.append(-1 if by_bucket is None else by_bucket.row)  # -1: not kept
-            if target is None:
-                continue
             target.n += n
             target.running.absorb(running, g, scalars[g])
             if on_baseline is not None and target.baseline is not None:
@@ -251,8 +244,6 @@ class LossAccumulator:
         for code, key in enumerate(uniques):
             take = order[bounds[code] : bounds[code + 1]]
             accumulator = self._slice(key)
-            if accumulator is None:
-                continue
             part = {role: array[take] for role, array in chunk.items()}
             accumulator.update(
                 part, weights[take] if per_sample else weights, offset, kept[take], facts
@@ -265,12 +256,7 @@ class LossAccumulator:
             self._absorb(pending)
         if self.slices is not None and other.slices is not None:
             for key, part in other.slices.items():
-                accumulator = self._slice(key)
-                if accumulator is not None:
-                    accumulator.merge(part)
-            for key in other.overflow:
-                if key not in self.slices and len(self.overflow) < 10 * self.analysis.max_slices:
-                    self.overflow.add(key)
+                self._slice(key).merge(part)
         self.running.merge(other.running)
         if self.baseline is not None and other.baseline is not None:
             self.baseline.merge(other.baseline)
@@ -296,7 +282,6 @@ class LossAccumulator:
             else:
                 slices[new] = part
         self.slices = slices
-        self.overflow = {typed.get(key, key) for key in self.overflow} - set(slices)
         if self.slice_worst is not None:
             self.slice_worst.rekey(typed)
 
@@ -306,11 +291,9 @@ class LossAccumulator:
 
 
 def _reductions(
-    accumulator: LossAccumulator | None,
+    accumulator: LossAccumulator,
 ) -> tuple[RunningReduction | None, RunningReduction | None]:
     """An accumulator's reductions of the loss and of the baseline (None: none)."""
-    if accumulator is None:
-        return None, None
     return accumulator.running, accumulator.baseline
 
 

@@ -48,6 +48,14 @@ class Analysis(NamedTuple):
         """Anything to find in the per-sample losses (the slices take their own sums)."""
         return bool(self.worst or self.bins)
 
+    def too_many_slices(self) -> InputError:
+        """The error of more slices than ``max_slices``, raised as soon as a chunk has one
+        past the limit: an id column costs what the limit allows, not what it holds."""
+        return InputError(
+            f"--group-by {', '.join(self.group_by)}: more than --max-slices {self.max_slices} "
+            "slices; raise it or group by fewer values"
+        )
+
     def for_slice(self) -> Analysis:
         """What a slice finds: its own sums and intervals (the worst samples and the
         distribution are the whole input's)."""
@@ -73,7 +81,7 @@ def one_per_sample(weighted: np.ndarray, spec: str) -> np.ndarray:
     return weighted
 
 
-def _rank_keys(loss: np.ndarray) -> np.ndarray:
+def rank_keys(loss: np.ndarray) -> np.ndarray:
     """Sort keys, smallest first for the worst: a NaN loss is the worst of all."""
     keys = -loss
     keys[np.isnan(loss)] = -np.inf
@@ -117,12 +125,12 @@ class WorstK:
                 take = np.flatnonzero(~(loss < threshold))  # NaN passes: the worst of all
                 if not len(take):
                     return
-                samples = _taken(samples, take)
+                samples = taken(samples, take)
         if len(samples["loss"]) > self.k:
-            keys = _rank_keys(samples["loss"])
+            keys = rank_keys(samples["loss"])
             # Everything up to the k-th key, ties at it included: the row order decides below.
             kth = np.partition(keys, self.k - 1)[self.k - 1]
-            samples = _taken(samples, np.flatnonzero(keys <= kth))
+            samples = taken(samples, np.flatnonzero(keys <= kth))
         self._keep(samples)
 
     def merge(self, other: WorstK) -> None:
@@ -132,8 +140,8 @@ class WorstK:
     def _keep(self, samples: dict[str, np.ndarray]) -> None:
         if self.kept:
             samples = {f: np.concatenate([self.kept[f], samples[f]]) for f in samples}
-        order = np.lexsort((samples["row"], _rank_keys(samples["loss"])))[: self.k]
-        self.kept = _taken(samples, order)
+        order = np.lexsort((samples["row"], rank_keys(samples["loss"])))[: self.k]
+        self.kept = taken(samples, order)
 
     def result(self) -> list[dict[str, Any]]:
         """Largest first: ``row`` (0-based, in the input), ``y_true``, ``y_pred`` (numbers, or
@@ -141,89 +149,26 @@ class WorstK:
         if not self.kept:
             return []
         kept = self.kept
+        columns = (
+            [int(row) for row in kept["row"].tolist()],
+            *(_plain_rows(kept[field]) for field in ("y_true", "y_pred", "weight", "loss")),
+        )
         return [
-            {
-                "row": int(row),
-                "y_true": _plain(kept["y_true"][i]),
-                "y_pred": _plain(kept["y_pred"][i]),
-                "weight": float(kept["weight"][i]),
-                "loss": float(kept["loss"][i]),
-            }
-            for i, row in enumerate(kept["row"])
+            {"row": row, "y_true": y_true, "y_pred": y_pred, "weight": weight, "loss": loss}
+            for row, y_true, y_pred, weight, loss in zip(*columns, strict=True)
         ]
 
 
-class GroupedWorst:
-    """``--worst-per-slice``: the ``k`` worst samples of every slice at once (arrays of every
-    slice's kept samples, ``FIELDS`` and their slice's number), ties by row index as
-    ``WorstK``; merged in any order."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-        self.keys: list[tuple[Any, ...]] = []  # slice number -> key
-        self._numbers: dict[tuple[Any, ...], int] = {}
-        self.kept: dict[str, np.ndarray] = {}
-
-    def _number(self, keys: list[tuple[Any, ...]]) -> np.ndarray:
-        for key in keys:
-            if key not in self._numbers:
-                self._numbers[key] = len(self.keys)
-                self.keys.append(key)
-        return np.array([self._numbers[key] for key in keys], dtype=np.int64)
-
-    def update(
-        self, codes: np.ndarray, keys: list[tuple[Any, ...]], samples: dict[str, np.ndarray]
-    ) -> None:
-        """A chunk's samples (``FIELDS``), row i in slice ``keys[codes[i]]``."""
-        self._keep({**samples, "slice": self._number(keys)[codes]})
-
-    def merge(self, other: GroupedWorst) -> None:
-        if other.kept:
-            numbers = self._number(other.keys)
-            self._keep({**other.kept, "slice": numbers[other.kept["slice"]]})
-
-    def shift(self, first_row: int) -> None:
-        if self.kept:
-            self.kept["row"] = self.kept["row"] + first_row
-
-    def _keep(self, samples: dict[str, np.ndarray]) -> None:
-        if self.kept:
-            samples = {f: np.concatenate([self.kept[f], samples[f]]) for f in samples}
-        order = np.lexsort((samples["row"], _rank_keys(samples["loss"]), samples["slice"]))
-        ordered = samples["slice"][order]
-        first = np.searchsorted(ordered, ordered)  # each row's slice starts here
-        self.kept = _taken(samples, order[np.arange(len(order)) - first < self.k])
-
-    def rekey(self, typed: dict[tuple[Any, ...], tuple[Any, ...]]) -> None:
-        """Slices' keys replaced (``LossAccumulator.rekey``): slices that become one keep
-        their ``k`` worst samples together."""
-        old, self.keys, self._numbers = self.keys, [], {}
-        numbers = self._number([typed.get(key, key) for key in old])
-        if self.kept:
-            renumbered = {**self.kept, "slice": numbers[self.kept["slice"]]}
-            self.kept = {}
-            self._keep(renumbered)
-
-    def result(self, key: tuple[Any, ...]) -> list[dict[str, Any]]:
-        """The slice's worst samples, largest first (as ``WorstK.result``)."""
-        number = self._numbers.get(key)
-        if number is None or not self.kept:
-            return []
-        one = WorstK(self.k)
-        one.kept = _taken(self.kept, np.flatnonzero(self.kept["slice"] == number))
-        return one.result()
-
-
-def _taken(samples: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+def taken(samples: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
     return {field: values[index] for field, values in samples.items()}
 
 
-def _plain(values: np.ndarray) -> Any:
-    """A row's values: one number, or a (nested) list."""
+def _plain_rows(values: np.ndarray) -> list[Any]:
+    """Each row's values: one number, or a (nested) list."""
     values = np.asarray(values, dtype=np.float64)
-    if values.size == 1:
-        return float(values.reshape(-1)[0])
-    return values.tolist()
+    if values.size == len(values):
+        return values.reshape(-1).tolist()
+    return [row.reshape(-1)[0].item() if row.size == 1 else row.tolist() for row in values]
 
 
 class Distribution:

@@ -15,7 +15,7 @@ from losscli.engine import evaluate as run_evaluation
 from losscli.errors import InputError, LossCliError
 from losscli.losses import Loss
 from losscli.readers.memory import InMemory
-from losscli.resample import resampling_for
+from losscli.resample import MAX_RESAMPLES, resampling_for
 
 
 class Report:
@@ -284,7 +284,7 @@ def prepare(
     specs = [item if isinstance(item, str) else item.name for item in given]
     worst = _whole(worst, "worst", 1, 100_000)
     bins = _bins(histogram)
-    bootstrap = _whole(bootstrap, "bootstrap", 1, 1_000_000)
+    bootstrap = _whole(bootstrap, "bootstrap", 1, MAX_RESAMPLES)
     seed = _whole(seed, "seed", 0, 2**63 - 1)
     ci = _fraction(ci, "ci", or_true=True)
     significance = _fraction(significance, "significance", or_true=False)

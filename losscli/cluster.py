@@ -9,7 +9,8 @@ imported otherwise. No click, no rich.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from losscli import __version__
@@ -21,10 +22,12 @@ from losscli.losses import CustomLoss, Loss
 from losscli.mapping import Merged
 from losscli.parted import Mapper, evaluate_parts, fragments
 from losscli.plan import InputSpec, Progress
+from losscli.readers.storage import env_limit
 from losscli.text import redact
 
-#: Seconds to wait for a scheduler before an error.
-CONNECT_SECONDS = 10
+#: Seconds a scheduler has to connect and answer (identity, first message) before an error:
+#: the default of ``LOSSCLI_SCHEDULER_TIMEOUT``.
+CONNECT_SECONDS = 10.0
 
 
 class DaskMapper(Mapper):
@@ -43,37 +46,40 @@ class DaskMapper(Mapper):
 
 def _client(address: str, say: Any) -> Any:
     import importlib
-    import logging
 
     try:
         distributed: Any = importlib.import_module("distributed")
     except ImportError:
         raise InputError(f"{say('scheduler')} needs Dask: pip install 'losscli[dask]'") from None
     if address.startswith("local:"):
-        count = address.partition(":")[2]
-        if not count.isdigit() or int(count) < 1:
-            raise InputError(f"{say('scheduler')} local:N needs a number of workers, got {count!r}")
-        cluster = distributed.LocalCluster(
-            n_workers=int(count),
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",  # its HTTP server on loopback, any free port
-            processes=True,
-            # Workers outliving the scheduler by a heartbeat at shutdown log tracebacks.
-            silence_logs=logging.CRITICAL + 1,
-        )
-        return distributed.Client(cluster)
+        return _local_cluster(distributed, address.partition(":")[2], say)
     shown = redact(address)
     if shown != address:  # Dask's addresses carry no user part: a secret would go in clear
         raise InputError(
             f"{say('scheduler')} {shown}: a Dask address takes no user part "
             "(tcp://host:8786); configure the cluster's security instead"
         )
+    seconds = env_limit("LOSSCLI_SCHEDULER_TIMEOUT", CONNECT_SECONDS)
+
+    class BoundedClient(distributed.Client):  # type: ignore[misc]
+        """A client whose whole handshake has a deadline: Dask bounds the connection but
+        waits for a scheduler's first message forever."""
+
+        def start(self, **kwargs: Any) -> None:
+            try:
+                super().start(callback_timeout=seconds, **kwargs)
+            except BaseException:
+                self.close()  # its event loop thread too
+                raise
+
     try:
-        return distributed.Client(address, timeout=CONNECT_SECONDS)
+        return BoundedClient(address, timeout=seconds)
     except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
+        timed_out = isinstance(exc, TimeoutError) or "Timed out" in str(exc)
+        reason = f"no answer within {seconds:g} s" if timed_out else redact(str(exc))
         raise InputError(
-            f"{say('scheduler')} {shown}: cannot reach the scheduler ({redact(str(exc))})"
+            f"{say('scheduler')} {shown}: cannot reach the scheduler ({reason}; "
+            "LOSSCLI_SCHEDULER_TIMEOUT sets the seconds to wait)"
         ) from None
 
 
@@ -107,10 +113,80 @@ def evaluate_on_cluster(
         mapper = DaskMapper(client, progress)
         return evaluate_parts(losses, specs, inputs, parts, nan_policy, mapper, output, analysis)
     finally:
-        client.close()
-        cluster = getattr(client, "cluster", None)
-        if cluster is not None:
+        with _signals_held():
+            _close(client)
+
+
+def _close(client: Any) -> None:
+    client.close()
+    cluster = getattr(client, "cluster", None)
+    if cluster is not None:
+        cluster.close()
+
+
+def most_local_workers() -> int:
+    """The most workers ``local:N`` starts: one per core this process may use (at least 2)."""
+    import os
+
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    return max(cores, 2)
+
+
+def _local_cluster(distributed: Any, count: str, say: Any) -> Any:
+    """A client of a local cluster of ``count`` worker processes, started for one run."""
+    import logging
+
+    if not count.isdigit() or int(count) < 1:
+        raise InputError(f"{say('scheduler')} local:N needs a number of workers, got {count!r}")
+    most = most_local_workers()
+    if int(count) > most:
+        raise InputError(
+            f"{say('scheduler')} local:{count}: at most local:{most} (one worker per core of "
+            "this machine); more workers only compete for the same cores"
+        )
+    with _signals_held() as held:
+        cluster = distributed.LocalCluster(
+            n_workers=int(count),
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # its HTTP server on loopback, any free port
+            processes=True,
+            # Workers outliving the scheduler by a heartbeat at shutdown log tracebacks.
+            silence_logs=logging.CRITICAL + 1,
+        )
+        try:
+            client = distributed.Client(cluster)
+        except BaseException:
             cluster.close()
+            raise
+        if held:  # stopped while it started: stop it whole, then the signal is delivered
+            _close(client)
+    return client
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """SIGINT, SIGTERM and SIGHUP held while a local cluster starts or stops, then delivered:
+    a signal half-way would leave worker processes starting with nothing left to stop them
+    (and Dask's exit handler tracebacks). Only in the main thread, where signals arrive."""
+    import signal
+    import threading
+
+    held: list[int] = []
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is not None and signal.getsignal(signum) is not None:
+                previous[signum] = signal.signal(signum, lambda signum, _: held.append(signum))
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def _gathered(futures: list[Any], progress: Progress | None) -> list[Any]:

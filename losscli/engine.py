@@ -30,6 +30,7 @@ from losscli.mapping import (
     Context,
     Merged,
     Outcome,
+    limit_slices,
     map_chunk,
     shape_chunk,
     whole_input_facts,
@@ -192,6 +193,7 @@ def run(
     names = [getattr(s, "group_names", None) for s in opened.sources if GROUP in s.roles]
     if names and names[0] is not None:  # slices are labelled by column, not by pattern
         analysis = analysis._replace(group_by=tuple(names[0]))
+    limit_slices(opened, analysis)
     if any(loss.needs_facts for loss in losses):
         for source in opened.sources:
             source.spool()  # a first pass over the labels: standard input is kept in a file
@@ -252,6 +254,7 @@ def run(
                 # order, says exactly what one reader says (a row counted from the start, the
                 # first error met; a damaged file fails the same way).
                 opened = open_inputs(inputs)
+                limit_slices(opened, analysis)
                 stream = _in_order_chunks(opened, rows)
                 ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot, first_row)
                 for task in tasks:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from losscli.accumulate import LossAccumulator, Task, shifted
+from losscli.analysis import Analysis
 from losscli.functions import to_categorical
 from losscli.losses import BatchFacts
 from losscli.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
@@ -78,6 +79,15 @@ class Context:
             ),
             None,
         )
+
+
+def limit_slices(opened: Inputs, analysis: Analysis) -> None:
+    """The sources' ``--group-by`` values refused past ``max_slices`` per column, before a
+    row is read (``GroupCodes.limit``)."""
+    for source in opened.sources:
+        group_codes = getattr(source, "group_codes", None)
+        if group_codes is not None:
+            group_codes.limit = (analysis.max_slices, analysis.too_many_slices)
 
 
 class Outcome:

@@ -220,9 +220,9 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--bootstrap",
-            type=click.IntRange(1, 1_000_000),
+            type=click.IntRange(1, 100_000),  # resample.MAX_RESAMPLES, without numpy for --help
             metavar="B",
-            help="Resamples for --ci (default 1000).",
+            help="Resamples for --ci (default 1000, at most 100000: 16 KiB of memory each).",
         ),
         click.option(
             "--seed",

@@ -85,18 +85,11 @@ def _slice_results(
     gates and no slice had a value to gate, why (else None)."""
     total = task.total
     assert total.slices is not None
-    typed = typed_keys([*total.slices, *total.overflow])
+    typed = typed_keys(list(total.slices))
     if typed:
         total.rekey(typed)
     assert total.slices is not None
     analysis = total.analysis
-    found = len(total.slices) + len(total.overflow)
-    if found > analysis.max_slices:
-        counted = f"{found:,}" if found < 11 * analysis.max_slices else f"at least {found:,}"
-        raise InputError(
-            f"--group-by {', '.join(analysis.group_by)}: {counted} slices, more than "
-            f"--max-slices {analysis.max_slices}; raise it or group by fewer values"
-        )
     resamples = None
     if analysis.resampling is not None:
         from losscli.resample import Resamples

@@ -4,6 +4,7 @@ must equal the local engine's to 1e-12 relative."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -240,6 +241,124 @@ def test_an_unreachable_scheduler_is_an_error_in_bounded_time(dataset):
     )
     assert time.monotonic() - start < 60
     assert result.stderr.startswith(f"Error: --scheduler {address}: cannot reach the scheduler")
+
+
+@pytest.mark.parametrize("how", ["--scheduler", "DASK_SCHEDULER_ADDRESS"])
+def test_a_scheduler_that_never_answers_is_an_error_in_bounded_time(dataset, how):
+    """A server on 127.0.0.1 that accepts connections and says nothing: Dask's own connect
+    timeout does not cover the handshake, losscli's deadline does."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        args = ["eval", "mse", "--data", dataset, "--true-col", "y", "--pred-col", "logit"]
+        env = {**os.environ, "LOSSCLI_SCHEDULER_TIMEOUT": "2"}
+        if how == "DASK_SCHEDULER_ADDRESS":
+            env[how] = address
+        else:
+            args += [how, address]
+        start = time.monotonic()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "losscli", *map(str, args)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=40,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("losscli still waited for the scheduler after 40 s")
+        took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"Error: --scheduler {address}: cannot reach the scheduler (no answer within 2 s; "
+        "LOSSCLI_SCHEDULER_TIMEOUT sets the seconds to wait)\n"
+    )
+    assert took < 20  # 2 s of waiting, the rest is starting Python and Dask
+
+
+def test_local_clusters_are_at_most_one_worker_per_core(dataset):
+    from losscli.cluster import most_local_workers
+
+    most = most_local_workers()
+    assert most >= 2
+    result = evaluate(
+        "mse", dataset, "--true-col", "y", "--pred-col", "y", "--scheduler", "local:1000", code=2
+    )
+    assert result.stderr == (
+        f"Error: --scheduler local:1000: at most local:{most} (one worker per core of this "
+        "machine); more workers only compete for the same cores\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory) -> Path:
+    """Files that keep a two-worker cluster busy for a few seconds."""
+    root = tmp_path_factory.mktemp("long")
+    rng = np.random.default_rng(8)
+    for i in range(6):
+        n = 1_000_000
+        pq.write_table(
+            pa.table({"y": rng.normal(size=n), "p": rng.normal(size=n)}), root / f"{i}.parquet"
+        )
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signame", "code", "when"),
+    [("SIGTERM", 143, "starting"), ("SIGINT", 130, "starting"), ("SIGTERM", 143, "running")],
+)
+def test_a_signal_stops_a_local_cluster_whole(long_run, signame, code, when):
+    """The signal arrives as the first worker process starts, or a second after the workers
+    are up: the run ends soon after, with its one error line and the CLI's exit code, no
+    traceback, and no process left."""
+    import signal
+
+    psutil = pytest.importorskip("psutil")
+    args = ["eval", "mse", "--data", long_run, "--true-col", "y", "--pred-col", "p", "--ci"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "losscli", *map(str, args), "--scheduler", "local:2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: dict[int, object] = {}
+
+    def look() -> None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(run.pid).children(recursive=True):
+                children.setdefault(child.pid, child)
+
+    try:
+        deadline = time.monotonic() + 60
+        enough = 1 if when == "starting" else 3  # the workers and their resource tracker
+        while len(children) < enough and run.poll() is None and time.monotonic() < deadline:
+            look()
+            time.sleep(0.01)
+        if when == "running":
+            time.sleep(1)
+        assert children, "no worker process started"
+        run.send_signal(getattr(signal, signame))
+        sent = time.monotonic()
+        while run.poll() is None and time.monotonic() - sent < 30:
+            look()
+            time.sleep(0.05)
+        took = time.monotonic() - sent
+        _, stderr = run.communicate(timeout=5)
+    finally:
+        run.kill()
+    time.sleep(1)  # worker processes told to stop have a moment to go
+    left = [c for c in children.values() if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    for child in left:
+        child.kill()
+    assert (run.returncode, stderr.strip().splitlines()[-1:]) == (
+        code,
+        ["Error: terminated by SIGTERM" if signame == "SIGTERM" else "Error: interrupted"],
+    ), stderr
+    assert "Traceback" not in stderr, stderr
+    assert left == []
+    assert took < 20  # about 5 s: the cluster ends its start, then stops (2 loaded cores)
 
 
 def test_a_hive_dataset_keeps_its_partition_columns_on_a_cluster(scheduler, tmp_path):

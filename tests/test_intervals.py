@@ -522,12 +522,19 @@ def test_check_files_take_the_interval_keys(tmp_path):
     ) in junit
 
 
+PER_RESAMPLE = "16 KiB of memory per resample"
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
         ("significance = 0.05", "significance makes max_increase noise-aware: set max_increase"),
         ("ci = 1.5", "ci must be between 0 and 1 (exclusive), got 1.5"),
-        ("bootstrap = 0", "bootstrap must be between 1 and 1000000, got 0"),
+        ("bootstrap = 0", f"bootstrap must be between 1 and 100000 ({PER_RESAMPLE}), got 0"),
+        (
+            "bootstrap = 1000000",
+            f"bootstrap must be between 1 and 100000 ({PER_RESAMPLE}), got 1000000",
+        ),
         ('ci = "yes"', "ci must be true/false or a number, got 'yes'"),
     ],
 )
@@ -568,7 +575,8 @@ def test_the_seed_fixes_the_interval():
     ("options", "message"),
     [
         ({"ci": 1.5}, "ci= must be between 0 and 1 (exclusive), or True, got 1.5"),
-        ({"ci": 0.9, "bootstrap": 0}, "bootstrap= must be from 1 to 1000000, got 0"),
+        ({"ci": 0.9, "bootstrap": 0}, "bootstrap= must be from 1 to 100000, got 0"),
+        ({"bootstrap": 100_001}, "bootstrap= must be from 1 to 100000, got 100001"),
         ({"seed": -1}, "seed= must be from 0 to 9223372036854775807, got -1"),
     ],
 )
@@ -580,10 +588,14 @@ def test_the_library_refuses_bad_interval_options(options, message):
     assert str(raised.value) == message
 
 
-def test_the_command_refuses_a_bad_bootstrap_count():
-    result = invoke("eval", "mse", *SAMPLE, "--bootstrap", "0", code=2)
+@pytest.mark.parametrize("count", ["0", "1000000"])
+def test_the_command_refuses_a_bad_bootstrap_count(count):
+    from losscli.resample import MAX_RESAMPLES
+
+    assert MAX_RESAMPLES == 100_000  # as the option's range says
+    result = invoke("eval", "mse", *SAMPLE, "--bootstrap", count, code=2)
     assert result.stderr == (
-        "Error: Invalid value for '--bootstrap': 0 is not in the range 1<=x<=1000000. "
+        f"Error: Invalid value for '--bootstrap': {count} is not in the range 1<=x<=100000. "
         "(see 'losscli eval --help')\n"
     )
 

@@ -434,6 +434,97 @@ def test_http_errors_name_the_url(web):
     assert result.stderr.startswith(f"Error: {closed}: cannot download it (")
 
 
+@pytest.fixture(scope="module")
+def bad_web() -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 that misbehaves: /trickle sends one byte of 40 every
+    0.5 s, /endless an unannounced body until 30 MB, /short and /long a body shorter and
+    longer than their Content-Length, /huge announces a terabyte."""
+    import http.server
+    import threading
+
+    body = io.BytesIO()
+    np.save(body, P)
+    npy = body.getvalue()
+
+    class Bad(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            name = self.path.strip("/").partition(".")[0]
+            length = {"trickle": 40, "short": len(npy), "long": 50, "huge": 10**12}.get(name)
+            self.send_response(200)
+            if length is not None:
+                self.send_header("Content-Length", str(length))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                if name == "trickle":
+                    for byte in npy[:40]:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                elif name == "endless":
+                    for _ in range(30):
+                        self.wfile.write(b"x" * 2**20)
+                elif name in ("short", "long", "huge"):
+                    self.wfile.write(npy[: len(npy) // 2] if name == "short" else npy)
+            except OSError:
+                pass  # the client gave up: what the tests expect
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bad)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("trickle", "not downloaded within LOSSCLI_HTTP_TIMEOUT (2 s); raise it for a slow server"),
+        (
+            "endless",
+            "more than LOSSCLI_HTTP_MAX_BYTES (1,000,000 bytes) downloaded; raise it to read "
+            "this file",
+        ),
+        ("short", "the connection ended after 88 of the 176 bytes its Content-Length announced"),
+        ("long", "the server sent more than the 50 bytes its Content-Length announced"),
+        (
+            "huge",
+            "its Content-Length, 1,000,000,000,000 bytes, is more than LOSSCLI_HTTP_MAX_BYTES "
+            "(1,000,000); raise it to read this file",
+        ),
+    ],
+)
+def test_a_misbehaving_http_server_is_an_error_in_bounded_time_and_disk(
+    bad_web, name, error, tmp_path, monkeypatch
+):
+    import tempfile
+
+    monkeypatch.setenv("LOSSCLI_HTTP_TIMEOUT", "2")
+    monkeypatch.setenv("LOSSCLI_HTTP_MAX_BYTES", "1000000")
+    (tmp_path / "spool").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spool"))
+    np.save(tmp_path / "p.npy", P)
+    url = f"{bad_web}/{name}.npy"
+    start = time.monotonic()
+    result = invoke("eval", "mse", "--y-true", url, "--y-pred", tmp_path / "p.npy", code=2)
+    assert time.monotonic() - start < 8  # 2 s of deadline; the trickle alone takes 20 s
+    assert result.stderr == f"Error: {url}: {error}\n"
+    assert list((tmp_path / "spool").iterdir()) == []  # the partial copy is gone at once
+
+
+def test_http_limits_from_the_environment_must_be_positive_numbers(web, monkeypatch):
+    monkeypatch.setenv("LOSSCLI_HTTP_TIMEOUT", "soon")
+    fresh = f"{web}/y.npy?not-downloaded-before"
+    result = invoke("eval", "mse", "--y-true", fresh, "--y-pred", f"{web}/p.npy", code=2)
+    assert result.stderr == "Error: LOSSCLI_HTTP_TIMEOUT must be a positive number, not 'soon'\n"
+
+
 def test_file_uris_read_local_files_and_datasets(tmp_path):
     pq.write_table(pa.table({"y": Y, "p": P}), tmp_path / "one.parquet")
     (tmp_path / "ds").mkdir()

@@ -78,40 +78,56 @@ def resolve(uri: str) -> tuple[Any, str]:
 
 #: http(s) files downloaded in this run: URI -> the local copy.
 _DOWNLOADS: dict[str, str] = {}
+#: A whole http(s) download's deadline in seconds, and the most bytes it may spool to disk:
+#: defaults of ``LOSSCLI_HTTP_TIMEOUT`` and ``LOSSCLI_HTTP_MAX_BYTES``.
+HTTP_SECONDS = 600.0
+HTTP_MAX_BYTES = 10 * 2**30
+
+
+def env_limit(name: str, default: float) -> float:
+    """A positive number from the environment variable ``name``, or ``default`` when unset."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise InputError(f"{name} must be a positive number, not {text!r}")
+    return number
 
 
 def _local_copy(uri: str) -> str:
     """An http(s) file (pyarrow has no HTTP filesystem) copied to a temporary file as it
-    arrives, in bounded memory, once per run; removed when losscli exits."""
-    import atexit
-    import shutil
+    arrives, in bounded memory, once per run; removed when losscli exits.
+
+    The whole download has a deadline (``LOSSCLI_HTTP_TIMEOUT`` seconds) and a size cap
+    (``LOSSCLI_HTTP_MAX_BYTES``), and must be as long as its ``Content-Length`` says: a server
+    that trickles, never ends or lies is an error, and the partial copy is removed at once.
+    """
     import tempfile
-    import urllib.error
-    import urllib.request
-    from http.client import HTTPException
     from pathlib import PurePosixPath
     from urllib.parse import urlsplit
 
     if uri in _DOWNLOADS:
         return _DOWNLOADS[uri]
+    seconds = env_limit("LOSSCLI_HTTP_TIMEOUT", HTTP_SECONDS)
+    most = int(env_limit("LOSSCLI_HTTP_MAX_BYTES", HTTP_MAX_BYTES))
     try:
         suffix = "".join(PurePosixPath(urlsplit(uri).path).suffixes)
     except ValueError as exc:  # an unclosed [ of an IPv6 address
         raise InputError(f"{public(uri)}: not a valid URL ({exc})") from None
     fd, name = tempfile.mkstemp(prefix="losscli-download-", suffix=suffix)
-    atexit.register(_remove, name)
     try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(_request(uri), timeout=CONNECT_SECONDS) as response,
-        ):
-            shutil.copyfileobj(response, out, 1 << 20)
-    except urllib.error.HTTPError as exc:
-        raise InputError(f"{public(uri)}: the server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError, HTTPException) as exc:
-        # HTTPException: a URL http.client refuses (a port that is not a number), a cut answer
-        reason = redact_text(str(getattr(exc, "reason", exc)))
-        raise InputError(f"{public(uri)}: cannot download it ({reason})") from None
+        with os.fdopen(fd, "wb") as out:
+            _download(uri, out, seconds, most)
+    except BaseException:
+        _remove(name)
+        raise
+    import atexit
+
+    atexit.register(_remove, name)
     _DOWNLOADS[uri] = name
     return name
 
@@ -131,6 +147,133 @@ def _request(uri: str) -> Any:
     request = urllib.request.Request(parts._replace(netloc=host).geturl())
     request.add_header("Authorization", "Basic " + base64.b64encode(user.encode()).decode())
     return request
+
+
+def _download(uri: str, out: Any, seconds: float, most: int) -> None:
+    """``uri``'s body written to ``out``, within ``seconds`` and ``most`` bytes."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    with _Deadline(seconds) as deadline:
+        opener = urllib.request.build_opener(*deadline.handlers())
+        try:
+            with opener.open(_request(uri), timeout=min(CONNECT_SECONDS, seconds)) as response:
+                declared = getattr(response, "length", None)
+                if declared is not None and declared > most:
+                    raise InputError(
+                        f"{public(uri)}: its Content-Length, {declared:,} bytes, is more than "
+                        f"LOSSCLI_HTTP_MAX_BYTES ({most:,}); raise it to read this file"
+                    )
+                received = 0
+                while block := response.read1(1 << 20):
+                    received += len(block)
+                    if received > most:
+                        raise InputError(
+                            f"{public(uri)}: more than LOSSCLI_HTTP_MAX_BYTES ({most:,} bytes) "
+                            "downloaded; raise it to read this file"
+                        )
+                    out.write(block)
+                if deadline.expired:
+                    raise TimeoutError
+                if declared is not None:
+                    _check_length(uri, response, received, declared)
+        except InputError:
+            raise
+        except urllib.error.HTTPError as exc:
+            answer = f"{exc.code} {exc.reason}"
+            raise InputError(f"{public(uri)}: the server answered {answer}") from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            if deadline.expired:
+                raise InputError(
+                    f"{public(uri)}: not downloaded within LOSSCLI_HTTP_TIMEOUT ({seconds:g} s); "
+                    "raise it for a slow server"
+                ) from None
+            reason = redact_text(str(getattr(exc, "reason", exc)))
+            raise InputError(f"{public(uri)}: cannot download it ({reason})") from None
+
+
+def _check_length(uri: str, response: Any, received: int, declared: int) -> None:
+    """A body shorter or longer than its ``Content-Length`` is an error: the copy would be a
+    different file."""
+    if received < declared:
+        raise InputError(
+            f"{public(uri)}: the connection ended after {received:,} of the {declared:,} bytes "
+            "its Content-Length announced"
+        )
+    try:
+        more = response.fp is not None and response.fp.read1(1)
+    except TimeoutError:  # a server that keeps the connection open sends nothing more
+        more = b""
+    if more:
+        raise InputError(
+            f"{public(uri)}: the server sent more than the {declared:,} bytes its "
+            "Content-Length announced"
+        )
+
+
+class _Deadline:
+    """Shuts down every socket of a download when its time is up, wherever the download
+    waits (connecting, reading headers or a body that trickles in byte by byte)."""
+
+    def __init__(self, seconds: float) -> None:
+        import threading
+
+        self.expired = False
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        self._timer.join()
+
+    def _expire(self) -> None:
+        import contextlib
+        import socket
+
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):  # already closed
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def _watch(self, sock: Any) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                raise TimeoutError
+
+    def handlers(self) -> list[Any]:
+        """urllib handlers whose connections register their sockets with this deadline."""
+        import http.client
+        import urllib.request
+
+        watch = self._watch
+
+        class Connection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                watch(self.sock)
+
+        class SecureConnection(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                watch(self.sock)
+
+        class Handler(urllib.request.HTTPHandler):
+            def http_open(self, req: Any) -> Any:
+                return self.do_open(Connection, req)
+
+        class SecureHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req: Any) -> Any:
+                return self.do_open(SecureConnection, req)
+
+        return [Handler(), SecureHandler()]
 
 
 def _remove(name: str) -> None:

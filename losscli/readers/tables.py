@@ -4,6 +4,7 @@ columns converted to float64 (list columns to vectors of one width across the in
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,10 @@ class GroupCodes:
         self.codes: list[dict[Any, int]] = [{} for _ in range(columns)]
         self.lock = threading.Lock()
         self.text = text
+        #: The most values a column may have, and the error past it: each value is at least
+        #: one slice, so a column of more values than ``max_slices`` is refused at the chunk
+        #: that shows it, and an id column costs no more memory than the limit allows.
+        self.limit: tuple[int, Callable[[], Exception]] | None = None
 
     def encode(self, columns: list[Any]) -> np.ndarray:
         """Arrow columns (one per ``--group-by`` column) as an ``(n, columns)`` array of
@@ -71,24 +76,36 @@ class GroupCodes:
         for j, column in enumerate(columns):
             if isinstance(column, pa.ChunkedArray):
                 column = column.combine_chunks()
+            if pa.types.is_dictionary(column.type):
+                used = pc.count_distinct(column.indices, mode="only_valid").as_py()
+                if used < len(column.dictionary):  # a value no row has is no slice
+                    column = column.dictionary_decode()
             if not pa.types.is_dictionary(column.type):
                 column = pc.dictionary_encode(column, null_encoding="encode")
+            # Refused before a value of the chunk becomes a Python object (+ 1: a NaN and a
+            # null are one value, None).
+            if self.limit is not None and len(column.dictionary) > self.limit[0] + 1:
+                raise self.limit[1]()
             values = [
                 None if isinstance(v, float) and v != v else v
                 for v in column.dictionary.to_pylist()
             ]
             if self.text:
                 values = [Text(v) if v else None for v in values]
+            if column.indices.null_count:
+                values.append(None)
             with self.lock:
-                lookup = np.array([self._code(j, v) for v in [*values, None]], dtype=np.int64)
+                lookup = np.array([self._code(j, v) for v in values], dtype=np.int64)
             # A null index (a null row of a dictionary column) takes the last entry: None.
-            indices = column.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+            indices = column.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
             out[:, j] = lookup[indices]
         return out
 
     def _code(self, j: int, value: Any) -> int:
         code = self.codes[j].get(value)
         if code is None:
+            if self.limit is not None and len(self.values[j]) >= self.limit[0]:
+                raise self.limit[1]()
             code = self.codes[j][value] = len(self.values[j])
             self.values[j].append(_plain(value))
         return code
