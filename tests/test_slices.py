@@ -460,25 +460,28 @@ def test_the_worst_samples_of_each_slice_merged_in_any_order():
 
 
 @pytest.mark.slow
-def test_the_worst_samples_of_each_slice_cost_about_a_sort_of_the_candidates():
-    """1,000 slices, K=1,000, 2M rows in chunks as the engine merges them: about what one sort
-    of every row costs (before: every chunk re-sorted everything kept, 13.7 s against 0.7 s
-    without --worst-per-slice). CPU time of this process: the machine may be busy."""
-    import time
-
+def test_the_worst_samples_of_each_slice_sort_about_what_they_keep():
+    """1,000 slices, K=1,000, 2M rows in chunks as the engine merges them: the rows sorted in
+    all add up to a few times what is kept, not a re-sort of everything kept at every chunk
+    (before: 13.7 s against 0.7 s without --worst-per-slice). Counted, not timed."""
     from losscli.analysis import FIELDS
     from losscli.slice_worst import GroupedWorst
+
+    sorted_rows = []
+
+    class Counted(GroupedWorst):
+        def _merge_buffer(self) -> None:
+            kept = len(self.kept["slice"]) if self.kept else 0
+            if self.buffer:
+                sorted_rows.append(kept + self.buffered)
+            super()._merge_buffer()
 
     rng = np.random.default_rng(3)
     n, k, chunk = 2_000_000, 1000, 87_381
     loss = rng.normal(size=n) ** 2
     group = rng.integers(0, 1000, n)
     keys = [(g,) for g in range(1000)]
-    start = time.process_time()
-    np.lexsort((np.arange(n), -loss, group))
-    one_sort = time.process_time() - start
-    start = time.process_time()
-    total = GroupedWorst(k)
+    total = Counted(k)
     for first in range(0, n, chunk):
         rows = np.arange(first, min(first + chunk, n))
         part = GroupedWorst(k)
@@ -486,11 +489,11 @@ def test_the_worst_samples_of_each_slice_cost_about_a_sort_of_the_candidates():
         part.update(group[rows], keys, dict(zip(FIELDS, values, strict=True)))
         total.merge(part)
     worst = total.result((7,))
-    took = time.process_time() - start
-    print(f"one sort of every row {one_sort:.2f} s, --worst-per-slice {took:.2f} s")
     expected = _worst_by_slice(loss, group, k)[7]
     assert [s["row"] for s in worst] == expected
-    assert took < 4 * one_sort + 0.5
+    # Every row is kept at first (each slice has fewer than K): a re-sort per chunk would sort
+    # about 23 x 1M rows; by thresholds the sorts add up to under twice the rows (2.96M here).
+    assert sum(sorted_rows) <= 2 * n, sorted_rows
 
 
 def test_the_worst_samples_of_each_slice_file_by_file(tmp_path, frame):
