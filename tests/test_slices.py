@@ -276,8 +276,8 @@ def test_an_id_column_costs_no_more_than_a_plain_run(tmp_path, suffix):
         f"plain {plain_seconds:.2f} s {plain_bytes >> 20} MiB, by id {grouped_seconds:.2f} s "
         f"{grouped_bytes >> 20} MiB"
     )
+    # Memory, not time: a busy machine changes the seconds, never what is kept.
     assert grouped_bytes < 1.2 * plain_bytes + (30 << 20)
-    assert grouped_seconds < 1.5 * plain_seconds + 1
 
 
 def test_check_files_gate_slices_and_junit_lists_the_failing_ones(tmp_path, frame):
