@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_cli as invoke
 
+from losscli.text import slice_label
+
 CHROMIUM = shutil.which("chromium")
 KEYS = ["eu", "$x^{$", "<!--<script>"]
 N = 2000
@@ -97,7 +99,7 @@ def chromium_dom(page: Path, profile: Path) -> str:
 def _slices_expected(results: list[dict]) -> list[dict]:
     return [
         {
-            "slice": "(all)" if r["slice"] is None else f"g={r['slice']['g']}",
+            "slice": "(all)" if r["slice"] is None else slice_label(r["slice"]),
             "value": r["value"],
             "ci": [r["ci"]["low"], r["ci"]["high"]],
             "n_samples": r["n_samples"],
@@ -109,7 +111,9 @@ def _slices_expected(results: list[dict]) -> list[dict]:
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH (.ci/run installs it)")
 def test_the_html_plot_reads_without_hovering_in_a_browser(skewed, tmp_path):
     losses, _ = skewed
-    results = json.loads(invoke(*SLICED, "--plot", "p.html", "-f", "json", code=0).stdout)
+    results = json.loads(
+        invoke(*SLICED, "--plot", "p.html", "--histogram", "-f", "json", code=0).stdout
+    )
     results = results["results"]
     page = Page(chromium_dom(Path("p.html"), tmp_path / "profile"))
     p50, p90, p99 = np.quantile(losses, [0.5, 0.9, 0.99])
@@ -138,14 +142,16 @@ def test_the_html_plot_reads_without_hovering_in_a_browser(skewed, tmp_path):
 
 def test_auto_bins_a_skewed_loss_on_a_log_scale(skewed):
     losses, _ = skewed
-    auto = json.loads(invoke(*EVAL, "--plot", "a.html", "-f", "json", code=0).stdout)
+    auto = json.loads(invoke(*EVAL, "--plot", "a.html", "--histogram", "-f", "json", code=0).stdout)
     d = auto["results"][0]["distribution"]
     assert d["scale"] == "log" and len(d["edges"]) == 31
     edges = np.array(d["edges"])
     np.testing.assert_allclose(edges, np.geomspace(losses.min(), losses.max(), 31), rtol=1e-12)
     assert d["counts"] == np.histogram(losses, edges)[0].tolist()
     linear = json.loads(
-        invoke(*EVAL, "--plot", "l.html", "--plot-scale", "linear", "-f", "json", code=0).stdout
+        invoke(
+            *EVAL, "--plot", "l.html", "--plot-scale", "linear", "--histogram", "-f", "json", code=0
+        ).stdout
     )
     d = linear["results"][0]["distribution"]
     assert "scale" not in d
@@ -192,8 +198,8 @@ def test_the_data_island_survives_a_key_that_opens_a_comment_and_non_finite_valu
     expected = {
         "mse": [
             {"slice": "(all)", "value": None, "ci": None, "n_samples": 4},
-            {"slice": "g=<!--<script>", "value": 0.25, "ci": None, "n_samples": 2},
-            {"slice": "g=</script>b", "value": None, "ci": None, "n_samples": 2},
+            {"slice": 'g="<!--<script>"', "value": 0.25, "ci": None, "n_samples": 2},
+            {"slice": 'g="</script>b"', "value": None, "ci": None, "n_samples": 2},
         ]
     }
     flags = {"/slices/mse/0/value": "inf", "/slices/mse/2/value": "inf"}
@@ -205,7 +211,7 @@ def test_the_data_island_survives_a_key_that_opens_a_comment_and_non_finite_valu
         assert json.loads(page.scripts["losscli-slices"]) == expected
         assert json.loads(page.scripts["losscli-nonfinite"]) == flags
         assert page.closed[-2:] == ["body", "html"]
-        assert {"g=<!--<script>", "g=</script>b", "inf", "0.25"} <= set(page.texts)
+        assert {'g="<!--<script>"', 'g="</script>b"', "inf", "0.25"} <= set(page.texts)
 
 
 # --- a plot never changes the gates' exit code -----------------------------------------------
@@ -214,9 +220,9 @@ def test_the_data_island_survives_a_key_that_opens_a_comment_and_non_finite_valu
 def test_a_slice_key_that_reads_as_math_is_drawn_as_text(skewed):
     _, keys = skewed
     result = invoke(*EVAL, "--group-by", "g", "--slice-max", "0.01", "--plot", "p.png", code=1)
-    assert "g=$x^{$" in result.stdout
+    assert 'g="$x^{$"' in result.stdout
     fails = [line for line in result.stderr.splitlines() if line.startswith("FAIL: ")]
-    assert sorted(fails)[0].startswith("FAIL: mse [g=$x^{$]: slice_max 0.01: ")
+    assert sorted(fails)[0].startswith('FAIL: mse [g="$x^{$"]: slice_max 0.01: ')
     assert Path("p.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     invoke(*EVAL, "--group-by", "g", "--plot", "p.svg", code=0)
     assert "$x^{$" in Path("p.svg").read_text()  # as typed, no math
@@ -248,7 +254,7 @@ def test_a_plot_that_cannot_be_written_is_a_warning_after_the_results(skewed, tm
         capture_output=True, text=True, env=env, preexec_fn=limit, timeout=120,  # noqa: PLW1509
     )  # fmt: skip
     assert run.returncode == 1, run.stderr
-    assert run.stdout.startswith("loss ") and "mean_squared_error" in run.stdout
+    assert "\nloss " in run.stdout and "mean_squared_error" in run.stdout
     lines = run.stderr.splitlines()
     assert lines[0].startswith("FAIL: mse: max 0.01: ")
     assert lines[1] == (
