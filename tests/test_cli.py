@@ -655,6 +655,7 @@ def test_version():
 
 def test_bare_losscli_prints_the_help_and_exits_0():
     """As ``git`` and ``pip`` do: the formatted help on stdout, not an ``Error:`` line."""
+
     def losscli(*args: str) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "losscli", *args]
         return subprocess.run(argv, capture_output=True, text=True, check=False)

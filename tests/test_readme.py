@@ -191,5 +191,7 @@ def test_the_doctest_checker_allows_the_last_digits_of_a_float():
     checker, flags = CloseNumbers(), doctest.NORMALIZE_WHITESPACE
     shown = "Interval(level=0.9, low=0.07417959581365369, high=0.10548176480264027)\n"
     assert checker.check_output(shown, shown.replace("027)", "024)"), flags)
-    assert not checker.check_output(shown, shown.replace("0.10548176480264027", "0.1054817648"), flags)
+    assert not checker.check_output(
+        shown, shown.replace("0.10548176480264027", "0.1054817648"), flags
+    )
     assert not checker.check_output(shown, shown.replace("level", "lvl"), flags)
