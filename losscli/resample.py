@@ -330,15 +330,17 @@ class Resamples:
         return replicate_sums(self.poisson, column[sums.row])
 
 
-def draw_ahead(resampling: Resampling) -> None:
+def draw_ahead(resampling: Resampling) -> threading.Thread:
     """Draw the resample weights on a thread of their own (numpy's generator releases the
-    GIL): ready, in ``poisson_weights``' cache, when the intervals are computed."""
-    threading.Thread(
+    GIL): ready, in ``poisson_weights``' cache, when the intervals are computed. The caller
+    joins the thread (on errors too): none outlives the evaluation."""
+    thread = threading.Thread(
         target=poisson_weights,
         args=(resampling.seed, resampling.resamples),
         name="losscli-resamples",
-        daemon=True,
-    ).start()
+    )
+    thread.start()
+    return thread
 
 
 def interval(replicates: np.ndarray, level: float, resampling: Resampling) -> Interval:
