@@ -259,14 +259,17 @@ def eval_command(
             printer = PerSampleStdout(output_format, list(losses), sys.stdout)
             stack.callback(printer.close)
             sinks.append(printer)
-        progress = stack.enter_context(progress_bar(quiet))
-        evaluation = prepared.run(
-            nan_policy=nan_policy,
-            gates=gates,
-            sink=_fan_out(sinks),
-            progress=progress,
-            output=dataset,
-        ).evaluation
+        # Rows printed as they come would run into the bar: no bar then. The bar is erased
+        # (``with`` ends) before anything else is printed.
+        streaming = printer is not None and output_format in ("csv", "value")
+        with progress_bar(quiet or (streaming and sys.stdout.isatty())) as progress:
+            evaluation = prepared.run(
+                nan_policy=nan_policy,
+                gates=gates,
+                sink=_fan_out(sinks),
+                progress=progress,
+                output=dataset,
+            ).evaluation
         if target is not None:
             writer.commit()
         drawn = evaluation.results  # the plot's distributions, printed only with --histogram

@@ -13,6 +13,7 @@ check``: no click, no rich.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -124,6 +125,7 @@ def evaluate(
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
+    drawing = None
     if analysis.resampling is not None:
         pairs = zip(losses, specs, strict=True)
         flat = next((spec for loss, spec in pairs if loss.reduction == "none"), None)
@@ -134,40 +136,45 @@ def evaluate(
             )
         from losscli.resample import draw_ahead
 
-        draw_ahead(analysis.resampling)  # the resample weights, drawn while the data is read
-    written = None
-    if inputs.scheduler or output is not None:
-        if keep_per_sample or sink is not None:
-            raise InputError(
-                "per-sample losses are not collected from a cluster or while they go to a "
-                f"dataset; write them to one: {inputs.say('output')} DIR/"
-            )
-        if inputs.scheduler:
-            from losscli.cluster import evaluate_on_cluster
+        # The resample weights, drawn while the data is read; the thread joined on every way out.
+        drawing = draw_ahead(analysis.resampling)
+    try:
+        written = None
+        if inputs.scheduler or output is not None:
+            if keep_per_sample or sink is not None:
+                raise InputError(
+                    "per-sample losses are not collected from a cluster or while they go to a "
+                    f"dataset; write them to one: {inputs.say('output')} DIR/"
+                )
+            if inputs.scheduler:
+                from losscli.cluster import evaluate_on_cluster
 
-            tasks, state, labels, warnings, written = evaluate_on_cluster(
-                losses, specs, inputs, nan_policy, progress, output, analysis
-            )
+                tasks, state, labels, warnings, written = evaluate_on_cluster(
+                    losses, specs, inputs, nan_policy, progress, output, analysis
+                )
+            else:
+                from losscli.parted import Mapper, evaluate_parts, fragments
+
+                parts = fragments(inputs, whole_table=False)
+                tasks, state, labels, warnings, written = evaluate_parts(
+                    losses, specs, inputs, parts, nan_policy, Mapper(progress), output, analysis
+                )
         else:
-            from losscli.parted import Mapper, evaluate_parts, fragments
-
-            parts = fragments(inputs, whole_table=False)
-            tasks, state, labels, warnings, written = evaluate_parts(
-                losses, specs, inputs, parts, nan_policy, Mapper(progress), output, analysis
+            tasks, state, labels, warnings = run(
+                losses,
+                specs,
+                inputs,
+                nan_policy=nan_policy,
+                keep_per_sample=keep_per_sample,
+                sink=sink,
+                progress=progress,
+                chunk_rows=chunk_rows,
+                analysis=analysis,
             )
-    else:
-        tasks, state, labels, warnings = run(
-            losses,
-            specs,
-            inputs,
-            nan_policy=nan_policy,
-            keep_per_sample=keep_per_sample,
-            sink=sink,
-            progress=progress,
-            chunk_rows=chunk_rows,
-            analysis=analysis,
-        )
-    return assemble(tasks, state, labels, warnings, gates, inputs)._replace(written=written)
+        return assemble(tasks, state, labels, warnings, gates, inputs)._replace(written=written)
+    finally:
+        if drawing is not None:
+            drawing.join()
 
 
 def run(
@@ -200,8 +207,10 @@ def run(
     rows = chunk_rows or rows_per_chunk(opened)
     total = opened.sources[0].n_rows if all(s.n_rows is not None for s in opened.sources) else None
     tasks = tasks_for(losses, specs, inputs.has_baseline(), analysis)
-    with np.errstate(all="ignore"):
+    # Every chunk stream is closed on the way out, errors included: its reader thread joined.
+    with np.errstate(all="ignore"), contextlib.ExitStack() as streams:
         chunks = _in_order_chunks(opened, rows)
+        streams.callback(getattr(chunks, "close", lambda: None))
         first = next(chunks, None)
         if first is None:
             raise InputError(f"{opened.labels['y_pred']} holds no samples")
@@ -256,6 +265,7 @@ def run(
                 opened = open_inputs(inputs)
                 limit_slices(opened, analysis)
                 stream = _in_order_chunks(opened, rows)
+                streams.callback(getattr(stream, "close", lambda: None))
                 ctx = Context(tasks, opened, nan_policy, facts, inputs.one_hot, first_row)
                 for task in tasks:
                     task.total = task.total.like()

@@ -362,7 +362,8 @@ def aligned(inputs: Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
 
 
 def prefetched(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """Run ``iterator`` in a thread, ``depth`` items ahead: reading overlaps computing."""
+    """Run ``iterator`` in a thread, ``depth`` items ahead: reading overlaps computing. Closing
+    the generator (or its end) stops the thread, closes ``iterator`` and joins the thread."""
     import queue
     import threading
 
@@ -384,6 +385,9 @@ def prefetched(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:
             items.put(("end", end))
         except BaseException as exc:  # handed to the consumer
             items.put(("error", exc))
+        finally:
+            # The readers closed here, on the thread that read them, before it ends.
+            getattr(iterator, "close", lambda: None)()
 
     thread = threading.Thread(target=produce, name="losscli-reader", daemon=True)
     thread.start()

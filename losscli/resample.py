@@ -172,8 +172,9 @@ def per_row(array: np.ndarray, n: int, what: str) -> np.ndarray:
 #: entries (with a mask) and the weights (when weights are summed).
 NAMES = ("sums", "entries", "valid", "weights")
 
-#: Rows of a table multiplied by the resample weights at once (``Resamples.times``).
-BLOCK = 256
+#: Buckets whose products with the resample weights are formed at once (``replicate_sums``):
+#: STEP x B numbers (1 MiB for 1000 resamples).
+STEP = 128
 
 
 class BucketTable:
@@ -287,9 +288,11 @@ def poisson_weights(seed: int, resamples: int) -> np.ndarray:
 def draw_weights(seed: int, resamples: int) -> np.ndarray:
     """The resamples' Poisson(1) weights, one row per resample and one column per bucket,
     drawn by inversion from the seed's own stream, a block of rows at a time (read-only: it
-    is shared)."""
+    is shared; each bucket's column is contiguous in memory)."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x6C6F7373])))
-    out = np.empty((resamples, BUCKETS))
+    # Small whole numbers, stored bucket by bucket: ``replicate_sums`` reads 2 MiB for 1000
+    # resamples (from the cache rather than memory) and multiplies by them exactly.
+    out = np.empty((BUCKETS, resamples), dtype=np.uint8).T
     for start in range(0, resamples, 128):
         block = rng.integers(0, 2**32, size=(min(128, resamples - start), BUCKETS), dtype=np.uint32)
         k = _TABLE[block >> 16]
@@ -303,41 +306,47 @@ def draw_weights(seed: int, resamples: int) -> np.ndarray:
     return out
 
 
+def replicate_sums(poisson: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each resample's sum of its bucket weights times the buckets' ``values``, added bucket
+    after bucket, ``((w0 v0 + w1 v1) + w2 v2) + ...``, by elementwise products and additions
+    alone. A matrix product (BLAS) would add in an order its kernel picks, which differs
+    between CPUs; this order is fixed, so one seed gives one interval on every machine."""
+    by_bucket = poisson.T
+    if by_bucket.shape[1] == 1:  # one resample: a reduction would add its column pairwise
+        return np.add.accumulate(by_bucket[:, 0] * values)[-1:]
+    total = np.zeros(by_bucket.shape[1])
+    for start in range(0, len(values), STEP):
+        products = by_bucket[start : start + STEP] * values[start : start + STEP, None]
+        products[0] += total
+        total = np.add.reduce(products, axis=0)  # row after row: each resample's sum in order
+    return total
+
+
 class Resamples:
-    """The resamples' bucket weights (``poisson_weights``) times per-bucket sums. The rows of a
-    shared table (the slices of a loss) are multiplied a block at a time, one matrix product
-    for ``BLOCK`` rows: asked for in row order, each block is computed once, and memory stays
-    bounded whatever the number of slices."""
+    """The resamples' bucket weights (``poisson_weights``) times a result's per-bucket sums
+    (``replicate_sums``)."""
 
     def __init__(self, resampling: Resampling) -> None:
         self.poisson = poisson_weights(resampling.seed, resampling.resamples)
-        self._block: dict[tuple[int, str], tuple[int, np.ndarray]] = {}
 
     def times(self, sums: BucketSums, name: str) -> np.ndarray:
         column = sums.table.columns.get(name)
         if column is None:
             column = sums.table.columns["entries"]
-        if sums.table.size == 1:
-            return self.poisson @ column[sums.row]
-        block = sums.row // BLOCK
-        key = (id(sums.table), name)
-        found = self._block.get(key)
-        if found is None or found[0] != block:
-            rows = column[block * BLOCK : min((block + 1) * BLOCK, sums.table.size)]
-            found = (block, self.poisson @ rows.T)
-            self._block[key] = found
-        return found[1][:, sums.row - block * BLOCK]
+        return replicate_sums(self.poisson, column[sums.row])
 
 
-def draw_ahead(resampling: Resampling) -> None:
+def draw_ahead(resampling: Resampling) -> threading.Thread:
     """Draw the resample weights on a thread of their own (numpy's generator releases the
-    GIL): ready, in ``poisson_weights``' cache, when the intervals are computed."""
-    threading.Thread(
+    GIL): ready, in ``poisson_weights``' cache, when the intervals are computed. The caller
+    joins the thread (on errors too): none outlives the evaluation."""
+    thread = threading.Thread(
         target=poisson_weights,
         args=(resampling.seed, resampling.resamples),
         name="losscli-resamples",
-        daemon=True,
-    ).start()
+    )
+    thread.start()
+    return thread
 
 
 def interval(replicates: np.ndarray, level: float, resampling: Resampling) -> Interval:

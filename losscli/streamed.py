@@ -43,6 +43,8 @@ class PerSampleStdout:
         self.rows = 0
         self.heads: list[list[np.ndarray]] = [[] for _ in specs]
         self.nonfinite = [0] * len(specs)
+        #: Losses with one value for the whole input (Dice with axis=None): JSON shows a number.
+        self.whole = [False] * len(specs)
         self.spools: list[IO[str]] = []
         if output_format == "json":
             # Closed in close(): the spools outlive this call.
@@ -68,10 +70,14 @@ class PerSampleStdout:
 
     def _write(self, arrays: list[np.ndarray], index: np.ndarray) -> None:
         for i, values in enumerate(arrays):
-            kept = sum(len(h) for h in self.heads[i])
-            if kept < HEAD:
+            kept = sum(h.size for h in self.heads[i])
+            if np.ndim(values) == 0:  # one value for the whole input: the value itself
+                self.heads[i].append(np.array(values))
+            elif kept < HEAD:
                 self.heads[i].append(np.array(values[: HEAD - kept]))
-        if self.format == "csv":
+        if self.format == "value" and all(np.ndim(values) == 0 for values in arrays):
+            self._emit("".join(f"{float(values)!r}\n" for values in arrays))
+        elif self.format == "csv":
             columns = per_sample_columns(list(zip(self.specs, arrays, strict=True)))
             if self.rows == 0:
                 self._emit(csv_header(columns))
@@ -81,16 +87,22 @@ class PerSampleStdout:
             self._emit(value_rows(columns))
         elif self.format == "json":
             for i, values in enumerate(arrays):
-                listed, nonfinite = json_list(np.asarray(values, dtype=np.float64))
+                listed, nonfinite = json_list(np.atleast_1d(np.asarray(values, dtype=np.float64)))
                 self.nonfinite[i] += nonfinite
                 text = json.dumps(listed, allow_nan=False)[1:-1]  # the items, no brackets
+                if np.ndim(values) == 0:
+                    self.whole[i] = True
                 if text:
                     self.spools[i].write(("," if self.rows else "") + text)
         self.rows += len(index)
 
     def head(self, i: int) -> np.ndarray | None:
-        """The first values of loss ``i`` (for a table's summary)."""
-        return np.concatenate(self.heads[i]) if self.heads[i] else None
+        """The first values of loss ``i`` (for a table's summary), or its one value."""
+        if not self.heads[i]:
+            return None
+        if self.heads[i][0].ndim == 0:
+            return self.heads[i][0]
+        return np.concatenate(self.heads[i])
 
     def finish_json(self, document: dict[str, Any]) -> None:
         """Print ``document`` with each result's ``value`` copied from its spool."""
@@ -106,12 +118,13 @@ class PerSampleStdout:
             for i, entry in enumerate(results):
                 entry = {k: v for k, v in entry.items() if k != "value"}
                 fields = json.dumps(entry, allow_nan=False)[1:-1]
-                self._emit(f'    {{{fields}, "value": [')
+                bracket = ("", "") if self.whole[i] else ("[", "]")
+                self._emit(f'    {{{fields}, "value": {bracket[0]}')
                 spool = self.spools[i]
                 spool.seek(0)
                 while piece := spool.read(1 << 20):
                     self._emit(piece)
-                self._emit("]}" + (",\n" if i < len(results) - 1 else "\n"))
+                self._emit(bracket[1] + "}" + (",\n" if i < len(results) - 1 else "\n"))
             self._emit("  ]\n}\n")
         except OSError as exc:
             raise stdout_error(exc) from None

@@ -66,6 +66,14 @@ class LossCliGroup(click.Group):
             restore()
         sys.exit(code or 0)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Bare ``losscli``: the help, formatted, on stdout and exit 0 (as ``git`` and ``pip``
+        do), not click's usage error folded into one ``Error:`` line."""
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
 
 def _terminate_on_signals() -> Callable[[], None]:
     """SIGTERM and SIGHUP raise ``Terminated``: temporary files are removed on the way out."""

@@ -663,6 +663,24 @@ def test_version():
     assert run("--version").stdout == f"losscli {__version__}\n"
 
 
+def test_bare_losscli_prints_the_help_and_exits_0():
+    """As ``git`` and ``pip`` do: the formatted help on stdout, not an ``Error:`` line."""
+
+    def losscli(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "losscli", *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+    done = losscli()
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(
+        "Usage: losscli [OPTIONS] COMMAND [ARGS]...\n\n"
+        "  Keras-exact loss values from prediction files.\n\n"
+        "  losscli eval mse --y-true labels.npy --y-pred preds.npy\n"
+    )
+    assert done.stdout == losscli("--help").stdout
+    assert "\nCommands:\n" in done.stdout
+
+
 def test_help_and_version_import_neither_numpy_pandas_nor_pyarrow():
     code = (
         "import sys\n"

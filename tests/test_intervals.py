@@ -30,6 +30,7 @@ from losscli.resample import (
     contiguous_ids,
     draw_weights,
     poisson_weights,
+    replicate_sums,
 )
 
 M64 = 2**64 - 1
@@ -153,6 +154,34 @@ def test_the_interval_is_the_percentile_bootstrap_of_bucket_sums(reduction, weig
         "resamples": 400,
         "seed": 11,
     }
+
+
+def in_bucket_order(poisson, values):
+    """Each resample's weighted sum, added bucket after bucket: ((w0 v0 + w1 v1) + w2 v2) ..."""
+    total = np.zeros(len(poisson))
+    for bucket in range(BUCKETS):
+        total = total + poisson[:, bucket] * values[bucket]
+    return total
+
+
+def test_replicates_are_added_in_bucket_order_not_by_blas():
+    """A matrix product adds in an order its kernel chooses (another on an AVX-512 CPU): the
+    replicates are added bucket after bucket instead, so one seed gives one interval on every
+    machine. Values over twelve orders of magnitude make the order show in the last digits."""
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=BUCKETS) * 10.0 ** rng.integers(-6, 6, BUCKETS)
+    for resamples in (1, 2, 7, 1000):
+        poisson = draw_weights(3, resamples)
+        assert np.array_equal(replicate_sums(poisson, values), in_bucket_order(poisson, values))
+    poisson = poisson_weights(3, 500)
+    n = 20_000
+    y = rng.normal(size=(n, 1)) * 10.0 ** rng.integers(-6, 6, (n, 1))
+    ci = losscli.evaluate("mse", y, np.zeros((n, 1)), ci=0.9, bootstrap=500, seed=3).results[0].ci
+    ids = np.array([reference_bucket(r, 3) for r in range(n)])
+    sums = np.bincount(ids, weights=y[:, 0] ** 2, minlength=BUCKETS)
+    counts = np.bincount(ids, minlength=BUCKETS).astype(np.float64)
+    replicates = in_bucket_order(poisson, sums) / in_bucket_order(poisson, counts)
+    assert [ci.low, ci.high] == np.quantile(replicates, [0.05, 0.95]).tolist()
 
 
 def test_dropped_rows_keep_their_index_and_slices_resample_their_own_rows(tmp_path):

@@ -20,7 +20,7 @@ from test_conformance import SETTINGS, make_data
 from losscli import losses, readers
 from losscli.cli import cli
 from losscli.engine import InputSpec, evaluate
-from losscli.errors import InputError
+from losscli.errors import InputError, LossCliError
 from losscli.reduction import REDUCTIONS
 from losscli.writers import PerSampleWriter
 
@@ -557,3 +557,44 @@ def test_a_quoted_line_break_is_an_error_wherever_the_cuts_fall(tmp_path, monkey
     (tmp_path / "t.csv").write_text("a,b,c\n" + "\n".join(closed) + "\n")
     result = evaluate([losses.MeanSquaredError()], ["mse"], spec)
     assert (result.n_samples, result.results[0].value) == (400, 1.0)
+
+
+# --- no thread outlives an evaluation ---------------------------------------------------------
+
+
+def _our_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("losscli")]
+
+
+def test_no_reader_or_drawing_thread_outlives_an_evaluation(tmp_path, monkeypatch):
+    """A thread alive at exit (one calling into pyarrow) can abort the interpreter: the
+    reader thread is joined when a chunk's evaluation fails while it reads ahead, and the
+    thread drawing the resample weights when the run ends or fails."""
+    monkeypatch.setattr(readers.delimited, "CSV_BLOCK_BYTES", 1024)
+    rows = "\n".join(f"{i},{i + 1}" for i in range(3000))
+    (tmp_path / "t.csv").write_text("a,b\n" + rows + "\n")
+    spec = InputSpec(data=str(tmp_path / "t.csv"), true_cols=["a"], pred_cols=["b"])
+    calls = []
+
+    def third_fails(y_true, y_pred):
+        calls.append(len(y_true))
+        if len(calls) == 3:
+            raise ArithmeticError("boom")
+        return ((y_true - y_pred) ** 2).mean(axis=-1)
+
+    with pytest.raises(LossCliError, match="boom") as raised:  # the traceback kept alive
+        evaluate([losses.CustomLoss(third_fails)], ["f"], spec, chunk_rows=100)
+    assert raised.value is not None and _our_threads() == []
+    assert calls == [100, 100, 100]
+
+    import losscli
+
+    report = losscli.evaluate("mse", data=str(tmp_path / "t.csv"), true_col="a", pred_col="b",
+                              ci=True, seed=11)  # fmt: skip
+    assert report.results[0].ci is not None and _our_threads() == []
+    with pytest.raises(InputError, match="no such file"):
+        losscli.evaluate("mse", data=str(tmp_path / "missing.csv"), true_col="a", pred_col="b",
+                         ci=True, seed=12)  # fmt: skip
+    assert _our_threads() == []

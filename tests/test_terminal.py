@@ -157,3 +157,80 @@ def test_reading_stdin_from_a_terminal_says_so():
         "pipe a file in (cat preds.csv | losscli ...)"
     )
     assert float(text) == (4 + 0) / 2
+
+
+def screen_of(args: list[str], cwd: Path, columns: int = 100) -> tuple[bytes, int]:
+    """Run ``losscli ARGS`` with stdout and stderr both on one pseudo-terminal ``columns``
+    wide: the bytes the terminal received, and the exit code."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("LINES", "NO_COLOR")}
+    env |= {"TERM": "xterm-256color", "COLUMNS": str(columns), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "losscli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=cwd,
+    )
+    os.close(slave)
+    captured = b""
+    while True:
+        try:
+            piece = os.read(master, 1 << 16)
+        except OSError:  # EIO: the program closed the terminal
+            break
+        if not piece:
+            break
+        captured += piece
+    os.close(master)
+    return captured, process.wait(timeout=60)
+
+
+def slow_inputs(folder: Path, shape: tuple[int, ...] = (600_000,)) -> None:
+    """Labels and predictions of four or five chunks, and a loss that takes 0.25 s a chunk."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.save(folder / "t.npy", rng.random(shape))
+    np.save(folder / "p.npy", rng.random(shape))
+    (folder / "slow.py").write_text(
+        "import time\n\n\ndef slow(y_true, y_pred):\n"
+        "    time.sleep(0.25)\n    return ((y_true - y_pred) ** 2).mean(axis=-1)\n"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["table", "json", "value", "histogram"])
+def test_the_progress_bar_is_erased_before_the_results(tmp_path, command):
+    """A run over half a second shows the bar; it is erased (rich's cursor-up and erase-line)
+    before the first byte of the results, and no results line starts on the bar's line."""
+    slow_inputs(tmp_path)
+    args = ["eval", "slow.py:slow", "--y-true", "t.npy", "--y-pred", "p.npy"]
+    args += {"table": [], "json": ["-f", "json"], "value": ["-f", "value"]}.get(
+        command, ["--histogram"]
+    )
+    screen, code = screen_of(args, tmp_path)
+    assert code == 0, screen
+    shown = screen.decode()
+    bar = shown.rfind("evaluating ")
+    assert bar >= 0, shown  # the bar was shown...
+    first = {"table": "loss", "json": "{", "value": "0.", "histogram": "loss"}[command]
+    results = shown.index(first, bar)
+    erased = shown[bar:results]
+    assert "\x1b[2K" in erased, erased  # ...and erased before the results
+    assert not ESCAPES.sub("", erased.rsplit("\x1b[2K", 1)[1]).strip("\r\n"), erased
+    for line in re.split(r"\r\n|\r|\n", ESCAPES.sub("", shown[results:])):
+        assert "evaluating" not in line and "ETA" not in line, line
+
+
+@pytest.mark.slow
+def test_no_progress_bar_between_per_sample_rows_on_a_terminal(tmp_path):
+    """``--reduction none -f csv`` prints rows as they come: a bar would run into them."""
+    slow_inputs(tmp_path, (60_000, 8))  # 16,384 rows a chunk
+    args = ["eval", "slow.py:slow", "--y-true", "t.npy", "--y-pred", "p.npy"]
+    screen, code = screen_of([*args, "--reduction", "none", "-f", "csv"], tmp_path)
+    assert code == 0, screen[-500:]
+    lines = ESCAPES.sub("", screen.decode()).splitlines()
+    assert lines[0] == "index,slow.py:slow" and len(lines) == 60_001

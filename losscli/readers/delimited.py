@@ -1,6 +1,7 @@
 """CSV and TSV, plain or compressed, from files, pipes or standard input: blocks of whole lines
-read into one reused buffer and parsed in place by pyarrow, only the selected columns, as
-float64; the delimiter sniffed or given; quotes, long lines and bad values named by row."""
+read into one reused buffer, each copied into memory pyarrow owns and parsed there, only the
+selected columns, as float64; the delimiter sniffed or given; quotes, long lines and bad values
+named by row."""
 
 from __future__ import annotations
 
@@ -92,8 +93,22 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
+def _arrow_owned(data: Any) -> Any:
+    """A copy of ``data`` in memory pyarrow owns. pyarrow's reader threads may drop their last
+    reference to the input after ``read_csv`` returned, even while the interpreter exits;
+    memory Python owns would then need the GIL to be freed, and a thread that asks for it then
+    is ended mid-C++ (``terminate called without an active exception``, exit 134)."""
+    import pyarrow as pa
+
+    copy = np.frombuffer(data, dtype=np.uint8)
+    owned = pa.allocate_buffer(len(copy))
+    np.frombuffer(owned, dtype=np.uint8)[:] = copy
+    return owned
+
+
 def _parse_csv(block: Any, options: tuple[Any, Any, Any]) -> Any:
-    """A block of whole CSV lines as a pyarrow table."""
+    """A block of whole CSV lines (in memory pyarrow owns: ``_arrow_owned``) as a pyarrow
+    table."""
     import pyarrow as pa
     from pyarrow import csv
 
@@ -296,7 +311,7 @@ class CsvSource(TableSource):
                 column_types={name: pa.binary() for name in convert.include_columns},
             )
             table = csv.read_csv(
-                pa.BufferReader(block),
+                pa.BufferReader(_arrow_owned(block)),
                 read_options=read_options,
                 parse_options=parse_options,
                 convert_options=as_text,
@@ -316,7 +331,8 @@ class CsvSource(TableSource):
         """Blocks of whole lines, each parsed by pyarrow's multi-threaded reader.
 
         One buffer of CSV_BLOCK_BYTES is read into again and again (a line longer than that
-        grows it, up to MAX_LINE_BYTES); blocks are parsed in place, never copied. (A quoted
+        grows it, up to MAX_LINE_BYTES); each block is copied once, into memory pyarrow owns
+        (``_arrow_owned``), and parsed there. (A quoted
         field holding a line break would be cut; numeric CSV has none.)
         """
         import pyarrow as pa
@@ -360,12 +376,12 @@ class CsvSource(TableSource):
                 lines += buffer.count(b"\n", start, cut)
                 # Only blanks and control characters: no row (pyarrow would make one of nulls).
                 if cut > start and np.frombuffer(buffer, np.uint8, cut - start, start).max() > 32:
-                    block = pa.py_buffer(memoryview(buffer)[start:cut])
+                    block = _arrow_owned(memoryview(buffer)[start:cut])
                     try:
                         table = _parse_csv(block, options)
                     except pa.ArrowInvalid as exc:
                         self._fail(exc, block.to_pybytes(), options, offset)
-                    del block  # the buffer is read into again below
+                    del block
                     if table.num_rows:
                         yield self._as_roles(table, position, offset)
                         offset += table.num_rows
@@ -453,11 +469,14 @@ class CsvSource(TableSource):
                     pa.PythonFile(part, mode="r"),
                     *self._options(use_threads=False, block_size=PIECE_BLOCK_BYTES),
                 )
-                for batch in reader:
-                    if part.quoted:
-                        break
-                    if batch.num_rows:
-                        yield self._as_roles(batch, position, 0)
+                try:
+                    for batch in reader:
+                        if part.quoted:
+                            break
+                        if batch.num_rows:
+                            yield self._as_roles(batch, position, 0)
+                finally:
+                    reader.close()
                 if part.quoted:
                     raise InOrderOnly(f"{self.label}: quotes")
 

@@ -155,8 +155,11 @@ class ParquetSource(TableSource):
                     _open(part), pre_buffer=False, read_dictionary=self._group_columns()
                 )
                 batches = file.iter_batches(batch_size=rows, columns=self._file_columns())
-            read = yield from self._converted(batches, partition, offset)
-            file.close()
+            try:
+                read = yield from self._converted(batches, partition, offset)
+            finally:
+                batches.close()
+                file.close()
             offset += read
             if read != count:
                 raise self._damaged(part, count, read)
@@ -197,8 +200,11 @@ class ParquetSource(TableSource):
                     columns=self._file_columns(),
                     use_threads=False,
                 )
-            read = yield from self._converted(batches, partition, offset)
-            file.close()
+            try:
+                read = yield from self._converted(batches, partition, offset)
+            finally:
+                batches.close()
+                file.close()
             if read != expected:
                 raise self._damaged(part, expected, read)
 
