@@ -385,9 +385,9 @@ def _report(
         print_table(lambda width: render.results_table(results, width=width))
         caption = render.columns_caption(evaluation)
         if caption:  # folded at the terminal's width, never when piped
-            from rich.text import Text
+            from rich.console import Group
 
-            print_table(lambda _: Text(caption))
+            print_table(lambda width: Group(*render.caption_lines(caption, width)))
         _print_analysis(results)
     if not quiet:
         for message in messages:

@@ -152,13 +152,19 @@ def report(evaluation: Evaluation) -> dict[str, Any]:
 
 def columns_caption(evaluation: Evaluation) -> str | None:
     """The line under a table that says which columns each role read (None: no table input):
-    ``columns: y_true [label]; y_pred [prob_0, prob_1]``."""
+    ``columns: y_true [label]; y_pred [prob_0, prob_1]``. A name that is not plain is quoted
+    as in a slice label (``["my col"]``), so no name reads as the line's own punctuation; the
+    line is redacted and escaped."""
     from losscli.errors import name_list
+    from losscli.text import column_name
 
     if not evaluation.columns:
         return None
-    parts = [f"{role} [{name_list(names)}]" for role, names in evaluation.columns.items()]
-    return "columns: " + "; ".join(parts)
+    parts = [
+        f"{role} [{name_list(column_name(name) for name in names)}]"
+        for role, names in evaluation.columns.items()
+    ]
+    return shown("columns: " + "; ".join(parts))
 
 
 def check_report(run: CheckRun) -> dict[str, Any]:
@@ -302,7 +308,7 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str = "") 
         return "| " + " | ".join(markdown_cell(c) for c in cells) + " |"
 
     lines = [line(header), line(["---"] * len(header))] + [line(r) for r in rows]
-    return (f"{caption}\n\n" if caption else "") + "\n".join(lines) + "\n"
+    return (f"{markdown_cell(caption)}\n\n" if caption else "") + "\n".join(lines) + "\n"
 
 
 def compact(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]], str]:
@@ -449,7 +455,7 @@ def table(
         )
     for row in rows:
         grid.add_row(*(Text(cell, style=_STYLES.get(cell, "")) for cell in row))
-    above = [Text(caption), Text("")] if caption else []
+    above = [*caption_lines(caption, width), Text("")] if caption else []
     if width is None:
         return Group(*above, grid)
     # Rendered once to see: rich's measure can promise a width its folding then misses, and
@@ -472,6 +478,39 @@ def table(
 #: What begins a block's line that goes on with the one before: never text of a value, which
 #: could start a line (a CI runner reads a line starting ``::`` as a command).
 CONTINUED = "  ↳ "
+
+
+def folded(text: str, width: int | None) -> list[str]:
+    """``text`` in lines of at most ``width`` cells (one line when ``width`` is None), broken at
+    the last space that fits, else inside a word; each line after the first begins with
+    ``CONTINUED``, so no text of a value (a column's name) starts a line."""
+    from rich.cells import cell_len
+
+    lines: list[str] = []
+    prefix = ""
+    while True:
+        room = max((width or 0) - cell_len(prefix), 8)
+        if width is None or cell_len(text) <= room:
+            return [*lines, prefix + text]
+        end = used = 0
+        for char in text:
+            used += cell_len(char)
+            if used > room:
+                break
+            end += 1
+        end = max(end, 1)
+        space = text.rfind(" ", 0, end + 1)
+        head, text = (text[:space], text[space + 1 :]) if space > 0 else (text[:end], text[end:])
+        lines.append(prefix + head)
+        prefix = CONTINUED
+
+
+def caption_lines(caption: str, width: int | None) -> list[Any]:
+    """A line above or under a table (what its rows share, the columns read), escaped and
+    folded at ``width`` under ``CONTINUED`` marks: rich never wraps it."""
+    from rich.text import Text
+
+    return [Text(line, no_wrap=True) for line in folded(shown(caption), width)]
 
 
 def _block_lines(name: str, cell: str, width: int) -> list[Any]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from losscli.errors import InputError
 from losscli.results import Result
-from losscli.text import escape
+from losscli.text import shown
 
 #: Not columns of a result: the worst samples have rows of their own (JSON, ``--worst-output``)
 #: and so do the histogram's bins (JSON).
@@ -89,11 +89,12 @@ def cell(value: Any) -> str:
 
 
 def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV text; no control character (a slice key's, a spec's) reaches it raw."""
+    """The rows as CSV text; no control character (a slice key's, a spec's, a key column's
+    name) reaches it raw, and a URI's user part is redacted, as in JSON."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([escape(c) for c in columns])
-    writer.writerows([escape(cell(row.get(c))) for c in columns] for row in rows)
+    writer.writerow([shown(c) for c in columns])
+    writer.writerows([shown(cell(row.get(c))) for c in columns] for row in rows)
     return out.getvalue()
 
 
@@ -103,16 +104,29 @@ def render_csv(document: dict[str, Any], results: Sequence[Result]) -> str:
 
 
 def to_pandas(document: dict[str, Any], results: Sequence[Result]) -> Any:
-    """The CSV's table as a DataFrame; a slice key of integers is an integer column (nullable:
-    the whole input's row has none), and ``worst`` holds each result's list when asked."""
+    """The CSV's table as a DataFrame, and ``worst`` holding each result's list when asked.
+    A slice key keeps its type (the CSV's text is for files): integers a nullable ``Int64``
+    column, booleans a nullable ``boolean`` one, floats ``float64``, datetimes
+    ``datetime64``, and dates, times, decimals and binary the Python values they are; the
+    whole input's row has none (missing)."""
     import pandas as pd
 
     columns, rows = result_rows(document, results)
     frame = pd.DataFrame(rows, columns=columns)
-    for column in columns:
-        values = [row[column] for row in rows if row.get(column) is not None]
-        if column.startswith("slice_") and values and _integers(values):
-            frame[column] = pd.array([row.get(column) for row in rows], dtype="Int64")
+    keys: dict[str, list[Any]] = {}
+    for i, result in enumerate(results):
+        for name, value in (result.slice or {}).items():
+            keys.setdefault(f"slice_{name}", [None] * len(results))[i] = value
+    for column, values in keys.items():
+        present = [v for v in values if v is not None]
+        if column not in frame.columns:  # never: every key is a CSV column
+            continue
+        if present and _integers(present):
+            frame[column] = pd.array(values, dtype="Int64")
+        elif present and all(isinstance(v, (bool, np.bool_)) for v in present):
+            frame[column] = pd.array(values, dtype="boolean")
+        else:
+            frame[column] = pd.Series(values, index=frame.index, dtype=object).infer_objects()
     if any("worst" in entry for entry in document["results"]):
         frame["worst"] = [entry.get("worst") for entry in document["results"]]
     return frame

@@ -86,7 +86,8 @@ def quoted(text: str) -> str:
     return '"' + escape(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
-def _name(name: str) -> str:
+def column_name(name: str) -> str:
+    """A column's name in a label or a list of names: bare when plain, else quoted."""
     return name if _BARE.fullmatch(name) else quoted(name)
 
 
@@ -109,4 +110,4 @@ def slice_label(where: dict[str, Any]) -> str:
     that is not plain is quoted too."""
     if not where:
         return "(all)"
-    return ", ".join(f"{_name(k)}={label_value(v)}" for k, v in where.items())
+    return ", ".join(f"{column_name(k)}={label_value(v)}" for k, v in where.items())

@@ -481,6 +481,7 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
 
     from losscli import render
     from losscli.analysis import Analysis
+    from losscli.text import shown
 
     d = tmp_path_factory.mktemp("keys")
     values: list[str | None] = [*keys, None] if null else list(keys)
@@ -503,21 +504,32 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
     document = json.loads(out["json"])
     slices = [r["slice"] for r in document["results"][1:]]
     assert sorted(slices, key=repr) == sorted(({"r": v} for v in values), key=repr)
+    # CSV: rectangular, a key column `slice_r` whose cells are the JSON's keys, row by row
+    # (redacted and escaped; a null and the whole input's row empty); no line starts with a key.
     rows = list(csv.reader(io.StringIO(out["csv"])))
     assert len(rows) == k + 2 and len({len(row) for row in rows}) == 1
-    labels = [row[2] for row in rows[2:]]
-    assert len(set(labels)) == k  # one label per slice
+    assert rows[0][5] == "slice_r"
+    assert [row[5] for row in rows[1:]] == [
+        "" if s is None or s["r"] is None else shown(s["r"])
+        for s in [r["slice"] for r in document["results"]]
+    ]
     assert all(
         line.startswith(("loss,", "mean_squared_error,")) for line in out["csv"].splitlines()
     )
+    # Markdown: what the rows share above the table; every row as many columns; one label per
+    # slice.
     markdown = out["markdown"].splitlines()
-    assert len(markdown) == k + 3
-    columns = {len(re.split(r"(?<!\\)\|", line)) for line in markdown}
-    assert len(columns) == 1 and all(line.startswith("| ") for line in markdown)
+    assert markdown[:2] == ["reduction: sum_over_batch_size", ""] and len(markdown) == k + 5
+    columns = {len(re.split(r"(?<!\\)\|", line)) for line in markdown[2:]}
+    assert len(columns) == 1 and all(line.startswith("| ") for line in markdown[2:])
+    labels = [re.split(r"(?<!\\)\|", line)[2].strip() for line in markdown[4:]]
+    assert labels[0] == "(all)" and len(set(labels)) == k + 1  # one label per slice
     assert len(out["value"].splitlines()) == k + 1
+    # The table: the shared line, the header and its rule, a row per result, the columns read.
     table = out["table"].splitlines()
-    assert len(table) == k + 3
-    assert all(line.startswith("mean_squared_error ") for line in table[2:])
+    assert table[:2] == ["reduction: sum_over_batch_size", ""] and len(table) == k + 6
+    assert all(line.startswith("mean_squared_error ") for line in table[4:-1])
+    assert table[-1] == "columns: y_true [y]; y_pred [p]"
     # On a terminal of any width: a table, or blocks of `name: value` lines.
     evaluation = evaluate(
         [MeanSquaredError()],
@@ -528,16 +540,18 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
     screen = io.StringIO()
     console = Console(file=screen, width=width, color_system=None, highlight=False)
     console.print(render.results_table(evaluation.results, width=width), crop=False)
-    shown = screen.getvalue().splitlines()
+    screen_lines = screen.getvalue().splitlines()
     assert _printable(screen.getvalue())
-    if shown[0].startswith("loss: "):  # blocks
+    # What every row shares comes first, folded under the continuation mark if need be.
+    rule = next(i for i, line in enumerate(screen_lines) if not line)
+    assert screen_lines[0].startswith("reduction:")
+    assert all(line.startswith(render.CONTINUED) for line in screen_lines[1:rule])
+    screen_lines = screen_lines[rule + 1 :]
+    if screen_lines[0].startswith("loss: "):  # blocks
         names = tuple(f"{name}: " for name in render.result_header(evaluation.results))
-        assert all(line.startswith((*names, render.CONTINUED)) for line in shown if line)
-    else:  # a table; its empty parameters column may fold its header letter by letter
-        assert all(
-            line.startswith(("loss ", "─", "mean_squared_error ")) or line.strip() in "parameters"
-            for line in shown
-        )
+        assert all(line.startswith((*names, render.CONTINUED)) for line in screen_lines if line)
+    else:  # a table
+        assert all(line.startswith(("loss ", "─", "mean_squared_error ")) for line in screen_lines)
     # check: the JUnit report parses, and names the failing slice.
     config = d / "losscli.toml"
     name = _toml_string(keys[0])

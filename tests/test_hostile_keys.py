@@ -35,36 +35,68 @@ def _hostile(tmp_path: Path) -> Path:
     )
 
 
+def _clean(text: str) -> bool:
+    """No raw control character, and no line (its indent aside) starting with a key's text."""
+    printable = all(c.isprintable() or c == "\n" for c in text)
+    starts = ("::", "<b>", "eu", "x\\n", '"', "r=")
+    return printable and not any(line.lstrip().startswith(starts) for line in text.splitlines())
+
+
+GATE = 'FAIL: mse [r="x\\n::add-mask::FAIL"]: slice_max 1: 12.5 > slice_max 1\n'
+
+
 def test_control_characters_in_keys_are_escaped_and_start_no_line(tmp_path):
+    import csv
+    import io
+
     data = _hostile(tmp_path)
     run = ("eval", "mse", "--data", data, *TABLE, "--group-by", "r", "--slice-max", "1")
     table = invoke(*run, code=1)
+    lines = table.stdout.splitlines()
+    # What every row shares on a line above; the columns read on a line under.
+    assert lines[:2] == ["reduction: sum_over_batch_size", ""]
+    assert lines[2].split() == ["loss", "slice", "value", "n_samples", "gates", "passed"]
     # Columns as words (the table's spacing aside): each key escaped, in quotes.
-    assert [" ".join(line.split()) for line in table.stdout.splitlines()[2:]] == [
-        "mean_squared_error (all) sum_over_batch_size 4.166666666666667 6",
-        'mean_squared_error r="<b>a|b</b> & c" sum_over_batch_size 0.0 2 slice_max 1 PASS PASS',
-        'mean_squared_error r="eu\\x1b[8m" sum_over_batch_size 0.0 2 slice_max 1 PASS PASS',
-        'mean_squared_error r="x\\n::add-mask::FAIL" sum_over_batch_size 12.5 2 slice_max 1 FAIL '
-        "FAIL",
+    assert [" ".join(line.split()) for line in lines[4:]] == [
+        "mean_squared_error (all) 4.166666666666667 6",
+        'mean_squared_error r="<b>a|b</b> & c" 0.0 2 slice_max 1 PASS PASS',
+        'mean_squared_error r="eu\\x1b[8m" 0.0 2 slice_max 1 PASS PASS',
+        'mean_squared_error r="x\\n::add-mask::FAIL" 12.5 2 slice_max 1 FAIL FAIL',
+        "columns: y_true [y]; y_pred [p]",
     ]
-    gate = 'FAIL: mse [r="x\\n::add-mask::FAIL"]: slice_max 1: 12.5 > max 1.0\n'
-    assert table.stderr == gate
+    assert _clean(table.stdout) and table.stderr == GATE
     markdown = invoke(*run, "-f", "markdown", code=1)
-    assert markdown.stdout.splitlines()[2:] == [
-        "| mean_squared_error |  | (all) | sum_over_batch_size | 4.166666666666667 | 6 |  |  |",
-        '| mean_squared_error |  | r="&lt;b&gt;a\\|b&lt;/b&gt; &amp; c" | sum_over_batch_size '
-        "| 0.0 | 2 | slice_max 1 PASS | PASS |",
-        '| mean_squared_error |  | r="eu\\x1b[8m" | sum_over_batch_size | 0.0 | 2 '
+    assert markdown.stdout.splitlines() == [
+        "reduction: sum_over_batch_size",
+        "",
+        "| loss | slice | value | n_samples | gates | passed |",
+        "| --- | --- | --- | --- | --- | --- |",
+        "| mean_squared_error | (all) | 4.166666666666667 | 6 |  |  |",
+        '| mean_squared_error | r="&lt;b&gt;a\\|b&lt;/b&gt; &amp; c" | 0.0 | 2 '
         "| slice_max 1 PASS | PASS |",
-        '| mean_squared_error |  | r="x\\n::add-mask::FAIL" | sum_over_batch_size | 12.5 | 2 '
-        "| slice_max 1 FAIL | FAIL |",
+        '| mean_squared_error | r="eu\\x1b[8m" | 0.0 | 2 | slice_max 1 PASS | PASS |',
+        '| mean_squared_error | r="x\\n::add-mask::FAIL" | 12.5 | 2 | slice_max 1 FAIL | FAIL |',
     ]
-    assert markdown.stderr == gate
-    csv = invoke(*run, "-f", "csv", code=1)
-    assert csv.stdout.splitlines()[4] == (
-        'mean_squared_error,mse,"r=""x\\n::add-mask::FAIL""",sum_over_batch_size,12.5,2,'
-        "slice_max 1 FAIL,FAIL"
+    assert _clean(markdown.stdout) and markdown.stderr == GATE
+    # CSV: each key its own cell of the slice_r column, escaped; every line starts with the
+    # header's or a result's loss, never with a key.
+    csv_run = invoke(*run, "-f", "csv", code=1)
+    assert csv_run.stdout.splitlines()[4] == (
+        "mean_squared_error,mse,sum_over_batch_size,12.5,2,x\\n::add-mask::FAIL,"
+        "slice_max 1 FAIL,false"
     )
+    rows = list(csv.reader(io.StringIO(csv_run.stdout)))
+    assert rows[0] == [
+        "loss", "spec", "reduction", "value", "n_samples", "slice_r", "gates", "passed"
+    ]  # fmt: skip
+    assert [row[5] for row in rows[1:]] == [
+        "", "<b>a|b</b> & c", "eu\\x1b[8m", "x\\n::add-mask::FAIL"
+    ]  # fmt: skip
+    assert len(rows) == 5 and {len(row) for row in rows} == {8}
+    assert all(
+        line.startswith(("loss,", "mean_squared_error,")) for line in csv_run.stdout.splitlines()
+    )
+    assert _clean(csv_run.stdout) and csv_run.stderr == GATE
     document = json.loads(invoke(*run, "-f", "json", code=1).stdout)
     assert [r["slice"] for r in document["results"]] == [
         None,
@@ -83,10 +115,13 @@ def test_a_key_on_a_terminal_neither_hides_nor_starts_a_line(tmp_path):
         out, err, code = in_terminal(run, columns)
         assert code == 1
         assert '"x\\n::add-mask::FAIL"' in out and '"eu\\x1b[8m"' in out
-        assert not any(line.lstrip().startswith("::") for line in out.splitlines())
-        assert err == 'FAIL: mse [r="x\\n::add-mask::FAIL"]: slice_max 1: 12.5 > max 1.0\n'
-    blocks = out.split("\n\n")
-    assert 'slice: r="x\\n::add-mask::FAIL"' in blocks[3] and "status: FAIL" in blocks[3]
+        assert _clean(out) and all(len(line) <= columns for line in out.splitlines())
+        assert err == GATE
+        assert out.startswith("reduction: sum_over_batch_size\n\n")
+        assert out.splitlines()[-1] == "columns: y_true [y]; y_pred [p]"
+    blocks = out.split("\n\n")  # what the rows share, then a block per result
+    assert blocks[0] == "reduction: sum_over_batch_size"
+    assert 'slice: r="x\\n::add-mask::FAIL"' in blocks[4] and "passed: FAIL" in blocks[4]
 
 
 def test_junit_parses_for_hostile_keys_names_and_specs(tmp_path):
@@ -106,13 +141,31 @@ def test_junit_parses_for_hostile_keys_names_and_specs(tmp_path):
     failure = cases[0].find("failure")
     assert failure is not None
     assert failure.get("message") == (
-        'mean_squared_error [r="x\\n::add-mask::FAIL"]: 12.5 > max 1.0'
+        'mean_squared_error [r="x\\n::add-mask::FAIL"]: 12.5 > slice_max 1'
     )
+    assert all(_clean(text) for text in (failure.text or "", report.read_text()))
     error = cases[1].find("error")
     assert error is not None and "\\x00" in (error.get("message") or "")
     json.loads(result.stdout)
     assert result.stderr.startswith("Error: bad\\x01spec: ")
     assert all(c.isprintable() or c == "\n" for c in result.stderr)
+    # The table and Markdown: the names escaped, what the checks share above them.
+    for fmt in ("table", "markdown"):
+        shown = invoke("check", config, "-f", fmt, code=2)
+        lines = shown.stdout.splitlines()
+        assert lines[:2] == ["reduction: sum_over_batch_size", ""]
+        assert sum("bell\\x07 " in line for line in lines) == 4  # the check and its 3 slices
+        assert all(c.isprintable() or c == "\n" for c in shown.stdout + shown.stderr)
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    """A CSV's rows by its header, every row as long as the header."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    assert {len(row) for row in rows} == {len(rows[0])}
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 def test_labels_tell_text_from_null_and_commas_from_columns(tmp_path):
@@ -122,13 +175,24 @@ def test_labels_tell_text_from_null_and_commas_from_columns(tmp_path):
         p=[1.0, 2.0, 3.0, 9.0, 5.0, 6.0],
         r=["null", "null", None, None, "1", "1"],
     )
-    result = invoke("eval", "mse", "--data", data, *TABLE, "--group-by", "r", "-f", "csv", code=0)
-    assert [line.split(",")[2] for line in result.stdout.splitlines()[1:]] == [
-        "(all)",
-        '"r=""1"""',
-        '"r=""null"""',
-        "r=null",
+    run = ("eval", "mse", "--data", data, *TABLE, "--group-by", "r")
+    labels = ["(all)", 'r="1"', 'r="null"', "r=null"]
+    table = invoke(*run, code=0).stdout.splitlines()
+    assert [line.split()[1] for line in table[4:-1]] == labels
+    markdown = invoke(*run, "-f", "markdown", code=0).stdout.splitlines()
+    assert [line.split(" | ")[1] for line in markdown[4:]] == labels
+    # CSV: the key as its own cell, the text "null" apart from a null's empty cell; the whole
+    # input's row (also empty) comes first and the null key's slice last, as in JSON.
+    rows = _csv(invoke(*run, "-f", "csv", code=0).stdout)
+    assert [row["slice_r"] for row in rows] == ["", "1", "null", ""]
+    document = json.loads(invoke(*run, "-f", "json", code=0).stdout)
+    assert [r["slice"] for r in document["results"]] == [
+        None,
+        {"r": "1"},
+        {"r": "null"},
+        {"r": None},
     ]
+    assert [row["value"] for row in rows] == [repr(r["value"]) for r in document["results"]]
     data = _table(
         tmp_path / "c.parquet",
         y=[1.0, 2.0, 3.0, 4.0],
@@ -138,14 +202,27 @@ def test_labels_tell_text_from_null_and_commas_from_columns(tmp_path):
     )
     run = ("eval", "mse", "--data", data, *TABLE, "--group-by", "r", "--group-by", "b")
     result = invoke(*run, "--slice-max", "1", "-f", "markdown", code=1)
-    assert [line.split(" | ")[2] for line in result.stdout.splitlines()[2:]] == [
+    assert [line.split(" | ")[1] for line in result.stdout.splitlines()[4:]] == [
         "(all)",
         'r=x, b="y, b=z"',
         'r="x, b=y", b=z',
     ]
-    assert (
-        result.stderr == 'FAIL: mse [r=x, b="y, b=z"]: slice_max 1: 8.333333333333334 > max 1.0\n'
+    assert result.stderr == (
+        'FAIL: mse [r=x, b="y, b=z"]: slice_max 1: 8.333333333333334 > slice_max 1\n'
     )
+    table = invoke(*run, "--slice-max", "1", code=1).stdout.splitlines()
+    assert [line.split("   ")[1].strip() for line in table[4:-1]] == [
+        "(all)",
+        'r=x, b="y, b=z"',
+        'r="x, b=y", b=z',
+    ]
+    # CSV: a column per key, a comma inside a key a comma inside its quoted cell.
+    rows = _csv(invoke(*run, "--slice-max", "1", "-f", "csv", code=1).stdout)
+    assert [(row["slice_r"], row["slice_b"]) for row in rows] == [
+        ("", ""),
+        ("x", "y, b=z"),
+        ("x, b=y", "z"),
+    ]
 
 
 def test_date_decimal_and_binary_keys_in_every_format(tmp_path):
@@ -174,10 +251,12 @@ def test_date_decimal_and_binary_keys_in_every_format(tmp_path):
         document = json.loads(invoke(*run, "-f", "json", code=0).stdout)
         assert [r["slice"] for r in document["results"]] == [None] + [{column: v} for v in values]
         assert [r["value"] for r in document["results"]] == [0.3125, 0.125, 0.5]
-        csv = invoke(*run, "-f", "csv", code=0).stdout.splitlines()
-        assert [line.split(",")[2] for line in csv[1:]] == ["(all)", *labels]
+        rows = _csv(invoke(*run, "-f", "csv", code=0).stdout)
+        assert [row[f"slice_{column}"] for row in rows] == ["", *values]
         table = invoke(*run, code=0).stdout.splitlines()
-        assert [line.split()[1] for line in table[2:]] == ["(all)", *labels]
+        assert [line.split()[1] for line in table[4:-1]] == ["(all)", *labels]
+        markdown = invoke(*run, "-f", "markdown", code=0).stdout.splitlines()
+        assert [line.split(" | ")[1] for line in markdown[4:]] == ["(all)", *labels]
 
 
 @pytest.mark.parametrize(
@@ -249,35 +328,80 @@ def test_a_long_key_folds_in_blocks_under_a_continuation_mark(tmp_path):
     out, _, code = in_terminal(["eval", "mse", "--data", str(data), *TABLE, "--group-by", "r"], 40)
     assert code == 0
     lines = out.splitlines()
-    names = ("loss: ", "slice: ", "reduction: ", "value: ", "samples: ")
-    assert all(line.startswith((*names, "  ↳ ")) for line in lines if line)
+    assert lines[:2] == ["reduction: sum_over_batch_size", ""]  # what the rows share
+    names = ("loss: ", "slice: ", "value: ", "n_samples: ", "columns: ")
+    assert all(line.startswith((*names, "  ↳ ")) for line in lines[2:] if line)
     assert all(len(line) <= 40 for line in lines)
     folded = [line for line in lines if line.startswith(("slice: r=a", "  ↳ "))]
     assert "".join(line.removeprefix("  ↳ ") for line in folded) == f"slice: r={key}"
 
 
 def test_to_pandas_keeps_typed_keys_and_labels(tmp_path):
+    """The CSV's columns, each key typed: a date a date, a decimal a Decimal, binary bytes,
+    the text "null" apart from a null, and the whole input's row missing."""
+    import pandas as pd
+
     import losscli
 
     day = [dt.date(2026, 1, 1), dt.date(2026, 1, 2)]
-    data = _table(tmp_path / "d.parquet", y=[1.0, 2.0], p=[1.0, 3.0], d=day, r=["null", None])
-    frame = losscli.evaluate("mse", data=data, true_col="y", pred_col="p", group_by="d").to_pandas()
-    assert frame["slice"].tolist() == ["(all)", "d=2026-01-01", "d=2026-01-02"]
-    assert frame["d"].tolist()[1:] == day
-    frame = losscli.evaluate("mse", data=data, true_col="y", pred_col="p", group_by="r").to_pandas()
-    assert frame["slice"].tolist() == ["(all)", 'r="null"', "r=null"]
+    data = _table(
+        tmp_path / "d.parquet",
+        y=[1.0, 2.0],
+        p=[1.0, 3.0],
+        d=day,
+        t=[dt.datetime(2026, 1, 1, 12, 30), dt.datetime(2026, 1, 2)],
+        m=pa.array([decimal.Decimal("1.50"), decimal.Decimal("2.25")], pa.decimal128(5, 2)),
+        b=[b"\x00\xff", b"ab"],
+        i=[3, 20],
+        r=["null", None],
+    )
+
+    def frame(column: str) -> pd.DataFrame:
+        report = losscli.evaluate("mse", data=data, true_col="y", pred_col="p", group_by=column)
+        table = report.to_pandas()
+        header = run_csv_header(column)
+        assert list(table.columns) == header  # exactly the CSV's columns
+        assert "slice" not in table.columns
+        assert table[f"slice_{column}"].isna().tolist()[0]  # the whole input has no key
+        return table
+
+    def run_csv_header(column: str) -> list[str]:
+        args = ("eval", "mse", "--data", data, *TABLE, "--group-by", column, "-f", "csv")
+        return invoke(*args, code=0).stdout.splitlines()[0].split(",")
+
+    assert frame("d")["slice_d"].tolist()[1:] == day
+    times = frame("t")["slice_t"]
+    assert pd.api.types.is_datetime64_any_dtype(times)
+    assert times.tolist()[1:] == [pd.Timestamp("2026-01-01 12:30"), pd.Timestamp("2026-01-02")]
+    assert frame("m")["slice_m"].tolist()[1:] == [decimal.Decimal("1.50"), decimal.Decimal("2.25")]
+    assert frame("b")["slice_b"].tolist()[1:] == [b"\x00\xff", b"ab"]
+    integers = frame("i")["slice_i"]
+    assert str(integers.dtype) == "Int64" and integers.tolist()[1:] == [3, 20]
+    keys = frame("r")["slice_r"]
+    assert keys.isna().tolist() == [True, False, True] and keys[1] == "null"
 
 
 def test_a_spec_as_typed_with_a_newline_is_escaped(tmp_path):
     data = _table(tmp_path / "t.parquet", y=[1.0, 2.0], p=[1.5, 2.0])
     run = ("eval", " mse\n", "--data", data, *TABLE, "--histogram", "2", "--worst", "1")
-    csv = invoke(*run, "-f", "csv", code=0).stdout.splitlines()
-    assert csv[1] == "mean_squared_error, mse\\n,sum_over_batch_size,0.125,2"
-    assert csv[4] == " mse\\n,1,0,1.0,1.5,1.0,0.25"
-    assert csv[7] == " mse\\n,0.0,0.125,1"
+    csv = invoke(*run, "-f", "csv", code=0).stdout
+    assert csv.splitlines() == [
+        "loss,spec,reduction,value,n_samples,distribution_count,distribution_min,"
+        "distribution_max,distribution_quantiles_p50,distribution_quantiles_p90,"
+        "distribution_quantiles_p99,distribution_method",
+        "mean_squared_error, mse\\n,sum_over_batch_size,0.125,2,2,0.0,0.25,0.125,0.225,0.2475,"
+        "exact",
+    ]
+    worst = tmp_path / "worst.csv"
+    invoke(*run, "-f", "csv", "--worst-output", worst, code=0)
+    assert worst.read_text().splitlines()[1] == " mse\\n,1,0,1.0,1.5,1.0,0.25"
     table = invoke(*run, code=0).stdout
     assert " mse\\n: 2 samples (exact): min 0.0" in table
-    assert all(c.isprintable() or c == "\n" for c in table)
+    assert "\n mse\\n   1   " in table  # the worst samples' spec cell
+    markdown = invoke(*run, "-f", "markdown", code=0).stdout
+    assert "|  mse\\n | 1 | 0 |" in markdown and "|  mse\\n | 2 | 0.0 |" in markdown
+    for text in (csv, table, markdown, worst.read_text()):
+        assert all(c.isprintable() or c == "\n" for c in text)
 
 
 def test_an_ellipsis_in_a_key_keeps_the_table(tmp_path):
@@ -296,3 +420,42 @@ def test_an_ellipsis_in_a_key_keeps_the_table(tmp_path):
     assert " ".join(screen.getvalue().splitlines()[2].split()) == (
         'mean_squared_error r="a…b" sum_over_batch_size 0.5 2'
     )
+
+
+def test_a_column_name_starts_no_line_and_a_key_holds_no_secret(tmp_path):
+    """The columns line quotes a name that is not plain and, on a terminal, folds under a
+    continuation mark: no name reaches the start of a line. A key holding a URI's user part is
+    redacted in every format, CSV too."""
+    from test_terminal import in_terminal
+
+    from losscli import render
+
+    column = "a" * 20 + " ::add-mask::x"
+    data = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"y": [1.0, 2.0], column: [1.0, 3.0]}), data)
+    run = ["eval", "mse", "--data", str(data), "--true-col", "y", "--pred-col", column]
+    line = f'columns: y_true [y]; y_pred ["{column}"]'
+    assert invoke(*run, code=0).stdout.splitlines()[-1] == line  # piped: one line
+    for columns in (30, 44):
+        out, err, code = in_terminal(run, columns)
+        assert code == 0, err
+        lines = out.splitlines()
+        start = next(i for i, text in enumerate(lines) if text.startswith("columns: "))
+        assert all(text.startswith(render.CONTINUED) for text in lines[start + 1 :])
+        assert len(lines) > start + 1 and all(len(text) <= columns for text in lines)
+        assert " ".join(text.removeprefix(render.CONTINUED) for text in lines[start:]) == line
+        assert _clean(out)
+    # Any width, any text: each line after the first under the mark, within the width (when
+    # it leaves room for 8 characters), and nothing lost but the spaces it broke at.
+    for width in range(1, 40):
+        for text in (line, "x" * 50, "a  ::b " * 9):
+            folded = render.folded(text, width)
+            assert all(part.startswith(render.CONTINUED) for part in folded[1:])
+            assert all(len(part) <= max(width, 12) for part in folded)
+            rest = "".join(part.removeprefix(render.CONTINUED) for part in folded)
+            assert rest.replace(" ", "") == text.replace(" ", "")
+    data = _table(tmp_path / "k.parquet", y=[1.0, 2.0], p=[1.0, 3.0], r=["s3://u:Secret99@b", "x"])
+    run = ["eval", "mse", "--data", str(data), *TABLE, "--group-by", "r"]
+    for fmt in ("table", "csv", "markdown", "json"):
+        out = invoke(*run, "-f", fmt, code=0).stdout
+        assert "Secret99" not in out and "s3://***@b" in out, fmt

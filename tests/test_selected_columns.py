@@ -75,11 +75,16 @@ def test_every_role_s_columns_in_json_and_under_the_table(table):
 def test_the_columns_line_on_a_terminal_folds_at_its_width():
     from test_terminal import FOCAL, in_terminal
 
+    from losscli import render
+
     text, _, code = in_terminal(FOCAL, 60)
     assert code == 0
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("columns: "))
-    shown = " ".join(line.strip() for line in lines[start:])
+    # Folded between names, each line after the first under the continuation mark.
+    assert len(lines) > start + 1
+    assert all(line.startswith(render.CONTINUED) for line in lines[start + 1 :])
+    shown = " ".join(line.removeprefix(render.CONTINUED) for line in lines[start:])
     onehot = ", ".join(f"onehot_{i}" for i in range(4))
     probs = ", ".join(f"prob_{i}" for i in range(4))
     assert shown == f"columns: y_true [{onehot}]; y_pred [{probs}]"
