@@ -57,7 +57,7 @@ def _expected(y, candidate, baseline, seed):
     better = [i for i in np.lexsort((np.arange(n), increase))[:3] if increase[i] < 0]
     trimmed = (math.fsum(increase) - math.fsum(increase[worse + better])) / n
     buckets = bucket_ids(np.arange(n), seed)
-    poisson = poisson_weights(seed, 1000)
+    poisson = poisson_weights(seed, 1000).astype(np.float64)  # small whole numbers, as floats
     count = poisson @ np.bincount(buckets, minlength=BUCKETS)
     lifted = 1 - poisson[:, buckets[worse]]
     held_count = count + lifted.sum(axis=1)

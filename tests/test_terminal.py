@@ -216,7 +216,8 @@ def test_the_progress_bar_is_erased_before_the_results(tmp_path, command):
     shown = screen.decode()
     bar = shown.rfind("evaluating ")
     assert bar >= 0, shown  # the bar was shown...
-    first = {"table": "loss", "json": "{", "value": "0.", "histogram": "loss"}[command]
+    # A table starts with the line of what every row shares.
+    first = {"table": "reduction:", "json": "{", "value": "0.", "histogram": "reduction:"}[command]
     results = shown.index(first, bar)
     erased = shown[bar:results]
     assert "\x1b[2K" in erased, erased  # ...and erased before the results
