@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
@@ -35,6 +36,21 @@ from losscli.terminal import (
     warn,
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_option(choices: Sequence[str], help: str) -> Callable[[F], F]:
+    """``-f/--format``, the first choice the default."""
+    return click.option(
+        "-f",
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
 
 @click.group("losscli", cls=LossCliGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", message="losscli %(version)s")
@@ -56,15 +72,7 @@ def cli() -> None:
 @click.argument("losses", nargs=-1, required=True, metavar="LOSS...")
 @input_options
 @loss_options
-@click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="How to print the result on stdout.",
-)
+@format_option(FORMATS, "How to print the result on stdout.")
 @click.option(
     "-o",
     "--output",
@@ -400,15 +408,7 @@ def _report(
 
 
 @cli.command("list", context_settings=CONTEXT)
-@click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table, or JSON for scripts.",
-)
+@format_option(["table", "json"], "A table, or JSON for scripts.")
 def list_command(output_format: str) -> None:
     """Every loss: name, class, accepted identifiers, parameters with defaults, description."""
     from losscli import render_catalogue
@@ -421,15 +421,7 @@ def list_command(output_format: str) -> None:
 
 @cli.command("describe", context_settings=CONTEXT)
 @click.argument("loss", metavar="LOSS")
-@click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Text, or JSON for scripts (the same facts).",
-)
+@format_option(["text", "json"], "Text, or JSON for scripts (the same facts).")
 def describe_command(loss: str, output_format: str) -> None:
     """Formula, parameters, expected input shapes and an example for LOSS."""
     from losscli import render_catalogue
@@ -447,15 +439,7 @@ def describe_command(loss: str, output_format: str) -> None:
 
 @cli.command("check", context_settings=CONTEXT)
 @click.argument("config", required=False, metavar="[CONFIG]")
-@click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="How to print the results on stdout.",
-)
+@format_option(["table", "json", "markdown"], "How to print the results on stdout.")
 @click.option(
     "--junit-xml",
     metavar="PATH",

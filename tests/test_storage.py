@@ -8,9 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -369,7 +371,6 @@ AUTHORIZATIONS: list[str | None] = []
 def web(tmp_path_factory) -> Iterator[str]:
     import functools
     import http.server
-    import threading
 
     root = tmp_path_factory.mktemp("web")
     pq.write_table(pa.table({"y": Y, "p": P}), root / "one.parquet")
@@ -388,6 +389,11 @@ def web(tmp_path_factory) -> Iterator[str]:
 
     handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    yield from _serving(server)
+
+
+def _serving(server: Any) -> Any:
+    """Serve on a thread, yield the server's http address, then shut it down."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -440,7 +446,6 @@ def bad_web() -> Iterator[str]:
     0.5 s, /endless an unannounced body until 30 MB, /short and /long a body shorter and
     longer than their Content-Length, /huge announces a terabyte."""
     import http.server
-    import threading
 
     body = io.BytesIO()
     np.save(body, P)
@@ -473,13 +478,7 @@ def bad_web() -> Iterator[str]:
                 pass  # the client gave up: what the tests expect
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bad)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from _serving(server)
 
 
 @pytest.mark.parametrize(
