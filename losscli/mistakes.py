@@ -166,12 +166,27 @@ def same_inputs(sources: list[Source], labels: dict[str, str]) -> list[str]:
         warnings.append(
             f"y_true and y_pred are the same data ({shown}): every loss compares it with itself"
         )
+    elif shared := _shared_columns(by_role, "y_true", "y_pred"):
+        warnings.append(
+            f"y_pred also reads the y_true column{'s' * (len(shared) > 1)} "
+            f"{', '.join(map(repr, shared))} ({shown}): it is compared with itself; name the "
+            "prediction columns you mean"
+        )
     if "baseline_pred" in by_role and _same_data(by_role, labels, "y_pred", "baseline_pred"):
         warnings.append(
             f"the baseline and y_pred are the same data ({shown}): every change is 0, so a gate "
             "on the increase always passes"
         )
     return warnings
+
+
+def _shared_columns(by_role: dict[str, Source], a: str, b: str) -> list[str]:
+    """The columns of one table that roles ``a`` and ``b`` both read (a glob taking too much)."""
+    first, second = by_role[a], by_role[b]
+    names = column_names(first, a)
+    if first is not second or names is None:
+        return []
+    return [name for name in column_names(second, b) or [] if name in names]
 
 
 def _same_data(by_role: dict[str, Source], labels: dict[str, str], a: str, b: str) -> bool:
@@ -202,7 +217,7 @@ def column_names(source: Source, role: str) -> list[str] | None:
 def _columns_text(names: list[str] | None) -> str:
     if names is None:
         return ""
-    return ", column " + ", ".join(repr(shorten(name)) for name in names)
+    return f", column{'s' * (len(names) > 1)} " + ", ".join(repr(shorten(name)) for name in names)
 
 
 def _first(a: tuple[int, float] | None, b: tuple[int, float] | None) -> tuple[int, float] | None:

@@ -149,9 +149,11 @@ def _matplotlib(
                     ax.set_xscale("log")
                 else:
                     ax.set_xscale("symlog", linthresh=edges[1])
-            for name, value in d["quantiles"].items():
+            top = max(counts)
+            for i, (name, value) in enumerate(d["quantiles"].items()):
                 ax.axvline(value, color="#c03030", linestyle="--", linewidth=1)
-                ax.annotate(name, (value, max(counts)), fontsize=8, color="#c03030")
+                label = f"{name} {value:.4g}"  # staggered: close quantiles keep apart
+                ax.annotate(label, (value, top * (1 - 0.1 * i)), fontsize=8, color="#c03030")
             ax.set_title(title(result), fontsize=10, parse_math=False)
             caption = f"weighted per-sample loss, {scale_note(result, scale)}"
             ax.set_xlabel(caption, parse_math=False)
@@ -188,11 +190,16 @@ def _slice_axes(ax: Any, spec: str, found: list[Result], log: bool) -> None:
             capsize=3,
         )
     ax.set_yticks(positions, [row["slice"] for row in rows], fontsize=8, parse_math=False)
+    for y, row in shown:  # the value and its interval as text, right of the chart
+        low, high = row["ci"] or (None, None)
+        text = f"{row['value']:.4g}" + ("" if low is None else f" [{low:.4g}, {high:.4g}]")
+        ax.annotate(text, (1.02, y), xycoords=("axes fraction", "data"), fontsize=8,
+                    va="center", annotation_clip=False)  # fmt: skip
     for y, row in zip(positions, rows, strict=True):
         if not math.isfinite(row["value"]):
             ax.annotate(repr(row["value"]), (0.01, y), xycoords=("axes fraction", "data"),
                         fontsize=8, color="#c03030", va="center")  # fmt: skip
-    if log and ends and min(ends) > 0:
+    if log and ends and min(ends) > 0 and max(ends) >= 10 * min(ends):  # a log axis that helps
         ax.set_xscale("log")
     level = next((r.ci.level for r in found if r.ci is not None), None)
     note = f", {level:.0%} intervals" if level is not None else ""

@@ -467,3 +467,14 @@ def test_a_baseline_identical_to_the_predictions_warns(arrays):
     assert on_arrays("mse", "--baseline-pred", "y.npy", code=0).stderr == ""
     other_column = invoke(*table, "--baseline-col", "y", code=0)
     assert other_column.stderr == ""
+
+
+def test_a_prediction_glob_that_takes_the_label_column_warns(here):
+    Path("t.csv").write_text("y_true,y_pred\n0,0.5\n1,1\n2,2\n")
+    result = invoke(
+        "eval", "mse", "--data", "t.csv", "--true-col", "y_true", "--pred-col", "y_*", code=0
+    )
+    assert result.stderr == (
+        "Warning: y_pred also reads the y_true column 'y_true' (t.csv, columns 'y_true', "
+        "'y_pred'): it is compared with itself; name the prediction columns you mean\n"
+    )

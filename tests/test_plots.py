@@ -272,3 +272,20 @@ def test_pictures_honour_the_scale(skewed):
     ]:
         invoke(*EVAL, "--plot", f"{scale}.svg", "--plot-scale", scale, "-f", "value", code=0)
         assert caption in Path(f"{scale}.svg").read_text(), scale  # matplotlib's text comments
+
+
+def test_the_picture_labels_quantiles_and_slices_with_their_values(skewed):
+    """The SVG (as the PNG) reads without hovering too: each quantile line with its value, and
+    each slice's value and interval as text beside its bar."""
+    losses, _ = skewed
+    document = json.loads(
+        invoke(*SLICED, "--plot", "p.svg", "--histogram", "-f", "json", code=0).stdout
+    )
+    svg = Path("p.svg").read_text()
+    for name, value in zip(
+        ("p50", "p90", "p99"), np.quantile(losses, [0.5, 0.9, 0.99]), strict=True
+    ):
+        assert f"{name} {value:.4g}" in svg
+    for result in document["results"]:
+        ci = result["ci"]
+        assert f"{result['value']:.4g} [{ci['low']:.4g}, {ci['high']:.4g}]" in svg
