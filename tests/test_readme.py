@@ -201,9 +201,12 @@ def test_the_doctest_checker_allows_the_last_digits_of_a_float():
 def other_kernels() -> dict[str, str]:
     """An environment in which numpy leaves out the kernels of every CPU feature it found
     beyond its baseline (AVX-512 and AVX2 on x86-64) and OpenBLAS takes another core's."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    try:
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:  # numpy 1.x
+        from numpy.core import _multiarray_umath as umath  # type: ignore[no-redef]
 
-    found = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    found = [name for name in umath.__cpu_dispatch__ if umath.__cpu_features__.get(name)]
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LOSSCLI_DEBUG")}
     env["NPY_DISABLE_CPU_FEATURES"] = " ".join(found)
     if platform.machine() in ("x86_64", "AMD64"):
