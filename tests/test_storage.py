@@ -430,6 +430,28 @@ def test_a_user_part_is_basic_authentication_and_never_printed(web):
     assert "SuperSecret123" not in result.stderr
 
 
+def test_credentials_never_follow_a_redirect_to_another_origin(web):
+    """A user part is sent to its own host and port only: a server that redirects elsewhere
+    does not pass the password on."""
+    import http.server
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", f"{web}/y.npy")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for address in _serving(server):
+        moved = address.replace("http://", "http://user:s3cret@") + "/moved/y.npy"
+        AUTHORIZATIONS.clear()
+        assert value("--y-true", moved, "--y-pred", f"{web}/p.npy") == MSE
+        assert AUTHORIZATIONS[0] is None  # the other origin's request carried no password
+
+
 def test_http_errors_name_the_url(web):
     result = invoke(
         "eval", "mse", "--y-true", f"{web}/missing.npy", "--y-pred", f"{web}/p.npy", code=2

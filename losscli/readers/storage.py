@@ -156,7 +156,7 @@ def _download(uri: str, out: Any, seconds: float, most: int) -> None:
     import urllib.request
 
     with _Deadline(seconds) as deadline:
-        opener = urllib.request.build_opener(*deadline.handlers())
+        opener = urllib.request.build_opener(*deadline.handlers(), _same_origin_auth())
         try:
             with opener.open(_request(uri), timeout=min(CONNECT_SECONDS, seconds)) as response:
                 declared = getattr(response, "length", None)
@@ -374,3 +374,28 @@ def dataset_files(uri: str, hidden: bool = False) -> list[tuple[str, str]]:
             continue
         found.append((_prefix(uri) + info.path, relative))
     return sorted(found)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.rpartition("@")[2]
+
+
+def _same_origin_auth() -> Any:
+    """A redirect handler that sends the user part's credentials (``Authorization``) only to
+    the origin they were given for: a redirect to another scheme, host or port goes without."""
+    import urllib.request
+
+    class SameOriginAuth(urllib.request.HTTPRedirectHandler):
+        def redirect_request(
+            self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+        ) -> Any:
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is not None and _origin(newurl) != _origin(req.full_url):
+                new.remove_header("Authorization")
+            return new
+
+    return SameOriginAuth()
+
