@@ -126,9 +126,15 @@ def evaluate(
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
     drawing = None
+    pairs = zip(losses, specs, strict=True)
+    flat = next((spec for loss, spec in pairs if loss.reduction == "none"), None)
+    if flat is not None and analysis.group_by:
+        raise InputError(
+            f"{inputs.say('group_by')} gives one value per slice; {flat} with reduction none "
+            "gives one per sample: drop one of them (per-sample losses carry their row index, "
+            "to join with the slice column)"
+        )
     if analysis.resampling is not None:
-        pairs = zip(losses, specs, strict=True)
-        flat = next((spec for loss, spec in pairs if loss.reduction == "none"), None)
         if flat is not None:
             raise InputError(
                 f"{inputs.say('ci')} gives an interval of one value; {flat} with reduction none "

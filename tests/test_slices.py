@@ -4,6 +4,7 @@ computed by the Keras-semantics classes on numpy arrays selected with pandas."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -513,4 +514,20 @@ def test_the_worst_samples_of_each_slice_file_by_file(tmp_path, frame):
     assert result.stderr == (
         "Error: --worst-per-slice lists the worst samples of each slice: add --worst K and "
         "--group-by COL\n"
+    )
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv", "value", "markdown"])
+def test_slices_and_per_sample_losses_are_refused_together(output_format):
+    """One value per slice and one per sample cannot share a result: an input error before
+    anything is printed (it was an internal error after a partial JSON document)."""
+    sample = Path(__file__).resolve().parent.parent / "sample_data" / "binary.parquet"
+    args = ["eval", "mse", "--data", sample, "--true-col", "label", "--pred-col", "prob"]
+    args += ["--group-by", "label", "--reduction", "none"]
+    done = invoke(*args, "-f", output_format, code=2)
+    assert done.stdout == ""
+    assert done.stderr == (
+        "Error: --group-by gives one value per slice; mse with reduction none gives one per "
+        "sample: drop one of them (per-sample losses carry their row index, to join with the "
+        "slice column)\n"
     )
