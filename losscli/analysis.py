@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, TooManySlices
 from losscli.resample import Resampling
 
 #: Per-sample losses kept exactly, per loss, for the distribution; past this many, a sketch.
@@ -48,13 +48,10 @@ class Analysis(NamedTuple):
         """Anything to find in the per-sample losses (the slices take their own sums)."""
         return bool(self.worst or self.bins)
 
-    def too_many_slices(self) -> InputError:
+    def too_many_slices(self) -> TooManySlices:
         """The error of more slices than ``max_slices``, raised as soon as a chunk has one
         past the limit: an id column costs what the limit allows, not what it holds."""
-        return InputError(
-            f"--group-by {', '.join(self.group_by)}: more than --max-slices {self.max_slices} "
-            "slices; raise it or group by fewer values"
-        )
+        return TooManySlices(self.group_by, self.max_slices)
 
     def for_slice(self) -> Analysis:
         """What a slice finds: its own sums and intervals (the worst samples and the

@@ -25,7 +25,7 @@ import numpy as np
 
 from losscli.accumulate import Task, tasks_for
 from losscli.analysis import NO_ANALYSIS, Analysis
-from losscli.errors import InputError, LossCliError
+from losscli.errors import InputError, LossCliError, TooManySlices
 from losscli.losses import BatchFacts, Loss
 from losscli.mapping import (
     Context,
@@ -178,6 +178,8 @@ def evaluate(
                 analysis=analysis,
             )
         return assemble(tasks, state, labels, warnings, gates, inputs)._replace(written=written)
+    except TooManySlices as exc:  # the settings named as this front end spells them
+        raise InputError(exc.spelled(inputs.say)) from None
     finally:
         if drawing is not None:
             drawing.join()

@@ -6,7 +6,7 @@ code 2; anything else is a bug.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class LossCliError(Exception):
@@ -31,6 +31,24 @@ class RowError(InputError):
         self.template = template
         self.row = row
         super().__init__(template.format(row=row))
+
+
+class TooManySlices(InputError):
+    """More slices than ``max_slices``; ``spelled(say)`` names the settings as the front end
+    spells them (``--max-slices``, ``max_slices``)."""
+
+    def __init__(self, columns: tuple[str, ...], limit: int) -> None:
+        self.columns, self.limit = tuple(columns), limit
+        super().__init__(self.spelled(lambda key: key))
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[str, ...], int]]:  # one piece to a cluster
+        return TooManySlices, (self.columns, self.limit)
+
+    def spelled(self, say: Callable[[str], str]) -> str:
+        return (
+            f"{say('group_by')} {', '.join(self.columns)}: more than {say('max_slices')} "
+            f"{self.limit} slices; raise it or group by fewer values"
+        )
 
 
 class LossError(LossCliError, ValueError):

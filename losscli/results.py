@@ -116,7 +116,7 @@ def _slice_results(
         if part.n < analysis.min_slice_size:
             message = (
                 f"{task.spec} [{slice_label(where)}]: {part.n} samples, fewer than "
-                f"--min-slice-size {analysis.min_slice_size}: no value"
+                f"{say('min_slice_size')} {analysis.min_slice_size}: no value"
             )
             by_key[key] = Result(
                 task.spec, task.loss, None, part.n, warnings=[message], slice=where

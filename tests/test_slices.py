@@ -531,3 +531,26 @@ def test_slices_and_per_sample_losses_are_refused_together(output_format):
         "sample: drop one of them (per-sample losses carry their row index, to join with the "
         "slice column)\n"
     )
+
+
+def test_check_names_the_slice_settings_by_their_keys(tmp_path):
+    """In a check file the slice limits are spelled as its keys, never as flags."""
+    sample = Path(__file__).resolve().parent.parent / "sample_data" / "binary.parquet"
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[inputs]\ndata = "{sample}"\ntrue_col = "label"\npred_col = "prob"\n'
+        'group_by = ["label"]\n\n[[checks]]\nloss = "mse"\nmax_slices = 1\n\n'
+        '[[checks]]\nloss = "mae"\nmin_slice_size = 250\n'
+    )
+    done = invoke("check", config, code=2)
+    assert done.stderr.splitlines() == [
+        "Warning: mae: mae [label=1]: 230 samples, fewer than min_slice_size 250: no value",
+        "Error: mse: group_by label: more than max_slices 1 slices; raise it or group by fewer "
+        "values",
+    ]
+    flags = invoke("eval", "mse", "--data", sample, "--true-col", "label", "--pred-col", "prob",
+                   "--group-by", "label", "--max-slices", "1", code=2)  # fmt: skip
+    assert flags.stderr == (
+        "Error: --group-by label: more than --max-slices 1 slices; raise it or group by fewer "
+        "values\n"
+    )
