@@ -222,7 +222,7 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--bootstrap",
             type=click.IntRange(1, 100_000),  # resample.MAX_RESAMPLES, without numpy for --help
             metavar="B",
-            help="Resamples for --ci (default 1000, at most 100000: 16 KiB of memory each).",
+            help="Resamples for --ci (default 1000, at most 100000: about 4 KiB of memory each).",
         ),
         click.option(
             "--seed",
