@@ -44,7 +44,7 @@ class DaskMapper(Mapper):
         return _gathered(futures, self.progress if report else None)
 
 
-def _client(address: str, say: Any) -> Any:
+def _client(address: str, say: Any, warnings: list[str]) -> Any:
     import importlib
 
     try:
@@ -52,7 +52,7 @@ def _client(address: str, say: Any) -> Any:
     except ImportError:
         raise InputError(f"{say('scheduler')} needs Dask: pip install 'losscli[dask]'") from None
     if address.startswith("local:"):
-        return _local_cluster(distributed, address.partition(":")[2], say)
+        return _local_cluster(distributed, address.partition(":")[2], say, warnings)
     shown = redact(address)
     if shown != address:  # Dask's addresses carry no user part: a secret would go in clear
         raise InputError(
@@ -101,7 +101,8 @@ def evaluate_on_cluster(
             )
     parts = fragments(inputs, whole_table=True)
     assert inputs.scheduler is not None
-    client = _client(inputs.scheduler, say)
+    capped: list[str] = []
+    client = _client(inputs.scheduler, say, capped)
     try:
         versions = set(client.run(_version).values())
         if versions != {__version__}:
@@ -111,7 +112,10 @@ def evaluate_on_cluster(
                 "version on every worker"
             )
         mapper = DaskMapper(client, progress)
-        return evaluate_parts(losses, specs, inputs, parts, nan_policy, mapper, output, analysis)
+        tasks, state, labels, warnings, written = evaluate_parts(
+            losses, specs, inputs, parts, nan_policy, mapper, output, analysis
+        )
+        return tasks, state, labels, capped + warnings, written
     finally:
         with _signals_held():
             _close(client)
@@ -133,18 +137,20 @@ def most_local_workers() -> int:
     return max(cores, 2)
 
 
-def _local_cluster(distributed: Any, count: str, say: Any) -> Any:
-    """A client of a local cluster of ``count`` worker processes, started for one run."""
+def _local_cluster(distributed: Any, count: str, say: Any, warnings: list[str]) -> Any:
+    """A client of a local cluster of ``count`` worker processes, started for one run; at
+    most one per core (a check file written on a larger machine still runs: capped, said)."""
     import logging
 
     if not count.isdigit() or int(count) < 1:
         raise InputError(f"{say('scheduler')} local:N needs a number of workers, got {count!r}")
     most = most_local_workers()
     if int(count) > most:
-        raise InputError(
-            f"{say('scheduler')} local:{count}: at most local:{most} (one worker per core of "
-            "this machine); more workers only compete for the same cores"
+        warnings.append(
+            f"{say('scheduler')} local:{count}: started local:{most}, one worker per core of "
+            "this machine (more would only compete for the same cores)"
         )
+        count = str(most)
     with _signals_held() as held:
         cluster = distributed.LocalCluster(
             n_workers=int(count),

@@ -379,8 +379,8 @@ def resampling_for(
         level = float(ci)
     if bootstrap is not None and not 1 <= bootstrap <= MAX_RESAMPLES:
         raise InputError(
-            f"bootstrap must be between 1 and {MAX_RESAMPLES} (about 4 KiB of memory per resample), "
-            f"got {bootstrap!r}"
+            f"bootstrap must be between 1 and {MAX_RESAMPLES} (about 4 KiB of memory per "
+            f"resample), got {bootstrap!r}"
         )
     if seed is not None and not 0 <= seed < 2**63:
         raise InputError(f"seed must be a whole number from 0, got {seed!r}")
