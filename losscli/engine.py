@@ -177,7 +177,10 @@ def evaluate(
                 chunk_rows=chunk_rows,
                 analysis=analysis,
             )
-        return assemble(tasks, state, labels, warnings, gates, inputs)._replace(written=written)
+        # Intervals of non-finite sums are NaN, said by losscli's own warnings, not numpy's.
+        with np.errstate(all="ignore"):
+            evaluation = assemble(tasks, state, labels, warnings, gates, inputs)
+        return evaluation._replace(written=written)
     except TooManySlices as exc:  # the settings named as this front end spells them
         raise InputError(exc.spelled(inputs.say)) from None
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import re
 from typing import Any
 
@@ -17,10 +18,21 @@ _USER_PART = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 REDACTED = "***"
 
 
+#: A URI's query string (a presigned URL carries its credential and signature there).
+_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s?#]*\?)([^\s#]*?)(?=[:,;)]?(?:\s|$))")
+_QUERY_VALUE = re.compile(r"=[^&;]*")
+
+
 def redact(text: str) -> str:
-    """``text`` with the user part of every URI in it (which may hold a secret) as ``***``:
-    ``s3://key:secret@bucket/a.npy`` -> ``s3://***@bucket/a.npy``."""
-    return _USER_PART.sub(rf"\1{REDACTED}@", text) if "@" in text else text
+    """``text`` with the user part of every URI in it (which may hold a secret) as ``***``,
+    and every value of its query string: ``s3://key:secret@bucket/a.npy`` ->
+    ``s3://***@bucket/a.npy``, ``https://host/a.csv?X-Amz-Signature=abc`` ->
+    ``https://host/a.csv?X-Amz-Signature=***``."""
+    if "@" in text:
+        text = _USER_PART.sub(rf"\1{REDACTED}@", text)
+    if "?" in text:
+        text = _QUERY.sub(lambda m: m[1] + _QUERY_VALUE.sub(f"={REDACTED}", m[2]), text)
+    return text
 
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -61,6 +73,8 @@ def key_value(value: Any) -> Any:
         return bytes(value).hex()
     if isinstance(value, dt.timedelta):
         return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # "inf", "-inf": JSON has no such number
     return value
 
 

@@ -459,3 +459,17 @@ def test_a_column_name_starts_no_line_and_a_key_holds_no_secret(tmp_path):
     for fmt in ("table", "csv", "markdown", "json"):
         out = invoke(*run, "-f", fmt, code=0).stdout
         assert "Secret99" not in out and "s3://***@b" in out, fmt
+
+
+def test_infinite_float_keys_are_json_text(tmp_path):
+    """JSON has no infinity: a float key of inf is the text "inf" (it was an internal error)."""
+    (tmp_path / "f.csv").write_text("y,p,g\n1,1.5,inf\n2,2,1\n3,3,-inf\n")
+    args = ["eval", "mse", "--data", tmp_path / "f.csv", "--true-col", "y", "--pred-col", "p"]
+    done = invoke(*args, "--group-by", "g", "-f", "json", code=0)
+    results = json.loads(done.stdout)["results"]
+    assert [(r["slice"], r["value"]) for r in results] == [
+        (None, 0.25 / 3),
+        ({"g": "-inf"}, 0.0),
+        ({"g": 1.0}, 0.0),
+        ({"g": "inf"}, 0.25),
+    ]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -663,3 +665,14 @@ def test_each_slice_gets_its_paired_difference_interval(tmp_path):
         expected = np.quantile(change, [0.05, 0.95])
         diff = result.difference_ci
         assert [diff.low, diff.high] == pytest.approx(expected, rel=1e-9)
+
+
+def test_quiet_silences_numpy_on_non_finite_intervals(tmp_path):
+    (tmp_path / "rw.csv").write_text("y,p\n1,inf\n2,2\n3,3\n")
+    args = ["eval", "mse", "--data", tmp_path / "rw.csv", "--true-col", "y", "--pred-col", "p"]
+    args += ["--nan-policy", "propagate", "--ci", "--bootstrap", "20", "-q"]
+    # A process of its own: pytest would catch numpy's warnings before they reach stderr.
+    done = subprocess.run(
+        [sys.executable, "-m", "losscli", *map(str, args)], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (0, "")

@@ -452,6 +452,24 @@ def test_credentials_never_follow_a_redirect_to_another_origin(web):
         assert AUTHORIZATIONS[0] is None  # the other origin's request carried no password
 
 
+def test_a_presigned_query_string_is_redacted_in_every_output(web):
+    """A presigned URL carries its credential in the query string: its values never print."""
+    signed = f"{web}/y.npy?X-Amz-Credential=AKIAUSER&X-Amz-Signature=Secret99"
+    done = invoke(
+        "eval", "mse", "--y-true", signed, "--y-pred", f"{web}/p.npy", "-f", "json", code=0
+    )
+    assert json.loads(done.stdout)["inputs"]["y_true"] == (
+        f"{web}/y.npy?X-Amz-Credential=***&X-Amz-Signature=***"
+    )
+    missing = signed.replace("y.npy", "missing.npy")
+    done = invoke("eval", "mse", "--y-true", missing, "--y-pred", f"{web}/p.npy", code=2)
+    assert done.stderr == (
+        f"Error: {web}/missing.npy?X-Amz-Credential=***&X-Amz-Signature=***: the server "
+        "answered 404 File not found\n"
+    )
+    assert "Secret99" not in done.stdout + done.stderr
+
+
 def test_http_errors_name_the_url(web):
     result = invoke(
         "eval", "mse", "--y-true", f"{web}/missing.npy", "--y-pred", f"{web}/p.npy", code=2
@@ -479,7 +497,8 @@ def bad_web() -> Iterator[str]:
 
         def do_GET(self) -> None:
             name = self.path.strip("/").partition(".")[0]
-            length = {"trickle": 40, "short": len(npy), "long": 50, "huge": 10**12}.get(name)
+            length = {"trickle": 40, "short": len(npy), "long": 50, "huge": 10**12, "negative": -5}
+            length = length.get(name)
             self.send_response(200)
             if length is not None:
                 self.send_header("Content-Length", str(length))
@@ -494,7 +513,7 @@ def bad_web() -> Iterator[str]:
                 elif name == "endless":
                     for _ in range(30):
                         self.wfile.write(b"x" * 2**20)
-                elif name in ("short", "long", "huge"):
+                elif name in ("short", "long", "huge", "negative"):
                     self.wfile.write(npy[: len(npy) // 2] if name == "short" else npy)
             except OSError:
                 pass  # the client gave up: what the tests expect
@@ -514,6 +533,7 @@ def bad_web() -> Iterator[str]:
         ),
         ("short", "the connection ended after 88 of the 176 bytes its Content-Length announced"),
         ("long", "the server sent more than the 50 bytes its Content-Length announced"),
+        ("negative", "its Content-Length, '-5', is not a size"),
         (
             "huge",
             "its Content-Length, 1,000,000,000,000 bytes, is more than LOSSCLI_HTTP_MAX_BYTES "

@@ -21,6 +21,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from losscli.errors import InputError
 from losscli.readers import storage
@@ -64,7 +65,8 @@ def detect_format(
 ) -> tuple[Format, str | None]:
     """The format and compression of a source: by ``input_format`` or by suffix."""
     path, _ = split_npz_key(source)
-    suffixes = [s.lower() for s in Path(path).suffixes]
+    named = urlsplit(path).path if "://" in path else path  # a URI's query is no suffix
+    suffixes = [s.lower() for s in Path(named).suffixes]
     compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
     if compression:
         suffixes = suffixes[:-1]

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from losscli.errors import InputError
+from losscli.errors import InputError, shorten
 from losscli.text import redact as redact_text
 
 #: Schemes read through pyarrow's filesystems.
@@ -160,6 +160,11 @@ def _download(uri: str, out: Any, seconds: float, most: int) -> None:
         try:
             with opener.open(_request(uri), timeout=min(CONNECT_SECONDS, seconds)) as response:
                 declared = getattr(response, "length", None)
+                raw = response.headers.get("Content-Length")
+                if raw is not None and not raw.strip().isdigit():  # http.client ignores it
+                    raise InputError(
+                        f"{public(uri)}: its Content-Length, {shorten(raw)!r}, is not a size"
+                    )
                 if declared is not None and declared > most:
                     raise InputError(
                         f"{public(uri)}: its Content-Length, {declared:,} bytes, is more than "
