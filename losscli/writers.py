@@ -68,11 +68,35 @@ def _check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
             raise InputError(
                 f"{option} {path} is one of the inputs; losscli never overwrites inputs"
             )
+    inside = _input_folder_holding(resolved, inputs)
+    if inside is not None:
+        raise InputError(
+            f"{option} {path} is inside the input {inside}, whose files are all read (a file "
+            "written there would be read as data next time); write it elsewhere"
+        )
     if target.is_dir():
         raise InputError(f"{option} {path} is a directory; give a file name")
     if not target.parent.exists():
         raise InputError(f"{option} {path}: the directory {target.parent} does not exist")
     return target
+
+
+def _input_folder_holding(resolved: Path, inputs: Iterable[str]) -> str | None:
+    """The input directory (or glob) whose files a file at ``resolved`` would join, if any."""
+    import fnmatch
+
+    from losscli.readers import storage
+
+    for source in inputs:
+        if source == "-" or storage.is_uri(source) and not source.lower().startswith("file://"):
+            continue
+        local = source[len("file://") :] if storage.is_uri(source) else source
+        if storage.is_glob(local):
+            if fnmatch.fnmatch(str(resolved), str(Path(local).resolve())):
+                return local
+        elif os.path.isdir(local) and resolved.is_relative_to(Path(local).resolve()):
+            return local
+    return None
 
 
 def read_files(inputs: Iterable[str]) -> list[str]:

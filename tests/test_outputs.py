@@ -273,3 +273,24 @@ def test_a_terminated_check_replaces_the_earlier_report(pair):
     run = _losscli(["check", "c.toml", "--junit-xml", "report.xml"], pair)
     assert run.returncode == 143 and run.stderr == "Error: terminated by SIGTERM\n"
     assert _errors_in("report.xml") == [("Terminated", "terminated by SIGTERM")]
+
+
+@pytest.mark.parametrize(
+    ("option", "target"),
+    [("-o", "ds/losses.parquet"), ("--plot", "ds/p.html"), ("--worst-output", "ds/w.csv")],
+)
+@pytest.mark.parametrize("data", ["ds", "ds/*.parquet"])
+def test_no_new_file_inside_an_input_directory_or_glob(dataset, data, option, target):
+    """A new file among an input's files would be read as data by the next run."""
+    args = ["eval", "mse", "--data", data, "--true-col", "y", "--pred-col", "p"]
+    args += ["--reduction", "none"] if option == "-o" else ["--worst", "1"]
+    if data == "ds/*.parquet" and not target.endswith(".parquet"):
+        invoke(*args, option, target, code=0)  # not matched by the glob: never read
+        return
+    result = invoke(*args, option, target, code=2)
+    name = {"-o": "--output"}.get(option, option)
+    assert result.stderr == (
+        f"Error: {name} {target} is inside the input {data}, whose files are all read (a file "
+        "written there would be read as data next time); write it elsewhere\n"
+    )
+    assert sorted(os.listdir("ds")) == ["a.parquet", "b.parquet"]
