@@ -39,6 +39,8 @@ class LossCliGroup(click.Group):
             code = 130
         except click.ClickException as exc:
             error_line(one_line(exc.format_message()) + _help_hint(exc))
+            given = kwargs.get("args") or (args[0] if args else None)
+            _junit_on_usage_error(list(given) if given is not None else sys.argv[1:], exc)
             code = EXIT_USAGE
         except LossCliError as exc:
             _debug_traceback()
@@ -73,6 +75,28 @@ class LossCliGroup(click.Group):
             click.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(0)
         return super().parse_args(ctx, args)
+
+
+def _junit_on_usage_error(argv: list[str], exc: click.ClickException) -> None:
+    """``check ... --junit-xml PATH`` whose command line click refused (an unknown option, a bad
+    choice): the report at PATH becomes an ``<error>`` too, never an earlier run's green one."""
+    argv = [str(a) for a in argv]
+    if "check" not in argv:
+        return
+    rest = argv[argv.index("check") + 1 :]
+    path = None
+    for i, arg in enumerate(rest):
+        if arg == "--junit-xml" and i + 1 < len(rest):
+            path = rest[i + 1]
+        elif arg.startswith("--junit-xml="):
+            path = arg.partition("=")[2]
+    if not path:
+        return
+    from losscli.errors import InputError
+    from losscli.junit import write_error_report
+
+    config = next((a for a in rest if not a.startswith("-") and a != path), "config")
+    write_error_report(path, config, InputError(one_line(exc.format_message())), None)
 
 
 def _terminate_on_signals() -> Callable[[], None]:

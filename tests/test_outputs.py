@@ -294,3 +294,11 @@ def test_no_new_file_inside_an_input_directory_or_glob(dataset, data, option, ta
         "written there would be read as data next time); write it elsewhere\n"
     )
     assert sorted(os.listdir("ds")) == ["a.parquet", "b.parquet"]
+
+
+@pytest.mark.parametrize("bad", [["--format", "bogus"], ["--bogus"]])
+def test_a_refused_command_line_replaces_the_earlier_report(pair, bad):
+    invoke("check", "c.toml", "--junit-xml", "report.xml", code=0)
+    result = invoke("check", "c.toml", "--junit-xml", "report.xml", *bad, code=2)
+    [(kind, message)] = _errors_in("report.xml")
+    assert kind == "InputError" and result.stderr.startswith(f"Error: {message}")
