@@ -93,9 +93,15 @@ def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     name) reaches it raw, and a URI's user part is redacted, as in JSON."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([shown(c) for c in columns])
-    writer.writerows([shown(cell(row.get(c))) for c in columns] for row in rows)
+    writer.writerow([_csv_text(c) for c in columns])
+    writer.writerows([_csv_text(cell(row.get(c))) for c in columns] for row in rows)
     return out.getvalue()
+
+
+def _csv_text(text: str) -> str:
+    """A cell's text: control characters escaped, and so a backslash doubled first, so that
+    the text ``x\\ny`` and ``x``, a newline, ``y`` stay two values (``x\\\\ny``, ``x\\ny``)."""
+    return shown(text.replace("\\", "\\\\"))
 
 
 def render_csv(document: dict[str, Any], results: Sequence[Result]) -> str:

@@ -505,12 +505,13 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
     slices = [r["slice"] for r in document["results"][1:]]
     assert sorted(slices, key=repr) == sorted(({"r": v} for v in values), key=repr)
     # CSV: rectangular, a key column `slice_r` whose cells are the JSON's keys, row by row
-    # (redacted and escaped; a null and the whole input's row empty); no line starts with a key.
+    # (redacted and escaped, a backslash doubled so that escapes stay unambiguous; a null and
+    # the whole input's row empty); no line starts with a key.
     rows = list(csv.reader(io.StringIO(out["csv"])))
     assert len(rows) == k + 2 and len({len(row) for row in rows}) == 1
     assert rows[0][5] == "slice_r"
     assert [row[5] for row in rows[1:]] == [
-        "" if s is None or s["r"] is None else shown(s["r"])
+        "" if s is None or s["r"] is None else shown(s["r"].replace("\\", "\\\\"))
         for s in [r["slice"] for r in document["results"]]
     ]
     assert all(

@@ -65,7 +65,10 @@ def detect_format(
 ) -> tuple[Format, str | None]:
     """The format and compression of a source: by ``input_format`` or by suffix."""
     path, _ = split_npz_key(source)
-    named = urlsplit(path).path if "://" in path else path  # a URI's query is no suffix
+    named = path
+    if "://" in path:  # a URI's query string is no suffix
+        with contextlib.suppress(ValueError):  # not a valid URL: its reader says so
+            named = urlsplit(path).path
     suffixes = [s.lower() for s in Path(named).suffixes]
     compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
     if compression:
