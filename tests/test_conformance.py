@@ -237,17 +237,24 @@ def cases():
                 yield pytest.param(name, v_index, shape, id=f"{name}-{variant.params}-{shape}")
 
 
-def compare(name: str, v_index: int, shape: tuple[int, ...], reduction: str, weight: str):
-    """Return (losscli value, keras value, rtol) for one case."""
+def case_data(name: str, v_index: int, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """One case's setting, its data as losscli reads it (the class axis where the setting puts
+    it) and as Keras' reference takes it (classes last), from a seed of the case; the generator goes
+    on to draw the weights."""
     variant = SETTINGS[name][v_index]
-    seed = zlib.crc32(repr((name, v_index, shape)).encode())
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(zlib.crc32(repr((name, v_index, shape)).encode()))
     y_true, y_pred = make_data(variant.kind, shape, rng)
     ref_true, ref_pred = y_true, y_pred
     if variant.class_axis is not None:
         y_pred = np.moveaxis(y_pred, -1, variant.class_axis)
         if variant.kind.startswith("onehot"):
             y_true = np.moveaxis(y_true, -1, variant.class_axis)
+    return variant, rng, y_true, y_pred, ref_true, ref_pred
+
+
+def compare(name: str, v_index: int, shape: tuple[int, ...], reduction: str, weight: str):
+    """Return (losscli value, keras value, rtol) for one case."""
+    variant, rng, y_true, y_pred, ref_true, ref_pred = case_data(name, v_index, shape)
     if name == "categorical_generalized_cross_entropy":
         # Keras 3.15.1 broadcasts (N, 1) labels against (N, C) into (N, N) losses;
         # losscli squeezes them (contract section 3): the reference gets (N,).
@@ -617,14 +624,7 @@ def test_reduction_none_prints_keras_values_in_every_format(tmp_path, name, v_in
     import pandas as pd
     from conftest import run_cli
 
-    variant = SETTINGS[name][v_index]
-    rng = np.random.default_rng(zlib.crc32(repr((name, v_index, shape)).encode()))
-    y_true, y_pred = make_data(variant.kind, shape, rng)
-    ref_true, ref_pred = y_true, y_pred
-    if variant.class_axis is not None:
-        y_pred = np.moveaxis(y_pred, -1, variant.class_axis)
-        if variant.kind.startswith("onehot"):
-            y_true = np.moveaxis(y_true, -1, variant.class_axis)
+    variant, rng, y_true, y_pred, ref_true, ref_pred = case_data(name, v_index, shape)
     if name == "categorical_generalized_cross_entropy":
         ref_true = ref_true.reshape(ref_true.shape[:1])  # as in compare()
     if len(shape) == 1:  # a 1-D file holds one value per sample; Keras reads one sample

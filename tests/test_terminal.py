@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
+
+def read_terminal(master: int) -> bytes:
+    """Everything a program writes to its pseudo-terminal, until it closes it."""
+    captured = b""
+    while True:
+        try:
+            piece = os.read(master, 1 << 16)
+        except OSError:  # EIO: the program closed the terminal
+            return captured
+        if not piece:
+            return captured
+        captured += piece
+
 def in_terminal(args: list[str], columns: int, stdin: bytes | None = None) -> tuple[str, str, int]:
     """Run ``losscli ARGS`` with stdout (or, given ``stdin``, stdin) on a pseudo-terminal
     ``columns`` wide; the text it printed (escapes removed), stderr and the exit code."""
@@ -51,15 +64,7 @@ def in_terminal(args: list[str], columns: int, stdin: bytes | None = None) -> tu
     os.close(slave)
     if stdin is not None:
         os.write(master, stdin)
-    captured = b""
-    while stdin is None:
-        try:
-            piece = os.read(master, 1 << 16)
-        except OSError:  # EIO: the program closed the terminal
-            break
-        if not piece:
-            break
-        captured += piece
+    captured = b"" if stdin is not None else read_terminal(master)
     out, err = process.communicate(timeout=60)
     os.close(master)
     text = (out if stdin is not None else captured).decode()
@@ -175,15 +180,7 @@ def screen_of(args: list[str], cwd: Path, columns: int = 100) -> tuple[bytes, in
         cwd=cwd,
     )
     os.close(slave)
-    captured = b""
-    while True:
-        try:
-            piece = os.read(master, 1 << 16)
-        except OSError:  # EIO: the program closed the terminal
-            break
-        if not piece:
-            break
-        captured += piece
+    captured = read_terminal(master)
     os.close(master)
     return captured, process.wait(timeout=60)
 
