@@ -285,6 +285,8 @@ def prepare(
     worst = _whole(worst, "worst", 1, 100_000)
     bins = _bins(histogram)
     bootstrap = _whole(bootstrap, "bootstrap", 1, MAX_RESAMPLES)
+    if bin_scale not in ("linear", "log", "auto"):
+        raise InputError(f"bin_scale= must be linear, log or auto, got {bin_scale!r}")
     seed = _whole(seed, "seed", 0, 2**63 - 1)
     ci = _fraction(ci, "ci", or_true=True)
     significance = _fraction(significance, "significance", or_true=False)

@@ -371,7 +371,12 @@ def _report(
         else:
             click.echo(render.render_json(document))
     elif printer is not None and output_format in ("csv", "value"):
-        pass  # printed block by block
+        # Printed block by block: one row per sample, no room for what is per result.
+        if any(r.worst is not None or r.distribution is not None for r in results):
+            messages.append(
+                f"-f {output_format} with --reduction none has one row per sample: the --worst "
+                "samples and the distribution are in -f json"
+            )
     elif output_format == "csv":
         from losscli.render_csv import render_csv
 

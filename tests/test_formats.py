@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -336,3 +337,15 @@ def test_describe_json_has_the_facts_of_the_text():
     for fact in (facts["description"], facts["inputs"], facts["example"]):
         assert fact in text
     assert all(line.strip() in text for line in facts["formula"].splitlines())
+
+
+@pytest.mark.parametrize("output_format", ["csv", "value"])
+def test_streamed_per_sample_rows_say_where_the_worst_samples_are(output_format):
+    sample = Path(__file__).resolve().parent.parent / "sample_data" / "binary.parquet"
+    args = ["eval", "mse", "--data", sample, "--true-col", "label", "--pred-col", "prob"]
+    done = run_cli(*args, "--reduction", "none", "--worst", "2", "-f", output_format, code=0)
+    assert len(done.stdout.splitlines()) == 500 + (output_format == "csv")
+    assert done.stderr == (
+        f"Warning: -f {output_format} with --reduction none has one row per sample: the --worst "
+        "samples and the distribution are in -f json\n"
+    )

@@ -31,6 +31,11 @@ MSE = float(np.mean((Y - P) ** 2))
             "histogram= must be from 1 to 1000 (or True: 30), got 10000000",
         ),
         ({"histogram": "8"}, TypeError, "histogram= takes a whole number or True, got '8'"),
+        (
+            {"histogram": 5, "bin_scale": "bogus"},
+            ValueError,
+            "bin_scale= must be linear, log or auto, got 'bogus'",
+        ),
         ({"seed": -1}, ValueError, "seed= must be from 0 to 9223372036854775807, got -1"),
         ({"seed": True}, TypeError, "seed= takes a whole number, got True"),
         ({"ci": 1.5}, ValueError, "ci= must be between 0 and 1 (exclusive), or True, got 1.5"),
