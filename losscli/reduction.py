@@ -273,7 +273,13 @@ class RunningReduction:
             total = total + held("sums")
         kind = self._divisor()
         if kind == "one":
-            return total
+            # A sum is over a fixed n: n times each resample's mean per entry. (A resample's own
+            # sum varies with how many rows it draws, far wider than the sum's sampling error.)
+            entries = weights.times(sums, "entries")
+            if held is not None:
+                entries = entries + held("entries")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(entries != 0, total / entries * self._size, np.nan)
         if kind == "scalar":
             assert self._scalar_weight is not None
             divisor: Any = self._scalar_weight
