@@ -17,7 +17,7 @@ from typing import Any
 from losscli.analysis import LOG_RATIO
 from losscli.errors import InputError
 from losscli.results import Result
-from losscli.writers import atomic_write, check_report_path, written_through
+from losscli.writers import atomic_write, check_output_path
 
 SUFFIXES = (".png", ".svg", ".html")
 OPTION = "--plot"
@@ -26,12 +26,8 @@ OPTION = "--plot"
 def check_plot_path(path: str, inputs: Iterable[str], force: bool = False) -> Path:
     """Refuse an unknown suffix, an input, a directory, an existing file (without ``force``);
     a picture format without matplotlib."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InputError(f"{OPTION} {path}: unknown suffix; use {', '.join(SUFFIXES)}")
-    target = check_report_path(path, inputs, OPTION)
-    if target.exists() and not force and not written_through(target):
-        raise InputError(f"{OPTION} {path} already exists; pass --force to replace it")
+    target = check_output_path(path, inputs, force, OPTION, SUFFIXES)
+    suffix = target.suffix.lower()
     if suffix != ".html":
         try:
             import matplotlib  # noqa: F401

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from losscli.errors import InputError
 from losscli.results import Result
 from losscli.text import shown
 
@@ -169,9 +168,7 @@ def check_worst_path(path: str, inputs: Iterable[str], force: bool) -> Path:
     without ``force``)."""
     from losscli.writers import check_output_path
 
-    if Path(path).suffix.lower() not in WORST_SUFFIXES:
-        raise InputError(f"--worst-output {path}: unknown suffix; use {', '.join(WORST_SUFFIXES)}")
-    return check_output_path(path, inputs, force, option="--worst-output")
+    return check_output_path(path, inputs, force, "--worst-output", WORST_SUFFIXES)
 
 
 def write_worst(target: Path, document: dict[str, Any], force: bool) -> int:

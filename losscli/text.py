@@ -18,6 +18,11 @@ _USER_PART = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 REDACTED = "***"
 
 
+def without_user(uri: str) -> str:
+    """What a URI names, its user part dropped (``s3://key:secret@b/x`` -> ``s3://b/x``)."""
+    return _USER_PART.sub(r"\1", uri, count=1)
+
+
 #: A URI's query string (a presigned URL carries its credential and signature there).
 _QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s?#]*\?)([^\s#]*?)(?=[:,;)]?(?:\s|$))")
 _QUERY_VALUE = re.compile(r"=[^&;]*")

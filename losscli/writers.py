@@ -10,7 +10,7 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,26 @@ OUTPUT_SUFFIXES = (".npy", ".csv", ".parquet")
 
 
 def check_output_path(
-    path: str, inputs: Iterable[str], force: bool, option: str = "--output"
+    path: str,
+    inputs: Iterable[str],
+    force: bool,
+    option: str = "--output",
+    suffixes: tuple[str, ...] = OUTPUT_SUFFIXES,
 ) -> Path:
-    """Refuse a path that is an input, that exists (without ``force``) or has no known suffix."""
+    """Refuse a path that is an input, that exists (without ``force``) or has none of the
+    ``suffixes``: every output file of a run (``--output``, ``--plot``, ``--worst-output``)."""
     target = Path(path)
-    if target.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(f"{option} {path}: unknown suffix; use {', '.join(OUTPUT_SUFFIXES)}")
+    if target.suffix.lower() not in suffixes:
+        raise InputError(f"{option} {path}: unknown suffix; use {', '.join(suffixes)}")
     check_report_path(path, inputs, option)
     if target.exists() and not force and not written_through(target):
-        raise InputError(f"{option} {path} already exists; pass --force to replace it")
+        raise exists_error(option, path)
     return target
+
+
+def exists_error(option: str, path: object) -> InputError:
+    """A file at an output's path, which only ``--force`` replaces."""
+    return InputError(f"{option} {path} already exists; pass --force to replace it")
 
 
 def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
@@ -87,10 +97,7 @@ def _input_folder_holding(resolved: Path, inputs: Iterable[str]) -> str | None:
 
     from losscli.readers import storage
 
-    for source in inputs:
-        if source == "-" or storage.is_uri(source) and not source.lower().startswith("file://"):
-            continue
-        local = source[len("file://") :] if storage.is_uri(source) else source
+    for local in _local_paths(inputs):
         if storage.is_glob(local):
             if fnmatch.fnmatch(str(resolved), str(Path(local).resolve())):
                 return local
@@ -106,15 +113,23 @@ def read_files(inputs: Iterable[str]) -> list[str]:
     from losscli.readers.parquet import dataset_files
 
     files = []
-    for source in inputs:
-        if source == "-" or storage.is_uri(source) and not source.lower().startswith("file://"):
-            continue
-        local = source[len("file://") :] if storage.is_uri(source) else source
+    for local in _local_paths(inputs):
         files.append(local)
         if storage.is_glob(local) or os.path.isdir(local):
             with contextlib.suppress(InputError, OSError, ValueError):  # the reader says why
                 files += [found for found, _ in dataset_files(local)]
     return files
+
+
+def _local_paths(inputs: Iterable[str]) -> Iterator[str]:
+    """The inputs on this machine's file system, as paths (``file://`` dropped); standard
+    input and other stores left out."""
+    from losscli.readers import storage
+
+    for source in inputs:
+        if source == "-" or storage.is_uri(source) and not source.lower().startswith("file://"):
+            continue
+        yield source[len("file://") :] if storage.is_uri(source) else source
 
 
 def os_cause(exc: OSError) -> str:
@@ -202,15 +217,13 @@ def _move_into_place(tmp: Path, target: Path, force: bool, option: str) -> None:
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise InputError(f"{option} {target} already exists; pass --force to replace it") from None
+        raise exists_error(option, target) from None
     except OSError:
         # No hard links here (some network and FUSE file systems): claim the name first.
         try:
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
         except FileExistsError:
-            raise InputError(
-                f"{option} {target} already exists; pass --force to replace it"
-            ) from None
+            raise exists_error(option, target) from None
         os.replace(tmp, target)
         return
     tmp.unlink()

@@ -19,6 +19,7 @@ from typing import Any
 
 from losscli.errors import InputError, shorten
 from losscli.text import redact as redact_text
+from losscli.text import without_user
 
 #: Schemes read through pyarrow's filesystems.
 SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
@@ -39,7 +40,7 @@ def public(uri: str) -> str:
 
 def location(uri: str) -> str:
     """What a URI names, its user part aside: for telling whether two URIs overlap."""
-    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", uri)
+    return without_user(uri)
 
 
 def is_glob(source: str) -> bool:
