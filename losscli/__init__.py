@@ -7,7 +7,7 @@ def __getattr__(name: str) -> object:
     """``losscli.to_categorical``, ``losscli.evaluate`` and ``losscli.Report``, imported on
     first use: ``losscli --version`` stays light."""
     if name == "to_categorical":
-        from losscli.functions import to_categorical
+        from losscli.losses.functions import to_categorical
 
         return to_categorical
     if name in ("evaluate", "Report"):

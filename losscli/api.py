@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from losscli.analysis import Analysis
-from losscli.engine import Evaluation, InputSpec, Result
-from losscli.engine import evaluate as run_evaluation
+from losscli.engine.local import Evaluation, InputSpec, Result
+from losscli.engine.local import evaluate as run_evaluation
 from losscli.errors import InputError, LossCliError
-from losscli.losses import Loss
-from losscli.readers.memory import InMemory
-from losscli.resample import MAX_RESAMPLES, resampling_for
+from losscli.io.readers.memory import InMemory
+from losscli.losses.classes import Loss
+from losscli.stats.analysis import Analysis
+from losscli.stats.resample import MAX_RESAMPLES, resampling_for
 
 
 class Report:
@@ -39,7 +39,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``losscli eval --format json`` (NaN and inf as None)."""
-        from losscli.render import report
+        from losscli.report.render import report
 
         return report(self.evaluation)
 
@@ -50,13 +50,13 @@ class Report:
         ``difference_ci_high``, ``distribution_quantiles_p50``, ``gates``, ``passed``, ...);
         an integer slice key is an integer column (empty on the whole input's row), and
         ``worst`` holds each result's worst samples when asked for."""
-        from losscli.render import report
-        from losscli.render_csv import to_pandas
+        from losscli.report.render import report
+        from losscli.report.tabular import to_pandas
 
         return to_pandas(report(self.evaluation), self.results)
 
     def __repr__(self) -> str:
-        from losscli.results import slice_label
+        from losscli.engine.results import slice_label
 
         def value(v: Any) -> Any:
             return float(v) if isinstance(v, (int, float)) else v  # np.float64 as a number
@@ -180,7 +180,7 @@ def evaluate(
     """Evaluate losses as ``losscli eval`` does, on arrays, pandas objects or paths.
 
     ``losses`` are Keras identifiers with their configuration (``"huber(delta=2.0)"``) or
-    ``losscli.losses`` objects. ``y_true``/``y_pred``/``sample_weight``/``baseline_pred``:
+    ``losscli.losses.classes`` objects. ``y_true``/``y_pred``/``sample_weight``/``baseline_pred``:
     numpy arrays, lists, pandas Series, or paths; ``sample_weight`` may be a number. ``data``:
     a pandas DataFrame or the path of a table, with ``true_col``/``pred_col``/``weight_col``.
     ``params`` sets a parameter on every loss that takes it (``{"from_logits": True}``).
@@ -273,7 +273,7 @@ def prepare(
 ) -> Prepared:
     """The losses built and the inputs named, as ``evaluate`` takes them (the command
     checks its outputs against ``inputs.paths()`` before it runs)."""
-    from losscli.spec import build_losses
+    from losscli.losses.spec import build_losses
 
     given = [losses] if isinstance(losses, (str, Loss)) else list(losses)
     texts = [item for item in given if isinstance(item, str)]

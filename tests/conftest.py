@@ -29,7 +29,7 @@ def keras_float64():
 def run_cli(*args: object, code: int, stdin: str | None = None):
     """``losscli ARGS`` through click's runner: the exit code asserted, never a traceback,
     never an internal error passed off as the expected outcome."""
-    from losscli.cli import cli
+    from losscli.cli.commands import cli
 
     result = CliRunner().invoke(cli, [str(a) for a in args], input=stdin, catch_exceptions=False)
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)

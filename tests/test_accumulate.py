@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
-from losscli.accumulate import LossAccumulator
-from losscli.spec import build_loss
+from losscli.engine.accumulate import LossAccumulator
+from losscli.losses.spec import build_loss
 
 CASES = [
     ("mse", "real"),

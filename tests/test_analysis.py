@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import losscli
-from losscli import analysis, losses
-from losscli.analysis import Analysis
-from losscli.engine import InputSpec, evaluate
+from losscli import losses
+from losscli.engine.local import InputSpec, evaluate
 from losscli.errors import InputError
+from losscli.stats import analysis
+from losscli.stats.analysis import Analysis
 
 
 def _data(tmp_path, n=5000, seed=0):
@@ -184,7 +185,7 @@ def test_eval_prints_the_worst_and_the_histogram_in_every_format(tmp_path):
 
 
 def test_parquet_pieces_and_one_reader_find_the_same_worst(tmp_path, monkeypatch):
-    import losscli.engine as engine
+    import losscli.engine.local as engine
 
     rng = np.random.default_rng(9)
     y, p = rng.normal(size=3000), rng.normal(size=3000)

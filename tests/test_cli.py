@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from conftest import keras_float64
 
 from losscli import __version__, losses
-from losscli.cli import cli
+from losscli.cli.commands import cli
 
 keras = keras_float64()
 ROOT = Path(__file__).resolve().parent.parent
@@ -630,11 +630,13 @@ def test_describe_shows_formula_parameters_shapes_and_example():
     assert 'losscli eval "huber(delta=1.0)" --data sample_data/regression.csv' in out
 
 
-@pytest.mark.parametrize("name", sorted(__import__("losscli.losses", fromlist=["LOSSES"]).LOSSES))
+@pytest.mark.parametrize(
+    "name", sorted(__import__("losscli.losses.classes", fromlist=["LOSSES"]).LOSSES)
+)
 def test_every_describe_example_runs_on_the_sample_data(name, monkeypatch):
     import shlex
 
-    from losscli.render_catalogue import example_command
+    from losscli.cli.render_catalogue import example_command
 
     monkeypatch.chdir(ROOT)
     args = shlex.split(example_command(name))[1:]
@@ -685,7 +687,7 @@ def test_help_and_version_import_neither_numpy_pandas_nor_pyarrow():
     code = (
         "import sys\n"
         "sys.argv = ['losscli', '--help']\n"
-        "from losscli.cli import main\n"
+        "from losscli.cli.commands import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('numpy', 'pandas', 'pyarrow', 'rich') if m in sys.modules]\n"
         "print(heavy, file=sys.stderr)\n"
@@ -713,7 +715,7 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_bar_only_on_a_terminal_and_only_for_long_work(monkeypatch):
-    from losscli.terminal import progress_bar
+    from losscli.cli.terminal import progress_bar
 
     times = iter([0.0, 0.1, 2.0])
     terminal = _Terminal()
@@ -734,7 +736,7 @@ def test_progress_bar_only_on_a_terminal_and_only_for_long_work(monkeypatch):
 
 
 def test_progress_bar_of_an_unknown_size_counts_rows(monkeypatch):
-    from losscli.terminal import progress_bar
+    from losscli.cli.terminal import progress_bar
 
     times = iter([0.0, 2.0])
     terminal = _Terminal()

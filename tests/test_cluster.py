@@ -278,7 +278,7 @@ def test_a_scheduler_that_never_answers_is_an_error_in_bounded_time(dataset, how
 
 
 def test_local_clusters_are_at_most_one_worker_per_core(dataset):
-    from losscli.cluster import most_local_workers
+    from losscli.engine.cluster import most_local_workers
 
     most = most_local_workers()
     assert most >= 2
@@ -381,9 +381,9 @@ def test_a_hive_dataset_keeps_its_partition_columns_on_a_cluster(scheduler, tmp_
 
 
 def test_progress_on_a_cluster_counts_files(scheduler, dataset):
-    from losscli.engine import InputSpec
-    from losscli.engine import evaluate as evaluate_library
-    from losscli.losses import MeanSquaredError
+    from losscli.engine.local import InputSpec
+    from losscli.engine.local import evaluate as evaluate_library
+    from losscli.losses.classes import MeanSquaredError
 
     told: list[tuple[int, int | None, str]] = []
     spec = InputSpec(data=str(dataset), true_cols=["y"], pred_cols=["logit"], scheduler=scheduler)
@@ -398,9 +398,9 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
 
     from distributed import Client
 
-    from losscli.engine import InputSpec
-    from losscli.engine import evaluate as evaluate_library
-    from losscli.losses import BinaryCrossentropy
+    from losscli.engine.local import InputSpec
+    from losscli.engine.local import evaluate as evaluate_library
+    from losscli.losses.classes import BinaryCrossentropy
 
     rng = np.random.default_rng(13)
     data = tmp_path / "big"

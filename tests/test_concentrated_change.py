@@ -19,9 +19,9 @@ import pytest
 from conftest import run_cli as invoke
 
 from losscli.api import prepare
-from losscli.concentration import held_rows
-from losscli.gates import Gate, with_noise
-from losscli.resample import BUCKETS, bucket_ids, poisson_weights
+from losscli.stats.concentration import held_rows
+from losscli.stats.gates import Gate, with_noise
+from losscli.stats.resample import BUCKETS, bucket_ids, poisson_weights
 
 AWARE = with_noise([Gate("max_increase", 1.0, relative=True)], 0.05, False)[0]
 

@@ -23,7 +23,7 @@ import pytest
 from conftest import keras_float64
 
 from losscli import losses
-from losscli.reduction import REDUCTIONS
+from losscli.losses.reduction import REDUCTIONS
 
 keras = keras_float64()
 

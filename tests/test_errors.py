@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from numpy.lib import format as npformat
 
-from losscli.cli import cli
+from losscli.cli.commands import cli
 from losscli.errors import InputError
 
 

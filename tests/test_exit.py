@@ -29,7 +29,7 @@ import json, os, sys
 from collections import Counter
 
 import numpy, pandas, pyarrow, pyarrow.csv, pyarrow.parquet  # noqa: F401 - imported once
-from losscli.cli import main
+from losscli.cli.commands import main
 
 commands, rounds = json.loads(sys.argv[1]), int(sys.argv[2])
 ends = Counter()

@@ -18,7 +18,7 @@ from conftest import run_cli
 from test_terminal import assert_fits, in_terminal, whole_in_a_line
 
 import losscli
-from losscli.gates import Gate
+from losscli.stats.gates import Gate
 
 REGIONS = ["africa", "america", "asia", "europe", "oceania"]
 

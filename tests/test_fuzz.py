@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from losscli.cli import cli
-from losscli.engine import InputSpec, evaluate
+from losscli.cli.commands import cli
+from losscli.engine.local import InputSpec, evaluate
 from losscli.errors import LossCliError
-from losscli.losses import MeanSquaredError, SparseCategoricalCrossentropy
-from losscli.readers import Request, open_source
-from losscli.spec import build_loss, parse_spec, parse_value
+from losscli.io.readers import Request, open_source
+from losscli.losses.classes import MeanSquaredError, SparseCategoricalCrossentropy
+from losscli.losses.spec import build_loss, parse_spec, parse_value
 
 # CI runs 150 examples per fuzzer; LOSSCLI_FUZZ_EXAMPLES=5000 for a longer hunt.
 FUZZ = settings(
@@ -344,8 +344,8 @@ def test_lines_over_the_limit_are_refused(tmp_path_factory, rows, at, length, ne
     (d / "l.csv").write_text("t,p\n" + "\n".join(lines) + ("\n" if newline else ""))
     args = ["eval", "mse", "--data", str(d / "l.csv"), "--true-col", "t", "--pred-col", "p"]
     with (
-        unittest.mock.patch("losscli.readers.delimited.MAX_LINE_BYTES", 4096),
-        unittest.mock.patch("losscli.readers.delimited.CSV_BLOCK_BYTES", 1024),
+        unittest.mock.patch("losscli.io.readers.delimited.MAX_LINE_BYTES", 4096),
+        unittest.mock.patch("losscli.io.readers.delimited.CSV_BLOCK_BYTES", 1024),
     ):
         _refused(d, args, "without a line break")
 
@@ -383,8 +383,8 @@ def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_fact
     the count or the error message of one reader in input order, for any mutated file."""
     from unittest import mock
 
-    import losscli.engine as engine
-    from losscli import readers
+    import losscli.engine.local as engine
+    from losscli.io import readers
 
     suffix, data = case
     path = tmp_path_factory.mktemp("pieces") / f"t{suffix}"
@@ -479,8 +479,9 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
 
     from rich.console import Console
 
-    from losscli import render
-    from losscli.analysis import Analysis
+    from losscli.cli import tables
+    from losscli.report import render
+    from losscli.stats.analysis import Analysis
     from losscli.text import shown
 
     d = tmp_path_factory.mktemp("keys")
@@ -540,17 +541,17 @@ def test_hostile_slice_keys_in_every_output(tmp_path_factory, keys, null, width)
     )
     screen = io.StringIO()
     console = Console(file=screen, width=width, color_system=None, highlight=False)
-    console.print(render.results_table(evaluation.results, width=width), crop=False)
+    console.print(tables.results_table(evaluation.results, width=width), crop=False)
     screen_lines = screen.getvalue().splitlines()
     assert _printable(screen.getvalue())
     # What every row shares comes first, folded under the continuation mark if need be.
     rule = next(i for i, line in enumerate(screen_lines) if not line)
     assert screen_lines[0].startswith("reduction:")
-    assert all(line.startswith(render.CONTINUED) for line in screen_lines[1:rule])
+    assert all(line.startswith(tables.CONTINUED) for line in screen_lines[1:rule])
     screen_lines = screen_lines[rule + 1 :]
     if screen_lines[0].startswith("loss: "):  # blocks
         names = tuple(f"{name}: " for name in render.result_header(evaluation.results))
-        assert all(line.startswith((*names, render.CONTINUED)) for line in screen_lines if line)
+        assert all(line.startswith((*names, tables.CONTINUED)) for line in screen_lines if line)
     else:  # a table
         assert all(line.startswith(("loss ", "─", "mean_squared_error ")) for line in screen_lines)
     # check: the JUnit report parses, and names the failing slice.
@@ -593,7 +594,7 @@ def test_a_uri_secret_reaches_no_output(tmp_path_factory, user, secret, scheme, 
     127.0.0.1, where nothing listens on port 1 (S3's endpoint too)."""
     from unittest import mock
 
-    from losscli.readers import storage
+    from losscli.io import storage
 
     d = tmp_path_factory.mktemp("secret")
     np.save(d / "y.npy", np.zeros(4))

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from losscli import readers
-from losscli.cli import cli
+from losscli.cli.commands import cli
+from losscli.io import readers
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -323,7 +323,7 @@ def test_check_reads_each_input_once(tmp_path, monkeypatch):
         opened.blocks = counted
         return opened
 
-    monkeypatch.setattr("losscli.plan.open_source", counting)
+    monkeypatch.setattr("losscli.engine.plan.open_source", counting)
     invoke("check", config, code=1)
     assert sorted(passes) == ["binary.parquet", "binary_previous.parquet", "regression.csv"]
 
@@ -374,7 +374,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
         true_col = "y_true"
         pred_col = "y_pred"
 
-        [[tool.losscli.checks]]
+        [[tool.losscli.checkfile]]
         loss = "mae"
         max = 1.0
         """,

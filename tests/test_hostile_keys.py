@@ -411,12 +411,12 @@ def test_an_ellipsis_in_a_key_keeps_the_table(tmp_path):
 
     from rich.console import Console
 
-    from losscli import render
+    from losscli.cli import tables
 
     header = ["loss", "parameters", "slice", "reduction", "value", "samples"]
     rows = [["mean_squared_error", "", 'r="a…b"', "sum_over_batch_size", "0.5", "2"]]
     screen = io.StringIO()
-    Console(file=screen, width=100, color_system=None).print(render.table(header, rows, 100))
+    Console(file=screen, width=100, color_system=None).print(tables.table(header, rows, 100))
     assert " ".join(screen.getvalue().splitlines()[2].split()) == (
         'mean_squared_error r="a…b" sum_over_batch_size 0.5 2'
     )
@@ -428,7 +428,8 @@ def test_a_column_name_starts_no_line_and_a_key_holds_no_secret(tmp_path):
     redacted in every format, CSV too."""
     from test_terminal import in_terminal
 
-    from losscli import render
+    from losscli.cli import tables
+    from losscli.report import render
 
     column = "a" * 20 + " ::add-mask::x"
     data = tmp_path / "c.parquet"
@@ -441,18 +442,18 @@ def test_a_column_name_starts_no_line_and_a_key_holds_no_secret(tmp_path):
         assert code == 0, err
         lines = out.splitlines()
         start = next(i for i, text in enumerate(lines) if text.startswith("columns: "))
-        assert all(text.startswith(render.CONTINUED) for text in lines[start + 1 :])
+        assert all(text.startswith(tables.CONTINUED) for text in lines[start + 1 :])
         assert len(lines) > start + 1 and all(len(text) <= columns for text in lines)
-        assert " ".join(text.removeprefix(render.CONTINUED) for text in lines[start:]) == line
+        assert " ".join(text.removeprefix(tables.CONTINUED) for text in lines[start:]) == line
         assert _clean(out)
     # Any width, any text: each line after the first under the mark, within the width (when
     # it leaves room for 8 characters), and nothing lost but the spaces it broke at.
     for width in range(1, 40):
         for text in (line, "x" * 50, "a  ::b " * 9):
-            folded = render.folded(text, width)
-            assert all(part.startswith(render.CONTINUED) for part in folded[1:])
+            folded = tables.folded(text, width)
+            assert all(part.startswith(tables.CONTINUED) for part in folded[1:])
             assert all(len(part) <= max(width, 12) for part in folded)
-            rest = "".join(part.removeprefix(render.CONTINUED) for part in folded)
+            rest = "".join(part.removeprefix(tables.CONTINUED) for part in folded)
             assert rest.replace(" ", "") == text.replace(" ", "")
     data = _table(tmp_path / "k.parquet", y=[1.0, 2.0], p=[1.0, 3.0], r=["s3://u:Secret99@b", "x"])
     run = ["eval", "mse", "--data", str(data), *TABLE, "--group-by", "r"]

@@ -25,8 +25,8 @@ from conftest import run_cli as invoke
 
 import losscli
 from losscli.api import prepare
-from losscli.gates import Gate, with_noise
-from losscli.resample import (
+from losscli.stats.gates import Gate, with_noise
+from losscli.stats.resample import (
     BUCKETS,
     bucket_ids,
     contiguous_ids,
@@ -624,7 +624,7 @@ def test_the_library_refuses_bad_interval_options(options, message):
 
 @pytest.mark.parametrize("count", ["0", "1000000"])
 def test_the_command_refuses_a_bad_bootstrap_count(count):
-    from losscli.resample import MAX_RESAMPLES
+    from losscli.stats.resample import MAX_RESAMPLES
 
     assert MAX_RESAMPLES == 100_000  # as the option's range says
     result = invoke("eval", "mse", *SAMPLE, "--bootstrap", count, code=2)

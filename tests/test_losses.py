@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from losscli import losses
 from losscli.errors import InputError, LossError, SpecError
-from losscli.reduction import REDUCTIONS, reduce_losses
-from losscli.spec import build_loss, build_losses, parse_spec, parse_value
+from losscli.losses.reduction import REDUCTIONS, reduce_losses
+from losscli.losses.spec import build_loss, build_losses, parse_spec, parse_value
 
 keras = keras_float64()
 

@@ -163,7 +163,7 @@ def test_auto_bins_a_skewed_loss_on_a_log_scale(skewed):
 
 
 def test_log_bins_keep_zeros_in_a_first_bin():
-    from losscli.analysis import Distribution
+    from losscli.stats.analysis import Distribution
 
     distribution = Distribution()
     values = np.array([0.0, 0.0, 0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0])

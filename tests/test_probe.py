@@ -176,7 +176,7 @@ def test_many_parquet_files_with_few_descriptors(here):
     script = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))\n"
-        "from losscli.cli import main\n"
+        "from losscli.cli.commands import main\n"
         "sys.argv = ['losscli', 'eval', 'mse', '--data', 'd', '--true-col', 'y', '--pred-col',"
         " 'p', '-f', 'value']\n"
         "main()\n"
@@ -286,8 +286,8 @@ def test_cr_only_line_endings_and_fifos(here):
 
 
 def test_a_line_without_end_is_an_error_and_memory_stays_bounded(here, monkeypatch):
-    monkeypatch.setattr("losscli.readers.delimited.MAX_LINE_BYTES", 1 << 20)
-    monkeypatch.setattr("losscli.readers.delimited.CSV_BLOCK_BYTES", 256 << 10)
+    monkeypatch.setattr("losscli.io.readers.delimited.MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr("losscli.io.readers.delimited.CSV_BLOCK_BYTES", 256 << 10)
     with open("long.csv", "wb") as fp:
         fp.write(b"t,p\n")
         fp.write(b"1" * (3 << 20))
@@ -359,7 +359,7 @@ def test_deep_nesting_in_a_check_file(here, nest):
 def test_a_value_python_reads_but_csv_does_not_names_its_row(here, monkeypatch):
     # Small blocks: the bad value sits several blocks in, and its row counts from the file's
     # first data row, not the block's.
-    monkeypatch.setattr("losscli.readers.delimited.CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr("losscli.io.readers.delimited.CSV_BLOCK_BYTES", 64)
     rows = ["t,p"] + [f"{i},{i}" for i in range(40)] + ["1,1_000"] + ["2,2"] * 5
     Path("u.csv").write_text("\n".join(rows) + "\n")
     result = on_table("mse", "u.csv", "t", "p", code=2)

@@ -9,8 +9,9 @@ import pytest
 from test_conformance import SETTINGS
 
 from losscli import losses
-from losscli.render_catalogue import describe_text, example_command
-from losscli.spec import build_loss
+from losscli.losses import classes
+from losscli.cli.render_catalogue import describe_text, example_command
+from losscli.losses.spec import build_loss
 
 LOSSES = list(losses.LOSSES.items())
 
@@ -38,12 +39,12 @@ def test_every_loss_has_every_fact(name, cls):
     assert set(cls.ranges) <= set(cls.parameters())
     # Its inputs, the kinds the checks for likely mistakes go by, and an example.
     assert cls.shapes
-    assert cls.labels in losses.LABEL_KINDS and cls.predictions in losses.PREDICTION_KINDS
+    assert cls.labels in classes.LABEL_KINDS and cls.predictions in classes.PREDICTION_KINDS
     assert cls.example.startswith("--")
     if cls.sparse_variant is not None:
         assert losses.LOSSES[cls.sparse_variant].labels == "sparse"
     # Its names resolve to it, and to nothing else.
-    for identifier in losses.identifiers_of(name):
+    for identifier in classes.identifiers_of(name):
         assert losses.lookup(identifier) is cls
     assert len(cls.aliases) == len(set(cls.aliases))
     # What `describe` and `list` show, and a spec built from the example.

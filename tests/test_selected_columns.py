@@ -75,7 +75,7 @@ def test_every_role_s_columns_in_json_and_under_the_table(table):
 def test_the_columns_line_on_a_terminal_folds_at_its_width():
     from test_terminal import FOCAL, in_terminal
 
-    from losscli import render
+    from losscli.report import render
 
     text, _, code = in_terminal(FOCAL, 60)
     assert code == 0

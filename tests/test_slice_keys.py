@@ -140,8 +140,8 @@ def test_texts_of_one_number_are_one_slice(tmp_path):
 
 
 def test_csv_pieces_on_threads_give_the_same_typed_keys(tmp_path, monkeypatch):
-    import losscli.engine as engine
-    from losscli import readers
+    import losscli.engine.local as engine
+    from losscli.io import readers
 
     rng = np.random.default_rng(5)
     n = 3000

@@ -15,9 +15,9 @@ from conftest import run_cli as invoke
 
 import losscli
 from losscli import losses
-from losscli.analysis import Analysis
-from losscli.engine import InputSpec, evaluate
+from losscli.engine.local import InputSpec, evaluate
 from losscli.errors import InputError, SpecError
+from losscli.stats.analysis import Analysis
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_each_slice_equals_its_rows_alone(tmp_path, frame, reduction, columns, c
 
 
 def test_csv_and_parquet_pieces_give_the_same_slices(tmp_path, frame, monkeypatch):
-    import losscli.engine as engine
-    from losscli import readers
+    import losscli.engine.local as engine
+    from losscli.io import readers
 
     frame.to_csv(tmp_path / "t.csv", index=False)
     frame.to_parquet(tmp_path / "t.parquet", row_group_size=400)
@@ -404,7 +404,7 @@ def _worst_by_slice(loss: np.ndarray, group: np.ndarray, k: int) -> dict[int, li
 def test_the_worst_samples_of_each_slice_with_many_ties(tmp_path, monkeypatch, chunk, buffer):
     """Many slices, many ties, a NaN or two: every slice's rows are filtered by its k-th kept
     sample (merged often with a short buffer), and the result is pandas' for any chunk size."""
-    from losscli.slice_worst import GroupedWorst
+    from losscli.stats.slice_worst import GroupedWorst
 
     monkeypatch.setattr(GroupedWorst, "MIN_BUFFER", buffer)
     rng = np.random.default_rng(chunk + buffer)
@@ -434,8 +434,8 @@ def test_the_worst_samples_of_each_slice_with_many_ties(tmp_path, monkeypatch, c
 
 def test_the_worst_samples_of_each_slice_merged_in_any_order():
     """Parts (rows numbered from 0 in each, then shifted) merged in a shuffled order."""
-    from losscli.analysis import FIELDS
-    from losscli.slice_worst import GroupedWorst
+    from losscli.stats.analysis import FIELDS
+    from losscli.stats.slice_worst import GroupedWorst
 
     rng = np.random.default_rng(5)
     n, k = 20_000, 5
@@ -465,8 +465,8 @@ def test_the_worst_samples_of_each_slice_sort_about_what_they_keep():
     """1,000 slices, K=1,000, 2M rows in chunks as the engine merges them: the rows sorted in
     all add up to a few times what is kept, not a re-sort of everything kept at every chunk
     (before: 13.7 s against 0.7 s without --worst-per-slice). Counted, not timed."""
-    from losscli.analysis import FIELDS
-    from losscli.slice_worst import GroupedWorst
+    from losscli.stats.analysis import FIELDS
+    from losscli.stats.slice_worst import GroupedWorst
 
     sorted_rows = []
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import free_port, stop, wait_for_port
 from conftest import run_cli as invoke
 
-from losscli.readers import storage
+from losscli.io import storage
 
 Y = np.array([0.5, 1.0, 2.0, 4.0, 3.5, 0.0])
 P = np.array([1.0, 1.0, 2.5, 3.0, 3.5, 1.0])

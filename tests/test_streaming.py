@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_conformance import SETTINGS, make_data
 
-from losscli import losses, readers
-from losscli.cli import cli
-from losscli.engine import InputSpec, evaluate
+from losscli import losses
+from losscli.cli.commands import cli
+from losscli.engine.local import InputSpec, evaluate
 from losscli.errors import InputError, LossCliError
-from losscli.reduction import REDUCTIONS
-from losscli.writers import PerSampleWriter
+from losscli.io import readers
+from losscli.io.writers import PerSampleWriter
+from losscli.losses.reduction import REDUCTIONS
 
 REDUCED = [r for r in REDUCTIONS if r != "none"]
 
@@ -232,7 +233,7 @@ def test_interrupted_output_leaves_nothing(tmp_path):
 
 
 def test_cli_output_of_a_large_npy_in_many_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr("losscli.plan.CHUNK_BYTES", 1 << 12)
+    monkeypatch.setattr("losscli.engine.plan.CHUNK_BYTES", 1 << 12)
     rng = np.random.default_rng(0)
     y, p = rng.normal(size=20000), rng.normal(size=20000)
     paths = _save(tmp_path, y=y, p=p)
@@ -261,7 +262,7 @@ def test_two_workers_and_one_give_the_same_numbers_in_order(
     tmp_path, monkeypatch, parallel_threshold
 ):
     """Chunks evaluated on two threads are merged in input order: per-sample output too."""
-    monkeypatch.setattr("losscli.engine.PARALLEL_SECONDS_PER_BYTE", parallel_threshold)
+    monkeypatch.setattr("losscli.engine.local.PARALLEL_SECONDS_PER_BYTE", parallel_threshold)
     rng = np.random.default_rng(8)
     y, p, w = rng.choice([0.0, 1.0], 5000), rng.uniform(0.01, 0.99, 5000), rng.uniform(size=5000)
     paths = _save(tmp_path, y=y, p=p, w=w)
@@ -309,7 +310,7 @@ def peak():
     kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
     open(out, "w").write(kib)
 atexit.register(peak)
-from losscli.cli import main
+from losscli.cli.commands import main
 sys.argv[0] = "losscli"
 main()
 """
@@ -397,7 +398,7 @@ def test_npy_on_stdin_streams_in_bounded_memory(tmp_path):
 def test_parquet_row_groups_on_two_threads_equal_one_in_order(tmp_path, monkeypatch):
     """Row groups are pieces: each thread decodes one and evaluates it. The values, the
     omitted rows and the row numbers in errors equal those of one reader in input order."""
-    import losscli.engine as engine
+    import losscli.engine.local as engine
 
     rng = np.random.default_rng(17)
     root = tmp_path / "ds"
@@ -446,7 +447,7 @@ def test_parquet_row_groups_on_two_threads_equal_one_in_order(tmp_path, monkeypa
 
 
 def test_arrow_columns_with_nulls_read_from_their_buffers():
-    from losscli.readers.tables import _as_numpy
+    from losscli.io.readers.tables import _as_numpy
 
     values = pa.array([1.5, None, 3.0, None, 5.0, 6.0, None, 8.0, 9.0, 10.0])
     for start in range(len(values)):
@@ -461,7 +462,7 @@ def test_arrow_columns_with_nulls_read_from_their_buffers():
 
 def _csv_pieces_spy(monkeypatch, piece_bytes: int) -> list[list[int | None]]:
     """Small CSV pieces, and a record of the pieces each run took (their known offsets)."""
-    import losscli.engine as engine
+    import losscli.engine.local as engine
 
     monkeypatch.setattr(readers.delimited, "PIECE_BYTES", piece_bytes)
     monkeypatch.setattr(readers.delimited, "PIECE_BLOCK_BYTES", 512)
@@ -484,7 +485,7 @@ def test_csv_byte_ranges_on_two_threads_equal_one_in_order(
     tmp_path, monkeypatch, header, bom, newline
 ):
     """A local CSV file is cut into byte ranges after line breaks, parsed by two threads."""
-    import losscli.engine as engine
+    import losscli.engine.local as engine
 
     used = _csv_pieces_spy(monkeypatch, 2048)
     rng = np.random.default_rng(31)

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from losscli.losses import LOSSES
+from losscli.losses.classes import LOSSES
 
 ROOT = Path(__file__).resolve().parent.parent
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-
 
 
 def read_terminal(master: int) -> bytes:
@@ -34,6 +33,7 @@ def read_terminal(master: int) -> bytes:
         if not piece:
             return captured
         captured += piece
+
 
 def in_terminal(args: list[str], columns: int, stdin: bytes | None = None) -> tuple[str, str, int]:
     """Run ``losscli ARGS`` with stdout (or, given ``stdin``, stdin) on a pseudo-terminal

@@ -20,7 +20,7 @@ import pytest
 from conftest import run_cli as invoke
 
 from losscli.errors import InputError
-from losscli.writers import PerSampleWriter
+from losscli.io.writers import PerSampleWriter
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -162,7 +162,7 @@ def test_two_runs_racing_for_one_output_never_both_win(pair):
 _LIMITED = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
-from losscli.cli import main
+from losscli.cli.commands import main
 sys.argv = ["losscli", *sys.argv[1:]]
 main()
 """

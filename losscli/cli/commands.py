@@ -1,0 +1,549 @@
+"""The ``losscli`` commands: parse options, call the library, render. Errors become one
+``Error: ...`` line and an exit code in ``terminal.LossCliGroup``; the shared option sets are in
+``options``. Heavy modules (numpy, pyarrow, rich) are imported inside the commands, so
+``--help`` and ``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from losscli import __version__
+from losscli.cli.options import (
+    CONTEXT,
+    FORMATS,
+    analysis_options,
+    collect_loss_options,
+    gate_options,
+    input_options,
+    loss_options,
+)
+from losscli.cli.terminal import (
+    EXIT_GATE_FAILED,
+    EXIT_USAGE,
+    LossCliGroup,
+    error_line,
+    keep_freed_memory,
+    one_line,
+    print_table,
+    progress_bar,
+    stdin_hint,
+    warn,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_option(choices: Sequence[str], help: str) -> Callable[[F], F]:
+    """``-f/--format``, the first choice the default."""
+    return click.option(
+        "-f",
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
+@click.group("losscli", cls=LossCliGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", message="losscli %(version)s")
+def cli() -> None:
+    """Keras-exact loss values from prediction files.
+
+    \b
+    losscli eval mse --y-true labels.npy --y-pred preds.npy
+    losscli eval "bce(from_logits=true)" --data preds.parquet --true-col label --pred-col logit
+    losscli list
+    losscli describe huber
+    """
+
+
+# --- eval -------------------------------------------------------------------------------------
+
+
+@cli.command("eval", context_settings=CONTEXT)
+@click.argument("losses", nargs=-1, required=True, metavar="LOSS...")
+@input_options
+@loss_options
+@format_option(FORMATS, "How to print the result on stdout.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="Write per-sample losses to PATH (.npy, .csv or .parquet), atomically; a PATH "
+    "ending in / (a directory or URI) gets a Parquet dataset, one file per input file.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Let --output, --worst-output and --plot replace an existing file or part files.",
+)
+@click.option(
+    "--worst-output",
+    metavar="PATH",
+    help="Write the --worst samples to PATH (.csv or .parquet), atomically: one row per "
+    "sample, with its loss spec and slice.",
+)
+@analysis_options
+@gate_options
+@click.option("-q", "--quiet", is_flag=True, help="No warnings or progress on stderr.")
+def eval_command(
+    losses: tuple[str, ...],
+    y_true: str | None,
+    y_pred: str | None,
+    sample_weight: str | None,
+    data: str | None,
+    true_col: tuple[str, ...],
+    pred_col: tuple[str, ...],
+    weight_col: str | None,
+    input_format: str | None,
+    header: bool | None,
+    scheduler: str | None,
+    one_hot: bool,
+    delimiter: str | None,
+    nan_policy: str,
+    from_logits: bool | None,
+    label_smoothing: float | None,
+    axis: str | None,
+    params: tuple[str, ...],
+    reduction: str,
+    dtype: str,
+    output_format: str,
+    output: str | None,
+    force: bool,
+    worst_output: str | None,
+    worst: int | None,
+    worst_per_slice: bool,
+    bins: int | None,
+    group_by: tuple[str, ...],
+    groups: str | None,
+    min_slice_size: int,
+    max_slices: int,
+    ci: float | None,
+    bootstrap: int | None,
+    seed: int | None,
+    plot: str | None,
+    plot_scale: str,
+    max_bounds: tuple[str, ...],
+    min_bounds: tuple[str, ...],
+    slice_max: tuple[str, ...],
+    slice_min: tuple[str, ...],
+    baseline_pred: str | None,
+    baseline_col: tuple[str, ...],
+    max_increase: tuple[str, ...],
+    significance: float | None,
+    non_inferiority: bool,
+    quiet: bool,
+) -> None:
+    """Evaluate one or more losses on the same labels and predictions.
+
+    LOSS is a Keras name (mse, binary_crossentropy, CategoricalCrossentropy, ...),
+    optionally configured: "huber(delta=2.5)", "bce(from_logits=true,
+    label_smoothing=0.1)"; or a custom function, path/to/file.py:function.
+
+    \b
+    losscli eval mse mae --y-true labels.npy --y-pred preds.npy
+    losscli eval bce --data preds.parquet --true-col label --pred-col prob -f json
+    """
+    from losscli import api
+
+    histogram = bins is not None  # --plot alone draws a picture, not a terminal histogram
+    if plot:
+        bins = bins or 30  # a picture of the distribution
+    if worst_output and not worst:
+        from losscli.errors import SpecError
+
+        raise SpecError("--worst-output writes the worst samples: add --worst K")
+    if worst_per_slice and not (worst and group_by):
+        from losscli.errors import SpecError
+
+        raise SpecError(
+            "--worst-per-slice lists the worst samples of each slice: add --worst K and "
+            "--group-by COL"
+        )
+    prepared = api.prepare(
+        list(losses),
+        y_true,
+        y_pred,
+        sample_weight=sample_weight,
+        data=data,
+        true_col=list(true_col),
+        pred_col=list(pred_col),
+        weight_col=weight_col,
+        baseline_pred=baseline_pred,
+        baseline_col=list(baseline_col),
+        reduction=reduction,
+        dtype=dtype,
+        params=collect_loss_options(from_logits, label_smoothing, axis, params),
+        one_hot=one_hot,
+        worst=worst,
+        worst_per_slice=worst_per_slice,
+        histogram=bins,
+        input_format=input_format,
+        header=header,
+        delimiter=delimiter,
+        scheduler=scheduler,
+        group_by=list(group_by),
+        groups=groups,
+        min_slice_size=min_slice_size,
+        max_slices=max_slices,
+        ci=True if ci is None and non_inferiority else ci,
+        bootstrap=bootstrap,
+        seed=seed,
+        significance=significance,
+        bin_scale=plot_scale if plot else "linear",
+    )
+    built, spec = prepared.losses, prepared.inputs
+    gates = None
+    if max_bounds or min_bounds or max_increase or slice_max or slice_min:
+        from losscli.errors import SpecError
+        from losscli.stats.gates import GateOptions
+
+        if (slice_max or slice_min) and not group_by:
+            raise SpecError("--slice-max and --slice-min gate slices: add --group-by COL")
+        bounds = {"max": max_bounds, "min": min_bounds, "max_increase": max_increase}
+        gates = GateOptions.parse(
+            {**bounds, "slice_max": slice_max, "slice_min": slice_min},
+            list(losses),
+            [loss.name for loss in built],
+        ).by_loss
+        has_increase = any(g.kind == "max_increase" for gs in gates.values() for g in gs)
+        if has_increase and not (baseline_pred or baseline_col):
+            raise SpecError(
+                "--max-increase compares with a baseline: add --baseline-pred PATH "
+                "(or --baseline-col COL)"
+            )
+        if significance is not None or non_inferiority:
+            from losscli.stats.gates import with_noise
+
+            gates = {i: with_noise(gs, significance, non_inferiority) for i, gs in gates.items()}
+    if (significance is not None or non_inferiority) and not max_increase:
+        from losscli.errors import SpecError
+
+        flag = "--significance" if significance is not None else "--non-inferiority"
+        raise SpecError(
+            f"{flag} makes --max-increase noise-aware: add --max-increase X and --baseline-pred"
+        )
+    stdin_hint([spec], quiet)
+    if plot:
+        from losscli.report.plots import check_plot_path
+
+        check_plot_path(plot, [*spec.paths(), *([output] if output else [])], force)
+    target = dataset = worst_target = None
+    if worst_output:
+        from losscli.report.tabular import check_worst_path
+
+        worst_target = check_worst_path(
+            worst_output, [*spec.paths(), *([output] if output else [])], force
+        )
+    if output:
+        from losscli.io import writers
+        from losscli.io.datasets import DatasetOutput, is_dataset
+
+        if is_dataset(output):
+            dataset = DatasetOutput(output, force).prepare(spec.paths())
+        else:
+            target = writers.check_output_path(output, spec.paths(), force)
+    with contextlib.ExitStack() as stack:
+        if dataset is not None:
+            stack.callback(dataset.abandon)  # a failed run leaves the dataset as it was
+        sinks: list[Any] = []
+        if target is not None:
+            from losscli.io.writers import PerSampleWriter
+
+            writer = stack.enter_context(PerSampleWriter(target, list(losses), force=force))
+            sinks.append(writer.write)
+        printer = None
+        if reduction == "none" and dataset is None:
+            from losscli.cli.streamed import PerSampleStdout
+
+            printer = PerSampleStdout(output_format, list(losses), sys.stdout)
+            stack.callback(printer.close)
+            sinks.append(printer)
+        # Rows printed as they come would run into the bar: no bar then. The bar is erased
+        # (``with`` ends) before anything else is printed.
+        streaming = printer is not None and output_format in ("csv", "value")
+        with progress_bar(quiet or (streaming and sys.stdout.isatty())) as progress:
+            evaluation = prepared.run(
+                nan_policy=nan_policy,
+                gates=gates,
+                sink=_fan_out(sinks),
+                progress=progress,
+                output=dataset,
+            ).evaluation
+        if target is not None:
+            writer.commit()
+        drawn = evaluation.results  # the plot's distributions, printed only with --histogram
+        if not histogram:
+            shown = [r._replace(distribution=None) for r in evaluation.results]
+            evaluation = evaluation._replace(results=shown)
+        if worst_target is not None:
+            from losscli.report import render
+            from losscli.report.tabular import write_worst
+
+            write_worst(worst_target, render.report(evaluation), force)
+        _report(evaluation, output_format, quiet, printer, worst_target is not None)
+    source = click.get_current_context().get_parameter_source("reduction")
+    weighted = sample_weight is not None or bool(weight_col)
+    if weighted and not quiet and source is click.core.ParameterSource.DEFAULT:
+        from losscli.engine.input_checks import weighted_default_note
+
+        warn(weighted_default_note("--reduction mean_with_sample_weight"), prefix="Note: ")
+    if plot:
+        _draw(plot, drawn, force, plot_scale)
+    if not evaluation.passed:
+        raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+def _draw(path: str, results: list[Any], force: bool, scale: str) -> None:
+    """The plot, after the results: one that cannot be drawn or written is a warning (even
+    with --quiet), and the exit code stays the gates'."""
+    from losscli.errors import LossCliError
+    from losscli.report.plots import write_plot
+
+    try:
+        write_plot(path, results, force, scale)
+    except LossCliError as exc:
+        warn(f"{one_line(str(exc))}; the results above stand")
+    except Exception as exc:  # noqa: BLE001 - a bug in drawing: said, not the gates' verdict
+        warn(
+            f"--plot {path}: not drawn: internal error: {type(exc).__name__}: "
+            f"{one_line(str(exc))[:500]} (a losscli bug; please report it); the results above "
+            "stand"
+        )
+
+
+def _print_analysis(results: list[Any]) -> None:
+    """Under the results table: the worst samples' table, then each loss's histogram (bars of
+    blocks on a terminal, of # when piped), at the terminal's width."""
+    import shutil
+
+    from losscli.cli import render_analysis
+
+    if any(r.worst is not None for r in results):
+        click.echo()
+        print_table(lambda width: render_analysis.worst_table(results, width=width))
+    terminal = sys.stdout.isatty()
+    bar = "\u2588" if terminal else "#"
+    width = shutil.get_terminal_size().columns if terminal else None
+    for result in results:
+        if result.distribution is not None:
+            click.echo()
+            click.echo("\n".join(render_analysis.histogram_lines(result, bar, width)))
+
+
+def _fan_out(sinks: list[Any]) -> Any:
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def sink(arrays: list[Any], index: Any) -> None:
+        for each in sinks:
+            each(arrays, index)
+
+    return sink
+
+
+def _report(
+    evaluation: Any, output_format: str, quiet: bool, printer: Any, worst_written: bool = False
+) -> None:
+    """Print an evaluation's results (per-sample rows were printed as they came)."""
+    from losscli.cli import tables
+    from losscli.report import render
+
+    results = evaluation.results
+    if printer is not None:  # --reduction none: the values went by; a head stands for them
+        heads = [None if output_format == "json" else printer.head(i) for i in range(len(results))]
+        results = [r._replace(value=head) for r, head in zip(results, heads, strict=True)]
+    messages = list(evaluation.warnings)
+    if output_format == "json":
+        document = render.report(evaluation._replace(results=results))
+        messages = document["warnings"]
+        if printer is not None:
+            printer.finish_json(document)
+        else:
+            click.echo(render.render_json(document))
+    elif printer is not None and output_format in ("csv", "value"):
+        # Printed block by block: one row per sample, no room for what is per result.
+        if any(r.worst is not None or r.distribution is not None for r in results):
+            messages.append(
+                f"-f {output_format} with --reduction none has one row per sample: the --worst "
+                "samples and the distribution are in -f json"
+            )
+    elif output_format == "csv":
+        from losscli.report.tabular import render_csv
+
+        document = render.report(evaluation._replace(results=results))
+        messages = document["warnings"]
+        if any(r.worst is not None for r in results) and not worst_written:
+            messages.append(
+                "-f csv has one row per result: the --worst samples are in -f json or "
+                "--worst-output PATH"
+            )
+        click.echo(render_csv(document, results), nl=False)
+    elif output_format == "value":
+        click.echo(render.render_values(results), nl=False)
+    elif output_format == "markdown":
+        from losscli.cli.render_analysis import render_markdown_sections
+
+        click.echo(render.render_markdown(results) + render_markdown_sections(results), nl=False)
+    else:
+        print_table(lambda width: tables.results_table(results, width=width))
+        caption = render.columns_caption(evaluation)
+        if caption:  # folded at the terminal's width, never when piped
+            from rich.console import Group
+
+            print_table(lambda width: Group(*tables.caption_lines(caption, width)))
+        _print_analysis(results)
+    if not quiet:
+        for message in messages:
+            warn(message)
+        for line in render.failed_gate_lines(results):
+            warn(line, prefix="")
+
+
+# --- list and describe -------------------------------------------------------------------------
+
+
+@cli.command("list", context_settings=CONTEXT)
+@format_option(["table", "json"], "A table, or JSON for scripts.")
+def list_command(output_format: str) -> None:
+    """Every loss: name, class, accepted identifiers, parameters with defaults, description."""
+    from losscli.cli import render_catalogue
+
+    if output_format == "json":
+        click.echo(render_catalogue.render_list_json())
+    else:
+        print_table(render_catalogue.list_table)
+
+
+@cli.command("describe", context_settings=CONTEXT)
+@click.argument("loss", metavar="LOSS")
+@format_option(["text", "json"], "Text, or JSON for scripts (the same facts).")
+def describe_command(loss: str, output_format: str) -> None:
+    """Formula, parameters, expected input shapes and an example for LOSS."""
+    from losscli.cli import render_catalogue
+    from losscli.losses.classes import lookup
+
+    name = lookup(loss).fn.__name__
+    if output_format == "json":
+        click.echo(render_catalogue.render_describe_json(name))
+    else:
+        click.echo(render_catalogue.describe_text(name), nl=False)
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+@cli.command("check", context_settings=CONTEXT)
+@click.argument("config", required=False, metavar="[CONFIG]")
+@format_option(["table", "json", "markdown"], "How to print the results on stdout.")
+@click.option(
+    "--junit-xml",
+    metavar="PATH",
+    help="Also write a JUnit XML report (one testcase per check) for CI test reporters.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No warnings on stderr.")
+def check_command(
+    config: str | None, output_format: str, junit_xml: str | None, quiet: bool
+) -> None:
+    """Run the quality gates of a config file; exit 1 when one fails.
+
+    CONFIG is a losscli.toml, or a pyproject.toml with [tool.losscli]; without it,
+    ./losscli.toml or ./pyproject.toml. Exit 0 when every check passes, 1 when one
+    fails, 2 on a config or input error.
+
+    \b
+    losscli check sample_data/losscli.toml --junit-xml report.xml
+    """
+    from losscli.report.junit import write_error_report
+
+    known: dict[str, Any] = {}
+    try:
+        _check(config, output_format, junit_xml, quiet, known)
+    except (click.exceptions.Exit, BrokenPipeError):
+        raise
+    except BaseException as exc:
+        # Never leave an earlier run's report standing for this one: a CI dashboard would
+        # show a pass.
+        if junit_xml:
+            write_error_report(junit_xml, known.get("name", "config"), exc, known.get("inputs"))
+        raise
+
+
+def _check(
+    config: str | None,
+    output_format: str,
+    junit_xml: str | None,
+    quiet: bool,
+    known: dict[str, Any],
+) -> None:
+    """``check``'s work; ``known`` gets the config's name and the run's inputs once read."""
+    from pathlib import Path
+
+    from losscli.checkfile import find_config, load_config, run_checks
+    from losscli.cli import tables
+    from losscli.io import writers
+    from losscli.report import render
+    from losscli.report.junit import junit_xml as build_junit
+
+    path = find_config(config)
+    known["name"] = path.name
+    checks = load_config(path)
+    sources = [p for c in checks for p in c.inputs.paths()]
+    known["inputs"] = [*sources, str(path)]
+    report_path = None
+    if junit_xml:
+        report_path = writers.check_report_path(junit_xml, known["inputs"], "--junit-xml")
+    stdin_hint([check.inputs for check in checks], quiet)
+    run = run_checks(path, checks)
+    if not quiet:
+        for message in run.warnings:
+            warn(message)
+    if report_path is not None:
+        data = build_junit(run)
+
+        def write(tmp: Path) -> None:
+            tmp.write_bytes(data)
+
+        writers.atomic_write(report_path, write, option="--junit-xml")
+    if output_format == "json":
+        document = render.check_report(run)
+        if not quiet:
+            for message in document["warnings"][len(run.warnings) :]:
+                warn(message)
+        click.echo(render.render_json(document))
+    elif output_format == "markdown":
+        click.echo(render.render_check_markdown(run), nl=False)
+    else:
+        print_table(lambda width: tables.check_table(run, width))
+    if run.errors:
+        for i, message in run.errors.items():
+            error_line(f"{checks[i].name}: {one_line(message)}")
+        raise click.exceptions.Exit(EXIT_USAGE)
+    if not quiet:
+        if any(check.weighted_by_default for check in checks):
+            from losscli.engine.input_checks import weighted_default_note
+
+            setting = 'reduction = "mean_with_sample_weight"'
+            warn(weighted_default_note(setting), prefix="Note: ")
+        every = [*run.results, *(s for parts in run.slices.values() for s in parts)]
+        names = [c.name for c in checks]
+        names += [checks[i].name for i, parts in run.slices.items() for _ in parts]
+        for line in render.failed_gate_lines(every, names):
+            warn(line, prefix="")
+    if not run.passed:
+        raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+def main() -> None:
+    keep_freed_memory()
+    cli(prog_name="losscli")

@@ -1,0 +1,12 @@
+"""From named inputs to results: plan (open the inputs, align their blocks into chunks),
+map (every loss's partial sums of a chunk, a pure function), merge (exact, order-free) and
+assemble the results, on one of three schedulers over the same pieces: in order on this
+machine, file by file (parts), or on a Dask cluster.
+
+Imports the layers below (losses, io, stats); never click, rich or the report formats.
+"""
+
+from losscli.engine.local import Evaluation, Result, evaluate
+from losscli.engine.plan import InputSpec
+
+__all__ = ["Evaluation", "InputSpec", "Result", "evaluate"]

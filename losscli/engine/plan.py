@@ -1,0 +1,408 @@
+"""Plan and read: which sources serve which roles, and chunks of the same rows from all of
+them. ``InputSpec`` names the inputs as the user gave them; ``open_inputs`` opens one source
+per distinct file; ``aligned`` cuts their blocks into chunks of the same rows; ``prefetched``
+reads ahead on a thread. No click, no rich."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from losscli.engine.input_checks import column_names, negative_weights, same_inputs
+from losscli.errors import InputError
+from losscli.io.readers import (
+    STDIN,
+    Format,
+    Request,
+    Source,
+    cli_flag,
+    csv_delimiter,
+    describe_source,
+    detect_format,
+    open_source,
+    parse_number,
+    path_kind,
+    split_npz_key,
+)
+from losscli.io.readers.memory import InMemory, memory_source
+from losscli.io.readers.tables import GROUP
+
+NAN_POLICIES = ("raise", "omit", "propagate")
+
+CHUNK_BYTES = 2 << 20  # per chunk, over all inputs: small enough to stay in cache
+
+MIN_CHUNK_ROWS = 16384
+
+
+def config_key(key: str) -> str:
+    """A setting as a check file spells it: the key itself."""
+    return key
+
+
+class InputSpec(NamedTuple):
+    """Where the labels, predictions and weights come from, as the user named them."""
+
+    y_true: str | None = None
+    y_pred: str | None = None
+    #: A path, or a number (given as one in Python or a check file: never read as a path).
+    sample_weight: str | float | None = None
+    data: str | None = None
+    true_cols: Sequence[str] = ()
+    pred_cols: Sequence[str] = ()
+    weight_col: str | None = None
+    input_format: str | None = None
+    header: bool | None = None
+    baseline_pred: str | None = None
+    delimiter: str | None = None
+    #: Integer class labels, one per row, become one-hot rows (as many classes as y_pred).
+    one_hot: bool = False
+    #: A Dask scheduler's address (``local:N`` for a local cluster of N workers): the run
+    #: goes there, one task per file.
+    scheduler: str | None = None
+    #: Only these files of a Parquet dataset (what one cluster task reads).
+    only: tuple[str, ...] = ()
+    #: Columns of the table whose values cut the input into slices (``--group-by``).
+    group_by: Sequence[str] = ()
+    #: A table holding those columns, row for row with the labels and predictions, when they
+    #: come from separate files (``--groups``).
+    groups: str | None = None
+    #: Columns of the baseline's predictions (``--baseline-col``): of ``baseline_pred`` when
+    #: given, else of the table the predictions come from.
+    baseline_cols: Sequence[str] = ()
+    #: How messages name a setting: the CLI's ``--pred-col``, a config file's ``pred_col``.
+    say: Callable[[str], str] = cli_flag
+
+    def named(self) -> tuple[Any, ...]:
+        """Every input as given: paths, ``-``, numbers (a weight), data given in Python."""
+        return (
+            self.y_true,
+            self.y_pred,
+            self.data,
+            self.baseline_pred,
+            self.sample_weight,
+            self.groups,
+        )
+
+    def paths(self) -> list[str]:
+        """Every file this run reads: the one list that no output may replace."""
+        return [
+            p
+            for p in self.named()
+            if isinstance(p, str) and p and p != STDIN and parse_number(p) is None
+        ]
+
+    def has_baseline(self) -> bool:
+        return self.baseline_pred is not None or bool(self.baseline_cols)
+
+    def reads_stdin(self) -> bool:
+        return STDIN in self.named()
+
+
+Chunk = dict[str, np.ndarray]
+
+#: Receives the weighted per-sample losses of each chunk, one array per loss, and their
+#: input row numbers.
+PerSampleSink = Callable[[list[np.ndarray], np.ndarray], None]
+
+#: Told how much is done, the total when known, and in what: rows, or files on a cluster.
+Progress = Callable[[int, int | None, str], None]
+
+
+class Inputs:
+    def __init__(
+        self, sources: list[Source], labels: dict[str, str], scalar_weight: float | None
+    ) -> None:
+        self.sources = sources
+        self.labels = labels  # role -> where it comes from
+        self.scalar_weight = scalar_weight
+        self.warnings = same_inputs(sources, labels)
+        #: Each role's columns, when read from a table (``baseline`` for the baseline's).
+        self.columns = _selected_columns(sources)
+        if scalar_weight is not None and scalar_weight < 0:
+            self.warnings.append(negative_weights(scalar_weight))
+
+
+def open_inputs(spec: InputSpec) -> Inputs:
+    """One source per distinct file, each serving the roles read from it."""
+    requests: dict[str, dict[str, Request]] = {}
+    labels: dict[str, str] = {}
+
+    def want(source: str, role: str, request: Request) -> None:
+        requests.setdefault(source, {})[role] = request
+        labels[role] = describe_source(source)
+
+    say = spec.say
+    delimiter = csv_delimiter(spec.delimiter, say)
+    weight_request = Request((spec.weight_col,) if spec.weight_col else (), say("weight_col"))
+    if spec.data:
+        if spec.y_true or spec.y_pred:
+            raise InputError(
+                f"give either {say('data')} or {say('y_true')}/{say('y_pred')}, not both"
+            )
+        if not spec.true_cols or not spec.pred_cols:
+            raise InputError(
+                f"{say('data')} needs {say('true_col')} and {say('pred_col')} to say which "
+                "columns to use"
+            )
+        in_memory = isinstance(spec.data, InMemory)
+        if not in_memory and detect_format(spec.data, spec.input_format)[0] in (
+            Format.NPY,
+            Format.NPZ,
+        ):
+            raise InputError(
+                f"{spec.data} is an array file; {say('data')} needs a table (CSV or Parquet)"
+            )
+        want(spec.data, "y_true", Request(tuple(spec.true_cols), say("true_col")))
+        want(spec.data, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
+        if spec.groups:
+            raise InputError(
+                f"{say('groups')} is for labels and predictions in separate files; with "
+                f"{say('data')}, {say('group_by')} names columns of that table"
+            )
+        if spec.group_by:
+            want(spec.data, GROUP, Request(tuple(spec.group_by), say("group_by")))
+        if spec.weight_col:
+            if spec.sample_weight is not None:
+                raise InputError(
+                    f"give either {say('sample_weight')} or {say('weight_col')}, not both"
+                )
+            want(spec.data, "sample_weight", weight_request)
+    else:
+        if spec.group_by and not spec.groups:
+            raise InputError(
+                f"{say('group_by')} takes columns of a table: give {say('data')} with "
+                f"{say('true_col')} and {say('pred_col')}, or {say('groups')} PATH, a table "
+                "of those columns row for row with the files"
+            )
+        if spec.groups:
+            if not spec.group_by:
+                raise InputError(f"{say('groups')} needs {say('group_by')} COL: its columns")
+            array_file = not isinstance(spec.groups, InMemory) and detect_format(
+                spec.groups, spec.input_format
+            )[0] in (Format.NPY, Format.NPZ)
+            if array_file:
+                raise InputError(f"{spec.groups}: {say('groups')} needs a table (CSV or Parquet)")
+            want(spec.groups, GROUP, Request(tuple(spec.group_by), say("group_by")))
+        if not spec.y_true or not spec.y_pred:
+            missing = say("y_true") if not spec.y_true else say("y_pred")
+            raise InputError(
+                f"missing {missing}; give {say('y_true')} and {say('y_pred')}, or {say('data')}"
+            )
+        if spec.weight_col and not spec.sample_weight:
+            raise InputError(
+                f"{say('weight_col')} selects a column of {say('sample_weight')} or {say('data')}"
+            )
+        want(spec.y_true, "y_true", Request(tuple(spec.true_cols), say("true_col")))
+        want(spec.y_pred, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
+    scalar = None
+    if isinstance(spec.sample_weight, InMemory):
+        want(spec.sample_weight, "sample_weight", weight_request)
+    elif isinstance(spec.sample_weight, (int, float)):
+        if not np.isfinite(spec.sample_weight):
+            raise InputError(f"the sample weight {spec.sample_weight} is not a finite number")
+        scalar = float(spec.sample_weight)
+        labels["sample_weight"] = repr(scalar)
+    elif spec.sample_weight is not None and "sample_weight" not in labels:
+        number = parse_number(spec.sample_weight)
+        exists = spec.sample_weight == STDIN or _exists(spec.sample_weight)
+        if number is not None and not exists:
+            if not np.isfinite(number):
+                raise InputError(f"the sample weight {spec.sample_weight} is not a finite number")
+            scalar = number
+            labels["sample_weight"] = spec.sample_weight
+        elif not exists:
+            raise InputError(
+                f"{say('sample_weight')} {spec.sample_weight!r} is neither a number nor an "
+                "existing file"
+            )
+        else:
+            want(spec.sample_weight, "sample_weight", weight_request)
+    if spec.baseline_pred is not None:
+        if isinstance(spec.baseline_pred, InMemory):
+            is_table = spec.baseline_pred.is_table()
+        else:
+            is_table = detect_format(spec.baseline_pred, spec.input_format)[0] in (
+                Format.CSV,
+                Format.TSV,
+                Format.PARQUET,
+            )
+        if spec.baseline_cols:
+            request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        else:
+            request = Request(tuple(spec.pred_cols) if is_table else (), say("pred_col"))
+        want(spec.baseline_pred, "baseline_pred", request)
+    elif spec.baseline_cols:  # the baseline's columns in the predictions' table
+        request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        want(spec.data or spec.y_pred or "", "baseline_pred", request)
+    sources = [
+        memory_source(source, roles)
+        if isinstance(source, InMemory)
+        else open_source(
+            source,
+            roles,
+            input_format=spec.input_format,
+            header=spec.header,
+            delimiter=delimiter,
+            only=spec.only if source == spec.data else (),
+            say=say,
+        )
+        for source, roles in requests.items()
+    ]
+    return Inputs(sources, labels, scalar)
+
+
+_COLUMN_KEYS = {
+    "y_true": "y_true",
+    "y_pred": "y_pred",
+    "sample_weight": "sample_weight",
+    "baseline_pred": "baseline",
+}
+
+
+def _selected_columns(sources: list[Source]) -> dict[str, list[str]]:
+    by_role = {role: source for source in sources for role in source.roles}
+    found = {}
+    for role, key in _COLUMN_KEYS.items():
+        names = column_names(by_role[role], role) if role in by_role else None
+        if names is not None:
+            found[key] = names
+    return found
+
+
+def _exists(path: str) -> bool:
+    return path_kind(split_npz_key(path)[0]) is not None
+
+
+def as_samples(array: np.ndarray, what: str) -> np.ndarray:
+    """Rows are samples: a vector of N values is N samples of one value, ``(N, 1)``."""
+    if array.ndim == 0:
+        raise InputError(f"{what} holds a single number; it needs one row per sample")
+    return array.reshape(-1, 1) if array.ndim == 1 else array
+
+
+def rows_per_chunk(inputs: Inputs) -> int:
+    """Rows per chunk so that a chunk of every input is about CHUNK_BYTES of float64."""
+    width = sum(max(source.width, 1) for source in inputs.sources)
+    # Wide rows (many classes) still get enough rows per chunk to keep the per-chunk cost small.
+    return max(MIN_CHUNK_ROWS, CHUNK_BYTES // (8 * width))
+
+
+def _count_mismatch(inputs: Inputs, counts: dict[int, int]) -> InputError:
+    by_role = {}
+    for i, source in enumerate(inputs.sources):
+        for role in source.roles:
+            by_role[role] = counts[i]
+    true_rows, pred_rows = by_role.get("y_true"), by_role.get("y_pred")
+    if true_rows != pred_rows:
+        return InputError(
+            f"y_true has {true_rows} rows ({inputs.labels['y_true']}) but y_pred has "
+            f"{pred_rows} ({inputs.labels['y_pred']}); every sample needs a label and a prediction"
+        )
+    for role, what in (
+        ("sample_weight", "the sample weights"),
+        ("baseline_pred", "the baseline predictions"),
+        (GROUP, "the --group-by columns"),
+    ):
+        if role in by_role and by_role[role] != pred_rows:
+            extra = "; give one weight per sample or a number" if role == "sample_weight" else ""
+            return InputError(
+                f"{what} have {by_role[role]} rows ({inputs.labels[role]}) but there are "
+                f"{pred_rows} samples{extra}"
+            )
+    return InputError("the inputs have different numbers of rows")
+
+
+def _rows(block: Chunk) -> int:
+    return len(next(iter(block.values())))
+
+
+def aligned(inputs: Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
+    """Chunks of the same ``rows`` rows from every source, with their first row's index."""
+    known = [s.n_rows for s in inputs.sources]
+    if all(n is not None for n in known) and len(set(known)) > 1:
+        raise _count_mismatch(inputs, dict(enumerate(known)))  # type: ignore[arg-type]
+    iterators = [s.read(rows) for s in inputs.sources]
+    pending: list[list[Chunk]] = [[] for _ in iterators]
+    done = [False] * len(iterators)
+    consumed = [0] * len(iterators)
+    offset = 0
+    while True:
+        for i, it in enumerate(iterators):
+            while not done[i] and sum(_rows(b) for b in pending[i]) < rows:
+                try:
+                    pending[i].append(next(it))
+                except StopIteration:
+                    done[i] = True
+        available = [sum(_rows(b) for b in p) for p in pending]
+        n = min(min(available), rows)
+        if n == 0:
+            if any(available):
+                counts = {}
+                for i, it in enumerate(iterators):
+                    counts[i] = consumed[i] + available[i] + sum(_rows(b) for b in it)
+                raise _count_mismatch(inputs, counts)
+            return
+        chunk: Chunk = {}
+        for i, blocks in enumerate(pending):
+            merged = {
+                role: np.concatenate([b[role] for b in blocks])
+                if len(blocks) > 1
+                else blocks[0][role]
+                for role in blocks[0]
+            }
+            for role, array in merged.items():
+                chunk[role] = array[:n]
+            rest = {role: array[n:] for role, array in merged.items()}
+            pending[i] = [rest] if _rows(rest) else []
+            consumed[i] += n
+        yield offset, chunk
+        offset += n
+
+
+def prefetched(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run ``iterator`` in a thread, ``depth`` items ahead: reading overlaps computing. Closing
+    the generator (or its end) stops the thread, closes ``iterator`` and joins the thread."""
+    import queue
+    import threading
+
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("end", end))
+        except BaseException as exc:  # handed to the consumer
+            items.put(("error", exc))
+        finally:
+            # The readers closed here, on the thread that read them, before it ends.
+            getattr(iterator, "close", lambda: None)()
+
+    thread = threading.Thread(target=produce, name="losscli-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
