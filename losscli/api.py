@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from losscli.engine.local import Evaluation, InputSpec, Result
-from losscli.engine.local import evaluate as run_evaluation
+from losscli.engine import Evaluation, InputSpec, Result
+from losscli.engine import evaluate as run_evaluation
 from losscli.errors import InputError, LossCliError
 from losscli.io.readers.memory import InMemory
 from losscli.losses.classes import Loss

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from losscli.engine.local import InputSpec, Result, config_key, evaluate, omitted_warning
+from losscli.engine import InputSpec, Result, evaluate
+from losscli.engine.input_checks import omitted_warning
+from losscli.engine.inputs import config_key
 from losscli.engine.results import GateNotEvaluated
 from losscli.errors import InputError, LossCliError, shorten
 from losscli.io.readers import parse_number, path_kind
 from losscli.io.storage import is_uri
 from losscli.losses.reduction import REDUCTIONS
 from losscli.losses.spec import build_loss
-from losscli.stats.analysis import NO_ANALYSIS, Analysis
-from losscli.stats.gates import Gate, parse_bound, with_noise
+from losscli.report.checkrun import Check, CheckRun
+from losscli.stats.analysis import Analysis
+from losscli.stats.gates import parse_bound, with_noise
 from losscli.stats.resample import resampling_for
 
 if sys.version_info >= (3, 11):
@@ -83,46 +85,6 @@ _TYPE_NAMES = {
     bool: "true/false",
     list: "a list",
 }
-
-
-@dataclass
-class Check:
-    name: str
-    loss: str
-    reduction: str
-    dtype: str
-    gates: list[Gate]
-    inputs: InputSpec
-    nan_policy: str = "raise"
-    analysis: Analysis = NO_ANALYSIS
-    #: The check file leaves the reduction to its default (sum_over_batch_size).
-    default_reduction: bool = False
-
-    @property
-    def weighted_by_default(self) -> bool:
-        """Weights under the default reduction: Keras' sum(w * loss) / N, not a weighted
-        mean."""
-        weighted = self.inputs.sample_weight is not None or bool(self.inputs.weight_col)
-        return weighted and self.default_reduction
-
-
-@dataclass
-class CheckRun:
-    """What running the checks of a config gave."""
-
-    config: Path
-    checks: list[Check]
-    results: list[Result | None]  # None for a check that ended in an error
-    seconds: list[float]
-    warnings: list[str] = field(default_factory=list)
-    errors: dict[int, str] = field(default_factory=dict)  # check index -> input error
-    #: A check's slices (``group_by``): one result per slice, sorted by key.
-    slices: dict[int, list[Result]] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        sliced = all(r.passed for results in self.slices.values() for r in results)
-        return not self.errors and sliced and all(r is not None and r.passed for r in self.results)
 
 
 def find_config(path: str | None) -> Path:

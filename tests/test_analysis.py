@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import losscli
 from losscli import losses
-from losscli.engine.local import InputSpec, evaluate
+from losscli.engine import InputSpec, evaluate
 from losscli.errors import InputError
 from losscli.stats import analysis
 from losscli.stats.analysis import Analysis

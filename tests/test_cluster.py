@@ -381,8 +381,8 @@ def test_a_hive_dataset_keeps_its_partition_columns_on_a_cluster(scheduler, tmp_
 
 
 def test_progress_on_a_cluster_counts_files(scheduler, dataset):
-    from losscli.engine.local import InputSpec
-    from losscli.engine.local import evaluate as evaluate_library
+    from losscli.engine import InputSpec
+    from losscli.engine import evaluate as evaluate_library
     from losscli.losses.classes import MeanSquaredError
 
     told: list[tuple[int, int | None, str]] = []
@@ -398,8 +398,8 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
 
     from distributed import Client
 
-    from losscli.engine.local import InputSpec
-    from losscli.engine.local import evaluate as evaluate_library
+    from losscli.engine import InputSpec
+    from losscli.engine import evaluate as evaluate_library
     from losscli.losses.classes import BinaryCrossentropy
 
     rng = np.random.default_rng(13)

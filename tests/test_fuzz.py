@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from losscli.cli.commands import cli
-from losscli.engine.local import InputSpec, evaluate
+from losscli.engine import InputSpec, evaluate
 from losscli.errors import LossCliError
 from losscli.io.readers import Request, open_source
 from losscli.losses.classes import MeanSquaredError, SparseCategoricalCrossentropy

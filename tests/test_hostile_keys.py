@@ -429,7 +429,6 @@ def test_a_column_name_starts_no_line_and_a_key_holds_no_secret(tmp_path):
     from test_terminal import in_terminal
 
     from losscli.cli import tables
-    from losscli.report import render
 
     column = "a" * 20 + " ::add-mask::x"
     data = tmp_path / "c.parquet"

@@ -9,8 +9,8 @@ import pytest
 from test_conformance import SETTINGS
 
 from losscli import losses
-from losscli.losses import classes
 from losscli.cli.render_catalogue import describe_text, example_command
+from losscli.losses import classes
 from losscli.losses.spec import build_loss
 
 LOSSES = list(losses.LOSSES.items())

@@ -15,7 +15,7 @@ from conftest import run_cli as invoke
 
 import losscli
 from losscli import losses
-from losscli.engine.local import InputSpec, evaluate
+from losscli.engine import InputSpec, evaluate
 from losscli.errors import InputError, SpecError
 from losscli.stats.analysis import Analysis
 

@@ -19,7 +19,7 @@ from test_conformance import SETTINGS, make_data
 
 from losscli import losses
 from losscli.cli.commands import cli
-from losscli.engine.local import InputSpec, evaluate
+from losscli.engine import InputSpec, evaluate
 from losscli.errors import InputError, LossCliError
 from losscli.io import readers
 from losscli.io.writers import PerSampleWriter

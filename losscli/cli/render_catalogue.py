@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from losscli.losses.classes import LOSSES, identifiers_of, spell_value
 from losscli.cli.tables import table
+from losscli.losses.classes import LOSSES, identifiers_of, spell_value
 
 
 def loss_catalogue() -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ from losscli.report.render import (
 from losscli.text import shown
 
 if TYPE_CHECKING:
-    from losscli.checkfile import CheckRun
     from losscli.engine.results import Result
+    from losscli.report.checkrun import CheckRun
 
 
 #: The only columns whose text may fold across lines; numbers, names and PASS/FAIL never do.

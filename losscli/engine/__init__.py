@@ -6,7 +6,8 @@ machine, file by file (parts), or on a Dask cluster.
 Imports the layers below (losses, io, stats); never click, rich or the report formats.
 """
 
-from losscli.engine.local import Evaluation, Result, evaluate
-from losscli.engine.plan import InputSpec
+from losscli.engine.inputs import InputSpec
+from losscli.engine.results import Evaluation, Result
+from losscli.engine.schedule import evaluate
 
 __all__ = ["Evaluation", "InputSpec", "Result", "evaluate"]

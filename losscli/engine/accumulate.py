@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from losscli.engine.input_checks import InputChecks
-from losscli.engine.plan import Chunk
+from losscli.engine.inputs import Chunk
 from losscli.errors import RowError
 from losscli.losses.classes import BatchFacts, Loss
 from losscli.losses.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh

@@ -15,9 +15,9 @@ from typing import Any
 
 from losscli import __version__
 from losscli.engine.accumulate import Task
+from losscli.engine.inputs import InputSpec, Progress
 from losscli.engine.mapping import Merged
 from losscli.engine.parted import Mapper, evaluate_parts, fragments
-from losscli.engine.plan import InputSpec, Progress
 from losscli.errors import InputError
 from losscli.io.datasets import DatasetOutput, Written
 from losscli.io.storage import env_limit

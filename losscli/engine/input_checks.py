@@ -14,7 +14,7 @@ from losscli.io.readers.base import STDIN, Source, split_npz_key
 from losscli.losses.classes import Loss
 
 if TYPE_CHECKING:
-    from losscli.engine.plan import Chunk, InputSpec
+    from losscli.engine.inputs import Chunk, InputSpec
 
 
 def omitted_warning(count: int, say: Callable[[str], str]) -> str:

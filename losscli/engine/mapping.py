@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from losscli.engine.accumulate import LossAccumulator, Task, shifted
-from losscli.engine.plan import Chunk, Inputs, PerSampleSink, aligned, as_samples
+from losscli.engine.inputs import Chunk, PerSampleSink
+from losscli.engine.plan import Inputs, aligned, as_samples
 from losscli.io.readers.tables import GROUP, GroupCodes
 from losscli.losses.classes import BatchFacts
 from losscli.losses.functions import to_categorical

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from losscli.engine.accumulate import LossAccumulator, Task, tasks_for
+from losscli.engine.inputs import InputSpec, Progress
 from losscli.engine.mapping import Merged, whole_input_facts
-from losscli.engine.plan import InputSpec, Progress, open_inputs, rows_per_chunk
+from losscli.engine.plan import open_inputs, rows_per_chunk
 from losscli.errors import InputError
 from losscli.io import storage
 from losscli.io.datasets import DatasetOutput, Written

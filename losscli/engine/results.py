@@ -17,8 +17,8 @@ from losscli.text import slice_label as slice_label  # where renderers find it
 
 if TYPE_CHECKING:
     from losscli.engine.accumulate import LossAccumulator, Task
+    from losscli.engine.inputs import InputSpec
     from losscli.engine.mapping import Merged
-    from losscli.engine.plan import InputSpec
     from losscli.io.datasets import Written
     from losscli.losses.classes import Loss
     from losscli.stats.gates import Gate
@@ -214,7 +214,18 @@ def _checked(
         if g.significance is not None and not g.non_inferiority and accumulator.increases:
             from losscli.stats.concentration import concentrated
 
-            extremes = partial(concentrated, accumulator, resamples, level, g.significance)
+            assert accumulator.increases is not None and accumulator.baseline is not None
+            assert accumulator.analysis.resampling is not None
+            extremes = partial(
+                concentrated,
+                accumulator.increases,
+                accumulator.running,
+                accumulator.baseline,
+                accumulator.analysis.resampling,
+                resamples,
+                level,
+                g.significance,
+            )
         noise = interval(change, level, resampling) if g.noise_aware else None
         checked.append(g.check(value, baseline, contributed, noise, extremes))
     return _Checked(ci, difference_ci, checked, warnings)

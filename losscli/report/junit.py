@@ -13,7 +13,7 @@ import re
 import socket
 import xml.etree.ElementTree as ET
 
-from losscli.checkfile import CheckRun
+from losscli.report.checkrun import CheckRun
 from losscli.stats.resample import METHOD, Interval
 from losscli.text import shown, slice_label
 

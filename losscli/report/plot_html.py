@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from losscli.engine.results import Result
-from losscli.report.plots import finite_rows, is_log, scale_note, slice_rows, title
+from losscli.report.plot_rows import finite_rows, is_log, scale_note, slice_rows, title
 
 WIDTH = 720
 BLUE, RED, GREY = "#4878a8", "#c03030", "#555"

@@ -17,7 +17,7 @@ from typing import Any
 from losscli.engine.results import Result
 from losscli.errors import InputError
 from losscli.io.writers import atomic_write, check_output_path
-from losscli.stats.analysis import LOG_RATIO
+from losscli.report.plot_rows import by_loss, finite_rows, is_log, scale_note, slice_rows, title
 
 SUFFIXES = (".png", ".svg", ".html")
 OPTION = "--plot"
@@ -44,7 +44,7 @@ def write_plot(path: str, results: list[Result], force: bool = False, scale: str
     atomically. ``scale`` is the ``--plot-scale`` asked for: the bins are logarithmic when
     the distribution says ``"scale": "log"``."""
     shown = [r for r in results if r.distribution is not None and r.distribution["count"]]
-    sliced = _slices(results)
+    sliced = by_loss(results)
     if not shown and not sliced:
         raise InputError(f"{OPTION} {path}: no per-sample losses to draw")
     target = Path(path)
@@ -57,61 +57,6 @@ def write_plot(path: str, results: list[Result], force: bool = False, scale: str
     else:
         draw = lambda tmp: _matplotlib(shown, sliced, tmp, suffix[1:], scale)  # noqa: E731
         atomic_write(target, draw, force=force, option=OPTION)
-
-
-def _slices(results: list[Result]) -> dict[str, list[Result]]:
-    """Per loss, its results by slice (the whole input first), those with a value."""
-    by_spec: dict[str, list[Result]] = {}
-    for result in results:
-        if result.slice is not None and result.value is not None:
-            by_spec.setdefault(result.spec, []).append(result)
-    return {spec: found for spec, found in by_spec.items() if len(found) > 1}
-
-
-def slice_rows(results: list[Result]) -> list[dict[str, Any]]:
-    """What a slice chart shows: each slice's label, value and interval (None without)."""
-    from losscli.engine.results import slice_label
-
-    return [
-        {
-            "slice": slice_label(r.slice or {}),
-            "value": float(r.value),
-            "ci": None if r.ci is None else [r.ci.low, r.ci.high],
-            "n_samples": r.n_samples,
-        }
-        for r in results
-    ]
-
-
-def is_log(result: Result) -> bool:
-    return (result.distribution or {}).get("scale") == "log"
-
-
-def title(result: Result) -> str:
-    d = result.distribution or {}
-    q = d["quantiles"]
-    return (
-        f"{result.spec}: {d['count']:,} samples, p50 {q['p50']:.4g}, p90 {q['p90']:.4g}, "
-        f"p99 {q['p99']:.4g}"
-    )
-
-
-def scale_note(result: Result, scale: str) -> str:
-    """The caption's word on the value axis: ``log scale (auto: p99/p50 = 48.2 >= 10)``."""
-    if not is_log(result):
-        return "linear scale"
-    if scale == "log":
-        return "log scale"
-    q = (result.distribution or {})["quantiles"]
-    if q["p50"] <= 0:
-        return f"log scale (auto: p50 = {q['p50']:.4g} < p99 = {q['p99']:.4g})"
-    return f"log scale (auto: p99/p50 = {q['p99'] / q['p50']:.3g} >= {LOG_RATIO:g})"
-
-
-def finite_rows(rows: list[dict[str, Any]]) -> list[float]:
-    """Every finite value and interval end of a slice chart's rows."""
-    ends = [x for row in rows for x in [row["value"], *(row["ci"] or [])]]
-    return [x for x in ends if x is not None and math.isfinite(x)]
 
 
 def _matplotlib(

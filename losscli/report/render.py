@@ -16,7 +16,7 @@ from losscli.losses.classes import Loss, spell_value
 from losscli.text import escape, key_value, redact, shown
 
 if TYPE_CHECKING:
-    from losscli.checkfile import CheckRun
+    from losscli.report.checkrun import CheckRun
 
 #: A result table's columns, named as the JSON result's keys (``config`` is the parameters).
 RESULT_COLUMNS = ("loss", "config", "reduction", "value", "n_samples")

@@ -31,9 +31,8 @@ from losscli.stats.analysis import WorstK
 from losscli.stats.resample import interval, per_row
 
 if TYPE_CHECKING:
-    from losscli.engine.accumulate import LossAccumulator
-    from losscli.losses.reduction import Weighed
-    from losscli.stats.resample import Interval, Resamples
+    from losscli.losses.reduction import RunningReduction, Weighed
+    from losscli.stats.resample import Interval, Resamples, Resampling
 
 #: Rows kept at each end of the per-row increases: enough for ``held_rows`` down to
 #: ``--significance`` 1e-4.
@@ -99,12 +98,17 @@ class Increases:
 
 
 def concentrated(
-    accumulator: LossAccumulator, resamples: Resamples, level: float, significance: float
+    increases: Increases,
+    running: RunningReduction,
+    baseline: RunningReduction,
+    resampling: Resampling,
+    resamples: Resamples,
+    level: float,
+    significance: float,
 ) -> Concentrated | None:
     """The change without its most extreme rows and its interval with the rows that got most
-    worse held (None: no row got worse)."""
-    increases, baseline = accumulator.increases, accumulator.baseline
-    assert increases is not None and baseline is not None
+    worse held (None: no row got worse); ``running`` and ``baseline`` are the model's and the
+    baseline's sums."""
     rows = held_rows(significance)
     worse, better = increases.worse.kept, increases.better.kept
     if not worse:
@@ -114,7 +118,6 @@ def concentrated(
         return None
     improved = better["loss"][:rows]
     extremes = math.fsum(worse["loss"][held]) - math.fsum(improved[improved > 0])
-    running = accumulator.running
     value, reference = running.result(), baseline.result()
     divisor = running.divisor()
     trimmed = value - reference - (extremes / divisor if divisor else 0.0)
@@ -132,8 +135,7 @@ def concentrated(
     change = running.replicates(resamples, correction("")) - baseline.replicates(
         resamples, correction("baseline_")
     )
-    assert accumulator.analysis.resampling is not None
-    kept = interval(change, level, accumulator.analysis.resampling)
+    kept = interval(change, level, resampling)
     return Concentrated(rows, len(held), trimmed, kept)
 
 
