@@ -308,30 +308,38 @@ def _check_value(cls: type[Loss], key: str, value: Any, hint: Any) -> Any:
 _INVALID = object()
 
 
+def _number(value: Any, kind: type) -> Any:
+    """``value`` as an int or a float (never from a bool), else ``_INVALID``."""
+    if isinstance(value, bool):
+        return _INVALID
+    if kind is int:
+        return int(value) if isinstance(value, (int, np.integer)) else _INVALID
+    return float(value) if isinstance(value, (int, float, np.number)) else _INVALID
+
+
+def _sequence(value: Any, origin: type, item_hint: Any) -> Any:
+    """A non-empty list or tuple, every item converted, else ``_INVALID``."""
+    items = [_convert(v, item_hint) for v in value]
+    if not items or any(v is _INVALID for v in items):
+        return _INVALID
+    return origin(items)
+
+
 def _convert(value: Any, hint: Any) -> Any:
+    """``value`` as the annotation ``hint`` (a union, None, bool, int, float, or a list or
+    tuple of them) takes it, else ``_INVALID``."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(hint):
-            converted = _convert(value, option)
-            if converted is not _INVALID:
-                return converted
-        return _INVALID
+        converted = (_convert(value, option) for option in typing.get_args(hint))
+        return next((c for c in converted if c is not _INVALID), _INVALID)
     if hint is type(None):
         return None if value is None else _INVALID
     if hint is bool:
         return value if isinstance(value, bool) else _INVALID
-    if hint is int:
-        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        return int(value) if ok else _INVALID
-    if hint is float:
-        ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-        return float(value) if ok else _INVALID
+    if hint in (int, float):
+        return _number(value, hint)
     if origin in (tuple, list) and isinstance(value, (list, tuple)):
-        item_hint = typing.get_args(hint)[0]
-        items = [_convert(v, item_hint) for v in value]
-        if not items or any(v is _INVALID for v in items):
-            return _INVALID
-        return origin(items)
+        return _sequence(value, origin, typing.get_args(hint)[0])
     return _INVALID
 
 
