@@ -119,6 +119,13 @@ def caption_lines(caption: str, width: int | None) -> list[Any]:
     return [Text(line, no_wrap=True) for line in folded(shown(caption), width)]
 
 
+def caption_block(caption: str, width: int | None) -> Any:
+    """A caption on its own, between tables."""
+    from rich.console import Group
+
+    return Group(*caption_lines(caption, width))
+
+
 def _block_lines(name: str, cell: str, width: int) -> list[Any]:
     """``name: cell`` in lines of at most ``width`` cells; each line after the first begins
     with ``CONTINUED``."""
@@ -151,3 +158,11 @@ def results_table(
 def check_table(run: CheckRun, width: int | None = None) -> Any:
     header, rows, caption = compact(*check_table_rows(run, group_digits=True))
     return table(header, rows, width, caption)
+
+
+def worst_table(results: list[Result], width: int | None = None) -> Any:
+    """The worst samples (``--worst K``) under the results."""
+    from losscli.report.analysis_text import worst_header, worst_rows
+
+    # ``loss`` here is a sample's loss (as in JSON's worst samples), a number.
+    return table(worst_header(results), worst_rows(results), width, numeric=("weight", "loss"))
