@@ -374,7 +374,7 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
         true_col = "y_true"
         pred_col = "y_pred"
 
-        [[tool.losscli.checkfile]]
+        [[tool.losscli.checks]]
         loss = "mae"
         max = 1.0
         """,
