@@ -75,7 +75,7 @@ def test_every_role_s_columns_in_json_and_under_the_table(table):
 def test_the_columns_line_on_a_terminal_folds_at_its_width():
     from test_terminal import FOCAL, in_terminal
 
-    from losscli.cli import tables
+    from losscli.cli.tables import CONTINUED
 
     text, _, code = in_terminal(FOCAL, 60)
     assert code == 0
@@ -83,8 +83,8 @@ def test_the_columns_line_on_a_terminal_folds_at_its_width():
     start = next(i for i, line in enumerate(lines) if line.startswith("columns: "))
     # Folded between names, each line after the first under the continuation mark.
     assert len(lines) > start + 1
-    assert all(line.startswith(tables.CONTINUED) for line in lines[start + 1 :])
-    shown = " ".join(line.removeprefix(tables.CONTINUED) for line in lines[start:])
+    assert all(line.startswith(CONTINUED) for line in lines[start + 1 :])
+    shown = " ".join(line.removeprefix(CONTINUED) for line in lines[start:])
     onehot = ", ".join(f"onehot_{i}" for i in range(4))
     probs = ", ".join(f"prob_{i}" for i in range(4))
     assert shown == f"columns: y_true [{onehot}]; y_pred [{probs}]"

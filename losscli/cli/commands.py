@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from losscli import __version__
+from losscli.cli.formats import CHECK_FORMATS, EVAL_FORMATS, FORMATS, echo
 from losscli.cli.options import (
     CONTEXT,
-    FORMATS,
     analysis_options,
     collect_loss_options,
     gate_options,
@@ -72,7 +72,7 @@ def cli() -> None:
 @click.argument("losses", nargs=-1, required=True, metavar="LOSS...")
 @input_options
 @loss_options
-@format_option(FORMATS, "How to print the result on stdout.")
+@format_option(EVAL_FORMATS, "How to print the result on stdout.")
 @click.option(
     "-o",
     "--output",
@@ -264,12 +264,12 @@ def eval_command(
         if reduction == "none" and dataset is None:
             from losscli.cli.streamed import PerSampleStdout
 
-            printer = PerSampleStdout(output_format, list(losses), sys.stdout)
+            printer = PerSampleStdout(FORMATS[output_format], list(losses), sys.stdout)
             stack.callback(printer.close)
             sinks.append(printer)
         # Rows printed as they come would run into the bar: no bar then. The bar is erased
         # (``with`` ends) before anything else is printed.
-        streaming = printer is not None and output_format in ("csv", "value")
+        streaming = printer is not None and printer.live
         with progress_bar(quiet or (streaming and sys.stdout.isatty())) as progress:
             evaluation = prepared.run(
                 nan_policy=nan_policy,
@@ -320,25 +320,6 @@ def _draw(path: str, results: list[Any], force: bool, scale: str) -> None:
         )
 
 
-def _print_analysis(results: list[Any]) -> None:
-    """Under the results table: the worst samples' table, then each loss's histogram (bars of
-    blocks on a terminal, of # when piped), at the terminal's width."""
-    import shutil
-
-    from losscli.cli import render_analysis
-
-    if any(r.worst is not None for r in results):
-        click.echo()
-        print_table(lambda width: render_analysis.worst_table(results, width=width))
-    terminal = sys.stdout.isatty()
-    bar = "\u2588" if terminal else "#"
-    width = shutil.get_terminal_size().columns if terminal else None
-    for result in results:
-        if result.distribution is not None:
-            click.echo()
-            click.echo("\n".join(render_analysis.histogram_lines(result, bar, width)))
-
-
 def _fan_out(sinks: list[Any]) -> Any:
     if not sinks:
         return None
@@ -355,58 +336,20 @@ def _fan_out(sinks: list[Any]) -> Any:
 def _report(
     evaluation: Any, output_format: str, quiet: bool, printer: Any, worst_written: bool = False
 ) -> None:
-    """Print an evaluation's results (per-sample rows were printed as they came)."""
-    from losscli.cli import tables
-    from losscli.report import render
+    """Print an evaluation's results in ``output_format`` (per-sample rows were printed as they
+    came: their format's writer ends them), then its warnings and failed gates on stderr."""
+    from losscli.report.render import failed_gate_lines
 
-    results = evaluation.results
-    if printer is not None:  # --reduction none: the values went by; a head stands for them
-        heads = [None if output_format == "json" else printer.head(i) for i in range(len(results))]
-        results = [r._replace(value=head) for r, head in zip(results, heads, strict=True)]
-    messages = list(evaluation.warnings)
-    if output_format == "json":
-        document = render.report(evaluation._replace(results=results))
-        messages = document["warnings"]
-        if printer is not None:
-            printer.finish_json(document)
-        else:
-            click.echo(render.render_json(document))
-    elif printer is not None and output_format in ("csv", "value"):
-        # Printed block by block: one row per sample, no room for what is per result.
-        if any(r.worst is not None or r.distribution is not None for r in results):
-            messages.append(
-                f"-f {output_format} with --reduction none has one row per sample: the --worst "
-                "samples and the distribution are in -f json"
-            )
-    elif output_format == "csv":
-        from losscli.report.tabular import render_csv
-
-        document = render.report(evaluation._replace(results=results))
-        messages = document["warnings"]
-        if any(r.worst is not None for r in results) and not worst_written:
-            messages.append(
-                "-f csv has one row per result: the --worst samples are in -f json or "
-                "--worst-output PATH"
-            )
-        click.echo(render_csv(document, results), nl=False)
-    elif output_format == "value":
-        click.echo(render.render_values(results), nl=False)
-    elif output_format == "markdown":
-        from losscli.cli.render_analysis import render_markdown_sections
-
-        click.echo(render.render_markdown(results) + render_markdown_sections(results), nl=False)
+    if printer is not None and printer.rows is not None:
+        added = printer.finish(evaluation)
     else:
-        print_table(lambda width: tables.results_table(results, width=width))
-        caption = render.columns_caption(evaluation)
-        if caption:  # folded at the terminal's width, never when piped
-            from rich.console import Group
-
-            print_table(lambda width: Group(*tables.caption_lines(caption, width)))
-        _print_analysis(results)
+        if printer is not None:  # --reduction none in a table: a head stands for the values
+            evaluation = printer.with_heads(evaluation)
+        added = FORMATS[output_format].evaluation(evaluation, echo, worst_written)
     if not quiet:
-        for message in messages:
+        for message in [*evaluation.warnings, *added]:
             warn(message)
-        for line in render.failed_gate_lines(results):
+        for line in failed_gate_lines(evaluation.results):
             warn(line, prefix="")
 
 
@@ -445,7 +388,7 @@ def describe_command(loss: str, output_format: str) -> None:
 
 @cli.command("check", context_settings=CONTEXT)
 @click.argument("config", required=False, metavar="[CONFIG]")
-@format_option(["table", "json", "markdown"], "How to print the results on stdout.")
+@format_option(CHECK_FORMATS, "How to print the results on stdout.")
 @click.option(
     "--junit-xml",
     metavar="PATH",
@@ -487,61 +430,71 @@ def _check(
     known: dict[str, Any],
 ) -> None:
     """``check``'s work; ``known`` gets the config's name and the run's inputs once read."""
-    from pathlib import Path
-
     from losscli.checkfile import find_config, load_config, run_checks
-    from losscli.cli import tables
     from losscli.io import writers
-    from losscli.report import render
-    from losscli.report.junit import junit_xml as build_junit
 
     path = find_config(config)
     known["name"] = path.name
     checks = load_config(path)
-    sources = [p for c in checks for p in c.inputs.paths()]
-    known["inputs"] = [*sources, str(path)]
+    known["inputs"] = [*(p for c in checks for p in c.inputs.paths()), str(path)]
     report_path = None
     if junit_xml:
         report_path = writers.check_report_path(junit_xml, known["inputs"], "--junit-xml")
     stdin_hint([check.inputs for check in checks], quiet)
     run = run_checks(path, checks)
-    if not quiet:
-        for message in run.warnings:
-            warn(message)
+    _warn(run.warnings, quiet)
     if report_path is not None:
-        data = build_junit(run)
-
-        def write(tmp: Path) -> None:
-            tmp.write_bytes(data)
-
-        writers.atomic_write(report_path, write, option="--junit-xml")
-    if output_format == "json":
-        document = render.check_report(run)
-        if not quiet:
-            for message in document["warnings"][len(run.warnings) :]:
-                warn(message)
-        click.echo(render.render_json(document))
-    elif output_format == "markdown":
-        click.echo(render.render_check_markdown(run), nl=False)
-    else:
-        print_table(lambda width: tables.check_table(run, width))
+        _write_junit(report_path, run)
+    render = FORMATS[output_format].check
+    assert render is not None  # the choices are the formats that have one
+    _warn(render(run, echo), quiet)
     if run.errors:
         for i, message in run.errors.items():
             error_line(f"{checks[i].name}: {one_line(message)}")
         raise click.exceptions.Exit(EXIT_USAGE)
     if not quiet:
-        if any(check.weighted_by_default for check in checks):
-            from losscli.engine.input_checks import weighted_default_note
-
-            setting = 'reduction = "mean_with_sample_weight"'
-            warn(weighted_default_note(setting), prefix="Note: ")
-        every = [*run.results, *(s for parts in run.slices.values() for s in parts)]
-        names = [c.name for c in checks]
-        names += [checks[i].name for i, parts in run.slices.items() for _ in parts]
-        for line in render.failed_gate_lines(every, names):
-            warn(line, prefix="")
+        _check_notes(run)
     if not run.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+def _warn(messages: list[str], quiet: bool) -> None:
+    if not quiet:
+        for message in messages:
+            warn(message)
+
+
+def _write_junit(path: Any, run: Any) -> None:
+    """The JUnit XML report at ``path``, atomically."""
+    from pathlib import Path
+
+    from losscli.io import writers
+    from losscli.report.junit import junit_xml
+
+    data = junit_xml(run)
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    writers.atomic_write(path, write, option="--junit-xml")
+
+
+def _check_notes(run: Any) -> None:
+    """After a run without errors, on stderr: the note on weights under the default
+    reduction, then one line per failed gate (a slice's named after its check)."""
+    from losscli.report.render import failed_gate_lines
+
+    checks = run.checks
+    if any(check.weighted_by_default for check in checks):
+        from losscli.engine.input_checks import weighted_default_note
+
+        setting = 'reduction = "mean_with_sample_weight"'
+        warn(weighted_default_note(setting), prefix="Note: ")
+    every = [*run.results, *(s for parts in run.slices.values() for s in parts)]
+    names = [c.name for c in checks]
+    names += [checks[i].name for i, parts in run.slices.items() for _ in parts]
+    for line in failed_gate_lines(every, names):
+        warn(line, prefix="")
 
 
 def main() -> None:

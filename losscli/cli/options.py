@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-FORMATS = ("table", "json", "csv", "value", "markdown")
 REDUCTION_CHOICES = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -1,28 +1,17 @@
-"""Per-sample losses (``--reduction none``) on standard output, block by block.
-
-Memory stays bounded however many samples there are: CSV and plain values are
-written as the blocks arrive; JSON needs each loss's values together, so every
-loss's list is spooled to a temporary file and copied out at the end.
-"""
+"""Per-sample losses (``--reduction none``) on standard output, block by block: the format's
+own writer (``Renderer.rows``) prints them; a format without one (a table) keeps only each
+loss's first values, for the summary."""
 
 from __future__ import annotations
 
-import json
-import tempfile
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
+from losscli.engine.results import Evaluation
 from losscli.errors import InputError
-from losscli.io.writers import (
-    csv_header,
-    csv_rows,
-    os_cause,
-    per_sample_columns,
-    value_rows,
-    write_all,
-)
-from losscli.report.render import json_list
+from losscli.io.writers import os_cause, write_all
+from losscli.report.formats import PerSampleRows, Renderer
 
 STDOUT = "standard output"
 HEAD = 3  # values kept for the one-line summary of a table
@@ -33,29 +22,26 @@ def stdout_error(exc: OSError) -> InputError:
 
 
 class PerSampleStdout:
-    """Receives blocks of per-sample losses (a ``PerSampleSink``) and prints them as
-    ``csv``, ``value`` or ``json``; other formats keep only a short head for the summary."""
+    """Receives blocks of per-sample losses (a ``PerSampleSink``) and prints them in the
+    format's rows, when it has them; every format keeps a short head for a summary."""
 
-    def __init__(self, output_format: str, specs: list[str], stream: IO[str]) -> None:
-        self.format = output_format
-        self.specs = specs
+    def __init__(self, renderer: Renderer, specs: list[str], stream: IO[str]) -> None:
         self.stream = stream
-        self.rows = 0
         self.heads: list[list[np.ndarray]] = [[] for _ in specs]
-        self.nonfinite = [0] * len(specs)
-        #: Losses with one value for the whole input (Dice with axis=None): JSON shows a number.
-        self.whole = [False] * len(specs)
-        self.spools: list[IO[str]] = []
-        if output_format == "json":
-            # Closed in close(): the spools outlive this call.
-            self.spools = [
-                tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-                for _ in specs
-            ]
+        self.rows: PerSampleRows | None = None
+        if renderer.rows is not None:
+            self.rows = renderer.rows(specs, self._emit)
+
+    @property
+    def live(self) -> bool:
+        """Rows are printed as they come (a progress bar would run into them)."""
+        return self.rows is not None and self.rows.live
 
     def __call__(self, arrays: list[np.ndarray], index: np.ndarray) -> None:
         try:
-            self._write(arrays, index)
+            self._keep_heads(arrays)
+            if self.rows is not None:
+                self.rows.write(arrays, index)
             self.stream.flush()
         except OSError as exc:
             raise stdout_error(exc) from None
@@ -68,33 +54,13 @@ class PerSampleStdout:
         self.stream.flush()
         write_all(buffer, text.encode())
 
-    def _write(self, arrays: list[np.ndarray], index: np.ndarray) -> None:
+    def _keep_heads(self, arrays: list[np.ndarray]) -> None:
         for i, values in enumerate(arrays):
             kept = sum(h.size for h in self.heads[i])
             if np.ndim(values) == 0:  # one value for the whole input: the value itself
                 self.heads[i].append(np.array(values))
             elif kept < HEAD:
                 self.heads[i].append(np.array(values[: HEAD - kept]))
-        if self.format == "value" and all(np.ndim(values) == 0 for values in arrays):
-            self._emit("".join(f"{float(values)!r}\n" for values in arrays))
-        elif self.format == "csv":
-            columns = per_sample_columns(list(zip(self.specs, arrays, strict=True)))
-            if self.rows == 0:
-                self._emit(csv_header(columns))
-            self._emit(csv_rows(columns, index))
-        elif self.format == "value":
-            columns = per_sample_columns(list(zip(self.specs, arrays, strict=True)))
-            self._emit(value_rows(columns))
-        elif self.format == "json":
-            for i, values in enumerate(arrays):
-                listed, nonfinite = json_list(np.atleast_1d(np.asarray(values, dtype=np.float64)))
-                self.nonfinite[i] += nonfinite
-                text = json.dumps(listed, allow_nan=False)[1:-1]  # the items, no brackets
-                if np.ndim(values) == 0:
-                    self.whole[i] = True
-                if text:
-                    self.spools[i].write(("," if self.rows else "") + text)
-        self.rows += len(index)
 
     def head(self, i: int) -> np.ndarray | None:
         """The first values of loss ``i`` (for a table's summary), or its one value."""
@@ -104,31 +70,20 @@ class PerSampleStdout:
             return self.heads[i][0]
         return np.concatenate(self.heads[i])
 
-    def finish_json(self, document: dict[str, Any]) -> None:
-        """Print ``document`` with each result's ``value`` copied from its spool."""
+    def with_heads(self, evaluation: Evaluation) -> Evaluation:
+        """The evaluation with each result's first values standing for its per-sample losses."""
+        results = [r._replace(value=self.head(i)) for i, r in enumerate(evaluation.results)]
+        return evaluation._replace(results=results)
+
+    def finish(self, evaluation: Evaluation) -> list[str]:
+        """What follows the rows (the rest of a JSON document); the warnings it adds."""
+        if self.rows is None:
+            return []
         try:
-            for i, count in enumerate(self.nonfinite):
-                if count:
-                    document["warnings"].append(
-                        f"results[{i}].value has {count} non-finite value(s), written as null"
-                    )
-            results = document.pop("results")
-            head = json.dumps(document, indent=2, allow_nan=False)[:-2]  # without the last "}"
-            self._emit(head + ',\n  "results": [\n')
-            for i, entry in enumerate(results):
-                entry = {k: v for k, v in entry.items() if k != "value"}
-                fields = json.dumps(entry, allow_nan=False)[1:-1]
-                bracket = ("", "") if self.whole[i] else ("[", "]")
-                self._emit(f'    {{{fields}, "value": {bracket[0]}')
-                spool = self.spools[i]
-                spool.seek(0)
-                while piece := spool.read(1 << 20):
-                    self._emit(piece)
-                self._emit(bracket[1] + "}" + (",\n" if i < len(results) - 1 else "\n"))
-            self._emit("  ]\n}\n")
+            return self.rows.finish(evaluation)
         except OSError as exc:
             raise stdout_error(exc) from None
 
     def close(self) -> None:
-        for spool in self.spools:
-            spool.close()
+        if self.rows is not None:
+            self.rows.close()

@@ -38,14 +38,31 @@ def table(
     """A rich table that never splits a number, a name or a status; when ``width`` columns
     cannot hold it even with the foldable text folded, one block of ``name: value`` lines per
     row instead. ``caption``: what every row shares, a line above (folded between words)."""
-    from rich import box
-    from rich.cells import cell_len
-    from rich.console import Console, Group
-    from rich.table import Table
+    from rich.console import Group
     from rich.text import Text
 
     header = [shown(name) for name in header]
     rows = [[shown(cell) for cell in row] for row in rows]  # no value moves the cursor
+    grid = _grid(header, rows, numeric)
+    above = [*caption_lines(caption, width), Text("")] if caption else []
+    if width is None or _fits(grid, [header, *rows], width):
+        return Group(*above, grid)
+    blocks: list[Any] = []
+    for row in rows:
+        for name, cell in zip(header, row, strict=True):
+            if cell:
+                blocks += _block_lines(name, cell, width)
+        blocks.append(Text(""))
+    return Group(*above, *blocks[:-1])
+
+
+def _grid(header: list[str], rows: list[list[str]], numeric: Sequence[str]) -> Any:
+    """The rich table: numbers right-aligned, only the ``FOLDABLE`` columns wrapping (between
+    words), PASS/FAIL/ERROR in colour."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, column in enumerate(header):
         foldable = column in FOLDABLE
@@ -61,24 +78,21 @@ def table(
         )
     for row in rows:
         grid.add_row(*(Text(cell, style=_STYLES.get(cell, "")) for cell in row))
-    above = [*caption_lines(caption, width), Text("")] if caption else []
-    if width is None:
-        return Group(*above, grid)
-    # Rendered once to see: rich's measure can promise a width its folding then misses, and
-    # squeezed columns end in an ellipsis.
+    return grid
+
+
+def _fits(grid: Any, cells: list[list[str]], width: int) -> bool:
+    """Whether ``grid`` holds in ``width`` columns with no cell cut short. Rendered once to
+    see: rich's measure can promise a width its folding then misses, and squeezed columns
+    end in an ellipsis."""
+    from rich.cells import cell_len
+    from rich.console import Console
+
     trial = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     trial.print(grid, crop=False)
     text = trial.export_text()
-    own = sum(cell.count("…") for row in [header, *rows] for cell in row)  # a key's own
-    if text.count("…") <= own and all(cell_len(line) <= width for line in text.splitlines()):
-        return Group(*above, grid)
-    blocks: list[Any] = []
-    for row in rows:
-        for name, cell in zip(header, row, strict=True):
-            if cell:
-                blocks += _block_lines(name, cell, width)
-        blocks.append(Text(""))
-    return Group(*above, *blocks[:-1])
+    own = sum(cell.count("…") for row in cells for cell in row)  # a key's own
+    return text.count("…") <= own and all(cell_len(line) <= width for line in text.splitlines())
 
 
 #: What begins a block's line that goes on with the one before: never text of a value, which
@@ -119,6 +133,13 @@ def caption_lines(caption: str, width: int | None) -> list[Any]:
     return [Text(line, no_wrap=True) for line in folded(shown(caption), width)]
 
 
+def caption_block(caption: str, width: int | None) -> Any:
+    """A caption on its own, between tables."""
+    from rich.console import Group
+
+    return Group(*caption_lines(caption, width))
+
+
 def _block_lines(name: str, cell: str, width: int) -> list[Any]:
     """``name: cell`` in lines of at most ``width`` cells; each line after the first begins
     with ``CONTINUED``."""
@@ -151,3 +172,11 @@ def results_table(
 def check_table(run: CheckRun, width: int | None = None) -> Any:
     header, rows, caption = compact(*check_table_rows(run, group_digits=True))
     return table(header, rows, width, caption)
+
+
+def worst_table(results: list[Result], width: int | None = None) -> Any:
+    """The worst samples (``--worst K``) under the results."""
+    from losscli.report.analysis_text import worst_header, worst_rows
+
+    # ``loss`` here is a sample's loss (as in JSON's worst samples), a number.
+    return table(worst_header(results), worst_rows(results), width, numeric=("weight", "loss"))

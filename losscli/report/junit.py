@@ -13,6 +13,7 @@ import re
 import socket
 import xml.etree.ElementTree as ET
 
+from losscli.engine.results import Result
 from losscli.report.checkrun import CheckRun
 from losscli.stats.resample import METHOD, Interval
 from losscli.text import shown, slice_label
@@ -75,43 +76,50 @@ def junit_xml(run: CheckRun) -> bytes:
             message = shown(run.errors[i])
             error = ET.SubElement(case, "error", message=message, type="InputError")
             error.text = f"loss: {shown(check.loss)}\nerror: {message}"
-            continue
-        lines = [
-            f"loss: {result.spec} ({result.loss.name}, reduction={result.loss.reduction})",
-            f"value: {_number(result.value)}{_interval(result.ci)}",
-        ]
-        if result.baseline is not None:
-            lines += [
-                f"baseline: {_number(result.baseline)}",
-                f"difference: {_number(result.difference)}{_interval(result.difference_ci)}",
-            ]
-        lines += [
-            f"{o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
-            for o in result.gates
-        ]
-        failed = [(result.loss.name, o) for o in result.gates if not o.passed]
-        for part in run.slices.get(i, []):  # a check's slices, each with its gates
-            where = f"{result.loss.name} [{slice_label(part.slice or {})}]"
-            lines.append(
-                f"slice {where}: value {_number(part.value)}{_interval(part.ci)}, "
-                f"{part.n_samples} samples"
-            )
-            lines += [
-                f"  {o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
-                for o in part.gates
-            ]
-            failed += [(where, o) for o in part.gates if not o.passed]
-        if failed:
-            failure = ET.SubElement(
-                case,
-                "failure",
-                message=shown("; ".join(f"{name}: {o.reason}" for name, o in failed)),
-                type="QualityGateFailure",
-            )
-            failure.text = "\n".join(shown(line) for line in lines)
-        ET.SubElement(case, "system-out").text = "\n".join(shown(line) for line in lines)
+        else:
+            _testcase(case, result, run.slices.get(i, []))
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _gate_lines(result: Result, indent: str = "") -> list[str]:
+    return [
+        f"{indent}{o.gate.describe()}: {'PASS' if o.passed else 'FAIL'} ({o.reason})"
+        for o in result.gates
+    ]
+
+
+def _testcase(case: ET.Element, result: Result, slices: list[Result]) -> None:
+    """A check's testcase: its numbers and gates (and each slice's) in ``<system-out>``, and a
+    ``<failure>`` naming every failed gate."""
+    lines = [
+        f"loss: {result.spec} ({result.loss.name}, reduction={result.loss.reduction})",
+        f"value: {_number(result.value)}{_interval(result.ci)}",
+    ]
+    if result.baseline is not None:
+        lines += [
+            f"baseline: {_number(result.baseline)}",
+            f"difference: {_number(result.difference)}{_interval(result.difference_ci)}",
+        ]
+    lines += _gate_lines(result)
+    failed = [(result.loss.name, o) for o in result.gates if not o.passed]
+    for part in slices:  # a check's slices, each with its gates
+        where = f"{result.loss.name} [{slice_label(part.slice or {})}]"
+        lines.append(
+            f"slice {where}: value {_number(part.value)}{_interval(part.ci)}, "
+            f"{part.n_samples} samples"
+        )
+        lines += _gate_lines(part, "  ")
+        failed += [(where, o) for o in part.gates if not o.passed]
+    if failed:
+        failure = ET.SubElement(
+            case,
+            "failure",
+            message=shown("; ".join(f"{name}: {o.reason}" for name, o in failed)),
+            type="QualityGateFailure",
+        )
+        failure.text = "\n".join(shown(line) for line in lines)
+    ET.SubElement(case, "system-out").text = "\n".join(shown(line) for line in lines)
 
 
 def error_xml(config: str, message: str, kind: str) -> bytes:

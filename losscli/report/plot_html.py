@@ -175,25 +175,31 @@ def slices_svg(spec: str, found: list[Result], log: bool) -> str:
     marks = [_text(4, 22, f"{spec} by slice{note}", font_size="14", font_weight="bold")]
     marks.append(_text(right + 10, top - 16, "value [interval]", font_size="11", fill=GREY))
     for i, row in enumerate(rows):
-        y = top + i * step
-        marks.append(_text(4, y + 4, row["slice"], font_size="12"))
-        value, ci = row["value"], row["ci"]
-        shown = _number(value) if math.isfinite(value) else repr(value)
-        if ci is not None:
-            shown += f" [{', '.join(_number(v) if v is not None else 'none' for v in ci)}]"
-            if all(v is not None and math.isfinite(v) for v in ci):
-                a, b = axis(ci[0]), axis(ci[1])
-                marks.append(_line(a, y, b, y, RED, stroke_width="2"))
-                marks += [_line(x, y - 4, x, y + 4, RED) for x in (a, b)]
-        if math.isfinite(value):
-            marks.append(
-                f'<circle cx="{axis(value):.2f}" cy="{y:.1f}" r="4" fill="{BLUE}"><title>'
-                f"{html.escape(row['slice'])}: {value!r}</title></circle>"
-            )
-        marks.append(_text(right + 10, y + 4, shown, font_size="12"))
+        marks += _slice_row(row, axis, top + i * step, right + 10)
     bottom = top + len(rows) * step - 8
     marks += _x_axis(axis, bottom, "loss" + (", log scale" if axis.log else ""))
     return _svg(WIDTH, int(bottom + 48), marks)
+
+
+def _slice_row(row: dict[str, Any], axis: Axis, y: float, text_x: float) -> list[str]:
+    """One slice's marks at height ``y``: its label, its interval's bar, its value's dot, and
+    the value and interval as text at ``text_x``."""
+    marks = [_text(4, y + 4, row["slice"], font_size="12")]
+    value, ci = row["value"], row["ci"]
+    shown = _number(value) if math.isfinite(value) else repr(value)
+    if ci is not None:
+        shown += f" [{', '.join(_number(v) if v is not None else 'none' for v in ci)}]"
+        if all(v is not None and math.isfinite(v) for v in ci):
+            a, b = axis(ci[0]), axis(ci[1])
+            marks.append(_line(a, y, b, y, RED, stroke_width="2"))
+            marks += [_line(x, y - 4, x, y + 4, RED) for x in (a, b)]
+    if math.isfinite(value):
+        marks.append(
+            f'<circle cx="{axis(value):.2f}" cy="{y:.1f}" r="4" fill="{BLUE}"><title>'
+            f"{html.escape(row['slice'])}: {value!r}</title></circle>"
+        )
+    marks.append(_text(text_x, y + 4, shown, font_size="12"))
+    return marks
 
 
 def _svg(width: int, height: int, marks: list[str]) -> str:

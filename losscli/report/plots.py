@@ -107,40 +107,61 @@ def _matplotlib(
 
 
 def _slice_axes(ax: Any, spec: str, found: list[Result], log: bool) -> None:
+    """Each slice's value as a dot, its interval as a bar, the whole input on top."""
     rows = slice_rows(found)
     positions = list(range(len(rows)))[::-1]  # the whole input on top
-    ends = finite_rows(rows)
     shown = [
         (y, row) for y, row in zip(positions, rows, strict=True) if math.isfinite(row["value"])
     ]
-    values = [row["value"] for _, row in shown]
-    errors = [
-        [max(v - (row["ci"] or [v, v])[0], 0) for v, (_, row) in zip(values, shown, strict=True)],
-        [max((row["ci"] or [v, v])[1] - v, 0) for v, (_, row) in zip(values, shown, strict=True)],
-    ]
-    errors = [[e if math.isfinite(e) else 0 for e in side] for side in errors]
-    has_ci = any(row["ci"] is not None for _, row in shown)
     if shown:
+        has_ci = any(row["ci"] is not None for _, row in shown)
         ax.errorbar(
-            values,
+            [row["value"] for _, row in shown],
             [y for y, _ in shown],
-            xerr=errors if has_ci else None,
+            xerr=_error_bars(shown) if has_ci else None,
             fmt="o",
             color="#4878a8",
             ecolor="#c03030",
             capsize=3,
         )
     ax.set_yticks(positions, [row["slice"] for row in rows], fontsize=8, parse_math=False)
-    for y, row in shown:  # the value and its interval as text, right of the chart
-        low, high = row["ci"] or (None, None)
-        text = f"{row['value']:.4g}" + ("" if low is None else f" [{low:.4g}, {high:.4g}]")
-        ax.annotate(text, (1.02, y), xycoords=("axes fraction", "data"), fontsize=8,
-                    va="center", annotation_clip=False)  # fmt: skip
+    _annotate_slices(ax, positions, rows)
+    _slice_scale_and_title(ax, spec, found, rows, log)
+
+
+def _error_bars(shown: list[tuple[int, dict[str, Any]]]) -> list[list[float]]:
+    """How far each interval reaches below and above its value (0 without one, or past
+    float64)."""
+    values = [row["value"] for _, row in shown]
+    errors = [
+        [max(v - (row["ci"] or [v, v])[0], 0) for v, (_, row) in zip(values, shown, strict=True)],
+        [max((row["ci"] or [v, v])[1] - v, 0) for v, (_, row) in zip(values, shown, strict=True)],
+    ]
+    return [[e if math.isfinite(e) else 0 for e in side] for side in errors]
+
+
+def _annotate_slices(ax: Any, positions: list[int], rows: list[dict[str, Any]]) -> None:
+    """Each finite value and its interval as text right of the chart; then any other value
+    (nan, inf) as itself, in red, at the left."""
+    for y, row in zip(positions, rows, strict=True):  # the value and its interval as text
+        if math.isfinite(row["value"]):
+            low, high = row["ci"] or (None, None)
+            text = f"{row['value']:.4g}" + ("" if low is None else f" [{low:.4g}, {high:.4g}]")
+            ax.annotate(text, (1.02, y), xycoords=("axes fraction", "data"), fontsize=8,
+                        va="center", annotation_clip=False)  # fmt: skip
     for y, row in zip(positions, rows, strict=True):
         if not math.isfinite(row["value"]):
             ax.annotate(repr(row["value"]), (0.01, y), xycoords=("axes fraction", "data"),
                         fontsize=8, color="#c03030", va="center")  # fmt: skip
-    if log and ends and min(ends) > 0 and max(ends) >= 10 * min(ends):  # a log axis that helps
+
+
+def _slice_scale_and_title(
+    ax: Any, spec: str, found: list[Result], rows: list[dict[str, Any]], log: bool
+) -> None:
+    """A log axis where the losses are logarithmic and it helps (a tenfold range of positive
+    ends); the title says the intervals' level."""
+    ends = finite_rows(rows)
+    if log and ends and min(ends) > 0 and max(ends) >= 10 * min(ends):
         ax.set_xscale("log")
     level = next((r.ci.level for r in found if r.ci is not None), None)
     note = f", {level:.0%} intervals" if level is not None else ""

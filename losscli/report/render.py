@@ -405,6 +405,3 @@ def render_markdown(results: list[Result], names: list[str] | None = None) -> st
 
 def render_check_markdown(run: CheckRun) -> str:
     return markdown_table(*compact(*check_table_rows(run)))
-
-
-# --- rich tables ---------------------------------------------------------------------------

@@ -123,18 +123,23 @@ def to_pandas(document: dict[str, Any], results: Sequence[Result]) -> Any:
         for name, value in (result.slice or {}).items():
             keys.setdefault(f"slice_{name}", [None] * len(results))[i] = value
     for column, values in keys.items():
-        present = [v for v in values if v is not None]
-        if column not in frame.columns:  # never: every key is a CSV column
-            continue
-        if present and _integers(present):
-            frame[column] = pd.array(values, dtype="Int64")
-        elif present and all(isinstance(v, (bool, np.bool_)) for v in present):
-            frame[column] = pd.array(values, dtype="boolean")
-        else:
-            frame[column] = pd.Series(values, index=frame.index, dtype=object).infer_objects()
+        if column in frame.columns:  # always: every key is a CSV column
+            frame[column] = _key_column(values, frame.index)
     if any("worst" in entry for entry in document["results"]):
         frame["worst"] = [entry.get("worst") for entry in document["results"]]
     return frame
+
+
+def _key_column(values: list[Any], index: Any) -> Any:
+    """A slice key's column, typed by its values (None: the whole input's row)."""
+    import pandas as pd
+
+    present = [v for v in values if v is not None]
+    if present and _integers(present):
+        return pd.array(values, dtype="Int64")
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        return pd.array(values, dtype="boolean")
+    return pd.Series(values, index=index, dtype=object).infer_objects()
 
 
 def _integers(values: list[Any]) -> bool:

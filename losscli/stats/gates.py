@@ -90,7 +90,16 @@ class Gate:
             return GateOutcome(
                 self, False, f"the baseline is {_text(baseline)}, which never passes a gate"
             )
-        baseline = float(baseline)
+        return self._increase(value, float(baseline), change, extremes)
+
+    def _increase(
+        self,
+        value: float,
+        baseline: float,
+        change: Interval | None,
+        extremes: Callable[[], Concentrated | None] | None,
+    ) -> GateOutcome:
+        """``max_increase`` on a finite value and baseline."""
         increase = value - baseline
         allowed = abs(baseline) * self.bound / 100 if self.relative else self.bound
         if not self.noise_aware:
@@ -110,28 +119,41 @@ class Gate:
         # whole interval is above it.
         bound_name, end = ("upper", change.high) if self.non_inferiority else ("lower", change.low)
         ok = end <= allowed
-        found = None
         if ok and not self.non_inferiority and increase > allowed and extremes is not None:
-            found = extremes()
-        if found is not None:
-            # A change carried by a handful of rows is never forgiven (``concentration``).
-            rows, worse, trimmed, held = found
-            if trimmed <= allowed and _finite(held.low) and held.low > allowed:
-                return GateOutcome(
-                    self,
-                    False,
-                    f"increase {increase!r} over baseline {baseline!r} > allowed {allowed!r}, "
-                    f"carried by a handful of rows: {trimmed!r} without the {rows} that got "
-                    f"most worse and the {rows} that got most better; the {change.level * 100:.4g}"
-                    f"% interval {change.text()} reaches below the bound by leaving them out: "
-                    f"with the {worse} that got most worse held in every resample it is "
-                    f"{held.text()}, lower bound > allowed ({self.describe()})",
-                )
+            carried = self._carried(increase, baseline, allowed, change, extremes())
+            if carried is not None:
+                return carried
         return GateOutcome(
             self,
             ok,
             f"increase {increase!r} over baseline {baseline!r}, {change.level * 100:.4g}% interval "
             f"{change.text()}: {bound_name} bound {'<=' if ok else '>'} allowed {allowed!r}",
+        )
+
+    def _carried(
+        self,
+        increase: float,
+        baseline: float,
+        allowed: float,
+        change: Interval,
+        found: Concentrated | None,
+    ) -> GateOutcome | None:
+        """A failure when an increase the interval forgives is carried by a handful of rows
+        (``concentration``): never forgiven; None when it is not."""
+        if found is None:
+            return None
+        rows, worse, trimmed, held = found
+        if not (trimmed <= allowed and _finite(held.low) and held.low > allowed):
+            return None
+        return GateOutcome(
+            self,
+            False,
+            f"increase {increase!r} over baseline {baseline!r} > allowed {allowed!r}, "
+            f"carried by a handful of rows: {trimmed!r} without the {rows} that got "
+            f"most worse and the {rows} that got most better; the {change.level * 100:.4g}"
+            f"% interval {change.text()} reaches below the bound by leaving them out: "
+            f"with the {worse} that got most worse held in every resample it is "
+            f"{held.text()}, lower bound > allowed ({self.describe()})",
         )
 
 

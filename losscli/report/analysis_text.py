@@ -1,7 +1,7 @@
-"""Output of the worst samples (``--worst K``) and of the distribution (``--histogram``): a
-second table under the results, a terminal histogram, Markdown tables. JSON carries them in
-each result (``render.report``), CSV its distribution's summary (``render_csv``). rich is
-imported only to print on a terminal.
+"""The worst samples (``--worst K``) and the distribution (``--histogram``) as text: the rows
+of the worst samples' table, the histogram's lines, Markdown tables. JSON carries them in each
+result (``render.report``), CSV its distribution's summary (``render_csv``); the terminal draws
+these rows and lines (``losscli.cli.tables``).
 """
 
 from __future__ import annotations
@@ -183,10 +183,3 @@ def render_markdown_sections(results: list[Result]) -> str:
     if any(r.distribution is not None for r in results):
         text += "\n" + markdown_table(*distribution_rows(results))
     return text
-
-
-def worst_table(results: list[Result], width: int | None = None) -> Any:
-    from losscli.cli.tables import table
-
-    # ``loss`` here is a sample's loss (as in JSON's worst samples), a number.
-    return table(worst_header(results), worst_rows(results), width, numeric=("weight", "loss"))
