@@ -16,7 +16,7 @@ from losscli.engine.input_checks import InputChecks
 from losscli.engine.inputs import Chunk
 from losscli.errors import RowError
 from losscli.losses.classes import BatchFacts, Loss
-from losscli.losses.reduction import GroupSums, RunningReduction, Weighed, group_sums, weigh
+from losscli.losses.reduction import RunningReduction, Weighed, weigh
 from losscli.stats.analysis import (
     FIELDS,
     NO_ANALYSIS,
@@ -25,19 +25,21 @@ from losscli.stats.analysis import (
     WorstK,
     one_per_sample,
 )
+from losscli.stats.bootstrap import Bootstrap, Buckets, BucketTable, Cells, CellSums, cell_sums
 from losscli.stats.concentration import Increases
-from losscli.stats.resample import BucketTable, Rows
 from losscli.stats.slice_worst import GroupedWorst
-from losscli.stats.slicing import Groups
+from losscli.stats.slicing import Groups, GroupSums, group_sums
 
 
 class SlicePart(NamedTuple):
-    """One chunk's sums by slice: the slices' keys, samples and sums (and the baseline's)."""
+    """One chunk's sums by slice: the slices' keys, samples and sums (and the baseline's); with
+    ``--ci``, their bucket sums (the loss's and the baseline's)."""
 
     keys: list[tuple[Any, ...]]
     n: np.ndarray
     running: GroupSums
     baseline: GroupSums | None
+    cells: tuple[CellSums, CellSums | None] | None
 
 
 class LossAccumulator:
@@ -58,12 +60,11 @@ class LossAccumulator:
         self.loss = loss
         self.spec = spec or loss.name
         resampled = analysis.resampling is not None
-        # With --ci, a slice's bucket sums are a row of its loss's tables (``tables``).
-        running_buckets, baseline_buckets = tables or (resampled, resampled)
-        self.running = RunningReduction(loss.reduction, running_buckets)
-        self.baseline = (
-            RunningReduction(loss.reduction, baseline_buckets) if with_baseline else None
-        )
+        self.running = RunningReduction(loss.reduction)
+        self.baseline = RunningReduction(loss.reduction) if with_baseline else None
+        #: ``--ci``: the bootstrap of the loss and of the baseline (a slice's are rows of its
+        #: loss's ``tables``).
+        self.bootstrap, self.baseline_bootstrap = _bootstraps(resampled, with_baseline, tables)
         #: ``--ci`` by slice: the slices' bucket sums, a row per slice (loss and baseline).
         self.tables = (BucketTable(), BucketTable()) if resampled and analysis.group_by else None
         self.checks = InputChecks(loss)
@@ -118,17 +119,17 @@ class LossAccumulator:
         kept_rows: np.ndarray | None,
         facts: BatchFacts | None,
         slices: tuple[np.ndarray, list[tuple[Any, ...]]] | None = None,
-        rows: Rows | None = None,
+        buckets: Buckets | None = None,
     ) -> np.ndarray:
         """Add a chunk of aligned rows (and, by slice, ``slices``: each row's slice number and
-        the slices' keys; with ``--ci``, ``rows``: their buckets); return its weighted
+        the slices' keys; with ``--ci``, ``buckets``: their rows' buckets); return its weighted
         per-sample losses."""
         y_true, y_pred = chunk["y_true"], chunk["y_pred"]
         self.n += len(y_pred)
         self.checks.update(offset, y_true, y_pred)
         values, mask = _sample_losses(self.loss, y_true, y_pred, facts, offset, kept_rows)
         weighed = weigh(values, weights, mask)
-        self.running.record(weighed, rows)
+        _record(self.running, self.bootstrap, weighed, buckets)
         if self.analysis:
             self._analyse(weighed.weighted, chunk, weights, offset, kept_rows, slices)
         on_baseline = None
@@ -136,14 +137,14 @@ class LossAccumulator:
             baseline = chunk["baseline_pred"]
             b_values, b_mask = _sample_losses(self.loss, y_true, baseline, facts, offset, kept_rows)
             on_baseline = weigh(b_values, weights, b_mask)
-            self.baseline.record(on_baseline, rows)
-            if self.increases is not None and rows is not None:
+            _record(self.baseline, self.baseline_bootstrap, on_baseline, buckets)
+            if self.increases is not None and buckets is not None:
                 index = offset + (kept_rows if kept_rows is not None else np.arange(len(y_pred)))
-                self.increases.update(weighed, on_baseline, index, rows.ids)
+                self.increases.update(weighed, on_baseline, index, buckets.ids)
         if self.slices is not None and slices is not None:
             codes, keys = slices
             if self.loss.streams(y_pred.ndim):
-                self._split(weighed, on_baseline, Groups(codes, len(keys), rows), keys)
+                self._split(weighed, on_baseline, codes, keys, buckets)
             else:  # a loss over the whole input: on each slice's rows alone
                 self._by_slice(chunk, weights, offset, kept_rows, facts, codes, keys)
         return weighed.weighted
@@ -160,46 +161,45 @@ class LossAccumulator:
         self,
         weighed: Weighed,
         on_baseline: Weighed | None,
-        groups: Groups,
+        codes: np.ndarray,
         keys: list[tuple[Any, ...]],
+        buckets: Buckets | None,
     ) -> None:
-        """Each slice's share of the chunk's sums, taken at once for every slice and kept as
-        arrays until merged into the slices' accumulators (``merge``)."""
-        self.pending.append(
-            SlicePart(
-                keys,
-                groups.counts,
-                group_sums(weighed, groups),
-                None if on_baseline is None else group_sums(on_baseline, groups),
+        """Each slice's share of the chunk's sums (and bucket sums), taken at once for every
+        slice and kept as arrays until merged into the slices' accumulators (``merge``)."""
+        groups = Groups(codes, len(keys))
+        running = group_sums(weighed, groups)
+        baseline = None if on_baseline is None else group_sums(on_baseline, groups)
+        cells = None
+        if buckets is not None:
+            pairs = Cells(codes, len(keys), buckets)
+            cells = (
+                cell_sums(weighed, pairs),
+                None if on_baseline is None else cell_sums(on_baseline, pairs),
             )
-        )
+        self.pending.append(SlicePart(keys, groups.counts, running, baseline, cells))
 
     def _absorb(self, part: SlicePart) -> None:
-        running, on_baseline = part.running, part.baseline
-        scalars = running.per_group()
-        baseline = on_baseline.per_group() if on_baseline is not None else []
+        running = part.running.per_group()
+        baseline = [] if part.baseline is None else part.baseline.per_group()
         rows: tuple[list[int], list[int]] = ([], [])  # each slice's row of the bucket tables
         for g, (key, n) in enumerate(zip(part.keys, part.n.tolist(), strict=True)):
             target = self._slice(key)
-            for found, reduction in zip(rows, _reductions(target), strict=True):
-                by_bucket = None if reduction is None else reduction.by_bucket
-                found.append(-1 if by_bucket is None else by_bucket.row)  # -1: not kept
+            for found, bootstrap in zip(rows, target.bootstraps(), strict=True):
+                found.append(-1 if bootstrap is None else bootstrap.row)  # -1: not kept
             target.n += n
-            target.running.absorb(running, g, scalars[g])
-            if on_baseline is not None and target.baseline is not None:
-                target.baseline.absorb(on_baseline, g, baseline[g])
-        if self.tables is not None:
+            target.running.absorb(running[g])
+            if baseline and target.baseline is not None:
+                target.baseline.absorb(baseline[g])
+        if self.tables is not None and part.cells is not None:
             # The chunk's (slice, bucket) sums into every slice's row at once.
-            for table, sums, at in zip(self.tables, (running, on_baseline), rows, strict=True):
-                if sums is not None and sums.by_cell is not None:
-                    assert sums.cell_bounds is not None and sums.cell_bucket is not None
-                    row = np.repeat(np.asarray(at), np.diff(sums.cell_bounds))
-                    keep = row >= 0
-                    table.add(
-                        row[keep],
-                        sums.cell_bucket[keep],
-                        {k: None if v is None else v[keep] for k, v in sums.by_cell.items()},
-                    )
+            for table, cells, at in zip(self.tables, part.cells, rows, strict=True):
+                if cells is not None:
+                    table.add_cells(at, cells)
+
+    def bootstraps(self) -> tuple[Bootstrap | None, Bootstrap | None]:
+        """The bootstrap of the loss and of the baseline (None: none)."""
+        return self.bootstrap, self.baseline_bootstrap
 
     def _analyse(
         self,
@@ -257,18 +257,21 @@ class LossAccumulator:
         if self.slices is not None and other.slices is not None:
             for key, part in other.slices.items():
                 self._slice(key).merge(part)
-        self.running.merge(other.running)
-        if self.baseline is not None and other.baseline is not None:
-            self.baseline.merge(other.baseline)
-        self.checks.merge(other.checks)
-        if self.worst is not None and other.worst is not None:
-            self.worst.merge(other.worst)
-        if self.slice_worst is not None and other.slice_worst is not None:
-            self.slice_worst.merge(other.slice_worst)
-        if self.distribution is not None and other.distribution is not None:
-            self.distribution.merge(other.distribution)
-        if self.increases is not None and other.increases is not None:
-            self.increases.merge(other.increases)
+        # Each partial result with its counterpart: exact sums, extremes, the first row found.
+        pairs: tuple[tuple[Any, Any], ...] = (
+            (self.running, other.running),
+            (self.bootstrap, other.bootstrap),
+            (self.baseline, other.baseline),
+            (self.baseline_bootstrap, other.baseline_bootstrap),
+            (self.checks, other.checks),
+            (self.worst, other.worst),
+            (self.slice_worst, other.slice_worst),
+            (self.distribution, other.distribution),
+            (self.increases, other.increases),
+        )
+        for mine, theirs in pairs:
+            if mine is not None and theirs is not None:
+                mine.merge(theirs)
 
     def rekey(self, typed: dict[tuple[Any, ...], tuple[Any, ...]]) -> None:
         """The slices' keys replaced by ``typed`` ones (CSV text typed by its column:
@@ -290,11 +293,27 @@ class LossAccumulator:
         return self.running.value(), None if self.baseline is None else self.baseline.value()
 
 
-def _reductions(
-    accumulator: LossAccumulator,
-) -> tuple[RunningReduction | None, RunningReduction | None]:
-    """An accumulator's reductions of the loss and of the baseline (None: none)."""
-    return accumulator.running, accumulator.baseline
+def _bootstraps(
+    resampled: bool, with_baseline: bool, tables: tuple[BucketTable, BucketTable] | None
+) -> tuple[Bootstrap | None, Bootstrap | None]:
+    """With ``--ci``, the loss's bootstrap and the baseline's: rows of ``tables`` when given
+    (a slice's), else each its own."""
+    if not resampled and tables is None:
+        return None, None
+    running, baseline = tables or (None, None)
+    return Bootstrap(running), Bootstrap(baseline) if with_baseline else None
+
+
+def _record(
+    reduction: RunningReduction,
+    bootstrap: Bootstrap | None,
+    weighed: Weighed,
+    buckets: Buckets | None,
+) -> None:
+    """Weighted losses added to a reduction's sums and, with ``--ci``, to its bootstrap."""
+    reduction.record(weighed)
+    if bootstrap is not None and buckets is not None:
+        bootstrap.update(weighed, buckets)
 
 
 class Task:

@@ -17,7 +17,7 @@ from losscli import __version__
 from losscli.engine.accumulate import Task
 from losscli.engine.inputs import InputSpec, Progress
 from losscli.engine.mapping import Merged
-from losscli.engine.parted import Mapper, evaluate_parts, fragments
+from losscli.engine.parted import Mapper, evaluate_parts, parts
 from losscli.errors import InputError
 from losscli.io.datasets import DatasetOutput, Written
 from losscli.io.storage import env_limit
@@ -99,7 +99,7 @@ def evaluate_on_cluster(
             raise InputError(
                 f"{spec}: custom losses are not sent to a cluster; drop it or {say('scheduler')}"
             )
-    parts = fragments(inputs, whole_table=True)
+    files = parts(inputs, whole_table=True)
     assert inputs.scheduler is not None
     capped: list[str] = []
     client = _client(inputs.scheduler, say, capped)
@@ -113,7 +113,7 @@ def evaluate_on_cluster(
             )
         mapper = DaskMapper(client, progress)
         tasks, state, labels, warnings, written = evaluate_parts(
-            losses, specs, inputs, parts, nan_policy, mapper, output, analysis
+            losses, specs, inputs, files, nan_policy, mapper, output, analysis
         )
         return tasks, state, labels, capped + warnings, written
     finally:

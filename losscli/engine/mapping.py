@@ -17,7 +17,7 @@ from losscli.io.readers.tables import GROUP, GroupCodes
 from losscli.losses.classes import BatchFacts
 from losscli.losses.functions import to_categorical
 from losscli.stats.analysis import Analysis
-from losscli.stats.resample import Rows
+from losscli.stats.bootstrap import unit_for
 from losscli.stats.slicing import factorize
 
 
@@ -70,7 +70,9 @@ class Context:
         #: ``--ci``: the rows' buckets are keyed by their index in the whole input: a part's
         #: rows (a file of a dataset, evaluated on its own) start here.
         self.first_row = first_row
-        self.resampling = tasks[0].total.analysis.resampling if tasks else None
+        resampling = tasks[0].total.analysis.resampling if tasks else None
+        #: ``--ci``: the unit resampled, whose bucket each row goes to.
+        self.unit = None if resampling is None else unit_for(resampling)
         #: The codes of the ``--group-by`` values, kept by the source that reads them.
         self.group_codes: GroupCodes | None = next(
             (
@@ -113,27 +115,39 @@ class Outcome:
 
 
 def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
+    """One chunk read at input row ``offset`` evaluated for every loss of the run."""
     chunk = shape_chunk(raw, ctx.labels)
     outcome = Outcome(len(chunk["y_pred"]))
     kept_rows = None
     if ctx.nan_policy != "propagate":
         bad = _bad_rows(chunk)
         if bad and ctx.nan_policy == "raise":
-            for role, rows in bad.items():
-                count = int(np.count_nonzero(~np.isfinite(chunk[role])))
-                outcome.bad[role] = (offset + int(np.argmax(rows)), count)
+            _count_bad(outcome, chunk, bad, offset)
             return outcome  # an error is coming: nothing to evaluate
         if bad:
             drop = np.logical_or.reduce(list(bad.values()))
             kept_rows = np.flatnonzero(~drop)
             chunk = {role: array[kept_rows] for role, array in chunk.items()}
+            if GROUP in raw and ctx.group_codes is not None:
+                _drop_by_slice(outcome, ctx, raw[GROUP][drop])
     outcome.n = len(chunk["y_pred"])
-    codes = raw.get(GROUP)
-    if kept_rows is not None and codes is not None and ctx.group_codes is not None:
-        _drop_by_slice(outcome, ctx, codes[drop])
-    if not outcome.n:
-        return outcome
-    outcome.offset, outcome.kept_rows = offset, kept_rows
+    if outcome.n:
+        outcome.offset, outcome.kept_rows = offset, kept_rows
+        _evaluate(outcome, chunk, raw.get(GROUP), ctx)
+    return outcome
+
+
+def _count_bad(outcome: Outcome, chunk: Chunk, bad: dict[str, np.ndarray], offset: int) -> None:
+    """Per role, its first row with a NaN or inf and how many values are not finite."""
+    for role, rows in bad.items():
+        count = int(np.count_nonzero(~np.isfinite(chunk[role])))
+        outcome.bad[role] = (offset + int(np.argmax(rows)), count)
+
+
+def _evaluate(outcome: Outcome, chunk: Chunk, codes: np.ndarray | None, ctx: Context) -> None:
+    """The rows kept of a chunk (``outcome.kept_rows``; ``codes``: all its rows' slice value
+    codes) to a part of every loss's accumulator."""
+    offset, kept_rows = outcome.offset, outcome.kept_rows
     if ctx.one_hot:
         chunk["y_true"] = shifted(
             lambda: to_categorical(chunk["y_true"], chunk["y_pred"].shape[-1]), offset, kept_rows
@@ -142,8 +156,8 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
     if "sample_weight" in chunk:
         outcome.lowest_weight = float(np.min(chunk["sample_weight"]))
     buckets = None
-    if ctx.resampling is not None:
-        buckets = Rows.of(offset + ctx.first_row, kept_rows, outcome.n, ctx.resampling.seed)
+    if ctx.unit is not None:
+        buckets = ctx.unit.buckets(chunk, offset + ctx.first_row, kept_rows)
     slices = None
     if codes is not None and ctx.group_codes is not None:
         slices = factorize(codes[kept_rows] if kept_rows is not None else codes, ctx.group_codes)
@@ -153,7 +167,6 @@ def map_chunk(offset: int, raw: Chunk, ctx: Context) -> Outcome:
             part.update(chunk, weights, offset, kept_rows, ctx.facts, slices, buckets)
         )
         outcome.parts.append(part)
-    return outcome
 
 
 def _drop_by_slice(outcome: Outcome, ctx: Context, codes: np.ndarray) -> None:

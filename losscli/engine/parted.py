@@ -22,6 +22,7 @@ from losscli.io import storage
 from losscli.io.datasets import DatasetOutput, Written
 from losscli.losses.classes import BatchFacts, Loss
 from losscli.stats.analysis import NO_ANALYSIS, Analysis
+from losscli.stats.bootstrap import unit_for
 
 
 class PartOutput(NamedTuple):
@@ -54,9 +55,9 @@ class Mapper:
         return results
 
 
-def fragments(inputs: InputSpec, *, whole_table: bool) -> list[InputSpec]:
-    """One InputSpec per file of the input table. With ``whole_table`` false (the local
-    engine), inputs that are not one table are a single part."""
+def parts(inputs: InputSpec, *, whole_table: bool) -> list[InputSpec]:
+    """The parts of a run: one InputSpec per file of the input table. With ``whole_table``
+    false (the local engine), inputs that are not one table are a single part."""
     from losscli.io.readers.base import parse_number, path_kind
     from losscli.io.readers.parquet import dataset_files
 
@@ -110,8 +111,8 @@ def part_facts(inputs: InputSpec, nan_policy: str) -> bool:
 
 
 def part_rows(inputs: InputSpec) -> int:
-    """A first-pass task for ``--ci``: the part's rows (from a Parquet footer, or counted), so
-    that each part numbers its rows from their index in the whole input."""
+    """A first-pass task for ``--ci`` by row: the part's rows (from a Parquet footer, or
+    counted), so that each part numbers its rows from their index in the whole input."""
     from losscli.engine.plan import aligned
 
     def work() -> int:
@@ -178,31 +179,49 @@ def evaluate_parts(
 ) -> tuple[list[Task], Merged, dict[str, str], list[str], Written | None]:
     """Every part mapped (by a cluster or in turn), then merged in part order: what
     ``evaluate.run`` gives, and what went to the ``output`` dataset."""
-    whole_input = len(parts) == 1 and not inputs.scheduler
     facts = None
     if any(loss.needs_facts for loss in losses):
         facts = BatchFacts(binary_labels=all(mapper.map(part_facts, parts, nan_policy=nan_policy)))
-    first_rows = [0] * len(parts)
-    if analysis.resampling is not None and len(parts) > 1:
-        # --ci keys each row's bucket by its index in the whole input.
-        counts = mapper.map(part_rows, parts)
-        first_rows = [sum(counts[:k]) for k in range(len(parts))]
     outputs: list[PartOutput] = mapper.map(
         part_sums,
         parts,
-        first_rows,
+        _first_rows(parts, mapper, analysis),
         [None if output is None else (output, k) for k in range(len(parts))],
         report=True,
         losses=losses,
         specs=specs,
         nan_policy=nan_policy,
         facts=facts,
-        whole_input=whole_input,
+        whole_input=len(parts) == 1 and not inputs.scheduler,
         analysis=analysis,
     )
     if outputs and outputs[0].accumulators:  # the --group-by columns by name, as read
         analysis = analysis._replace(group_by=outputs[0].accumulators[0].analysis.group_by)
     tasks = tasks_for(losses, specs, inputs.has_baseline(), analysis)
+    state, warnings = _merge(tasks, outputs)
+    labels = dict(outputs[0].labels)
+    if len(parts) > 1:
+        labels = {role: storage.public(inputs.data or "") for role in labels}
+    written = None
+    if output is not None:
+        output.finish(len(parts))
+        written = Written(output.shown(), len(parts), sum(part.written for part in outputs))
+    return tasks, state, labels, warnings, written
+
+
+def _first_rows(parts: Sequence[InputSpec], mapper: Mapper, analysis: Analysis) -> list[int]:
+    """Each part's first row in the whole input, when ``--ci`` resamples rows by their index
+    (a first pass counts the parts' rows); else 0."""
+    resampling = analysis.resampling
+    if resampling is None or len(parts) <= 1 or not unit_for(resampling).numbered:
+        return [0] * len(parts)
+    counts = mapper.map(part_rows, parts)
+    return [sum(counts[:k]) for k in range(len(parts))]
+
+
+def _merge(tasks: list[Task], outputs: list[PartOutput]) -> tuple[Merged, list[str]]:
+    """The parts' accumulators merged into the tasks', and their counts and warnings, in part
+    order."""
     state = Merged()
     warnings: list[str] = []
     for part in outputs:
@@ -214,11 +233,4 @@ def evaluate_parts(
             task.total.merge(accumulator)
         state.absorb(part.state)
         warnings += part.warnings
-    labels = dict(outputs[0].labels)
-    if len(parts) > 1:
-        labels = {role: storage.public(inputs.data or "") for role in labels}
-    written = None
-    if output is not None:
-        output.finish(len(parts))
-        written = Written(output.shown(), len(parts), sum(part.written for part in outputs))
-    return tasks, state, labels, warnings, written
+    return state, warnings

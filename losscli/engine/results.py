@@ -12,7 +12,9 @@ import numpy as np
 from losscli.engine.input_checks import negative_weights, omitted_warning
 from losscli.errors import InputError
 from losscli.io.readers.tables import typed_keys
+from losscli.stats.bootstrap import Replicates, Resamples
 from losscli.stats.gates import GateOutcome
+from losscli.stats.resample import FEW_SAMPLES
 from losscli.text import slice_label as slice_label  # where renderers find it
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from losscli.io.datasets import Written
     from losscli.losses.classes import Loss
     from losscli.stats.gates import Gate
-    from losscli.stats.resample import Interval, Resamples
+    from losscli.stats.resample import Interval
 
 
 class Result(NamedTuple):
@@ -79,66 +81,20 @@ class Evaluation(NamedTuple):
 def _slice_results(
     task: Task, gates: list[Gate], say: Callable[[str], str]
 ) -> tuple[list[Result], str | None]:
-    """One result per slice of ``task``, sorted by key; a slice of fewer samples than
-    ``min_slice_size`` gets no value (and a warning), and no gate; a slice whose rows were all
-    dropped (``--nan-policy omit``) gets no value, and fails its gates. Then, when there are
-    gates and no slice had a value to gate, why (else None)."""
+    """One result per slice of ``task``, sorted by key (``_slice_result``). Then, when there
+    are gates and no slice had a value to gate, why (else None)."""
     total = task.total
     assert total.slices is not None
     typed = typed_keys(list(total.slices))
     if typed:
         total.rekey(typed)
     assert total.slices is not None
-    analysis = total.analysis
-    resamples = None
-    if analysis.resampling is not None:
-        from losscli.stats.resample import Resamples
-
-        resamples = Resamples(analysis.resampling)
-    by_key = {}
-    for key, part in total.slices.items():  # in the tables' row order: a block at a time
-        where = dict(zip(analysis.group_by, key, strict=True))
-        if part.n == 0:  # rows only with a NaN or inf, dropped
-            reason = (
-                f"each of its {part.dropped} rows held a NaN or inf ({say('nan_policy')} omit "
-                "dropped them): no value, which never passes a gate"
-            )
-            by_key[key] = Result(
-                task.spec,
-                task.loss,
-                None,
-                0,
-                gates=[GateOutcome(g, False, reason) for g in gates],
-                warnings=[f"{task.spec} [{slice_label(where)}]: {reason}"],
-                slice=where,
-            )
-            continue
-        if part.n < analysis.min_slice_size:
-            message = (
-                f"{task.spec} [{slice_label(where)}]: {part.n} samples, fewer than "
-                f"{say('min_slice_size')} {analysis.min_slice_size}: no value"
-            )
-            by_key[key] = Result(
-                task.spec, task.loss, None, part.n, warnings=[message], slice=where
-            )
-            continue
-        value, baseline = part.result()
-        worst = None if total.slice_worst is None else total.slice_worst.result(key)
-        label = f"{task.spec} [{slice_label(where)}]"
-        checked = _checked(part, gates, value, baseline, label, resamples, few=False)
-        by_key[key] = Result(
-            task.spec,
-            task.loss,
-            value,
-            part.n,
-            baseline=baseline,
-            gates=checked.gates,
-            warnings=part.checks.messages() + checked.warnings,
-            slice=where,
-            ci=checked.ci,
-            difference_ci=checked.difference_ci,
-            worst=worst,
-        )
+    resampling = total.analysis.resampling
+    resamples = None if resampling is None else Resamples(resampling)
+    by_key = {  # in the tables' row order: a block at a time
+        key: _slice_result(task, key, part, gates, say, resamples)
+        for key, part in total.slices.items()
+    }
     results = [by_key[key] for key in sorted(by_key, key=_key_order)]
     if not gates or any(r.value is not None or not r.n_samples for r in results):
         return results, None
@@ -146,8 +102,61 @@ def _slice_results(
     size = say("min_slice_size")
     return results, (
         f"{task.spec}: {' and '.join(_spelled(g, say) for g in gates)} gated no slice: "
-        f"each of the {len(results)} slices has fewer than {size} {analysis.min_slice_size} "
-        f"samples (the largest has {largest}); lower {size} or drop the gate"
+        f"each of the {len(results)} slices has fewer than {size} "
+        f"{total.analysis.min_slice_size} samples (the largest has {largest}); lower {size} "
+        "or drop the gate"
+    )
+
+
+def _slice_result(
+    task: Task,
+    key: tuple[Any, ...],
+    part: LossAccumulator,
+    gates: list[Gate],
+    say: Callable[[str], str],
+    resamples: Resamples | None,
+) -> Result:
+    """A slice's result: a slice of fewer samples than ``min_slice_size`` gets no value (and
+    a warning), and no gate; a slice whose rows were all dropped (``--nan-policy omit``) gets
+    no value, and fails its gates."""
+    analysis = task.total.analysis
+    where = dict(zip(analysis.group_by, key, strict=True))
+    label = f"{task.spec} [{slice_label(where)}]"
+    if part.n == 0:  # rows only with a NaN or inf, dropped
+        reason = (
+            f"each of its {part.dropped} rows held a NaN or inf ({say('nan_policy')} omit "
+            "dropped them): no value, which never passes a gate"
+        )
+        return Result(
+            task.spec,
+            task.loss,
+            None,
+            0,
+            gates=[GateOutcome(g, False, reason) for g in gates],
+            warnings=[f"{label}: {reason}"],
+            slice=where,
+        )
+    if part.n < analysis.min_slice_size:
+        message = (
+            f"{label}: {part.n} samples, fewer than {say('min_slice_size')} "
+            f"{analysis.min_slice_size}: no value"
+        )
+        return Result(task.spec, task.loss, None, part.n, warnings=[message], slice=where)
+    value, baseline = part.result()
+    slice_worst = task.total.slice_worst
+    checked = _checked(part, gates, value, baseline, label, resamples, few=False)
+    return Result(
+        task.spec,
+        task.loss,
+        value,
+        part.n,
+        baseline=baseline,
+        gates=checked.gates,
+        warnings=part.checks.messages() + checked.warnings,
+        slice=where,
+        ci=checked.ci,
+        difference_ci=checked.difference_ci,
+        worst=None if slice_worst is None else slice_worst.result(key),
     )
 
 
@@ -187,8 +196,6 @@ def _checked(
     weights, shared by a loss's slices), and the gates checked; a noise-aware gate gets the
     difference's interval at its own level. ``where`` names the result in a warning (``few``:
     one when it has too few samples; slices get one line per run, ``few_samples``)."""
-    from losscli.stats.resample import FEW_SAMPLES, Resamples, interval
-
     contributed = accumulator.running.contributed
     resampling = accumulator.analysis.resampling
     if resampling is None:
@@ -201,40 +208,51 @@ def _checked(
             "level says)"
         )
     resamples = resamples or Resamples(resampling)
-    replicates = accumulator.running.replicates(resamples)
-    ci = interval(replicates, resampling.level, resampling)
-    if accumulator.baseline is None:
-        return _Checked(ci, None, [g.check(value, baseline, contributed) for g in gates], warnings)
-    change = replicates - accumulator.baseline.replicates(resamples)
-    difference_ci = interval(change, resampling.level, resampling)
-    checked = []
-    for g in gates:
-        level = g.level(resampling.level)
-        extremes = None
-        if g.significance is not None and not g.non_inferiority and accumulator.increases:
-            from losscli.stats.concentration import concentrated
+    assert accumulator.bootstrap is not None
+    replicates = accumulator.bootstrap.result(accumulator.running, resamples)
+    if accumulator.baseline is None or accumulator.baseline_bootstrap is None:
+        gated = [g.check(value, baseline, contributed) for g in gates]
+        return _Checked(replicates.interval(), None, gated, warnings)
+    change = replicates.minus(
+        accumulator.baseline_bootstrap.result(accumulator.baseline, resamples)
+    )
+    gated = [_noise_checked(g, accumulator, value, baseline, change, resamples) for g in gates]
+    return _Checked(replicates.interval(), change.interval(), gated, warnings)
 
-            assert accumulator.increases is not None and accumulator.baseline is not None
-            assert accumulator.analysis.resampling is not None
-            extremes = partial(
-                concentrated,
-                accumulator.increases,
-                accumulator.running,
-                accumulator.baseline,
-                accumulator.analysis.resampling,
-                resamples,
-                level,
-                g.significance,
-            )
-        noise = interval(change, level, resampling) if g.noise_aware else None
-        checked.append(g.check(value, baseline, contributed, noise, extremes))
-    return _Checked(ci, difference_ci, checked, warnings)
+
+def _noise_checked(
+    gate: Gate,
+    accumulator: LossAccumulator,
+    value: Any,
+    baseline: Any,
+    change: Replicates,
+    resamples: Resamples,
+) -> GateOutcome:
+    """A gate against a baseline, with ``--ci``: a noise-aware gate gets the change's
+    interval at its own level, and a significance gate the change without its most extreme
+    rows (``concentration.concentrated``)."""
+    level = gate.level(change.resampling.level)
+    extremes = None
+    if gate.significance is not None and not gate.non_inferiority and accumulator.increases:
+        from losscli.stats.concentration import concentrated
+
+        assert accumulator.bootstrap is not None and accumulator.baseline is not None
+        assert accumulator.baseline_bootstrap is not None
+        extremes = partial(
+            concentrated,
+            accumulator.increases,
+            (accumulator.running, accumulator.bootstrap),
+            (accumulator.baseline, accumulator.baseline_bootstrap),
+            resamples,
+            level,
+            gate.significance,
+        )
+    noise = change.interval(level) if gate.noise_aware else None
+    return gate.check(value, baseline, accumulator.running.contributed, noise, extremes)
 
 
 def few_samples(results: list[Result]) -> list[str]:
     """One warning for the slices whose interval comes from too few samples."""
-    from losscli.stats.resample import FEW_SAMPLES
-
     sizes = {slice_label(r.slice): r.n_samples for r in results if r.slice}
     small = {
         slice_label(r.slice): r.n_samples
@@ -269,72 +287,79 @@ def assemble(
     results = []
     unevaluated: dict[int, str] = {}  # by loss: why its slice gates gated nothing
     for i, task in enumerate(tasks):
-        per_sample = None
-        if task.kept:
-            per_sample = np.concatenate(task.kept) if len(task.kept) > 1 else task.kept[0]
-        if task.loss.reduction == "none":
-            value, baseline = per_sample, None
-        else:
-            value, baseline = task.total.result()
         gates_i = (gates or {}).get(i, [])
-        if gates_i and task.loss.reduction == "none":
-            raise InputError(
-                f"gates on {task.spec} need one value; --reduction none gives one per sample"
-            )
-        contributed = task.total.running.contributed
-        messages = task.total.checks.messages()
-        if not contributed and task.loss.reduction != "none":
-            messages.append(
-                f"{task.spec}: no sample contributed (every weight is 0 or every label is "
-                f"masked): the value {value!r} is Keras' divide-no-nan, not a loss"
-            )
-        whole_gates = [g for g in gates_i if not g.kind.startswith("slice_")]
-        checked = _Checked(None, None, [], [])  # --reduction none: no gate, no interval
-        if task.loss.reduction != "none":
-            checked = _checked(task.total, whole_gates, value, baseline, task.spec)
-        total = task.total
-        grouped = total.slices is not None
-        results.append(
-            Result(
-                task.spec,
-                task.loss,
-                value,
-                state.n,
-                per_sample,
-                baseline,
-                checked.gates,
-                messages + checked.warnings,
-                worst=total.worst.result() if total.worst is not None else None,
-                distribution=None
-                if total.distribution is None
-                else total.distribution.result(total.analysis.bins, total.analysis.bin_scale),
-                slice={} if grouped else None,
-                ci=checked.ci,
-                difference_ci=checked.difference_ci,
-            )
-        )
-        if grouped:
+        results.append(_whole_result(task, state.n, gates_i))
+        if task.total.slices is not None:
             slice_gates = [g for g in gates_i if g.kind.startswith("slice_")]
             found, why = _slice_results(task, slice_gates, inputs.say)
             results += found
             if why is not None:
                 unevaluated[i] = why
-    warnings = list(warnings)
-    if state.lowest_weight < 0:
-        warnings.append(negative_weights(state.lowest_weight))
-    if state.omitted:
-        warnings.append(omitted_warning(state.omitted, inputs.say))
-    for result in results:
-        warnings += result.warnings
-    warnings += few_samples(results)
     evaluation = Evaluation(
         results,
         labels,
         state.n,
         state.omitted,
-        list(dict.fromkeys(warnings)),
+        _run_warnings(warnings, state, results, inputs.say),
         columns=state.columns or None,
     )
     if unevaluated:
         raise GateNotEvaluated(unevaluated, evaluation)
     return evaluation
+
+
+def _whole_result(task: Task, n: int, gates: list[Gate]) -> Result:
+    """A loss's result on the whole input, with its gates (those not by slice)."""
+    total = task.total
+    unreduced = task.loss.reduction == "none"
+    per_sample = None
+    if task.kept:
+        per_sample = np.concatenate(task.kept) if len(task.kept) > 1 else task.kept[0]
+    value, baseline = (per_sample, None) if unreduced else total.result()
+    if gates and unreduced:
+        raise InputError(
+            f"gates on {task.spec} need one value; --reduction none gives one per sample"
+        )
+    messages = total.checks.messages()
+    if not total.running.contributed and not unreduced:
+        messages.append(
+            f"{task.spec}: no sample contributed (every weight is 0 or every label is "
+            f"masked): the value {value!r} is Keras' divide-no-nan, not a loss"
+        )
+    checked = _Checked(None, None, [], [])  # --reduction none: no gate, no interval
+    if not unreduced:
+        whole_gates = [g for g in gates if not g.kind.startswith("slice_")]
+        checked = _checked(total, whole_gates, value, baseline, task.spec)
+    analysis = total.analysis
+    return Result(
+        task.spec,
+        task.loss,
+        value,
+        n,
+        per_sample,
+        baseline,
+        checked.gates,
+        messages + checked.warnings,
+        worst=total.worst.result() if total.worst is not None else None,
+        distribution=None
+        if total.distribution is None
+        else total.distribution.result(analysis.bins, analysis.bin_scale),
+        slice={} if total.slices is not None else None,
+        ci=checked.ci,
+        difference_ci=checked.difference_ci,
+    )
+
+
+def _run_warnings(
+    warnings: list[str], state: Merged, results: list[Result], say: Callable[[str], str]
+) -> list[str]:
+    """The run's warnings, each once: the engine's, the counts', then each result's."""
+    found = list(warnings)
+    if state.lowest_weight < 0:
+        found.append(negative_weights(state.lowest_weight))
+    if state.omitted:
+        found.append(omitted_warning(state.omitted, say))
+    for result in results:
+        found += result.warnings
+    found += few_samples(results)
+    return list(dict.fromkeys(found))

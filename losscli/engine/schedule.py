@@ -79,11 +79,11 @@ def evaluate(
                     losses, specs, inputs, nan_policy, progress, output, analysis
                 )
             else:
-                from losscli.engine.parted import Mapper, evaluate_parts, fragments
+                from losscli.engine.parted import Mapper, evaluate_parts, parts
 
-                parts = fragments(inputs, whole_table=False)
+                files = parts(inputs, whole_table=False)
                 tasks, state, labels, warnings, written = evaluate_parts(
-                    losses, specs, inputs, parts, nan_policy, Mapper(progress), output, analysis
+                    losses, specs, inputs, files, nan_policy, Mapper(progress), output, analysis
                 )
         else:
             tasks, state, labels, warnings = run(

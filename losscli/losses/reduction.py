@@ -8,16 +8,11 @@ does (``align_ranks``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from losscli.errors import InputError, SpecError
-from losscli.stats.resample import BucketSums, BucketTable, Resamples, Rows, per_row
-
-if TYPE_CHECKING:
-    from losscli.stats.slicing import Groups
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
 DTYPES = ("float64", "float32")
@@ -120,6 +115,19 @@ def weigh(values: Any, sample_weight: Any = None, mask: Any = None) -> Weighed:
     return Weighed(values * weights, weights, mask, mask is None and weights.ndim == 0)
 
 
+class ChunkSums(NamedTuple):
+    """What ``RunningReduction.record`` adds for some losses, taken elsewhere (a slice's share
+    of a chunk, ``slicing.group_sums``) and added by ``absorb``."""
+
+    total: float  # the weighted losses' sum
+    size: int  # loss entries
+    contributing: int  # entries with a nonzero weight, not masked
+    valid: int | None  # unmasked entries (with a mask)
+    weight_sum: float | None  # the weights' sum (not a scalar weight)
+    scalar_weight: float | None
+    dtype: np.dtype
+
+
 class RunningReduction:
     """Running float64 sums that reduce per-sample losses chunk by chunk.
 
@@ -134,17 +142,8 @@ class RunningReduction:
     weight counts once, as in Keras), masked entries left out.
     """
 
-    def __init__(
-        self,
-        reduction: str | None = "sum_over_batch_size",
-        buckets: bool | BucketTable = False,
-    ) -> None:
+    def __init__(self, reduction: str | None = "sum_over_batch_size") -> None:
         self.reduction = standardize_reduction(reduction)
-        #: ``--ci``: the same sums per row bucket (``resample``), for the resamples; a row of
-        #: ``buckets`` when it is a table (shared by the slices of a loss).
-        self.by_bucket = None
-        if buckets is not False:
-            self.by_bucket = BucketSums(buckets if isinstance(buckets, BucketTable) else None)
         self._sums: list[float] = []
         self._weight_sums: list[float] = []
         self._scalar_weight: float | None = None
@@ -156,15 +155,13 @@ class RunningReduction:
         # Keras returns the weighted losses of a scalar or empty batch unreduced.
         self._unreduced: np.ndarray | None = None
 
-    def add(
-        self, values: Any, sample_weight: Any = None, mask: Any = None, rows: Rows | None = None
-    ) -> np.ndarray:
-        """Add losses (``rows``: their rows' buckets, with ``--ci``); return them weighted."""
+    def add(self, values: Any, sample_weight: Any = None, mask: Any = None) -> np.ndarray:
+        """Add losses; return them weighted."""
         weighed = weigh(values, sample_weight, mask)
-        self.record(weighed, rows)
+        self.record(weighed)
         return weighed.weighted
 
-    def record(self, weighed: Weighed, rows: Rows | None = None) -> None:
+    def record(self, weighed: Weighed) -> None:
         """Add weighted losses to the sums."""
         weighted, weights, mask, _ = weighed
         if mask is not None:
@@ -184,23 +181,20 @@ class RunningReduction:
         self._size += weighted.size
         self._dtype = weighted.dtype
         self._unreduced = weighted if first and weighted.shape in ((), (0,)) else None
-        if self.by_bucket is not None and rows is not None:
-            self.by_bucket.add(rows, weighted, mask, None if weighed.scalar else weights)
 
-    def absorb(self, sums: GroupSums, g: int, scalars: tuple[Any, ...]) -> None:
-        """Add group g's sums of a chunk (``group_sums``; ``scalars``: its ``per_group()[g]``)."""
-        total, size, contributing, valid, weight_sum = scalars
-        self._sums.append(total)
-        self._size += size
+    def absorb(self, sums: ChunkSums) -> None:
+        """Add sums taken elsewhere (a slice's share of a chunk)."""
+        self._sums.append(sums.total)
+        self._size += sums.size
         self._dtype = sums.dtype
-        self._contributing += contributing
-        if valid is not None:
+        self._contributing += sums.contributing
+        if sums.valid is not None:
             self._masked = True
-            self._valid += valid
+            self._valid += sums.valid
         if sums.scalar_weight is not None:
             self._scalar_weight = sums.scalar_weight
-        elif weight_sum is not None:
-            self._weight_sums.append(weight_sum)
+        elif sums.weight_sum is not None:
+            self._weight_sums.append(sums.weight_sum)
 
     def merge(self, later: RunningReduction) -> None:
         """Add the sums of a later chunk's reduction."""
@@ -215,8 +209,6 @@ class RunningReduction:
         # Unreduced only when the later chunk was the whole input.
         self._unreduced = later._unreduced if self._size == later._size else None
         self._dtype = later._dtype
-        if self.by_bucket is not None and later.by_bucket is not None:
-            self.by_bucket.merge(later.by_bucket)
 
     @property
     def contributed(self) -> bool:
@@ -230,7 +222,17 @@ class RunningReduction:
             return self._unreduced
         return self._dtype.type(self.result())
 
-    def _divisor(self) -> str:
+    @property
+    def size(self) -> int:
+        """The loss entries added."""
+        return self._size
+
+    @property
+    def scalar_weight(self) -> float | None:
+        """The one weight of every loss, when a number was given (Keras divides by it once)."""
+        return self._scalar_weight
+
+    def divides_by(self) -> str:
         """What the sum is divided by: ``one``, the ``scalar`` weight, the ``weights``' sum,
         the ``valid`` (unmasked) entries or the entries (``size``)."""
         if self.reduction == "sum":
@@ -243,7 +245,7 @@ class RunningReduction:
 
     def divisor(self) -> float:
         """What the sum of the weighted losses is divided by (1 for ``sum``)."""
-        kind = self._divisor()
+        kind = self.divides_by()
         if kind == "one":
             return 1.0
         if kind == "scalar":
@@ -255,119 +257,10 @@ class RunningReduction:
 
     def result(self) -> float:
         total = math.fsum(self._sums)
-        if self._divisor() == "one":
+        if self.divides_by() == "one":
             return total
         divisor = self.divisor()
         return total / divisor if divisor != 0 else 0.0  # Keras' divide_no_nan
-
-    def replicates(
-        self, weights: Resamples, held: Callable[[str], np.ndarray] | None = None
-    ) -> np.ndarray:
-        """``--ci``: the value under each resample's bucket weights; NaN where a resample
-        leaves nothing to divide by. ``held(name)``: what rows held at weight 1 add to each
-        resample's sum ``name`` (``concentration.held_change``)."""
-        sums = self.by_bucket
-        assert sums is not None
-        total = weights.times(sums, "sums")
-        if held is not None:
-            total = total + held("sums")
-        kind = self._divisor()
-        if kind == "one":
-            # A sum is over a fixed n: n times each resample's mean per entry. (A resample's own
-            # sum varies with how many rows it draws, far wider than the sum's sampling error.)
-            entries = weights.times(sums, "entries")
-            if held is not None:
-                entries = entries + held("entries")
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(entries != 0, total / entries * self._size, np.nan)
-        if kind == "scalar":
-            assert self._scalar_weight is not None
-            divisor: Any = self._scalar_weight
-        else:
-            name = {"weights": "weights", "valid": "valid", "size": "entries"}[kind]
-            divisor = weights.times(sums, name)
-            if held is not None:
-                divisor = divisor + held(name)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(divisor != 0, total / divisor, np.nan)
-
-
-class GroupSums(NamedTuple):
-    """One chunk's sums by group (slice) g = 0..k-1: what ``RunningReduction.record`` would
-    add for each group's rows alone (``RunningReduction.absorb`` adds group g's)."""
-
-    sums: np.ndarray  # weighted losses: numpy's pairwise sum of each group's rows
-    size: np.ndarray  # loss entries
-    valid: np.ndarray | None  # unmasked entries (with a mask)
-    weight_sums: np.ndarray | None  # weights (not a scalar weight)
-    contributing: np.ndarray  # entries with a nonzero weight, not masked
-    scalar_weight: float | None
-    dtype: np.dtype
-    #: ``--ci``: per (group, bucket) pair present, its bucket and the same sums; group g's
-    #: pairs run from ``cell_bounds[g]`` to ``cell_bounds[g + 1]``.
-    cell_bucket: np.ndarray | None = None
-    cell_bounds: np.ndarray | None = None
-    by_cell: dict[str, np.ndarray | None] | None = None
-
-    def per_group(self) -> list[tuple[Any, ...]]:
-        """Each group's (sum, size, contributing, valid, weight sum), as plain Python."""
-        k = len(self.sums)
-        valid = [None] * k if self.valid is None else [int(v) for v in self.valid.tolist()]
-        weights = [None] * k if self.weight_sums is None else self.weight_sums.tolist()
-        return list(
-            zip(
-                self.sums.tolist(),
-                [int(v) for v in self.size.tolist()],
-                [int(v) for v in self.contributing.tolist()],
-                valid,
-                weights,
-                strict=True,
-            )
-        )
-
-
-def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
-    """The sums of ``weighed`` by group, at once for every group: counts by ``np.bincount``,
-    values by numpy's pairwise sum of each group's rows (the sum an input of those rows alone
-    would give)."""
-    weighted, weights, mask, scalar = weighed
-    n = len(groups.codes)
-    entries = weighted.size // n if n else 0
-    loss = per_row(weighted, n, "slices need one loss value per sample, or a row of them")
-    counts = groups.counts
-    unmasked = None if mask is None else per_row(mask, n, "slices need a mask row")
-    valid = None if unmasked is None else groups.sums(unmasked)
-    weight_sums = each = None
-    contributing = counts * entries
-    if weights is not None and not scalar:
-        each = per_row(weights, n, "slices need one weight per sample, or a number")
-        weight_sums = groups.exact_sums(each)
-        nonzero = np.count_nonzero(weights.reshape(n, -1), axis=1)
-        contributing = groups.sums(nonzero) * (weighted.size // max(weights.size, 1))
-    elif weights is not None:
-        contributing = contributing * bool(weights != 0)
-    bucket = bounds = by_cell = None
-    if groups.rows is not None:
-        cells = groups.cells
-        by_cell = {
-            "sums": cells.sums(loss),
-            "entries": cells.sums(None) * entries,
-            "valid": None if unmasked is None else cells.sums(unmasked),
-            "weights": None if each is None else cells.sums(each),
-        }
-        bucket, bounds = cells.bucket, cells.bounds
-    return GroupSums(
-        groups.exact_sums(loss),
-        counts * entries,
-        valid,
-        weight_sums,
-        contributing,
-        float(weights) if scalar and weights is not None else None,
-        weighted.dtype,
-        bucket,
-        bounds,
-        by_cell,
-    )
 
 
 def reduce_losses(

@@ -12,7 +12,7 @@ The rule (``concentrated``), for an increase above the allowed that the interval
   whose decreased most taken as unchanged (a symmetric trim: from two equally good models'
   change it removes noise, not change), the change is within the allowed;
 - and not noise: with those k rows that got most worse held at their observed weight 1 in every
-  resample (the other rows resampled as before: ``held_change``), the interval lies above the
+  resample (the other rows resampled as before), the interval lies above the
   allowed.
 
 Then the gate fails. The rows are kept by ``Increases``, two ``WorstK`` of the per-row
@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from losscli.stats.analysis import WorstK
-from losscli.stats.resample import interval, per_row
+from losscli.stats.resample import per_row
 
 if TYPE_CHECKING:
     from losscli.losses.reduction import RunningReduction, Weighed
-    from losscli.stats.resample import Interval, Resamples, Resampling
+    from losscli.stats.bootstrap import Bootstrap, Resamples
+    from losscli.stats.resample import Interval
 
 #: Rows kept at each end of the per-row increases: enough for ``held_rows`` down to
 #: ``--significance`` 1e-4.
@@ -99,16 +100,15 @@ class Increases:
 
 def concentrated(
     increases: Increases,
-    running: RunningReduction,
-    baseline: RunningReduction,
-    resampling: Resampling,
+    running: tuple[RunningReduction, Bootstrap],
+    baseline: tuple[RunningReduction, Bootstrap],
     resamples: Resamples,
     level: float,
     significance: float,
 ) -> Concentrated | None:
     """The change without its most extreme rows and its interval with the rows that got most
     worse held (None: no row got worse); ``running`` and ``baseline`` are the model's and the
-    baseline's sums."""
+    baseline's sums, with their bootstraps."""
     rows = held_rows(significance)
     worse, better = increases.worse.kept, increases.better.kept
     if not worse:
@@ -118,8 +118,9 @@ def concentrated(
         return None
     improved = better["loss"][:rows]
     extremes = math.fsum(worse["loss"][held]) - math.fsum(improved[improved > 0])
-    value, reference = running.result(), baseline.result()
-    divisor = running.divisor()
+    (reduction, bootstrap), (reference_reduction, reference_bootstrap) = running, baseline
+    value, reference = reduction.result(), reference_reduction.result()
+    divisor = reduction.divisor()
     trimmed = value - reference - (extremes / divisor if divisor else 0.0)
     # Each resample's weight of each held row's bucket, less 1: (resamples, held), an
     # explicit product and sum per resample (no BLAS), the same on every machine.
@@ -132,11 +133,10 @@ def concentrated(
 
         return of
 
-    change = running.replicates(resamples, correction("")) - baseline.replicates(
-        resamples, correction("baseline_")
+    change = bootstrap.result(reduction, resamples, correction("")).minus(
+        reference_bootstrap.result(reference_reduction, resamples, correction("baseline_"))
     )
-    kept = interval(change, level, resampling)
-    return Concentrated(rows, len(held), trimmed, kept)
+    return Concentrated(rows, len(held), trimmed, change.interval(level))
 
 
 def _or_entries(values: np.ndarray | None, n: int, entries: np.ndarray) -> np.ndarray:

@@ -1,14 +1,14 @@
 """Confidence intervals: a percentile Poisson bootstrap over keyed row buckets.
 
 Drawing B Poisson(1) weights for every row would cost B draws per row. Instead each row goes
-to one of ``BUCKETS`` buckets by a keyed hash of (seed, row index); one pass keeps per-bucket
-sums (``BucketSums``, inside ``reduction.RunningReduction``), and each of the B resamples
-weights every bucket by a Poisson(1) draw (``poisson_weights``). A replicate is the reduction
-of the reweighted sums; the interval is the replicates' percentiles. Nothing depends on the
-order rows arrive: a row's bucket is a function of its index, a bucket's weight a function of
-the seed, so the interval is the same for any chunk size, thread count, format or engine (up
-to the rounding of the sums). With fewer rows than buckets most rows sit alone in theirs: the
-row-level Poisson bootstrap. No click, no rich.
+to one of ``BUCKETS`` buckets by a keyed hash of (seed, row index) (``bucket_ids``); one pass
+keeps per-bucket sums (``bootstrap.Bootstrap``), and each of the B resamples weights every
+bucket by a Poisson(1) draw (``poisson_weights``). A replicate is the reduction of the
+reweighted sums (``replicate_sums``); the interval is the replicates' percentiles
+(``interval``). Nothing depends on the order rows arrive: a row's bucket is a function of its
+index, a bucket's weight a function of the seed, so the interval is the same for any chunk
+size, thread count, format or engine (up to the rounding of the sums). With fewer rows than
+buckets most rows sit alone in theirs: the row-level Poisson bootstrap. No click, no rich.
 
 >>> rows = np.arange(8)
 >>> bool((bucket_ids(rows, seed=0) == bucket_ids(rows[::-1], seed=0)[::-1]).all())
@@ -133,32 +133,6 @@ def contiguous_ids(first: int, n: int, seed: int) -> np.ndarray:
     return (_mix(h) >> _SHIFT).astype(np.intp)
 
 
-class Rows:
-    """The buckets of a chunk's rows, with the rows per bucket counted once."""
-
-    def __init__(self, ids: np.ndarray) -> None:
-        self.ids = ids
-        self._counts: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def of(cls, first: int, kept: np.ndarray | None, n: int, seed: int) -> Rows:
-        """The rows ``first + kept`` (or ``first .. first + n - 1`` when none was dropped)."""
-        if kept is None:
-            return cls(contiguous_ids(first, n, seed))
-        return cls(bucket_ids(first + kept, seed))
-
-    def counts(self) -> np.ndarray:
-        if self._counts is None:
-            self._counts = np.bincount(self.ids, minlength=BUCKETS).astype(np.float64)
-        return self._counts
-
-    def sums(self, per_row: np.ndarray) -> np.ndarray:
-        return np.bincount(self.ids, weights=per_row, minlength=BUCKETS)
-
-
 def per_row(array: np.ndarray, n: int, what: str) -> np.ndarray:
     """A value per row: the sum of each row's entries (an error saying ``what`` is needed when
     the array has no row per sample)."""
@@ -169,104 +143,9 @@ def per_row(array: np.ndarray, n: int, what: str) -> np.ndarray:
     return array.reshape(n, -1).sum(axis=1, dtype=np.float64)
 
 
-#: The sums a reduction divides, per bucket: the weighted losses, the loss entries, the valid
-#: entries (with a mask) and the weights (when weights are summed).
-NAMES = ("sums", "entries", "valid", "weights")
-
 #: Buckets whose products with the resample weights are formed at once (``replicate_sums``):
 #: STEP x B numbers (1 MiB for 1000 resamples).
 STEP = 128
-
-
-class BucketTable:
-    """The per-bucket sums of several results, a row each: a slice's share of a chunk goes to
-    every slice's row at once (``add``). Columns ``valid`` and ``weights`` appear when first
-    met; rows grow by doubling."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.columns: dict[str, np.ndarray] = {}
-        self._capacity = 0
-
-    def new_row(self) -> int:
-        if self.size == self._capacity:
-            self._capacity = max(4, 2 * self._capacity)
-            for name, old in self.columns.items():
-                grown = np.zeros((self._capacity, BUCKETS))
-                grown[: self.size] = old[: self.size]
-                self.columns[name] = grown
-        self.size += 1
-        return self.size - 1
-
-    def column(self, name: str) -> np.ndarray:
-        if name not in self.columns:
-            self.columns[name] = np.zeros((max(self._capacity, 1), BUCKETS))
-        return self.columns[name]
-
-    def add(
-        self, rows: np.ndarray, buckets: np.ndarray, sums: dict[str, np.ndarray | None]
-    ) -> None:
-        """Add sums taken per (row, bucket) pair, the pairs distinct."""
-        for name, values in sums.items():
-            if values is not None:
-                self.column(name)[rows, buckets] += values
-
-
-class BucketSums:
-    """One result's per-bucket sums (``NAMES``): a row of a ``BucketTable``, its own or one
-    shared by the slices of a loss."""
-
-    def __init__(self, table: BucketTable | None = None) -> None:
-        self.table = table if table is not None else BucketTable()
-        self.row = self.table.new_row()
-        self.table.column("sums")
-        self.table.column("entries")
-
-    def get(self, name: str) -> np.ndarray | None:
-        column = self.table.columns.get(name)
-        return None if column is None else column[self.row]
-
-    @property
-    def sums(self) -> np.ndarray:
-        return self.table.columns["sums"][self.row]
-
-    @property
-    def entries(self) -> np.ndarray:
-        return self.table.columns["entries"][self.row]
-
-    @property
-    def valid(self) -> np.ndarray | None:
-        return self.get("valid")
-
-    @property
-    def weights(self) -> np.ndarray | None:
-        return self.get("weights")
-
-    def _add(self, name: str, values: np.ndarray) -> None:
-        self.table.column(name)[self.row] += values
-
-    def add(
-        self,
-        rows: Rows,
-        weighted: np.ndarray,
-        mask: np.ndarray | None,
-        weights: np.ndarray | None,
-    ) -> None:
-        n = len(rows)
-        need = "--ci resamples rows: it needs"
-        self._add("sums", rows.sums(per_row(weighted, n, f"{need} one loss value per sample")))
-        self._add("entries", rows.counts() * (weighted.size // n if n else 0))
-        if mask is not None:
-            self._add("valid", rows.sums(per_row(mask, n, f"{need} a mask row per sample")))
-        if weights is not None:
-            each = per_row(weights, n, f"{need} one weight per sample, or a number")
-            self._add("weights", rows.sums(each))
-
-    def merge(self, other: BucketSums) -> None:
-        for name in NAMES:
-            theirs = other.get(name)
-            if theirs is not None:
-                self._add(name, theirs)
 
 
 _DRAWN: dict[tuple[int, int], np.ndarray] = {}
@@ -323,20 +202,6 @@ def replicate_sums(poisson: np.ndarray, values: np.ndarray) -> np.ndarray:
     return total
 
 
-class Resamples:
-    """The resamples' bucket weights (``poisson_weights``) times a result's per-bucket sums
-    (``replicate_sums``)."""
-
-    def __init__(self, resampling: Resampling) -> None:
-        self.poisson = poisson_weights(resampling.seed, resampling.resamples)
-
-    def times(self, sums: BucketSums, name: str) -> np.ndarray:
-        column = sums.table.columns.get(name)
-        if column is None:
-            column = sums.table.columns["entries"]
-        return replicate_sums(self.poisson, column[sums.row])
-
-
 def draw_ahead(resampling: Resampling) -> threading.Thread:
     """Draw the resample weights on a thread of their own (numpy's generator releases the
     GIL): ready, in ``poisson_weights``' cache, when the intervals are computed. The caller
@@ -373,10 +238,19 @@ def resampling_for(
     for key, value in (("significance", significance), ("ci", ci)):
         if value is not None and value is not True and not 0 < float(value) < 1:
             raise InputError(f"{key} must be between 0 and 1 (exclusive), got {value!r}")
-    if ci is None or ci is True:
-        level = 1 - float(significance) if ci is None and significance is not None else 0.95
-    else:
-        level = float(ci)
+    _check_counts(bootstrap, seed)
+    resamples = 1000 if bootstrap is None else int(bootstrap)
+    return Resampling(_level(ci, significance), resamples, int(seed or 0))
+
+
+def _level(ci: float | bool | None, significance: float | None) -> float:
+    """The interval's level: ``ci``'s, else 1 - ``significance``, else 0.95."""
+    if ci is None and significance is not None:
+        return 1 - float(significance)
+    return 0.95 if ci is None or ci is True else float(ci)
+
+
+def _check_counts(bootstrap: int | None, seed: int | None) -> None:
     if bootstrap is not None and not 1 <= bootstrap <= MAX_RESAMPLES:
         raise InputError(
             f"bootstrap must be between 1 and {MAX_RESAMPLES} (about 4 KiB of memory per "
@@ -384,4 +258,3 @@ def resampling_for(
         )
     if seed is not None and not 0 <= seed < 2**63:
         raise InputError(f"seed must be a whole number from 0, got {seed!r}")
-    return Resampling(level, 1000 if bootstrap is None else int(bootstrap), int(seed or 0))

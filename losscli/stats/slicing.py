@@ -1,27 +1,26 @@
 """Slices of a chunk: its rows' ``--group-by`` value codes as slice numbers and keys
-(``factorize``), and per-slice sums at once for every slice (``Groups``; with ``--ci``, per
-(slice, bucket) pair: ``Cells``). No click, no rich."""
+(``factorize``), and per-slice sums at once for every slice (``Groups``, ``group_sums``; the
+bootstrap's per (slice, bucket) pair are ``bootstrap.cell_sums``). No click, no rich."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from losscli.io.readers.tables import GroupCodes
-from losscli.stats.resample import BUCKETS, Rows
+from losscli.losses.reduction import ChunkSums, Weighed
+from losscli.stats.resample import per_row
 
 
 class Groups:
-    """A chunk's rows by slice: their slice numbers 0..k-1 (``codes``) and, with ``--ci``,
-    their buckets (``rows``); per-slice sums of per-row values by ``np.bincount``."""
+    """A chunk's rows by slice: their slice numbers 0..k-1 (``codes``); per-slice sums of
+    per-row values by ``np.bincount``."""
 
-    def __init__(self, codes: np.ndarray, k: int, rows: Rows | None) -> None:
+    def __init__(self, codes: np.ndarray, k: int) -> None:
         self.codes = codes
         self.k = k
-        self.rows = rows
         self.counts = np.bincount(codes, minlength=k)
-        self._cells: Cells | None = None
         self._order: np.ndarray | None = None
 
     def sums(self, per_row: np.ndarray) -> np.ndarray:
@@ -46,30 +45,68 @@ class Groups:
             ]
         )
 
-    @property
-    def cells(self) -> Cells:
-        """The (slice, bucket) pairs present (``--ci`` by slice)."""
-        if self._cells is None:
-            assert self.rows is not None
-            self._cells = Cells(self.codes, self.k, self.rows.ids)
-        return self._cells
+
+class GroupSums(NamedTuple):
+    """One chunk's sums by group (slice) g = 0..k-1: what ``RunningReduction.record`` would
+    add for each group's rows alone (``per_group``, for ``RunningReduction.absorb``)."""
+
+    sums: np.ndarray  # weighted losses: numpy's pairwise sum of each group's rows
+    size: np.ndarray  # loss entries
+    valid: np.ndarray | None  # unmasked entries (with a mask)
+    weight_sums: np.ndarray | None  # weights (not a scalar weight)
+    contributing: np.ndarray  # entries with a nonzero weight, not masked
+    scalar_weight: float | None
+    dtype: np.dtype
+
+    def per_group(self) -> list[ChunkSums]:
+        """Each group's sums, as plain Python."""
+        k = len(self.sums)
+        valid = [None] * k if self.valid is None else [int(v) for v in self.valid.tolist()]
+        weights = [None] * k if self.weight_sums is None else self.weight_sums.tolist()
+        return [
+            ChunkSums(total, size, contributing, v, w, self.scalar_weight, self.dtype)
+            for total, size, contributing, v, w in zip(
+                self.sums.tolist(),
+                [int(v) for v in self.size.tolist()],
+                [int(v) for v in self.contributing.tolist()],
+                valid,
+                weights,
+                strict=True,
+            )
+        ]
 
 
-class Cells:
-    """The (slice, bucket) pairs of a chunk's rows, slice-major: per-pair sums, each pair's
-    bucket (``bucket``), and slice g's pairs from ``bounds[g]`` to ``bounds[g + 1]``."""
+def group_sums(weighed: Weighed, groups: Groups) -> GroupSums:
+    """The sums of ``weighed`` by group, at once for every group: counts by ``np.bincount``,
+    values by numpy's pairwise sum of each group's rows (the sum an input of those rows alone
+    would give)."""
+    weighted, weights, mask, scalar = weighed
+    n = len(groups.codes)
+    entries = weighted.size // n if n else 0
+    loss = per_row(weighted, n, "slices need one loss value per sample, or a row of them")
+    counts = groups.counts
+    valid = None if mask is None else groups.sums(per_row(mask, n, "slices need a mask row"))
+    weight_sums = None
+    contributing = counts * entries
+    if weights is not None and not scalar:
+        each = per_row(weights, n, "slices need one weight per sample, or a number")
+        weight_sums = groups.exact_sums(each)
+        nonzero = np.count_nonzero(weights.reshape(n, -1), axis=1)
+        contributing = groups.sums(nonzero) * (weighted.size // max(weights.size, 1))
+    elif weights is not None:
+        contributing = contributing * bool(weights != 0)
+    return GroupSums(
+        groups.exact_sums(loss),
+        counts * entries,
+        valid,
+        weight_sums,
+        contributing,
+        float(weights) if scalar and weights is not None else None,
+        weighted.dtype,
+    )
 
-    def __init__(self, codes: np.ndarray, k: int, buckets: np.ndarray) -> None:
-        index = codes.astype(np.int64) * BUCKETS + buckets
-        self.inverse, present = _dense(index)
-        self.bucket = (present % BUCKETS).astype(np.int16)
-        self.bounds = np.searchsorted(present // BUCKETS, np.arange(k + 1))
 
-    def sums(self, per_row: np.ndarray | None) -> np.ndarray:
-        return np.bincount(self.inverse, weights=per_row, minlength=len(self.bucket))
-
-
-def _dense(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dense(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Non-negative integers as 0..k-1 (in increasing order), and the k values present."""
     if len(codes) and codes.max() < 4 * len(codes) + 1024:
         present = np.flatnonzero(np.bincount(codes))
@@ -77,8 +114,8 @@ def _dense(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         remap[present] = np.arange(len(present))
         return remap[codes], present
     # Sparse codes (an id column): sort instead.
-    present, dense = np.unique(codes, return_inverse=True)
-    return dense.reshape(-1), present
+    present, inverse = np.unique(codes, return_inverse=True)
+    return inverse.reshape(-1), present
 
 
 def factorize(
@@ -89,8 +126,8 @@ def factorize(
     combined = np.zeros(len(codes), dtype=np.int64)
     table = np.zeros((1, 0), dtype=np.int64)  # each slice number's value codes, by column
     for j in range(codes.shape[1]):
-        column, values = _dense(codes[:, j])
+        column, values = dense(codes[:, j])
         radix = max(len(values), 1)
-        combined, present = _dense(combined * radix + column)  # stays below the row count
+        combined, present = dense(combined * radix + column)  # stays below the row count
         table = np.column_stack([table[present // radix], values[present % radix]])
     return combined, group_codes.keys(table)
