@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from losscli.io.readers import READERS
+
 FORMATS = ("table", "json", "csv", "value", "markdown")
 REDUCTION_CHOICES = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -47,7 +49,7 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--input-format",
-            type=click.Choice(["csv", "tsv", "npy", "npz", "parquet"], case_sensitive=False),
+            type=click.Choice(list(READERS), case_sensitive=False),
             help="Read every input in this format, whatever its suffix (stdin defaults to csv).",
         ),
         click.option(

@@ -18,15 +18,14 @@ from losscli.engine.inputs import (
 from losscli.errors import InputError
 from losscli.io.readers import (
     STDIN,
-    Format,
     Request,
     Source,
     csv_delimiter,
     describe_source,
-    detect_format,
     open_source,
     parse_number,
     path_kind,
+    reader_for,
     split_npz_key,
 )
 from losscli.io.readers.memory import InMemory, memory_source
@@ -76,10 +75,7 @@ def open_inputs(spec: InputSpec) -> Inputs:
                 "columns to use"
             )
         in_memory = isinstance(spec.data, InMemory)
-        if not in_memory and detect_format(spec.data, spec.input_format)[0] in (
-            Format.NPY,
-            Format.NPZ,
-        ):
+        if not in_memory and not reader_for(spec.data, spec.input_format).table:
             raise InputError(
                 f"{spec.data} is an array file; {say('data')} needs a table (CSV or Parquet)"
             )
@@ -108,9 +104,10 @@ def open_inputs(spec: InputSpec) -> Inputs:
         if spec.groups:
             if not spec.group_by:
                 raise InputError(f"{say('groups')} needs {say('group_by')} COL: its columns")
-            array_file = not isinstance(spec.groups, InMemory) and detect_format(
-                spec.groups, spec.input_format
-            )[0] in (Format.NPY, Format.NPZ)
+            array_file = (
+                not isinstance(spec.groups, InMemory)
+                and not reader_for(spec.groups, spec.input_format).table
+            )
             if array_file:
                 raise InputError(f"{spec.groups}: {say('groups')} needs a table (CSV or Parquet)")
             want(spec.groups, GROUP, Request(tuple(spec.group_by), say("group_by")))
@@ -152,11 +149,7 @@ def open_inputs(spec: InputSpec) -> Inputs:
         if isinstance(spec.baseline_pred, InMemory):
             is_table = spec.baseline_pred.is_table()
         else:
-            is_table = detect_format(spec.baseline_pred, spec.input_format)[0] in (
-                Format.CSV,
-                Format.TSV,
-                Format.PARQUET,
-            )
+            is_table = reader_for(spec.baseline_pred, spec.input_format).table
         if spec.baseline_cols:
             request = Request(tuple(spec.baseline_cols), say("baseline_col"))
         else:

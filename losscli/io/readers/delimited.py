@@ -19,16 +19,19 @@ from losscli.io import storage
 from losscli.io.readers.base import (
     CSV_NULLS,
     STDIN,
-    Format,
     InOrderOnly,
+    Options,
     Piece,
+    Reader,
     Replay,
     Request,
+    Source,
     arrow_message,
     cli_flag,
     describe_source,
     read_some,
     spool_to_file,
+    use_jemalloc,
 )
 from losscli.io.readers.tables import (
     GROUP,
@@ -53,6 +56,39 @@ SNIFF_LINES = 50
 
 #: A local CSV file of at least two pieces is read by threads, a byte range each.
 PIECE_BYTES = 32 << 20
+
+
+class CsvReader(Reader):
+    """CSV, plain or compressed, from files, object storage, pipes and standard input."""
+
+    name = "csv"
+    title = "CSV"
+    suffixes = (".csv", ".txt")
+    table = True
+    #: The delimiter unless the user sets one; None: sniffed from the first lines.
+    delimiter: str | None = None
+
+    @classmethod
+    def open(
+        cls,
+        source: str,
+        requests: dict[str, Request],
+        compression: str | None,
+        kind: str | None,
+        options: Options,
+    ) -> Source:
+        use_jemalloc()
+        delimiter = options.delimiter or cls.delimiter
+        return CsvSource(source, compression, options.header, requests, options.say, delimiter)
+
+
+class TsvReader(CsvReader):
+    """CSV with tabs."""
+
+    name = "tsv"
+    title = "TSV"
+    suffixes = (".tsv", ".tab")
+    delimiter = "\t"
 
 
 def _long_line(label: str, line: int) -> str:
@@ -187,7 +223,6 @@ class CsvSource(TableSource):
     def __init__(
         self,
         source: str,
-        fmt: Format,
         compression: str | None,
         header: bool | None,
         requests: dict[str, Request],
@@ -209,7 +244,7 @@ class CsvSource(TableSource):
         self.carriage_returns = False  # old Mac files end lines with \r alone
         lines = self._first_lines()
         if delimiter is None:
-            delimiter = "\t" if fmt is Format.TSV else _sniff_delimiter(lines)
+            delimiter = _sniff_delimiter(lines)
         self.delimiter = delimiter
         import csv
 
