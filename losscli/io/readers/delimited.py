@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,16 @@ def _parse_csv(block: Any, options: tuple[Any, Any, Any]) -> Any:
     return csv.read_csv(pa.BufferReader(block), whole, parse_options, convert)
 
 
+def _room(buffer: bytearray, kept: int, size: int) -> bytearray:
+    """``buffer``, or a bigger copy of its first ``kept`` bytes when a block of ``size`` bytes
+    would not fit after them (a line longer than a block)."""
+    if kept + size <= len(buffer):
+        return buffer
+    bigger = bytearray(kept + size)
+    bigger[:kept] = buffer[:kept]
+    return bigger
+
+
 def _fill(stream: Any, buffer: bytearray, start: int) -> int:
     """Read into ``buffer`` from ``start`` until it is full or the stream ends; its new end."""
     end = start
@@ -188,30 +198,25 @@ def _check_quotes(block: Any, lines_before: int, label: str, header: bool) -> No
         )
 
 
-#: Bytes a CSV piece is parsed at a time (pyarrow's streaming reader, one thread per piece).
+#: Bytes a CSV piece is parsed at a time (one thread per piece).
 PIECE_BLOCK_BYTES = 1 << 20
 
 
 class _Range:
-    """``size`` bytes of a file from where it stands, read by pyarrow; notes any quote."""
+    """``size`` bytes of a file from where it stands: a piece's share of the file."""
 
     def __init__(self, file: Any, size: int) -> None:
         self.file = file
         self.left = size
-        self.quoted = False
-        self.closed = False
 
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n < 0 else min(n, self.left)
-        data = self.file.read(n) if n and not self.quoted else b""
-        self.left -= len(data)
-        if b'"' in data:
-            self.quoted = True
-            return b""
-        return data
+    def readinto(self, view: Any) -> int:
+        n = min(len(view), self.left)
+        got = self.file.readinto(view[:n]) if n else 0
+        self.left -= got
+        return int(got)
 
     def close(self) -> None:
-        self.closed = True
+        """The file is closed by the piece that opened it."""
 
 
 class CsvSource(TableSource):
@@ -286,9 +291,9 @@ class CsvSource(TableSource):
         raw = storage.open_stream(self.path) if storage.is_uri(self.path) else pa.OSFile(self.path)
         return pa.CompressedInputStream(raw, self.compression) if self.compression else raw
 
-    def _first_lines(self) -> list[str]:
-        """The first line and the whole lines after it in the first MiB (to sniff the
-        delimiter); errors when the start is not text."""
+    def _head(self) -> tuple[bytes, bool]:
+        """The input's first MiB, or up to its first line break, and whether it ended there;
+        what a stream readable once gave is put back in front of it."""
         stream = self._stream()
         head = b""
         ended = False
@@ -302,6 +307,12 @@ class CsvSource(TableSource):
             self._replay = Replay(head, stream)  # read once: put back what was read
         else:
             stream.close()
+        return head, ended
+
+    def _first_lines(self) -> list[str]:
+        """The first line and the whole lines after it in the first MiB (to sniff the
+        delimiter); errors when the start is not text."""
+        head, ended = self._head()
         if not head.strip():
             if self.source == STDIN:
                 raise InputError(
@@ -363,73 +374,87 @@ class CsvSource(TableSource):
         raise InputError(f"{self.label}: {message}") from None
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
-        """Blocks of whole lines, each parsed by pyarrow's multi-threaded reader.
-
-        One buffer of CSV_BLOCK_BYTES is read into again and again (a line longer than that
-        grows it, up to MAX_LINE_BYTES); each block is copied once, into memory pyarrow owns
-        (``_arrow_owned``), and parsed there. (A quoted
-        field holding a line break would be cut; numeric CSV has none.)
-        """
-        import pyarrow as pa
-
-        position = self._positions()
-        options = self._options()
+        """The whole input in order, as one piece: blocks of whole lines, each parsed by
+        pyarrow's multi-threaded reader."""
         stream = self._stream()
-        offset = 0  # data rows before the block
-        lines = 0  # lines of the file before the block, the header included
-        buffer = bytearray(CSV_BLOCK_BYTES)
-        kept = 0  # bytes of a line begun in the previous block, at the buffer's start
-        skip_header = self.header
-        first = True
         try:
-            while True:
-                if kept + CSV_BLOCK_BYTES > len(buffer):  # a line longer than a block
-                    bigger = bytearray(kept + CSV_BLOCK_BYTES)
-                    bigger[:kept] = buffer[:kept]
-                    buffer = bigger
-                end = _fill(stream, buffer, kept)
-                ended = end < len(buffer)
-                if kept:  # the line carried over: it ends at the first line break, or the end
-                    newline = buffer.find(b"\n", kept, end)
-                    if (newline if newline >= 0 else end) > MAX_LINE_BYTES:
-                        raise InputError(_long_line(self.label, lines))
-                if self.carriage_returns:
-                    buffer[kept:end] = buffer[kept:end].replace(b"\r", b"\n")
-                start = 3 if first and buffer.startswith(b"\xef\xbb\xbf") else 0
-                first = False
-                if skip_header:
-                    newline = buffer.find(b"\n", start, end)
-                    if newline < 0 and not ended:
-                        kept = end  # the header goes on in the next read
-                        continue
-                    start = newline + 1 if newline >= 0 else end
-                    skip_header = False
-                    lines = 1
-                cut = end if ended else max(buffer.rfind(b"\n", start, end) + 1, start)
-                if buffer.find(b'"', start, cut) >= 0:
-                    _check_quotes(memoryview(buffer)[start:cut], lines, self.label, self.header)
-                lines += buffer.count(b"\n", start, cut)
-                # Only blanks and control characters: no row (pyarrow would make one of nulls).
-                if cut > start and np.frombuffer(buffer, np.uint8, cut - start, start).max() > 32:
-                    block = _arrow_owned(memoryview(buffer)[start:cut])
-                    try:
-                        table = _parse_csv(block, options)
-                    except pa.ArrowInvalid as exc:
-                        self._fail(exc, block.to_pybytes(), options, offset)
-                    del block
-                    if table.num_rows:
-                        yield self._as_roles(table, position, offset)
-                        offset += table.num_rows
-                if ended:
-                    break
-                kept = end - cut
-                buffer[:kept] = buffer[cut:end]
+            read = yield from self._parsed(stream, in_order=True)
         finally:
             stream.close()
-        if offset == 0:
+        if read == 0:
             raise InputError(
                 f"{self.label}: no data rows" + (" (only a header)" if self.header else "")
             )
+
+    def _parsed(self, stream: Any, in_order: bool) -> Generator[dict[str, np.ndarray], None, int]:
+        """The one CSV reader: ``stream``'s blocks of whole lines parsed, only the selected
+        columns; returns the rows read. In order (the whole input, the header first), a quote
+        is checked to close on its line; in a piece, a quote sends the input back to the
+        reader in order (``InOrderOnly``: a quoted line break may straddle a cut)."""
+        import pyarrow as pa
+
+        position = self._positions()
+        options = self._options(use_threads=in_order)
+        offset = 0  # data rows before the block
+        size = CSV_BLOCK_BYTES if in_order else PIECE_BLOCK_BYTES
+        skip_header = in_order and self.header
+        for buffer, start, cut, lines in self._whole_lines(stream, skip_header, size):
+            if buffer.find(b'"', start, cut) >= 0:
+                if not in_order:
+                    raise InOrderOnly(f"{self.label}: quotes")
+                _check_quotes(memoryview(buffer)[start:cut], lines, self.label, self.header)
+            # Only blanks and control characters: no row (pyarrow would make one of nulls).
+            if cut == start or np.frombuffer(buffer, np.uint8, cut - start, start).max() <= 32:
+                continue
+            owned = _arrow_owned(memoryview(buffer)[start:cut])
+            try:
+                table = _parse_csv(owned, options)
+            except pa.ArrowInvalid as exc:
+                self._fail(exc, owned.to_pybytes(), options, offset)
+            del owned
+            if table.num_rows:
+                yield self._as_roles(table, position, offset)
+                offset += table.num_rows
+        return offset
+
+    def _whole_lines(
+        self, stream: Any, skip_header: bool, size: int
+    ) -> Iterator[tuple[bytearray, int, int, int]]:
+        """Blocks of whole lines: one buffer read into again and again, where the block starts
+        and ends in it (valid until the next block), and the lines of the file before it; a
+        UTF-8 BOM and the header left out. A line longer than a block grows the buffer, up to
+        MAX_LINE_BYTES; old Mac line ends (``\r``) become ``\n``."""
+        buffer = bytearray(size)
+        kept = 0  # bytes of a line begun in the previous block, at the buffer's start
+        lines = 0  # lines of the file before the block, the header included
+        start = -1  # where the block starts: -1 before the first read
+        while True:
+            buffer = _room(buffer, kept, size)
+            end = _fill(stream, buffer, kept)
+            ended = end < len(buffer)
+            if kept:  # the line carried over: it ends at the first line break, or the end
+                self._check_line_length(buffer, kept, end, lines)
+            if self.carriage_returns:
+                buffer[kept:end] = buffer[kept:end].replace(b"\r", b"\n")
+            start = 3 if start < 0 and buffer.startswith(b"\xef\xbb\xbf") else 0
+            if skip_header:
+                newline = buffer.find(b"\n", start, end)
+                if newline < 0 and not ended:
+                    kept = end  # the header goes on in the next read
+                    continue
+                start, skip_header, lines = (newline + 1 if newline >= 0 else end), False, 1
+            cut = end if ended else max(buffer.rfind(b"\n", start, end) + 1, start)
+            yield buffer, start, cut, lines
+            lines += buffer.count(b"\n", start, cut)
+            if ended:
+                return
+            kept = end - cut
+            buffer[:kept] = buffer[cut:end]
+
+    def _check_line_length(self, buffer: bytearray, kept: int, end: int, lines: int) -> None:
+        newline = buffer.find(b"\n", kept, end)
+        if (newline if newline >= 0 else end) > MAX_LINE_BYTES:
+            raise InputError(_long_line(self.label, lines))
 
     def _positions(self) -> dict[int, int]:
         """Each selected column's place among the columns parsed."""
@@ -492,28 +517,10 @@ class CsvSource(TableSource):
 
     def _range(self, begin: int, end: int) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:
         def read(rows: int) -> Iterator[dict[str, np.ndarray]]:
-            import pyarrow as pa
-            from pyarrow import csv
-
-            position = self._positions()
             assert self.path is not None
             with open(self.path, "rb", buffering=0) as file:
                 file.seek(begin)
-                part = _Range(file, end - begin)
-                reader = csv.open_csv(
-                    pa.PythonFile(part, mode="r"),
-                    *self._options(use_threads=False, block_size=PIECE_BLOCK_BYTES),
-                )
-                try:
-                    for batch in reader:
-                        if part.quoted:
-                            break
-                        if batch.num_rows:
-                            yield self._as_roles(batch, position, 0)
-                finally:
-                    reader.close()
-                if part.quoted:
-                    raise InOrderOnly(f"{self.label}: quotes")
+                yield from self._parsed(_Range(file, end - begin), in_order=False)
 
         return read
 
