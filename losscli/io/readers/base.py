@@ -76,9 +76,10 @@ class Reader:
 
 
 class Piece(NamedTuple):
-    """A part of an input that can be read on its own (a Parquet row group, a byte range of
-    a CSV file): ``read(rows)`` gives its blocks; ``offset`` is the input row number of its
-    first row, None when it is known only once the pieces before it are read (CSV)."""
+    """What a reader can decode on its own (a Parquet row group, a byte range of a CSV file;
+    an input read in order is one piece): ``read(rows)`` gives its blocks; ``offset`` is the
+    input row number of its first row, None when it is known only once the pieces before it
+    are read (CSV)."""
 
     offset: int | None
     read: Callable[[int], Iterator[dict[str, np.ndarray]]]

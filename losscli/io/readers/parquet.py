@@ -119,8 +119,9 @@ def _files(source: str, only: tuple[str, ...], dataset: bool) -> list[DatasetFil
     return files
 
 
-def _name_part(part: str, source: str) -> str:
-    return "" if part == source else f"{part}: "
+def _name_file(file: str, source: str) -> str:
+    """A dataset's file, as messages name it before what is wrong with it."""
+    return "" if file == source else f"{file}: "
 
 
 def _schema_text(schema: Any) -> str:
@@ -144,7 +145,7 @@ class ParquetSource(TableSource):
         super().__init__()
         self.label = describe_source(source)
         files = _files(source, only, dataset)
-        self.parts = [file.path for file in files]
+        self.files = [file.path for file in files]
         #: Each file's hive partition values, columns of the dataset besides the files' own.
         self.partitions = [file.partitions for file in files]
         keys = list(dict.fromkeys(k for values in self.partitions for k in values))
@@ -152,9 +153,9 @@ class ParquetSource(TableSource):
         # while reading, so a directory of thousands of files needs one descriptor.
         self.footers: list[Any] = []
         schema = None
-        for part in self.parts:
-            metadata, part_schema = self._footer(part, source)
-            schema = self._same_schema(schema, part, part_schema)
+        for path in self.files:
+            metadata, file_schema = self._footer(path, source)
+            schema = self._same_schema(schema, path, file_schema)
             self.footers.append(metadata)
         assert schema is not None
         self.counts = [int(metadata.num_rows) for metadata in self.footers]
@@ -173,49 +174,49 @@ class ParquetSource(TableSource):
             return 1
         return int(getattr(schema.field(column).type, "list_size", 1))
 
-    def _footer(self, part: str, source: str) -> tuple[Any, Any]:
+    def _footer(self, path: str, source: str) -> tuple[Any, Any]:
         """A file's metadata, read once (its row groups' counts checked against its own),
         and its schema."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            metadata = pq.read_metadata(_open(part))
-            part_schema = metadata.schema.to_arrow_schema()
+            metadata = pq.read_metadata(_open(path))
+            file_schema = metadata.schema.to_arrow_schema()
         except InputError:
             raise
         except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
             raise InputError(
-                f"{self.label}: {_name_part(part, source)}not a readable Parquet file "
+                f"{self.label}: {_name_file(path, source)}not a readable Parquet file "
                 f"({arrow_message(exc)})"
             ) from None
         groups = sum(metadata.row_group(g).num_rows for g in range(metadata.num_row_groups))
         if groups != metadata.num_rows:
             raise InputError(
-                f"{self.label}: {_name_part(part, source)}the footer says {metadata.num_rows} "
+                f"{self.label}: {_name_file(path, source)}the footer says {metadata.num_rows} "
                 f"rows but its row groups hold {groups}: the file is damaged"
             )
-        return metadata, part_schema
+        return metadata, file_schema
 
-    def _same_schema(self, schema: Any, part: str, part_schema: Any) -> Any:
+    def _same_schema(self, schema: Any, path: str, file_schema: Any) -> Any:
         """The dataset's schema: every file has the first one's columns."""
-        if schema is not None and not part_schema.equals(schema):
+        if schema is not None and not file_schema.equals(schema):
             raise InputError(
-                f"{self.label}: {part} has the columns {_schema_text(part_schema)}, not "
-                f"{_schema_text(schema)} as {self.parts[0]}"
+                f"{self.label}: {path} has the columns {_schema_text(file_schema)}, not "
+                f"{_schema_text(schema)} as {self.files[0]}"
             )
-        return part_schema if schema is None else schema
+        return file_schema if schema is None else schema
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         import pyarrow.parquet as pq
 
         offset = 0
-        for part, count, partition in zip(self.parts, self.counts, self.partitions, strict=True):
+        for path, count, partition in zip(self.files, self.counts, self.partitions, strict=True):
             if count == 0:
                 continue
             with self._reading():
                 file = pq.ParquetFile(
-                    _open(part), pre_buffer=False, read_dictionary=self._group_columns()
+                    _open(path), pre_buffer=False, read_dictionary=self._group_columns()
                 )
                 batches = file.iter_batches(batch_size=rows, columns=self._file_columns())
             try:
@@ -225,28 +226,28 @@ class ParquetSource(TableSource):
                 file.close()
             offset += read
             if read != count:
-                raise self._damaged(part, count, read)
+                raise self._damaged(path, count, read)
 
     def pieces(self) -> list[Piece]:
         """One piece per row group of local files: threads decode and evaluate them at once
         (on object storage every piece would be a request more: read in order there)."""
-        if any(storage.is_uri(part) for part in self.parts):
+        if any(storage.is_uri(path) for path in self.files):
             return []
         found = []
         offset = 0
-        for part, metadata, partition in zip(
-            self.parts, self.footers, self.partitions, strict=True
+        for path, metadata, partition in zip(
+            self.files, self.footers, self.partitions, strict=True
         ):
             for group in range(metadata.num_row_groups):
                 rows_in_group = metadata.row_group(group).num_rows
                 if rows_in_group:
-                    read = self._group(part, metadata, group, partition, offset)
+                    read = self._group(path, metadata, group, partition, offset)
                     found.append(Piece(offset, read))
                 offset += rows_in_group
         return found
 
     def _group(
-        self, part: str, metadata: Any, group: int, partition: dict[str, str], offset: int
+        self, path: str, metadata: Any, group: int, partition: dict[str, str], offset: int
     ) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:
         def read(rows: int) -> Iterator[dict[str, np.ndarray]]:
             import pyarrow.parquet as pq
@@ -254,7 +255,7 @@ class ParquetSource(TableSource):
             with self._reading():
                 # The footer read again, as the reader in order reads it (a footer given
                 # as metadata decodes a damaged file differently).
-                file = pq.ParquetFile(part, pre_buffer=False, read_dictionary=self._group_columns())
+                file = pq.ParquetFile(path, pre_buffer=False, read_dictionary=self._group_columns())
                 expected = file.metadata.row_group(group).num_rows
                 # One thread per piece already: pyarrow's own threads would only compete.
                 batches = file.iter_batches(
@@ -269,7 +270,7 @@ class ParquetSource(TableSource):
                 batches.close()
                 file.close()
             if read != expected:
-                raise self._damaged(part, expected, read)
+                raise self._damaged(path, expected, read)
 
         return read
 
@@ -308,9 +309,9 @@ class ParquetSource(TableSource):
                 f"{self.label}: not a readable Parquet file ({arrow_message(exc)})"
             ) from None
 
-    def _damaged(self, part: str, expected: int, read: int) -> InputError:
+    def _damaged(self, path: str, expected: int, read: int) -> InputError:
         return InputError(
-            f"{self.label}: {_name_part(part, self.label)}the footer says {expected} rows but "
+            f"{self.label}: {_name_file(path, self.label)}the footer says {expected} rows but "
             f"{read} were read: the file is damaged"
         )
 
@@ -340,6 +341,6 @@ def _partition_values(text: str | None, n: int, as_text: bool) -> Any:
     return pa.repeat(pa.scalar(text), n)
 
 
-def _open(part: str) -> Any:
+def _open(path: str) -> Any:
     """A file of the dataset: a local path as it is, a URI opened on its filesystem."""
-    return storage.open_input(part) if storage.is_uri(part) else part
+    return storage.open_input(path) if storage.is_uri(path) else path
