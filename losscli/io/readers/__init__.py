@@ -42,7 +42,8 @@ from losscli.io.readers.base import (
     path_kind,
     split_npz_key,
 )
-from losscli.io.readers.delimited import CsvReader, TsvReader, csv_delimiter
+from losscli.io.readers.csv_bytes import csv_delimiter
+from losscli.io.readers.delimited import CsvReader, TsvReader
 from losscli.io.readers.parquet import ParquetReader
 
 __all__ = [

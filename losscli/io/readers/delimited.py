@@ -1,7 +1,7 @@
 """CSV and TSV, plain or compressed, from files, pipes or standard input: blocks of whole lines
-read into one reused buffer, each copied into memory pyarrow owns and parsed there, only the
-selected columns, as float64; the delimiter sniffed or given; quotes, long lines and bad values
-named by row."""
+read into one reused buffer, each copied into memory pyarrow owns and parsed there
+(``csv_bytes``), only the selected columns, as float64; the whole input in order is one piece,
+a large local file several (byte ranges); quotes, long lines and bad values named by row."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.errors import InputError, shorten
+from losscli.errors import InputError
 from losscli.io import storage
 from losscli.io.readers.base import (
     CSV_NULLS,
@@ -33,6 +33,15 @@ from losscli.io.readers.base import (
     spool_to_file,
     use_jemalloc,
 )
+from losscli.io.readers.csv_bytes import (
+    ByteRange,
+    arrow_owned,
+    check_quotes,
+    fill,
+    parse_block,
+    room,
+    sniff_delimiter,
+)
 from losscli.io.readers.tables import (
     GROUP,
     TableSource,
@@ -49,9 +58,7 @@ CSV_BLOCK_BYTES = 2 << 20
 #: A CSV line longer than this is an error (a file without line breaks would fill memory).
 MAX_LINE_BYTES = 64 << 20
 
-#: CSV delimiters told apart by sniffing the first lines (``--delimiter`` sets any other).
-DELIMITERS = (",", "\t", ";", "|")
-
+#: Lines read to sniff the delimiter.
 SNIFF_LINES = 50
 
 #: A local CSV file of at least two pieces is read by threads, a byte range each.
@@ -98,125 +105,8 @@ def _long_line(label: str, line: int) -> str:
     )
 
 
-def csv_delimiter(value: str | None, say: Callable[[str], str] = cli_flag) -> str | None:
-    """The delimiter a user set: one character (``tab`` or ``\\t`` for a tab), or None to
-    sniff it."""
-    if value is None:
-        return None
-    delimiter = {"tab": "\t", "\\t": "\t"}.get(value.lower(), value)
-    if len(delimiter) != 1 or delimiter in '"\r\n':
-        raise InputError(
-            f"{say('delimiter')} {shorten(value)!r}: give one character other than a quote or "
-            "a line break (tab for a tab)"
-        )
-    return delimiter
-
-
-def _sniff_delimiter(lines: list[str]) -> str:
-    """Of ``DELIMITERS``, the one that splits the first line into the most fields and every
-    other sampled line into as many; a comma when none splits it (one column)."""
-    import csv
-
-    best, most = ",", 1
-    for delimiter in DELIMITERS:
-        try:
-            widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
-            first = len(next(csv.reader(lines[:1], delimiter=delimiter)))
-        except csv.Error:
-            continue
-        if first > most and widths == {first}:
-            best, most = delimiter, first
-    return best
-
-
-def _arrow_owned(data: Any) -> Any:
-    """A copy of ``data`` in memory pyarrow owns. pyarrow's reader threads may drop their last
-    reference to the input after ``read_csv`` returned, even while the interpreter exits;
-    memory Python owns would then need the GIL to be freed, and a thread that asks for it then
-    is ended mid-C++ (``terminate called without an active exception``, exit 134)."""
-    import pyarrow as pa
-
-    copy = np.frombuffer(data, dtype=np.uint8)
-    owned = pa.allocate_buffer(len(copy))
-    np.frombuffer(owned, dtype=np.uint8)[:] = copy
-    return owned
-
-
-def _parse_csv(block: Any, options: tuple[Any, Any, Any]) -> Any:
-    """A block of whole CSV lines (in memory pyarrow owns: ``_arrow_owned``) as a pyarrow
-    table."""
-    import pyarrow as pa
-    from pyarrow import csv
-
-    read_options, parse_options, convert = options
-    try:
-        return csv.read_csv(pa.BufferReader(block), read_options, parse_options, convert)
-    except pa.ArrowInvalid as exc:
-        if "straddling" not in str(exc):
-            raise
-    # A field longer than pyarrow's parse pieces (1 MiB): the block in one piece.
-    whole = csv.ReadOptions(column_names=read_options.column_names, block_size=block.size + 1)
-    return csv.read_csv(pa.BufferReader(block), whole, parse_options, convert)
-
-
-def _room(buffer: bytearray, kept: int, size: int) -> bytearray:
-    """``buffer``, or a bigger copy of its first ``kept`` bytes when a block of ``size`` bytes
-    would not fit after them (a line longer than a block)."""
-    if kept + size <= len(buffer):
-        return buffer
-    bigger = bytearray(kept + size)
-    bigger[:kept] = buffer[:kept]
-    return bigger
-
-
-def _fill(stream: Any, buffer: bytearray, start: int) -> int:
-    """Read into ``buffer`` from ``start`` until it is full or the stream ends; its new end."""
-    end = start
-    with memoryview(buffer) as view:
-        while end < len(buffer):
-            got = stream.readinto(view[end:])
-            if not got:
-                break
-            end += got
-    return end
-
-
-def _check_quotes(block: Any, lines_before: int, label: str, header: bool) -> None:
-    """Every quoted field closes on its line: a quote that never closes would swallow every
-    row after it into one field (and a gate would pass on what is left)."""
-    data = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(data == ord("\n"))
-    quotes = np.cumsum(data == ord('"'))
-    per_line = np.diff(np.concatenate([[0], quotes[ends]]))
-    odd = np.flatnonzero(per_line % 2)
-    if len(odd):
-        line = lines_before + int(odd[0]) + 1  # 1-based line of the file
-        row = line - 1 - int(header)
-        raise InputError(
-            f"{label}: row {row} (line {line}) opens a quote that does not close on that line; "
-            "a quoted field spanning lines or a stray quote would swallow rows"
-        )
-
-
 #: Bytes a CSV piece is parsed at a time (one thread per piece).
 PIECE_BLOCK_BYTES = 1 << 20
-
-
-class _Range:
-    """``size`` bytes of a file from where it stands: a piece's share of the file."""
-
-    def __init__(self, file: Any, size: int) -> None:
-        self.file = file
-        self.left = size
-
-    def readinto(self, view: Any) -> int:
-        n = min(len(view), self.left)
-        got = self.file.readinto(view[:n]) if n else 0
-        self.left -= got
-        return int(got)
-
-    def close(self) -> None:
-        """The file is closed by the piece that opened it."""
 
 
 class CsvSource(TableSource):
@@ -249,7 +139,7 @@ class CsvSource(TableSource):
         self.carriage_returns = False  # old Mac files end lines with \r alone
         lines = self._first_lines()
         if delimiter is None:
-            delimiter = _sniff_delimiter(lines)
+            delimiter = sniff_delimiter(lines)
         self.delimiter = delimiter
         import csv
 
@@ -357,7 +247,7 @@ class CsvSource(TableSource):
                 column_types={name: pa.binary() for name in convert.include_columns},
             )
             table = csv.read_csv(
-                pa.BufferReader(_arrow_owned(block)),
+                pa.BufferReader(arrow_owned(block)),
                 read_options=read_options,
                 parse_options=parse_options,
                 convert_options=as_text,
@@ -402,13 +292,13 @@ class CsvSource(TableSource):
             if buffer.find(b'"', start, cut) >= 0:
                 if not in_order:
                     raise InOrderOnly(f"{self.label}: quotes")
-                _check_quotes(memoryview(buffer)[start:cut], lines, self.label, self.header)
+                check_quotes(memoryview(buffer)[start:cut], lines, self.label, self.header)
             # Only blanks and control characters: no row (pyarrow would make one of nulls).
             if cut == start or np.frombuffer(buffer, np.uint8, cut - start, start).max() <= 32:
                 continue
-            owned = _arrow_owned(memoryview(buffer)[start:cut])
+            owned = arrow_owned(memoryview(buffer)[start:cut])
             try:
-                table = _parse_csv(owned, options)
+                table = parse_block(owned, options)
             except pa.ArrowInvalid as exc:
                 self._fail(exc, owned.to_pybytes(), options, offset)
             del owned
@@ -429,8 +319,8 @@ class CsvSource(TableSource):
         lines = 0  # lines of the file before the block, the header included
         start = -1  # where the block starts: -1 before the first read
         while True:
-            buffer = _room(buffer, kept, size)
-            end = _fill(stream, buffer, kept)
+            buffer = room(buffer, kept, size)
+            end = fill(stream, buffer, kept)
             ended = end < len(buffer)
             if kept:  # the line carried over: it ends at the first line break, or the end
                 self._check_line_length(buffer, kept, end, lines)
@@ -520,7 +410,7 @@ class CsvSource(TableSource):
             assert self.path is not None
             with open(self.path, "rb", buffering=0) as file:
                 file.seek(begin)
-                yield from self._parsed(_Range(file, end - begin), in_order=False)
+                yield from self._parsed(ByteRange(file, end - begin), in_order=False)
 
         return read
 
