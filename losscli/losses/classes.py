@@ -309,6 +309,8 @@ _INVALID = object()
 
 
 def _convert(value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` names (a union: the first of its types that takes it),
+    or ``_INVALID``."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         for option in typing.get_args(hint):
@@ -316,23 +318,28 @@ def _convert(value: Any, hint: Any) -> Any:
             if converted is not _INVALID:
                 return converted
         return _INVALID
-    if hint is type(None):
-        return None if value is None else _INVALID
-    if hint is bool:
-        return value if isinstance(value, bool) else _INVALID
-    if hint is int:
-        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        return int(value) if ok else _INVALID
-    if hint is float:
-        ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-        return float(value) if ok else _INVALID
+    if hint in _SCALARS:
+        return _SCALARS[hint](value)
     if origin in (tuple, list) and isinstance(value, (list, tuple)):
-        item_hint = typing.get_args(hint)[0]
-        items = [_convert(v, item_hint) for v in value]
+        items = [_convert(v, typing.get_args(hint)[0]) for v in value]
         if not items or any(v is _INVALID for v in items):
             return _INVALID
         return origin(items)
     return _INVALID
+
+
+def _number(value: Any, kinds: tuple[type, ...]) -> bool:
+    """``value`` is one of ``kinds`` and not a bool (which Python counts as an int)."""
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+#: How a value becomes each scalar type a parameter may have.
+_SCALARS: dict[Any, Callable[[Any], Any]] = {
+    type(None): lambda v: None if v is None else _INVALID,
+    bool: lambda v: v if isinstance(v, bool) else _INVALID,
+    int: lambda v: int(v) if _number(v, (int, np.integer)) else _INVALID,
+    float: lambda v: float(v) if _number(v, (int, float, np.number)) else _INVALID,
+}
 
 
 def _type_name(hint: Any) -> str:
