@@ -11,6 +11,24 @@ REDUCTION_CHOICES = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_wei
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class InputFormats(click.Choice[str]):
+    """``--input-format``'s choices: the readers' formats (``readers.READERS``), looked up when
+    first needed, so that ``losscli --help`` imports no numpy."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=False)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from losscli.io.readers import READERS
+
+        return tuple(READERS)
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        """Set by click's constructor: the readers decide."""
+
+
 def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
@@ -46,7 +64,7 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--input-format",
-            type=click.Choice(["csv", "tsv", "npy", "npz", "parquet"], case_sensitive=False),
+            type=InputFormats(),
             help="Read every input in this format, whatever its suffix (stdin defaults to csv).",
         ),
         click.option(

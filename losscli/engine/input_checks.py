@@ -62,10 +62,13 @@ class InputChecks:
         self.true_rows: tuple[int, float] | None = None
 
     def update(self, offset: int, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        """Add a chunk's rows (the first of them row ``offset`` of the input)."""
+        self._update_ranges(y_true, y_pred)
+        self._update_rows(offset, y_true, y_pred)
+
+    def _update_ranges(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        """The extremes the messages compare with what the loss expects."""
         loss = self.loss
-        from_logits = bool(loss.params.get("from_logits"))
-        axis = loss.params.get("axis", -1)
-        axis = axis if isinstance(axis, int) else -1
         if (loss.predictions != "values" or loss.takes_logs) and y_pred.size:
             # min/max give NaN when a NaN passed (--nan-policy propagate): no comparison holds.
             self.pred_range = _widen(self.pred_range, y_pred)
@@ -73,16 +76,22 @@ class InputChecks:
             self.true_min = min(self.true_min, float(np.min(y_true)))
         if loss.labels == "binary" and y_true.size:
             self.true_range = _widen(self.true_range, y_true)
-        rows = loss.predictions == "probability_rows"
-        if rows and not from_logits and y_pred.shape[-1] > 1:
+
+    def _update_rows(self, offset: int, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        """The first row that is not what the loss expects (probabilities, one-hot, labels)."""
+        loss = self.loss
+        axis = loss.params.get("axis", -1)
+        axis = axis if isinstance(axis, int) else -1
+        rows = loss.predictions == "probability_rows" and not loss.params.get("from_logits")
+        if rows and y_pred.shape[-1] > 1:
             self.pred_rows = self.pred_rows or _row_not_summing_to_one(y_pred, axis, offset)
-        if loss.labels == "sequences" and self.zero_inside is None and y_true.ndim == 2:
-            inside = ((y_true[:, :-1] == 0) & (y_true[:, 1:] != 0)).any(axis=1)
-            if inside.any():
-                self.zero_inside = offset + int(np.argmax(inside))
-        if loss.labels == "one_hot" and loss.rescales_rows and y_pred.ndim > 1:
+        if loss.labels == "sequences" and self.zero_inside is None:
+            self.zero_inside = _zero_inside(offset, y_true)
+        if loss.labels != "one_hot":
+            return
+        if loss.rescales_rows and y_pred.ndim > 1:
             self.one_class = self.one_class or y_pred.shape[axis] == 1
-        if loss.labels == "one_hot" and y_true.ndim > 1 and y_true.shape[-1] > 1:
+        if y_true.ndim > 1 and y_true.shape[-1] > 1:
             self.true_rows = self.true_rows or _row_not_summing_to_one(y_true, axis, offset)
 
     def merge(self, other: InputChecks) -> None:
@@ -97,11 +106,16 @@ class InputChecks:
         self.zero_inside = min(rows) if rows else None
 
     def messages(self) -> list[str]:
+        """The likely mistakes found, each a line naming the loss."""
+        return self._prediction_messages() + self._label_messages()
+
+    def _prediction_messages(self) -> list[str]:
         loss, name = self.loss, self.loss.name
         out = []
         low, high = self.pred_range
         probabilities = loss.predictions != "values"
-        if probabilities and not loss.params.get("from_logits") and (low < 0 or high > 1):
+        logits = loss.params.get("from_logits")
+        if probabilities and not logits and (low < 0 or high > 1):
             hint = (
                 "set from_logits=true"
                 if "from_logits" in loss.params
@@ -111,11 +125,16 @@ class InputChecks:
                 f"{name}: y_pred has values outside [0, 1] (min {low:.4g}, max {high:.4g}): "
                 f"these look like logits; {hint}"
             )
-        if probabilities and loss.params.get("from_logits") and low >= 0 and high <= 1:
+        if probabilities and logits and low >= 0 and high <= 1:
             out.append(
                 f"{name}: from_logits=true, but every y_pred lies in [0, 1] (min {low:.4g}, "
                 f"max {high:.4g}): these look like probabilities; drop from_logits"
             )
+        return out
+
+    def _label_messages(self) -> list[str]:
+        loss, name = self.loss, self.loss.name
+        out = []
         if self.zero_inside is not None:
             out.append(
                 f"{name}: y_true row {self.zero_inside} has a 0 before a label; as in Keras, a "
@@ -133,8 +152,13 @@ class InputChecks:
                 f"{name}: y_true has values outside [0, 1] (min {low_true:.4g}, max "
                 f"{high_true:.4g}); a binary loss expects labels 0 or 1 (or probabilities)"
             )
+        return out + self._row_messages() + self._log_messages()
+
+    def _row_messages(self) -> list[str]:
+        name = self.loss.name
+        out = []
         if self.pred_rows:
-            rescale = "; Keras rescales each row to sum to 1" if loss.rescales_rows else ""
+            rescale = "; Keras rescales each row to sum to 1" if self.loss.rescales_rows else ""
             row, total = self.pred_rows
             out.append(
                 f"{name}: y_pred rows are not probabilities "
@@ -146,14 +170,26 @@ class InputChecks:
                 f"{name}: y_true rows are not one-hot or probabilities "
                 f"(row {row} sums to {total:.6g})"
             )
-        if loss.takes_logs:
-            for label, lowest in (("y_true", self.true_min), ("y_pred", low)):
-                if lowest < 0:
-                    out.append(
-                        f"{name}: {label} has negative values (min {lowest:.4g}); "
-                        f"{name} takes logarithms and expects values >= 0"
-                    )
         return out
+
+    def _log_messages(self) -> list[str]:
+        if not self.loss.takes_logs:
+            return []
+        name = self.loss.name
+        return [
+            f"{name}: {label} has negative values (min {lowest:.4g}); "
+            f"{name} takes logarithms and expects values >= 0"
+            for label, lowest in (("y_true", self.true_min), ("y_pred", self.pred_range[0]))
+            if lowest < 0
+        ]
+
+
+def _zero_inside(offset: int, y_true: np.ndarray) -> int | None:
+    """The first row of CTC labels with a 0 (the blank) before a label, or None."""
+    if y_true.ndim != 2:
+        return None
+    inside = ((y_true[:, :-1] == 0) & (y_true[:, 1:] != 0)).any(axis=1)
+    return offset + int(np.argmax(inside)) if inside.any() else None
 
 
 def same_inputs(sources: list[Source], labels: dict[str, str]) -> list[str]:

@@ -18,15 +18,14 @@ from losscli.engine.inputs import (
 from losscli.errors import InputError
 from losscli.io.readers import (
     STDIN,
-    Format,
     Request,
     Source,
     csv_delimiter,
     describe_source,
-    detect_format,
     open_source,
     parse_number,
     path_kind,
+    reader_for,
     split_npz_key,
 )
 from losscli.io.readers.memory import InMemory, memory_source
@@ -53,118 +52,28 @@ class Inputs:
             self.warnings.append(negative_weights(scalar_weight))
 
 
+class _Wanted:
+    """Which roles each source serves, and where each role comes from, as messages say it."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, dict[str, Request]] = {}
+        self.labels: dict[str, str] = {}  # role -> where it comes from
+
+    def __call__(self, source: str, role: str, request: Request) -> None:
+        self.requests.setdefault(source, {})[role] = request
+        self.labels[role] = describe_source(source)
+
+
 def open_inputs(spec: InputSpec) -> Inputs:
     """One source per distinct file, each serving the roles read from it."""
-    requests: dict[str, dict[str, Request]] = {}
-    labels: dict[str, str] = {}
-
-    def want(source: str, role: str, request: Request) -> None:
-        requests.setdefault(source, {})[role] = request
-        labels[role] = describe_source(source)
-
-    say = spec.say
-    delimiter = csv_delimiter(spec.delimiter, say)
-    weight_request = Request((spec.weight_col,) if spec.weight_col else (), say("weight_col"))
+    want = _Wanted()
+    delimiter = csv_delimiter(spec.delimiter, spec.say)
     if spec.data:
-        if spec.y_true or spec.y_pred:
-            raise InputError(
-                f"give either {say('data')} or {say('y_true')}/{say('y_pred')}, not both"
-            )
-        if not spec.true_cols or not spec.pred_cols:
-            raise InputError(
-                f"{say('data')} needs {say('true_col')} and {say('pred_col')} to say which "
-                "columns to use"
-            )
-        in_memory = isinstance(spec.data, InMemory)
-        if not in_memory and detect_format(spec.data, spec.input_format)[0] in (
-            Format.NPY,
-            Format.NPZ,
-        ):
-            raise InputError(
-                f"{spec.data} is an array file; {say('data')} needs a table (CSV or Parquet)"
-            )
-        want(spec.data, "y_true", Request(tuple(spec.true_cols), say("true_col")))
-        want(spec.data, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
-        if spec.groups:
-            raise InputError(
-                f"{say('groups')} is for labels and predictions in separate files; with "
-                f"{say('data')}, {say('group_by')} names columns of that table"
-            )
-        if spec.group_by:
-            want(spec.data, GROUP, Request(tuple(spec.group_by), say("group_by")))
-        if spec.weight_col:
-            if spec.sample_weight is not None:
-                raise InputError(
-                    f"give either {say('sample_weight')} or {say('weight_col')}, not both"
-                )
-            want(spec.data, "sample_weight", weight_request)
+        _want_table(spec, want)
     else:
-        if spec.group_by and not spec.groups:
-            raise InputError(
-                f"{say('group_by')} takes columns of a table: give {say('data')} with "
-                f"{say('true_col')} and {say('pred_col')}, or {say('groups')} PATH, a table "
-                "of those columns row for row with the files"
-            )
-        if spec.groups:
-            if not spec.group_by:
-                raise InputError(f"{say('groups')} needs {say('group_by')} COL: its columns")
-            array_file = not isinstance(spec.groups, InMemory) and detect_format(
-                spec.groups, spec.input_format
-            )[0] in (Format.NPY, Format.NPZ)
-            if array_file:
-                raise InputError(f"{spec.groups}: {say('groups')} needs a table (CSV or Parquet)")
-            want(spec.groups, GROUP, Request(tuple(spec.group_by), say("group_by")))
-        if not spec.y_true or not spec.y_pred:
-            missing = say("y_true") if not spec.y_true else say("y_pred")
-            raise InputError(
-                f"missing {missing}; give {say('y_true')} and {say('y_pred')}, or {say('data')}"
-            )
-        if spec.weight_col and not spec.sample_weight:
-            raise InputError(
-                f"{say('weight_col')} selects a column of {say('sample_weight')} or {say('data')}"
-            )
-        want(spec.y_true, "y_true", Request(tuple(spec.true_cols), say("true_col")))
-        want(spec.y_pred, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
-    scalar = None
-    if isinstance(spec.sample_weight, InMemory):
-        want(spec.sample_weight, "sample_weight", weight_request)
-    elif isinstance(spec.sample_weight, (int, float)):
-        if not np.isfinite(spec.sample_weight):
-            raise InputError(f"the sample weight {spec.sample_weight} is not a finite number")
-        scalar = float(spec.sample_weight)
-        labels["sample_weight"] = repr(scalar)
-    elif spec.sample_weight is not None and "sample_weight" not in labels:
-        number = parse_number(spec.sample_weight)
-        exists = spec.sample_weight == STDIN or _exists(spec.sample_weight)
-        if number is not None and not exists:
-            if not np.isfinite(number):
-                raise InputError(f"the sample weight {spec.sample_weight} is not a finite number")
-            scalar = number
-            labels["sample_weight"] = spec.sample_weight
-        elif not exists:
-            raise InputError(
-                f"{say('sample_weight')} {spec.sample_weight!r} is neither a number nor an "
-                "existing file"
-            )
-        else:
-            want(spec.sample_weight, "sample_weight", weight_request)
-    if spec.baseline_pred is not None:
-        if isinstance(spec.baseline_pred, InMemory):
-            is_table = spec.baseline_pred.is_table()
-        else:
-            is_table = detect_format(spec.baseline_pred, spec.input_format)[0] in (
-                Format.CSV,
-                Format.TSV,
-                Format.PARQUET,
-            )
-        if spec.baseline_cols:
-            request = Request(tuple(spec.baseline_cols), say("baseline_col"))
-        else:
-            request = Request(tuple(spec.pred_cols) if is_table else (), say("pred_col"))
-        want(spec.baseline_pred, "baseline_pred", request)
-    elif spec.baseline_cols:  # the baseline's columns in the predictions' table
-        request = Request(tuple(spec.baseline_cols), say("baseline_col"))
-        want(spec.data or spec.y_pred or "", "baseline_pred", request)
+        _want_files(spec, want)
+    scalar = _want_weights(spec, want)
+    _want_baseline(spec, want)
     sources = [
         memory_source(source, roles)
         if isinstance(source, InMemory)
@@ -175,11 +84,124 @@ def open_inputs(spec: InputSpec) -> Inputs:
             header=spec.header,
             delimiter=delimiter,
             only=spec.only if source == spec.data else (),
-            say=say,
+            say=spec.say,
         )
-        for source, roles in requests.items()
+        for source, roles in want.requests.items()
     ]
-    return Inputs(sources, labels, scalar)
+    return Inputs(sources, want.labels, scalar)
+
+
+def _is_array_file(source: Any, input_format: str | None) -> bool:
+    """A file whose reader gives one array, not columns (an array given in Python is asked)."""
+    if isinstance(source, InMemory):
+        return not source.is_table()
+    return not reader_for(source, input_format).table
+
+
+def _want_table(spec: InputSpec, want: _Wanted) -> None:
+    """Labels, predictions, weights and group-by keys as columns of one table (``data``)."""
+    say = spec.say
+    assert spec.data is not None
+    if spec.y_true or spec.y_pred:
+        raise InputError(f"give either {say('data')} or {say('y_true')}/{say('y_pred')}, not both")
+    if not spec.true_cols or not spec.pred_cols:
+        raise InputError(
+            f"{say('data')} needs {say('true_col')} and {say('pred_col')} to say which "
+            "columns to use"
+        )
+    if not isinstance(spec.data, InMemory) and _is_array_file(spec.data, spec.input_format):
+        raise InputError(
+            f"{spec.data} is an array file; {say('data')} needs a table (CSV or Parquet)"
+        )
+    want(spec.data, "y_true", Request(tuple(spec.true_cols), say("true_col")))
+    want(spec.data, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
+    if spec.groups:
+        raise InputError(
+            f"{say('groups')} is for labels and predictions in separate files; with "
+            f"{say('data')}, {say('group_by')} names columns of that table"
+        )
+    if spec.group_by:
+        want(spec.data, GROUP, Request(tuple(spec.group_by), say("group_by")))
+    if spec.weight_col:
+        if spec.sample_weight is not None:
+            raise InputError(f"give either {say('sample_weight')} or {say('weight_col')}, not both")
+        want(spec.data, "sample_weight", _weight_request(spec))
+
+
+def _want_files(spec: InputSpec, want: _Wanted) -> None:
+    """Labels and predictions in files (or arrays) of their own, group-by keys in ``groups``."""
+    say = spec.say
+    if spec.group_by and not spec.groups:
+        raise InputError(
+            f"{say('group_by')} takes columns of a table: give {say('data')} with "
+            f"{say('true_col')} and {say('pred_col')}, or {say('groups')} PATH, a table "
+            "of those columns row for row with the files"
+        )
+    if spec.groups:
+        if not spec.group_by:
+            raise InputError(f"{say('groups')} needs {say('group_by')} COL: its columns")
+        if not isinstance(spec.groups, InMemory) and _is_array_file(spec.groups, spec.input_format):
+            raise InputError(f"{spec.groups}: {say('groups')} needs a table (CSV or Parquet)")
+        want(spec.groups, GROUP, Request(tuple(spec.group_by), say("group_by")))
+    if not spec.y_true or not spec.y_pred:
+        missing = say("y_true") if not spec.y_true else say("y_pred")
+        raise InputError(
+            f"missing {missing}; give {say('y_true')} and {say('y_pred')}, or {say('data')}"
+        )
+    if spec.weight_col and not spec.sample_weight:
+        raise InputError(
+            f"{say('weight_col')} selects a column of {say('sample_weight')} or {say('data')}"
+        )
+    want(spec.y_true, "y_true", Request(tuple(spec.true_cols), say("true_col")))
+    want(spec.y_pred, "y_pred", Request(tuple(spec.pred_cols), say("pred_col")))
+
+
+def _weight_request(spec: InputSpec) -> Request:
+    return Request((spec.weight_col,) if spec.weight_col else (), spec.say("weight_col"))
+
+
+def _want_weights(spec: InputSpec, want: _Wanted) -> float | None:
+    """The sample weights: a file or an array to read, or one number for every sample (then
+    returned); a column of ``data`` is wanted already."""
+    weight = spec.sample_weight
+    if isinstance(weight, InMemory):
+        want(weight, "sample_weight", _weight_request(spec))
+        return None
+    if isinstance(weight, (int, float)):
+        if not np.isfinite(weight):
+            raise InputError(f"the sample weight {weight} is not a finite number")
+        want.labels["sample_weight"] = repr(float(weight))
+        return float(weight)
+    if weight is None or "sample_weight" in want.labels:
+        return None
+    number = parse_number(weight)
+    exists = weight == STDIN or _exists(weight)
+    if exists:
+        want(weight, "sample_weight", _weight_request(spec))
+        return None
+    if number is None:
+        raise InputError(
+            f"{spec.say('sample_weight')} {weight!r} is neither a number nor an existing file"
+        )
+    if not np.isfinite(number):
+        raise InputError(f"the sample weight {weight} is not a finite number")
+    want.labels["sample_weight"] = weight
+    return number
+
+
+def _want_baseline(spec: InputSpec, want: _Wanted) -> None:
+    """The baseline's predictions: a file of their own, or columns of the predictions' table."""
+    say = spec.say
+    if spec.baseline_pred is not None:
+        is_table = not _is_array_file(spec.baseline_pred, spec.input_format)
+        if spec.baseline_cols:
+            request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        else:
+            request = Request(tuple(spec.pred_cols) if is_table else (), say("pred_col"))
+        want(spec.baseline_pred, "baseline_pred", request)
+    elif spec.baseline_cols:  # the baseline's columns in the predictions' table
+        request = Request(tuple(spec.baseline_cols), say("baseline_col"))
+        want(spec.data or spec.y_pred or "", "baseline_pred", request)
 
 
 _COLUMN_KEYS = {
@@ -248,23 +270,19 @@ def _rows(block: Chunk) -> int:
 
 
 def aligned(inputs: Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
-    """Chunks of the same ``rows`` rows from every source, with their first row's index."""
+    """Chunks of the same ``rows`` rows from every source, with their first row's index: each
+    source's blocks are cut and joined where the chunks fall."""
     known = [s.n_rows for s in inputs.sources]
     if all(n is not None for n in known) and len(set(known)) > 1:
         raise _count_mismatch(inputs, dict(enumerate(known)))  # type: ignore[arg-type]
     iterators = [s.read(rows) for s in inputs.sources]
     pending: list[list[Chunk]] = [[] for _ in iterators]
-    done = [False] * len(iterators)
     consumed = [0] * len(iterators)
     offset = 0
     while True:
-        for i, it in enumerate(iterators):
-            while not done[i] and sum(_rows(b) for b in pending[i]) < rows:
-                try:
-                    pending[i].append(next(it))
-                except StopIteration:
-                    done[i] = True
-        available = [sum(_rows(b) for b in p) for p in pending]
+        available = [
+            _top_up(blocks, it, rows) for blocks, it in zip(pending, iterators, strict=True)
+        ]
         n = min(min(available), rows)
         if n == 0:
             if any(available):
@@ -275,19 +293,34 @@ def aligned(inputs: Inputs, rows: int) -> Iterator[tuple[int, Chunk]]:
             return
         chunk: Chunk = {}
         for i, blocks in enumerate(pending):
-            merged = {
-                role: np.concatenate([b[role] for b in blocks])
-                if len(blocks) > 1
-                else blocks[0][role]
-                for role in blocks[0]
-            }
-            for role, array in merged.items():
-                chunk[role] = array[:n]
-            rest = {role: array[n:] for role, array in merged.items()}
-            pending[i] = [rest] if _rows(rest) else []
+            head, pending[i] = _cut(blocks, n)
+            chunk.update(head)
             consumed[i] += n
         yield offset, chunk
         offset += n
+
+
+def _top_up(blocks: list[Chunk], source: Iterator[Chunk], rows: int) -> int:
+    """Blocks of a source added to ``blocks`` until they hold ``rows`` rows or the source
+    ends; the rows they hold."""
+    held = sum(_rows(b) for b in blocks)
+    while held < rows:
+        block = next(source, None)
+        if block is None:
+            break
+        blocks.append(block)
+        held += _rows(block)
+    return held
+
+
+def _cut(blocks: list[Chunk], n: int) -> tuple[Chunk, list[Chunk]]:
+    """The first ``n`` rows of ``blocks`` (one array per role), and what is left."""
+    merged = {
+        role: np.concatenate([b[role] for b in blocks]) if len(blocks) > 1 else blocks[0][role]
+        for role in blocks[0]
+    }
+    rest = {role: array[n:] for role, array in merged.items()}
+    return {role: array[:n] for role, array in merged.items()}, [rest] if _rows(rest) else []
 
 
 def prefetched(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:

@@ -119,7 +119,7 @@ class DatasetOutput(NamedTuple):
         found = storage.kind(self.path)  # a missing bucket is an error here
         if found == "file":
             raise InputError(f"{self.option} {self.shown()} is a file; a dataset is a directory")
-        if found == "dir" and storage.dataset_files(self.path, hidden=True) and not self.force:
+        if found == "dir" and storage.list_files(self.path, hidden=True) and not self.force:
             raise InputError(
                 f"{self.option} {self.shown()} already holds files; pass --force to replace "
                 "its part files"
@@ -147,7 +147,7 @@ class DatasetOutput(NamedTuple):
                     raise storage.failure(self._staged(name), exc) from None
             stale = [
                 path
-                for path, relative in storage.dataset_files(self.path)
+                for path, relative in storage.list_files(self.path)
                 if _stale(relative, written)
             ]
             for path in stale:

@@ -24,7 +24,7 @@ from losscli.text import without_user
 #: Schemes read through pyarrow's filesystems.
 SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs", "file")
 #: Seconds to wait for a connection, and for one request, before an error.
-CONNECT_SECONDS = 5.0
+STORAGE_CONNECT_SECONDS = 5.0
 REQUEST_SECONDS = 60.0
 
 
@@ -54,7 +54,7 @@ def _s3() -> Any:
     return fs.S3FileSystem(
         endpoint_override=os.environ.get("AWS_ENDPOINT_URL") or None,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        connect_timeout=CONNECT_SECONDS,
+        connect_timeout=STORAGE_CONNECT_SECONDS,
         request_timeout=REQUEST_SECONDS,
         retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=2),
     )
@@ -159,7 +159,8 @@ def _download(uri: str, out: Any, seconds: float, most: int) -> None:
     with _Deadline(seconds) as deadline:
         opener = urllib.request.build_opener(*deadline.handlers(), _same_origin_auth())
         try:
-            with opener.open(_request(uri), timeout=min(CONNECT_SECONDS, seconds)) as response:
+            timeout = min(STORAGE_CONNECT_SECONDS, seconds)
+            with opener.open(_request(uri), timeout=timeout) as response:
                 declared = getattr(response, "length", None)
                 raw = response.headers.get("Content-Length")
                 if raw is not None and not raw.strip().isdigit():  # http.client ignores it
@@ -352,10 +353,11 @@ def _prefix(uri: str) -> str:
     return f"{scheme}://"
 
 
-def dataset_files(uri: str, hidden: bool = False) -> list[tuple[str, str]]:
-    """The files of a dataset (a directory, or a glob over file names) in name order, as
-    (URI, path relative to the dataset's root); hidden and marker files (``.crc``,
-    ``_SUCCESS``) are skipped as Spark and pyarrow skip them, unless ``hidden``."""
+def list_files(uri: str, hidden: bool = False) -> list[tuple[str, str]]:
+    """The files under a directory URI (or matching a glob over file names) in name order, as
+    (URI, path relative to the directory), for a dataset being written; hidden and marker
+    files (``.crc``, ``_SUCCESS``) are skipped as Spark and pyarrow skip them, unless
+    ``hidden``. (A dataset being read is listed by ``readers.parquet.dataset_files``.)"""
     from pyarrow import fs
 
     pattern = None

@@ -319,7 +319,7 @@ class PerSampleWriter:
         if self._file is None:
             self._file = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in close()
             self.row_shape, self.dtype = block.shape[1:], block.dtype
-            write_all(self._file, _npy_header(0, self.row_shape, self.dtype))
+            write_all(self._file, _npy_header_bytes(0, self.row_shape, self.dtype))
         write_all(self._file, np.ascontiguousarray(block, dtype=self.dtype).tobytes())
         self.rows += len(block)
 
@@ -368,7 +368,7 @@ class PerSampleWriter:
             if self.suffix == ".npy" and self._file is not None:
                 assert self.row_shape is not None and self.dtype is not None
                 self._file.seek(0)
-                write_all(self._file, _npy_header(self.rows, self.row_shape, self.dtype))
+                write_all(self._file, _npy_header_bytes(self.rows, self.row_shape, self.dtype))
             self.close()
             if self.rows == 0:
                 np.save(self.tmp, np.zeros((0,)))
@@ -377,21 +377,20 @@ class PerSampleWriter:
             raise write_error(self.option, self.target, exc) from None
 
 
-_NPY_HEADER_BYTES = 128  # room for any shape: rewritten in place once the row count is known
+def _npy_header_bytes(rows: int, row_shape: tuple[int, ...], dtype: np.dtype) -> bytes:
+    """numpy's own ``.npy`` header for ``rows`` rows: it leaves room for the row count to grow
+    (to 21 digits), so the header written first is rewritten in place, the same length, once
+    the row count is known."""
+    import io
 
-
-def _npy_header(rows: int, row_shape: tuple[int, ...], dtype: np.dtype) -> bytes:
-    shape = (rows, *row_shape)
-    text = repr(
-        {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
-    )
-    magic = b"\x93NUMPY\x01\x00"
-    body = text.encode("latin1")
-    pad = _NPY_HEADER_BYTES - len(magic) - 2 - len(body) - 1
-    if pad < 0:
-        raise InputError("per-sample losses with too many dimensions for a .npy header")
-    header = body + b" " * pad + b"\n"
-    return magic + len(header).to_bytes(2, "little") + header
+    out = io.BytesIO()
+    header = {
+        "descr": np.lib.format.dtype_to_descr(dtype),
+        "fortran_order": False,
+        "shape": (rows, *row_shape),
+    }
+    np.lib.format.write_array_header_1_0(out, header)
+    return out.getvalue()
 
 
 def csv_header(columns: list[tuple[str, np.ndarray]]) -> str:

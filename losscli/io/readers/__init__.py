@@ -11,7 +11,9 @@ whole array in an array file. Nothing is read whole unless the format needs it:
 - CSV/TSV, also compressed, also from pipes (``delimited``): blocks of whole lines parsed by
   pyarrow, only the selected columns, as float64.
 
-Pickles are never loaded. pyarrow is imported only by the sources that need it.
+A format is a :class:`Reader` (its facts: suffixes, table or array, directories, magic bytes)
+and its entry in ``READERS``; ``--input-format``'s choices and the planner's questions come
+from there. Pickles are never loaded. pyarrow is imported only by the sources that need it.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from urllib.parse import urlsplit
 
 from losscli.errors import InputError
 from losscli.io import storage
-from losscli.io.readers.arrays import ArraySource, npy_file, npz_member, stdin_opener
+from losscli.io.readers.arrays import NpyReader, NpzReader
 from losscli.io.readers.base import (
     COMPRESSIONS,
     CSV_NULLS,
     STDIN,
-    SUFFIXES,
-    Format,
+    Options,
+    Reader,
     Request,
     Source,
     cli_flag,
@@ -40,58 +42,92 @@ from losscli.io.readers.base import (
     path_kind,
     split_npz_key,
 )
-from losscli.io.readers.delimited import CsvSource, csv_delimiter
-from losscli.io.readers.parquet import ParquetSource
+from losscli.io.readers.csv_bytes import csv_delimiter
+from losscli.io.readers.delimited import CsvReader, TsvReader
+from losscli.io.readers.parquet import ParquetReader
 
 __all__ = [
     "CSV_NULLS",
+    "READERS",
     "STDIN",
-    "Format",
+    "Options",
+    "Reader",
     "Request",
     "Source",
     "cli_flag",
     "csv_delimiter",
     "describe_source",
-    "detect_format",
     "open_source",
     "parse_number",
     "path_kind",
+    "reader_for",
     "split_npz_key",
 ]
 
+#: Every input format, by its ``--input-format`` name: a new format is a reader and its entry.
+READERS: dict[str, type[Reader]] = {
+    reader.name: reader for reader in (CsvReader, TsvReader, NpyReader, NpzReader, ParquetReader)
+}
 
-def detect_format(
+#: Standard input in none of the formats its first bytes tell apart.
+STDIN_READER = CsvReader
+
+
+def reader_for(
     source: str, input_format: str | None = None, say: Callable[[str], str] = cli_flag
-) -> tuple[Format, str | None]:
-    """The format and compression of a source: by ``input_format`` or by suffix."""
-    path, _ = split_npz_key(source)
-    named = path
-    if "://" in path:  # a URI's query string is no suffix
-        with contextlib.suppress(ValueError):  # not a valid URL: its reader says so
-            named = urlsplit(path).path
-    suffixes = [s.lower() for s in Path(named).suffixes]
-    compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
-    if compression:
-        suffixes = suffixes[:-1]
+) -> type[Reader]:
+    """The reader of a source: by ``input_format``, by suffix, as a directory, or (standard
+    input) by its first bytes."""
     if input_format:
         try:
-            return Format(input_format.lower()), compression
-        except ValueError:
+            return READERS[input_format.lower()]
+        except KeyError:
             raise InputError(
-                f"unknown input format {input_format!r}; choose one of "
-                f"{', '.join(f.value for f in Format)}"
+                f"unknown input format {input_format!r}; choose one of {', '.join(READERS)}"
             ) from None
     if source == STDIN:
-        return _sniff_stdin(), None
-    if suffixes and suffixes[-1] in SUFFIXES:  # by name first: a remote lookup costs a request
-        return SUFFIXES[suffixes[-1]], compression
-    if path_kind(path) == "dir":
-        return Format.PARQUET, None
+        return _sniff_stdin()
+    suffixes = _suffixes(source)
+    for reader in READERS.values():  # by name first: a remote lookup costs a request
+        if suffixes and suffixes[-1] in reader.suffixes:
+            return reader
+    if path_kind(split_npz_key(source)[0]) == "dir":
+        return next(reader for reader in READERS.values() if reader.directories)
     raise InputError(
-        f"{storage.public(source)}: cannot tell the format from the suffix; use .csv, .tsv, "
-        ".npy, .npz, "
-        f".parquet (or a directory of Parquet files), or set {say('input_format')}"
+        f"{storage.public(source)}: cannot tell the format from the suffix; use "
+        f"{', '.join(_suggested())}, or set {say('input_format')}"
     )
+
+
+def _suffixes(source: str) -> list[str]:
+    """A source's suffixes, lowercase, a compression's last one included."""
+    path, _ = split_npz_key(source)
+    if "://" in path:  # a URI's query string is no suffix
+        with contextlib.suppress(ValueError):  # not a valid URL: its reader says so
+            path = urlsplit(path).path
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    return suffixes[:-1] if suffixes and suffixes[-1] in COMPRESSIONS else suffixes
+
+
+def _compression(source: str) -> str | None:
+    """The compression a source's last suffix names (``.csv.gz``: gzip); none on stdin."""
+    if source == STDIN:
+        return None
+    path, _ = split_npz_key(source)
+    if "://" in path:
+        with contextlib.suppress(ValueError):
+            path = urlsplit(path).path
+    suffixes = Path(path).suffixes
+    return COMPRESSIONS.get(suffixes[-1].lower()) if suffixes else None
+
+
+def _suggested() -> list[str]:
+    """Each format's first suffix, for messages: ``.parquet (or a directory of Parquet files)``."""
+    return [
+        reader.suffixes[0]
+        + (f" (or a directory of {reader.title} files)" if reader.directories else "")
+        for reader in READERS.values()
+    ]
 
 
 def open_source(
@@ -106,43 +142,18 @@ def open_source(
 ) -> Source:
     """Open ``source`` for the roles in ``requests``; errors name the file and what is wrong
     and the setting that fixes it, as ``say`` spells it (``--pred-col``, ``pred_col``).
-    ``only`` reads just those files of a Parquet dataset (a cluster task's share), its
-    partition columns kept."""
-    fmt, compression = detect_format(source, input_format, say)
-    path, key = split_npz_key(source)
-    label = describe_source(source)
-    kind = None if source == STDIN else _check_readable(path, allow_dir=fmt is Format.PARQUET)
-    if fmt in (Format.CSV, Format.TSV, Format.PARQUET):
-        _use_jemalloc()
+    ``only`` reads just those files of a Parquet dataset (a part), its partition columns
+    kept."""
+    reader = reader_for(source, input_format, say)
+    path, _ = split_npz_key(source)
+    kind = None if source == STDIN else _check_readable(path, allow_dir=reader.directories)
+    options = Options(header, delimiter, only, say)
     try:
-        if fmt in (Format.CSV, Format.TSV):
-            return CsvSource(source, fmt, compression, header, requests, say, delimiter)
-        if fmt is Format.PARQUET:
-            dataset = kind == "dir" or storage.is_glob(path)
-            return ParquetSource(source, requests, only, dataset)
-        if fmt is Format.NPY:
-            if source == STDIN:
-                return ArraySource(label, stdin_opener(), None, requests)
-            return npy_file(source, requests)
-        return npz_member(path, key, source, requests)
+        return reader.open(source, requests, _compression(source), kind, options)
     except InputError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{label}: cannot read as {fmt.value}: {exc}") from exc
-
-
-def _use_jemalloc() -> None:
-    """pyarrow's jemalloc pool, which gives freed memory back sooner than its default
-    (mimalloc): on 10M two-column CSV rows, peak RSS 123 MiB against 131 MiB, and 170 against
-    203 MiB with 16 MiB blocks. ``ARROW_DEFAULT_MEMORY_POOL``, when set, is left to decide."""
-    import os
-
-    import pyarrow as pa
-
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return
-    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        raise InputError(f"{describe_source(source)}: cannot read as {reader.name}: {exc}") from exc
 
 
 def _check_readable(path: str, allow_dir: bool) -> str | None:
@@ -176,11 +187,11 @@ def _peek_stdin(size: int) -> bytes:
     return b""
 
 
-def _sniff_stdin() -> Format:
-    """``.npy`` and Parquet are recognised by their magic bytes; anything else is CSV."""
+def _sniff_stdin() -> type[Reader]:
+    """A format with magic bytes (``.npy``, Parquet) is recognised by them; anything else is
+    read as CSV."""
     head = _peek_stdin(8)
-    if head.startswith(b"\x93NUMPY"):
-        return Format.NPY
-    if head.startswith(b"PAR1"):
-        return Format.PARQUET
-    return Format.CSV
+    for reader in READERS.values():
+        if reader.magic and head.startswith(reader.magic):
+            return reader
+    return STDIN_READER

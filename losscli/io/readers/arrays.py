@@ -20,10 +20,59 @@ from losscli.errors import InputError, name_list, shorten
 from losscli.io import storage
 from losscli.io.readers.base import (
     EXACT_INTEGERS,
+    STDIN,
+    Options,
+    Reader,
     Request,
     Source,
+    describe_source,
     large_integers,
+    split_npz_key,
 )
+
+
+class NpyReader(Reader):
+    """``.npy`` files, also on object storage and on standard input."""
+
+    name = "npy"
+    title = ".npy"
+    suffixes = (".npy",)
+    table = False
+    magic = b"\x93NUMPY"
+
+    @classmethod
+    def open(
+        cls,
+        source: str,
+        requests: dict[str, Request],
+        compression: str | None,
+        kind: str | None,
+        options: Options,
+    ) -> Source:
+        if source == STDIN:
+            return ArraySource(describe_source(source), stdin_opener(), None, requests)
+        return npy_file(source, requests)
+
+
+class NpzReader(Reader):
+    """A member of an ``.npz`` archive, named ``file.npz:key`` (or the only one)."""
+
+    name = "npz"
+    title = ".npz"
+    suffixes = (".npz",)
+    table = False
+
+    @classmethod
+    def open(
+        cls,
+        source: str,
+        requests: dict[str, Request],
+        compression: str | None,
+        kind: str | None,
+        options: Options,
+    ) -> Source:
+        path, key = split_npz_key(source)
+        return npz_member(path, key, source, requests)
 
 
 def _array_file(
@@ -60,7 +109,7 @@ class ArraySource(Source):
         self._fp: IO[bytes] | None = None
         fp = self._open()
         try:
-            shape, fortran, self.dtype = _npy_header(fp, label)
+            shape, fortran, self.dtype = _read_npy_header(fp, label)
             header_bytes = fp.tell() if available is not None else 0
         except BaseException:
             fp.close()
@@ -125,7 +174,7 @@ class ArraySource(Source):
             fp, self._fp = self._fp, None
             return fp
         fp = self._open()
-        _npy_header(fp, self.label)
+        _read_npy_header(fp, self.label)
         return fp
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
@@ -157,7 +206,7 @@ class ArraySource(Source):
                 )
 
 
-def _npy_header(fp: IO[bytes], label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _read_npy_header(fp: IO[bytes], label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Shape, Fortran order and dtype of a ``.npy`` stream, as Python integers: a claimed
     shape never wraps around int64 to look small (``ArraySource`` checks it against the
     file's size)."""

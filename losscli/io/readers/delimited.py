@@ -1,34 +1,46 @@
 """CSV and TSV, plain or compressed, from files, pipes or standard input: blocks of whole lines
-read into one reused buffer, each copied into memory pyarrow owns and parsed there, only the
-selected columns, as float64; the delimiter sniffed or given; quotes, long lines and bad values
-named by row."""
+read into one reused buffer, each copied into memory pyarrow owns and parsed there
+(``csv_bytes``), only the selected columns, as float64; the whole input in order is one piece,
+a large local file several (byte ranges); quotes, long lines and bad values named by row."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from losscli.errors import InputError, shorten
+from losscli.errors import InputError
 from losscli.io import storage
 from losscli.io.readers.base import (
     CSV_NULLS,
     STDIN,
-    Format,
     InOrderOnly,
+    Options,
     Piece,
+    Reader,
     Replay,
     Request,
+    Source,
     arrow_message,
     cli_flag,
     describe_source,
     read_some,
     spool_to_file,
+    use_jemalloc,
+)
+from losscli.io.readers.csv_bytes import (
+    ByteRange,
+    arrow_owned,
+    check_quotes,
+    fill,
+    parse_block,
+    room,
+    sniff_delimiter,
 )
 from losscli.io.readers.tables import (
     GROUP,
@@ -46,13 +58,44 @@ CSV_BLOCK_BYTES = 2 << 20
 #: A CSV line longer than this is an error (a file without line breaks would fill memory).
 MAX_LINE_BYTES = 64 << 20
 
-#: CSV delimiters told apart by sniffing the first lines (``--delimiter`` sets any other).
-DELIMITERS = (",", "\t", ";", "|")
-
+#: Lines read to sniff the delimiter.
 SNIFF_LINES = 50
 
 #: A local CSV file of at least two pieces is read by threads, a byte range each.
 PIECE_BYTES = 32 << 20
+
+
+class CsvReader(Reader):
+    """CSV, plain or compressed, from files, object storage, pipes and standard input."""
+
+    name = "csv"
+    title = "CSV"
+    suffixes = (".csv", ".txt")
+    table = True
+    #: The delimiter unless the user sets one; None: sniffed from the first lines.
+    delimiter: str | None = None
+
+    @classmethod
+    def open(
+        cls,
+        source: str,
+        requests: dict[str, Request],
+        compression: str | None,
+        kind: str | None,
+        options: Options,
+    ) -> Source:
+        use_jemalloc()
+        delimiter = options.delimiter or cls.delimiter
+        return CsvSource(source, compression, options.header, requests, options.say, delimiter)
+
+
+class TsvReader(CsvReader):
+    """CSV with tabs."""
+
+    name = "tsv"
+    title = "TSV"
+    suffixes = (".tsv", ".tab")
+    delimiter = "\t"
 
 
 def _long_line(label: str, line: int) -> str:
@@ -62,120 +105,8 @@ def _long_line(label: str, line: int) -> str:
     )
 
 
-def csv_delimiter(value: str | None, say: Callable[[str], str] = cli_flag) -> str | None:
-    """The delimiter a user set: one character (``tab`` or ``\\t`` for a tab), or None to
-    sniff it."""
-    if value is None:
-        return None
-    delimiter = {"tab": "\t", "\\t": "\t"}.get(value.lower(), value)
-    if len(delimiter) != 1 or delimiter in '"\r\n':
-        raise InputError(
-            f"{say('delimiter')} {shorten(value)!r}: give one character other than a quote or "
-            "a line break (tab for a tab)"
-        )
-    return delimiter
-
-
-def _sniff_delimiter(lines: list[str]) -> str:
-    """Of ``DELIMITERS``, the one that splits the first line into the most fields and every
-    other sampled line into as many; a comma when none splits it (one column)."""
-    import csv
-
-    best, most = ",", 1
-    for delimiter in DELIMITERS:
-        try:
-            widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
-            first = len(next(csv.reader(lines[:1], delimiter=delimiter)))
-        except csv.Error:
-            continue
-        if first > most and widths == {first}:
-            best, most = delimiter, first
-    return best
-
-
-def _arrow_owned(data: Any) -> Any:
-    """A copy of ``data`` in memory pyarrow owns. pyarrow's reader threads may drop their last
-    reference to the input after ``read_csv`` returned, even while the interpreter exits;
-    memory Python owns would then need the GIL to be freed, and a thread that asks for it then
-    is ended mid-C++ (``terminate called without an active exception``, exit 134)."""
-    import pyarrow as pa
-
-    copy = np.frombuffer(data, dtype=np.uint8)
-    owned = pa.allocate_buffer(len(copy))
-    np.frombuffer(owned, dtype=np.uint8)[:] = copy
-    return owned
-
-
-def _parse_csv(block: Any, options: tuple[Any, Any, Any]) -> Any:
-    """A block of whole CSV lines (in memory pyarrow owns: ``_arrow_owned``) as a pyarrow
-    table."""
-    import pyarrow as pa
-    from pyarrow import csv
-
-    read_options, parse_options, convert = options
-    try:
-        return csv.read_csv(pa.BufferReader(block), read_options, parse_options, convert)
-    except pa.ArrowInvalid as exc:
-        if "straddling" not in str(exc):
-            raise
-    # A field longer than pyarrow's parse pieces (1 MiB): the block in one piece.
-    whole = csv.ReadOptions(column_names=read_options.column_names, block_size=block.size + 1)
-    return csv.read_csv(pa.BufferReader(block), whole, parse_options, convert)
-
-
-def _fill(stream: Any, buffer: bytearray, start: int) -> int:
-    """Read into ``buffer`` from ``start`` until it is full or the stream ends; its new end."""
-    end = start
-    with memoryview(buffer) as view:
-        while end < len(buffer):
-            got = stream.readinto(view[end:])
-            if not got:
-                break
-            end += got
-    return end
-
-
-def _check_quotes(block: Any, lines_before: int, label: str, header: bool) -> None:
-    """Every quoted field closes on its line: a quote that never closes would swallow every
-    row after it into one field (and a gate would pass on what is left)."""
-    data = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(data == ord("\n"))
-    quotes = np.cumsum(data == ord('"'))
-    per_line = np.diff(np.concatenate([[0], quotes[ends]]))
-    odd = np.flatnonzero(per_line % 2)
-    if len(odd):
-        line = lines_before + int(odd[0]) + 1  # 1-based line of the file
-        row = line - 1 - int(header)
-        raise InputError(
-            f"{label}: row {row} (line {line}) opens a quote that does not close on that line; "
-            "a quoted field spanning lines or a stray quote would swallow rows"
-        )
-
-
-#: Bytes a CSV piece is parsed at a time (pyarrow's streaming reader, one thread per piece).
+#: Bytes a CSV piece is parsed at a time (one thread per piece).
 PIECE_BLOCK_BYTES = 1 << 20
-
-
-class _Range:
-    """``size`` bytes of a file from where it stands, read by pyarrow; notes any quote."""
-
-    def __init__(self, file: Any, size: int) -> None:
-        self.file = file
-        self.left = size
-        self.quoted = False
-        self.closed = False
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n < 0 else min(n, self.left)
-        data = self.file.read(n) if n and not self.quoted else b""
-        self.left -= len(data)
-        if b'"' in data:
-            self.quoted = True
-            return b""
-        return data
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class CsvSource(TableSource):
@@ -187,7 +118,6 @@ class CsvSource(TableSource):
     def __init__(
         self,
         source: str,
-        fmt: Format,
         compression: str | None,
         header: bool | None,
         requests: dict[str, Request],
@@ -209,7 +139,7 @@ class CsvSource(TableSource):
         self.carriage_returns = False  # old Mac files end lines with \r alone
         lines = self._first_lines()
         if delimiter is None:
-            delimiter = "\t" if fmt is Format.TSV else _sniff_delimiter(lines)
+            delimiter = sniff_delimiter(lines)
         self.delimiter = delimiter
         import csv
 
@@ -251,9 +181,9 @@ class CsvSource(TableSource):
         raw = storage.open_stream(self.path) if storage.is_uri(self.path) else pa.OSFile(self.path)
         return pa.CompressedInputStream(raw, self.compression) if self.compression else raw
 
-    def _first_lines(self) -> list[str]:
-        """The first line and the whole lines after it in the first MiB (to sniff the
-        delimiter); errors when the start is not text."""
+    def _head(self) -> tuple[bytes, bool]:
+        """The input's first MiB, or up to its first line break, and whether it ended there;
+        what a stream readable once gave is put back in front of it."""
         stream = self._stream()
         head = b""
         ended = False
@@ -267,6 +197,12 @@ class CsvSource(TableSource):
             self._replay = Replay(head, stream)  # read once: put back what was read
         else:
             stream.close()
+        return head, ended
+
+    def _first_lines(self) -> list[str]:
+        """The first line and the whole lines after it in the first MiB (to sniff the
+        delimiter); errors when the start is not text."""
+        head, ended = self._head()
         if not head.strip():
             if self.source == STDIN:
                 raise InputError(
@@ -311,7 +247,7 @@ class CsvSource(TableSource):
                 column_types={name: pa.binary() for name in convert.include_columns},
             )
             table = csv.read_csv(
-                pa.BufferReader(_arrow_owned(block)),
+                pa.BufferReader(arrow_owned(block)),
                 read_options=read_options,
                 parse_options=parse_options,
                 convert_options=as_text,
@@ -328,73 +264,87 @@ class CsvSource(TableSource):
         raise InputError(f"{self.label}: {message}") from None
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
-        """Blocks of whole lines, each parsed by pyarrow's multi-threaded reader.
-
-        One buffer of CSV_BLOCK_BYTES is read into again and again (a line longer than that
-        grows it, up to MAX_LINE_BYTES); each block is copied once, into memory pyarrow owns
-        (``_arrow_owned``), and parsed there. (A quoted
-        field holding a line break would be cut; numeric CSV has none.)
-        """
-        import pyarrow as pa
-
-        position = self._positions()
-        options = self._options()
+        """The whole input in order, as one piece: blocks of whole lines, each parsed by
+        pyarrow's multi-threaded reader."""
         stream = self._stream()
-        offset = 0  # data rows before the block
-        lines = 0  # lines of the file before the block, the header included
-        buffer = bytearray(CSV_BLOCK_BYTES)
-        kept = 0  # bytes of a line begun in the previous block, at the buffer's start
-        skip_header = self.header
-        first = True
         try:
-            while True:
-                if kept + CSV_BLOCK_BYTES > len(buffer):  # a line longer than a block
-                    bigger = bytearray(kept + CSV_BLOCK_BYTES)
-                    bigger[:kept] = buffer[:kept]
-                    buffer = bigger
-                end = _fill(stream, buffer, kept)
-                ended = end < len(buffer)
-                if kept:  # the line carried over: it ends at the first line break, or the end
-                    newline = buffer.find(b"\n", kept, end)
-                    if (newline if newline >= 0 else end) > MAX_LINE_BYTES:
-                        raise InputError(_long_line(self.label, lines))
-                if self.carriage_returns:
-                    buffer[kept:end] = buffer[kept:end].replace(b"\r", b"\n")
-                start = 3 if first and buffer.startswith(b"\xef\xbb\xbf") else 0
-                first = False
-                if skip_header:
-                    newline = buffer.find(b"\n", start, end)
-                    if newline < 0 and not ended:
-                        kept = end  # the header goes on in the next read
-                        continue
-                    start = newline + 1 if newline >= 0 else end
-                    skip_header = False
-                    lines = 1
-                cut = end if ended else max(buffer.rfind(b"\n", start, end) + 1, start)
-                if buffer.find(b'"', start, cut) >= 0:
-                    _check_quotes(memoryview(buffer)[start:cut], lines, self.label, self.header)
-                lines += buffer.count(b"\n", start, cut)
-                # Only blanks and control characters: no row (pyarrow would make one of nulls).
-                if cut > start and np.frombuffer(buffer, np.uint8, cut - start, start).max() > 32:
-                    block = _arrow_owned(memoryview(buffer)[start:cut])
-                    try:
-                        table = _parse_csv(block, options)
-                    except pa.ArrowInvalid as exc:
-                        self._fail(exc, block.to_pybytes(), options, offset)
-                    del block
-                    if table.num_rows:
-                        yield self._as_roles(table, position, offset)
-                        offset += table.num_rows
-                if ended:
-                    break
-                kept = end - cut
-                buffer[:kept] = buffer[cut:end]
+            read = yield from self._parsed(stream, in_order=True)
         finally:
             stream.close()
-        if offset == 0:
+        if read == 0:
             raise InputError(
                 f"{self.label}: no data rows" + (" (only a header)" if self.header else "")
             )
+
+    def _parsed(self, stream: Any, in_order: bool) -> Generator[dict[str, np.ndarray], None, int]:
+        """The one CSV reader: ``stream``'s blocks of whole lines parsed, only the selected
+        columns; returns the rows read. In order (the whole input, the header first), a quote
+        is checked to close on its line; in a piece, a quote sends the input back to the
+        reader in order (``InOrderOnly``: a quoted line break may straddle a cut)."""
+        import pyarrow as pa
+
+        position = self._positions()
+        options = self._options(use_threads=in_order)
+        offset = 0  # data rows before the block
+        size = CSV_BLOCK_BYTES if in_order else PIECE_BLOCK_BYTES
+        skip_header = in_order and self.header
+        for buffer, start, cut, lines in self._whole_lines(stream, skip_header, size):
+            if buffer.find(b'"', start, cut) >= 0:
+                if not in_order:
+                    raise InOrderOnly(f"{self.label}: quotes")
+                check_quotes(memoryview(buffer)[start:cut], lines, self.label, self.header)
+            # Only blanks and control characters: no row (pyarrow would make one of nulls).
+            if cut == start or np.frombuffer(buffer, np.uint8, cut - start, start).max() <= 32:
+                continue
+            owned = arrow_owned(memoryview(buffer)[start:cut])
+            try:
+                table = parse_block(owned, options)
+            except pa.ArrowInvalid as exc:
+                self._fail(exc, owned.to_pybytes(), options, offset)
+            del owned
+            if table.num_rows:
+                yield self._as_roles(table, position, offset)
+                offset += table.num_rows
+        return offset
+
+    def _whole_lines(
+        self, stream: Any, skip_header: bool, size: int
+    ) -> Iterator[tuple[bytearray, int, int, int]]:
+        """Blocks of whole lines: one buffer read into again and again, where the block starts
+        and ends in it (valid until the next block), and the lines of the file before it; a
+        UTF-8 BOM and the header left out. A line longer than a block grows the buffer, up to
+        MAX_LINE_BYTES; old Mac line ends (``\r``) become ``\n``."""
+        buffer = bytearray(size)
+        kept = 0  # bytes of a line begun in the previous block, at the buffer's start
+        lines = 0  # lines of the file before the block, the header included
+        start = -1  # where the block starts: -1 before the first read
+        while True:
+            buffer = room(buffer, kept, size)
+            end = fill(stream, buffer, kept)
+            ended = end < len(buffer)
+            if kept:  # the line carried over: it ends at the first line break, or the end
+                self._check_line_length(buffer, kept, end, lines)
+            if self.carriage_returns:
+                buffer[kept:end] = buffer[kept:end].replace(b"\r", b"\n")
+            start = 3 if start < 0 and buffer.startswith(b"\xef\xbb\xbf") else 0
+            if skip_header:
+                newline = buffer.find(b"\n", start, end)
+                if newline < 0 and not ended:
+                    kept = end  # the header goes on in the next read
+                    continue
+                start, skip_header, lines = (newline + 1 if newline >= 0 else end), False, 1
+            cut = end if ended else max(buffer.rfind(b"\n", start, end) + 1, start)
+            yield buffer, start, cut, lines
+            lines += buffer.count(b"\n", start, cut)
+            if ended:
+                return
+            kept = end - cut
+            buffer[:kept] = buffer[cut:end]
+
+    def _check_line_length(self, buffer: bytearray, kept: int, end: int, lines: int) -> None:
+        newline = buffer.find(b"\n", kept, end)
+        if (newline if newline >= 0 else end) > MAX_LINE_BYTES:
+            raise InputError(_long_line(self.label, lines))
 
     def _positions(self) -> dict[int, int]:
         """Each selected column's place among the columns parsed."""
@@ -457,28 +407,10 @@ class CsvSource(TableSource):
 
     def _range(self, begin: int, end: int) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:
         def read(rows: int) -> Iterator[dict[str, np.ndarray]]:
-            import pyarrow as pa
-            from pyarrow import csv
-
-            position = self._positions()
             assert self.path is not None
             with open(self.path, "rb", buffering=0) as file:
                 file.seek(begin)
-                part = _Range(file, end - begin)
-                reader = csv.open_csv(
-                    pa.PythonFile(part, mode="r"),
-                    *self._options(use_threads=False, block_size=PIECE_BLOCK_BYTES),
-                )
-                try:
-                    for batch in reader:
-                        if part.quoted:
-                            break
-                        if batch.num_rows:
-                            yield self._as_roles(batch, position, 0)
-                finally:
-                    reader.close()
-                if part.quoted:
-                    raise InOrderOnly(f"{self.label}: quotes")
+                yield from self._parsed(ByteRange(file, end - begin), in_order=False)
 
         return read
 

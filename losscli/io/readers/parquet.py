@@ -6,8 +6,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -15,49 +14,114 @@ from losscli.errors import InputError, name_list
 from losscli.io import storage
 from losscli.io.readers.base import (
     STDIN,
+    Options,
     Piece,
+    Reader,
     Request,
+    Source,
     arrow_message,
     describe_source,
     parse_number,
+    split_npz_key,
     spool_to_file,
+    use_jemalloc,
 )
 from losscli.io.readers.tables import GROUP, TableSource
 
 
-def dataset_files(source: str) -> list[tuple[str, str]]:
-    """The Parquet files of a dataset (a directory, hive partitions too, or a glob over file
-    names), in name order, with their paths relative to the dataset; hidden and marker files
-    (``.crc``, ``_SUCCESS``, ``.*.tmp``) are skipped as Spark and pyarrow skip them."""
+class ParquetReader(Reader):
+    """Parquet files, directories and globs of them (hive partitions too), on standard input."""
+
+    name = "parquet"
+    title = "Parquet"
+    suffixes = (".parquet", ".pq")
+    table = True
+    directories = True
+    magic = b"PAR1"
+
+    @classmethod
+    def open(
+        cls,
+        source: str,
+        requests: dict[str, Request],
+        compression: str | None,
+        kind: str | None,
+        options: Options,
+    ) -> Source:
+        use_jemalloc()
+        dataset = kind == "dir" or storage.is_glob(split_npz_key(source)[0])
+        return ParquetSource(source, requests, options.only, dataset)
+
+
+class DatasetFile(NamedTuple):
+    """A file of a Parquet dataset (a part, when evaluated on its own) and its hive partition
+    values as the path spells them (``day=007`` is ``"007"``)."""
+
+    path: str
+    partitions: dict[str, str]
+
+
+def dataset_files(source: str) -> list[DatasetFile]:
+    """The Parquet files of a dataset (a directory, hive partitions too, or a glob over the file
+    names of one directory), in name order, as ``pyarrow.dataset`` finds them: hidden and marker
+    files (``.crc``, ``_SUCCESS``, ``.*.tmp``) are skipped as Spark and pyarrow skip them, and
+    nothing is read but the listing."""
+    import fnmatch
+
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    root, pattern = source.rstrip("/"), None
+    if storage.is_glob(source):
+        root, _, pattern = root.rpartition("/")
+        root = root or "."
+    prefix, (filesystem, base) = "", (fs.LocalFileSystem(), root)
     if storage.is_uri(source):
-        files = storage.dataset_files(source)
-    else:
-        pattern = "*"
-        directory = Path(source)
-        if storage.is_glob(source):
-            directory, pattern = Path(source).parent, Path(source).name
-        files = []
-        for path in sorted(directory.rglob("*") if pattern == "*" else directory.glob(pattern)):
-            relative = path.relative_to(directory)
-            if any(p.startswith((".", "_")) for p in relative.parts):
-                continue
-            if path.is_file():
-                files.append((str(path), relative.as_posix()))
+        prefix, (filesystem, base) = source.partition("://")[0] + "://", storage.resolve(root)
+    selector = fs.FileSelector(base, recursive=pattern is None, allow_not_found=not prefix)
+    options = ds.FileSystemFactoryOptions(
+        partitioning=ds.HivePartitioning.discover(segment_encoding="none"),
+        partition_base_dir=base,
+    )
+    try:
+        factory = ds.FileSystemDatasetFactory(filesystem, selector, ds.ParquetFileFormat(), options)
+        keys = factory.inspect(fragments=0).names  # the partition keys: no file is opened
+        # Partition values as text: a number where one is wanted, a slice's key as written.
+        fragments = factory.finish(pa.schema([(key, pa.string()) for key in keys])).get_fragments()
+    except FileNotFoundError:
+        raise InputError(f"{storage.public(root)}: no such directory") from None
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise storage.failure(root, exc) from None
+    files = []
+    for fragment in fragments:
+        relative = fragment.path[len(base) :].lstrip("/")
+        if pattern is None or fnmatch.fnmatchcase(relative, pattern):
+            found = ds.get_partition_keys(fragment.partition_expression)
+            partitions = {key: found[key] for key in keys if key in found}
+            files.append((relative.split("/"), DatasetFile(prefix + fragment.path, partitions)))
     if not files:
-        if storage.is_glob(source):
+        if pattern is not None:
             raise InputError(f"{storage.public(source)}: no file matches the pattern")
         raise InputError(f"{storage.public(source)}: a directory without Parquet files")
+    return [file for _, file in sorted(files, key=lambda item: item[0])]
+
+
+def _files(source: str, only: tuple[str, ...], dataset: bool) -> list[DatasetFile]:
+    """The files a source reads: a dataset's (``only`` those, for a part), or one file."""
+    if source == STDIN:
+        return [DatasetFile(spool_to_file(sys.stdin.buffer, ".parquet"), {})]
+    if not dataset:
+        return [DatasetFile(source, {})]
+    files = dataset_files(source)
+    if only:  # a part: one file of the dataset, evaluated on its own
+        files = [file for file in files if file.path in only]
     return files
 
 
-def _partitions(relative: str) -> dict[str, str]:
-    """Hive partition keys of a file's path in its dataset: ``day=2026-11-01/part-0.parquet``."""
-    pairs = (part.split("=", 1) for part in relative.split("/")[:-1] if "=" in part)
-    return {key: value for key, value in pairs}
-
-
-def _name_part(part: str, source: str) -> str:
-    return "" if part == source else f"{part}: "
+def _name_file(file: str, source: str) -> str:
+    """A dataset's file, as messages name it before what is wrong with it."""
+    return "" if file == source else f"{file}: "
 
 
 def _schema_text(schema: Any) -> str:
@@ -78,57 +142,23 @@ class ParquetSource(TableSource):
         only: tuple[str, ...] = (),
         dataset: bool = False,
     ) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         super().__init__()
         self.label = describe_source(source)
-        self.parts: list[str]
-        relatives: list[str] = []
-        if source == STDIN:
-            self.parts = [spool_to_file(sys.stdin.buffer, ".parquet")]
-        elif dataset:
-            listed = dataset_files(source)
-            if only:  # a cluster task's share of the dataset
-                listed = [(path, relative) for path, relative in listed if path in only]
-            self.parts, relatives = map(list, zip(*listed, strict=True))
-        else:
-            self.parts = [source]
+        files = _files(source, only, dataset)
+        self.files = [file.path for file in files]
         #: Each file's hive partition values, columns of the dataset besides the files' own.
-        self.partitions = [_partitions(r) for r in relatives] or [{} for _ in self.parts]
+        self.partitions = [file.partitions for file in files]
         keys = list(dict.fromkeys(k for values in self.partitions for k in values))
         # Each file's footer is read and closed here; the files are opened one at a time
         # while reading, so a directory of thousands of files needs one descriptor.
+        self.footers: list[Any] = []
         schema = None
-        self.counts: list[int] = []
-        self.footers: list[Any] = []  # each file's metadata, read once
-        for part in self.parts:
-            try:
-                metadata = pq.read_metadata(_open(part))
-                part_schema = metadata.schema.to_arrow_schema()
-            except InputError:
-                raise
-            except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
-                raise InputError(
-                    f"{self.label}: {_name_part(part, source)}not a readable Parquet file "
-                    f"({arrow_message(exc)})"
-                ) from None
-            groups = sum(metadata.row_group(g).num_rows for g in range(metadata.num_row_groups))
-            if groups != metadata.num_rows:
-                raise InputError(
-                    f"{self.label}: {_name_part(part, source)}the footer says {metadata.num_rows} "
-                    f"rows but its row groups hold {groups}: the file is damaged"
-                )
-            if schema is None:
-                schema = part_schema
-            elif not part_schema.equals(schema):
-                raise InputError(
-                    f"{self.label}: {part} has the columns {_schema_text(part_schema)}, not "
-                    f"{_schema_text(schema)} as {self.parts[0]}"
-                )
-            self.counts.append(int(metadata.num_rows))
+        for path in self.files:
+            metadata, file_schema = self._footer(path, source)
+            schema = self._same_schema(schema, path, file_schema)
             self.footers.append(metadata)
         assert schema is not None
+        self.counts = [int(metadata.num_rows) for metadata in self.footers]
         self.n_rows = sum(self.counts)
         if self.n_rows == 0:
             raise InputError(f"{self.label}: no rows")
@@ -136,23 +166,57 @@ class ParquetSource(TableSource):
         self.names = list(schema.names) + [k for k in keys if k not in schema.names]
         self._select(requests)
         self._check_group_types(schema)
-        # A fixed-size list column holds that many numbers per row.
-        self.width = sum(
-            getattr(schema.field(i).type, "list_size", 1) if i < self.file_columns else 1
-            for indices in self.selected.values()
-            for i in indices
-        )
+        self.width = sum(self._width(schema, i) for ix in self.selected.values() for i in ix)
+
+    def _width(self, schema: Any, column: int) -> int:
+        """Numbers per row in a column: a fixed-size list column holds that many."""
+        if column >= self.file_columns:  # a partition key
+            return 1
+        return int(getattr(schema.field(column).type, "list_size", 1))
+
+    def _footer(self, path: str, source: str) -> tuple[Any, Any]:
+        """A file's metadata, read once (its row groups' counts checked against its own),
+        and its schema."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            metadata = pq.read_metadata(_open(path))
+            file_schema = metadata.schema.to_arrow_schema()
+        except InputError:
+            raise
+        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            raise InputError(
+                f"{self.label}: {_name_file(path, source)}not a readable Parquet file "
+                f"({arrow_message(exc)})"
+            ) from None
+        groups = sum(metadata.row_group(g).num_rows for g in range(metadata.num_row_groups))
+        if groups != metadata.num_rows:
+            raise InputError(
+                f"{self.label}: {_name_file(path, source)}the footer says {metadata.num_rows} "
+                f"rows but its row groups hold {groups}: the file is damaged"
+            )
+        return metadata, file_schema
+
+    def _same_schema(self, schema: Any, path: str, file_schema: Any) -> Any:
+        """The dataset's schema: every file has the first one's columns."""
+        if schema is not None and not file_schema.equals(schema):
+            raise InputError(
+                f"{self.label}: {path} has the columns {_schema_text(file_schema)}, not "
+                f"{_schema_text(schema)} as {self.files[0]}"
+            )
+        return file_schema if schema is None else schema
 
     def blocks(self, rows: int) -> Iterator[dict[str, np.ndarray]]:
         import pyarrow.parquet as pq
 
         offset = 0
-        for part, count, partition in zip(self.parts, self.counts, self.partitions, strict=True):
+        for path, count, partition in zip(self.files, self.counts, self.partitions, strict=True):
             if count == 0:
                 continue
             with self._reading():
                 file = pq.ParquetFile(
-                    _open(part), pre_buffer=False, read_dictionary=self._group_columns()
+                    _open(path), pre_buffer=False, read_dictionary=self._group_columns()
                 )
                 batches = file.iter_batches(batch_size=rows, columns=self._file_columns())
             try:
@@ -162,28 +226,28 @@ class ParquetSource(TableSource):
                 file.close()
             offset += read
             if read != count:
-                raise self._damaged(part, count, read)
+                raise self._damaged(path, count, read)
 
     def pieces(self) -> list[Piece]:
         """One piece per row group of local files: threads decode and evaluate them at once
         (on object storage every piece would be a request more: read in order there)."""
-        if any(storage.is_uri(part) for part in self.parts):
+        if any(storage.is_uri(path) for path in self.files):
             return []
         found = []
         offset = 0
-        for part, metadata, partition in zip(
-            self.parts, self.footers, self.partitions, strict=True
+        for path, metadata, partition in zip(
+            self.files, self.footers, self.partitions, strict=True
         ):
             for group in range(metadata.num_row_groups):
                 rows_in_group = metadata.row_group(group).num_rows
                 if rows_in_group:
-                    read = self._group(part, metadata, group, partition, offset)
+                    read = self._group(path, metadata, group, partition, offset)
                     found.append(Piece(offset, read))
                 offset += rows_in_group
         return found
 
     def _group(
-        self, part: str, metadata: Any, group: int, partition: dict[str, str], offset: int
+        self, path: str, metadata: Any, group: int, partition: dict[str, str], offset: int
     ) -> Callable[[int], Iterator[dict[str, np.ndarray]]]:
         def read(rows: int) -> Iterator[dict[str, np.ndarray]]:
             import pyarrow.parquet as pq
@@ -191,7 +255,7 @@ class ParquetSource(TableSource):
             with self._reading():
                 # The footer read again, as the reader in order reads it (a footer given
                 # as metadata decodes a damaged file differently).
-                file = pq.ParquetFile(part, pre_buffer=False, read_dictionary=self._group_columns())
+                file = pq.ParquetFile(path, pre_buffer=False, read_dictionary=self._group_columns())
                 expected = file.metadata.row_group(group).num_rows
                 # One thread per piece already: pyarrow's own threads would only compete.
                 batches = file.iter_batches(
@@ -206,7 +270,7 @@ class ParquetSource(TableSource):
                 batches.close()
                 file.close()
             if read != expected:
-                raise self._damaged(part, expected, read)
+                raise self._damaged(path, expected, read)
 
         return read
 
@@ -245,9 +309,9 @@ class ParquetSource(TableSource):
                 f"{self.label}: not a readable Parquet file ({arrow_message(exc)})"
             ) from None
 
-    def _damaged(self, part: str, expected: int, read: int) -> InputError:
+    def _damaged(self, path: str, expected: int, read: int) -> InputError:
         return InputError(
-            f"{self.label}: {_name_part(part, self.label)}the footer says {expected} rows but "
+            f"{self.label}: {_name_file(path, self.label)}the footer says {expected} rows but "
             f"{read} were read: the file is damaged"
         )
 
@@ -277,6 +341,6 @@ def _partition_values(text: str | None, n: int, as_text: bool) -> Any:
     return pa.repeat(pa.scalar(text), n)
 
 
-def _open(part: str) -> Any:
+def _open(path: str) -> Any:
     """A file of the dataset: a local path as it is, a URI opened on its filesystem."""
-    return storage.open_input(part) if storage.is_uri(part) else part
+    return storage.open_input(path) if storage.is_uri(path) else path

@@ -68,20 +68,11 @@ class GroupCodes:
         """Arrow columns (one per ``--group-by`` column) as an ``(n, columns)`` array of
         codes, through each column's dictionary: one lookup per distinct value, not per row.
         A null (or a NaN) is the value None."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
         n = len(columns[0])
         out = np.empty((n, len(columns)), dtype=np.int64)
         for j, column in enumerate(columns):
-            if isinstance(column, pa.ChunkedArray):
-                column = column.combine_chunks()
-            if pa.types.is_dictionary(column.type):
-                used = pc.count_distinct(column.indices, mode="only_valid").as_py()
-                if used < len(column.dictionary):  # a value no row has is no slice
-                    column = column.dictionary_decode()
-            if not pa.types.is_dictionary(column.type):
-                column = pc.dictionary_encode(column, null_encoding="encode")
+            column = _dictionary(column)
             # Refused before a value of the chunk becomes a Python object (+ 1: a NaN and a
             # null are one value, None).
             if self.limit is not None and len(column.dictionary) > self.limit[0] + 1:
@@ -159,6 +150,23 @@ def _typed_column(texts: set[Text]) -> dict[Text, Any]:
     return dict(zip(ordered, (_plain(v) for v in column.to_pylist()), strict=True))
 
 
+def _dictionary(column: Any) -> Any:
+    """An arrow column dictionary-encoded, nulls as null indices; a dictionary that holds
+    values no row has is decoded first (a value no row has is no slice)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        used = pc.count_distinct(column.indices, mode="only_valid").as_py()
+        if used < len(column.dictionary):
+            column = column.dictionary_decode()
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column, null_encoding="encode")
+    return column
+
+
 class TableSource(Source):
     """Shared by CSV and Parquet: column selection and conversion of record batches."""
 
@@ -182,21 +190,7 @@ class TableSource(Source):
         self.selected = {}
         options: dict[str, dict[str, None]] = {}  # column -> the options that selected it
         for role, request in requests.items():
-            chosen: list[int] = []
-            for pattern in request.columns or ("*",):
-                matched = [i for i, c in enumerate(self.names) if fnmatch.fnmatchcase(c, pattern)]
-                if not matched:
-                    raise InputError(
-                        f"{self.label}: no column matches {request.option} {shorten(pattern)!r}; "
-                        f"the columns are {name_list(self.names)}"
-                    )
-                if role == GROUP:
-                    _one_group_column(
-                        self.label, request.option, pattern, matched, chosen, self.names
-                    )
-                chosen += [i for i in matched if i not in chosen]
-                if request.columns and len(matched) > 1 and any(c in pattern for c in "*?["):
-                    self._families(request.option, pattern, [self.names[i] for i in matched])
+            chosen = self._columns_of(role, request)
             for i in chosen:
                 options.setdefault(self.names[i], {})[request.option] = None
             self.selected[role] = chosen
@@ -204,6 +198,23 @@ class TableSource(Source):
         #: The ``--group-by`` columns by name (a glob as the column it matched), for labels.
         self.group_names = [self.names[i] for i in self.selected.get(GROUP, ())]
         self.width = sum(len(indices) for indices in self.selected.values())
+
+    def _columns_of(self, role: str, request: Request) -> list[int]:
+        """The columns a role's patterns select, in the order named, each once."""
+        chosen: list[int] = []
+        for pattern in request.columns or ("*",):
+            matched = [i for i, c in enumerate(self.names) if fnmatch.fnmatchcase(c, pattern)]
+            if not matched:
+                raise InputError(
+                    f"{self.label}: no column matches {request.option} {shorten(pattern)!r}; "
+                    f"the columns are {name_list(self.names)}"
+                )
+            if role == GROUP:
+                _one_group_column(self.label, request.option, pattern, matched, chosen, self.names)
+            chosen += [i for i in matched if i not in chosen]
+            if request.columns and len(matched) > 1 and any(c in pattern for c in "*?["):
+                self._families(request.option, pattern, [self.names[i] for i in matched])
+        return chosen
 
     def _families(self, option: str, pattern: str, names: list[str]) -> None:
         """A warning when one glob takes a column and another named like it plus a suffix
@@ -264,20 +275,10 @@ class TableSource(Source):
         kind = column.type
         if pa.types.is_float64(kind):  # as most are: no cast, nor pyarrow.compute's import
             return _as_numpy(column, np.float64)
-        if (
-            pa.types.is_list(kind)
-            or pa.types.is_large_list(kind)
-            or pa.types.is_fixed_size_list(kind)
-        ):
+        if _is_list(kind):
             return _list_column(column, name, self.label, offset, self.list_widths)
-        if pa.types.is_integer(kind) and kind.bit_width == 64 and len(column):
-            import pyarrow.compute as pc
-
-            low, high = pc.min_max(column).values()
-            largest = max(abs(low.as_py() or 0), abs(high.as_py() or 0))
-            if largest > EXACT_INTEGERS:
-                self.note(large_integers(f"{self.label}: column {shorten(name)!r}", largest))
         if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            self._note_large_integers(column, name)
             # safe=False: uint64 and int64 beyond 2**53 become the nearest float64.
             return _as_numpy(column.cast(pa.float64(), safe=False), np.float64)
         if pa.types.is_null(kind):
@@ -287,6 +288,27 @@ class TableSource(Source):
             (i for i, v in enumerate(values) if v is not None and not looks_numeric(str(v))), 0
         )
         raise not_numeric(self.label, name, bad + offset, values[bad], self.hints[name])
+
+    def _note_large_integers(self, column: Any, name: str) -> None:
+        """A warning when a 64-bit integer column holds integers float64 cannot keep exact."""
+        import pyarrow as pa
+
+        if not (pa.types.is_integer(column.type) and column.type.bit_width == 64 and len(column)):
+            return
+        import pyarrow.compute as pc
+
+        low, high = pc.min_max(column).values()
+        largest = max(abs(low.as_py() or 0), abs(high.as_py() or 0))
+        if largest > EXACT_INTEGERS:
+            self.note(large_integers(f"{self.label}: column {shorten(name)!r}", largest))
+
+
+def _is_list(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    )
 
 
 def _one_group_column(
