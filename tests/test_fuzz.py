@@ -20,9 +20,17 @@ from hypothesis import strategies as st
 
 from losscli.cli.commands import cli
 from losscli.engine import InputSpec, evaluate
-from losscli.errors import LossCliError
+from losscli.errors import LossCliError, SpecError, shorten
 from losscli.io.readers import Request, open_source
-from losscli.losses.classes import MeanSquaredError, SparseCategoricalCrossentropy
+from losscli.losses.classes import (
+    IDENTIFIERS,
+    LOSSES,
+    Loss,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+    lookup,
+    spell_value,
+)
 from losscli.losses.spec import build_loss, parse_spec, parse_value
 
 # CI runs 150 examples per fuzzer; LOSSCLI_FUZZ_EXAMPLES=5000 for a longer hunt.
@@ -121,34 +129,97 @@ def test_cli_never_shows_a_traceback_on_mutated_files(tmp_path_factory, case):
     assert (d / f"f{suffix}").read_bytes() == before
 
 
+def _names_its_cause(exc: LossCliError, text: str) -> None:
+    """A spec's error is a SpecError of one line whose form says what is wrong, and that
+    holds for ``text``: a position inside it, the loss or the parameter it names."""
+    assert type(exc) is SpecError, repr(exc)
+    message = str(exc)
+    assert len(message.splitlines()) == 1 and message == message.strip(), message
+    stripped = text.strip()
+    at = re.search(r"^cannot parse (loss|value) .*: .+ at position (\d+)$", message)
+    if at:
+        assert 1 <= int(at[2]) <= len(stripped if at[1] == "loss" else text) + 1, message
+    elif message.startswith("empty loss name"):
+        assert not stripped
+    elif message.startswith("unbalanced parentheses in loss"):
+        balanced = stripped.count("(") == stripped.count(")") and stripped.endswith(")")
+        assert not balanced or "(" not in stripped, message
+    elif message.startswith("loss ") and message.endswith(" has parameters but no name"):
+        assert stripped.startswith("(")
+    else:
+        spec = parse_spec(text)  # the parts named below parsed
+        if spec.is_custom:
+            assert message.startswith("custom loss") or "for custom loss" in message, message
+        elif message.startswith("unknown loss"):
+            assert message.startswith(f"unknown loss {shorten(spec.name)!r}"), message
+            with pytest.raises(SpecError):
+                lookup(spec.name)
+        else:  # a parameter's value or name: the parameter named
+            assert any(f"{key}=" in message or repr(key) in message for key in spec.params), message
+
+
+def _round_trips(loss: object, text: str) -> None:
+    """A loss built from a spec is built again, the same, from its parameters spelled out."""
+    if parse_spec(text).is_custom:
+        return
+    assert isinstance(loss, Loss)
+    params = ", ".join(f"{key}={spell_value(value)}" for key, value in loss.params.items())
+    again = build_loss(f"{loss.name}({params})", reduction=loss.reduction)
+    assert type(again) is type(loss)
+    assert repr(again.get_config()) == repr(loss.get_config())
+
+
+def _built_or_named(text: str) -> None:
+    try:
+        loss = build_loss(parse_spec(text))
+    except LossCliError as exc:
+        _names_its_cause(exc, text)
+    else:
+        _round_trips(loss, text)
+
+
 @FUZZ
 @given(st.text(max_size=60))
-def test_spec_parser_raises_only_spec_errors(text):
-    try:
-        spec = parse_spec(text)
-    except LossCliError:
-        return
-    with contextlib.suppress(LossCliError):
-        build_loss(spec)
+def test_random_text_builds_a_loss_or_says_what_is_wrong(text):
+    _built_or_named(text)
 
 
-@FUZZ
-@given(
+_PARAMETERS = sorted({key for cls in LOSSES.values() for key in cls.parameters()})
+_VALUES = st.one_of(
+    st.integers(-3, 5).map(str),
+    st.floats(-10, 10, allow_nan=False).map(repr),
+    st.sampled_from(["true", "false", "null", "'sum'", "'x'", "[0.25, 0.75]", "(1, 2)", "1e-7"]),
+    st.from_regex(r"[-0-9.e\[\]\(\),'truefalsn ]{0,14}", fullmatch=True),
+)
+_SPEC_SHAPED = st.one_of(
     st.from_regex(
         r"[A-Za-z_]{1,12}(\((\s*[a-z_]{1,8}\s*=\s*[-0-9.e\[\]\(\),'truefalsn ]{0,14}\s*,?)*\))?",
         fullmatch=True,
-    )
+    ),
+    # Real names and parameters, so that many of them build.
+    st.builds(
+        lambda name, params: name + ("(" + ", ".join(f"{k}={v}" for k, v in params) + ")"),
+        st.sampled_from(sorted(IDENTIFIERS)),
+        st.lists(st.tuples(st.sampled_from(_PARAMETERS), _VALUES), max_size=3),
+    ),
 )
-def test_spec_shaped_strings_raise_only_spec_errors(text):
-    with contextlib.suppress(LossCliError):
-        build_loss(text)
+
+
+@FUZZ
+@given(_SPEC_SHAPED)
+def test_spec_shaped_strings_build_a_loss_or_say_what_is_wrong(text):
+    _built_or_named(text)
 
 
 @FUZZ
 @given(st.text(max_size=30))
-def test_value_parser(text):
-    with contextlib.suppress(LossCliError):
-        parse_value(text)
+def test_a_value_is_read_back_as_spelled_or_its_error_points_into_the_text(text):
+    try:
+        value = parse_value(text)
+    except LossCliError as exc:
+        _names_its_cause(exc, text)
+    else:
+        assert repr(parse_value(spell_value(value))) == repr(value)
 
 
 @FUZZ
