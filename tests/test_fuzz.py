@@ -100,6 +100,7 @@ def test_readers_raise_only_input_errors(tmp_path_factory, case):
         _read_all(path)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated())
 def test_cli_never_shows_a_traceback_on_mutated_files(tmp_path_factory, case):
@@ -178,6 +179,7 @@ def _built_or_named(text: str) -> None:
         _round_trips(loss, text)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.text(max_size=60))
 def test_random_text_builds_a_loss_or_says_what_is_wrong(text):
@@ -205,6 +207,7 @@ _SPEC_SHAPED = st.one_of(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(_SPEC_SHAPED)
 def test_spec_shaped_strings_build_a_loss_or_say_what_is_wrong(text):
@@ -222,6 +225,7 @@ def test_a_value_is_read_back_as_spelled_or_its_error_points_into_the_text(text)
         assert repr(parse_value(spell_value(value))) == repr(value)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     labels=st.lists(
@@ -276,6 +280,7 @@ def _refused(d: Path, args: list[str], kind: str) -> None:
 NUMBERS = st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.6g}")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     rows=st.lists(st.tuples(NUMBERS, NUMBERS), min_size=1, max_size=300),
@@ -328,6 +333,7 @@ def test_empty_vectors_are_refused(tmp_path_factory, n, form, loss):
     _refused(d, ["eval", loss, *args, "--max", "1e30"], kind)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     first=st.integers(1, 6),
@@ -350,6 +356,7 @@ def test_ragged_lists_across_batches_are_refused(
     _refused(d, [*args, "--max", "1e30"], "vectors of different lengths")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     exponents=st.lists(st.integers(0, 62), min_size=1, max_size=4).filter(lambda e: sum(e) >= 61),
@@ -380,6 +387,7 @@ def test_claimed_shapes_that_wrap_are_refused(
     _refused(d, ["eval", "mse", "--y-true", str(path), "--y-pred", str(path)], str(path.name))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     claimed=st.integers(1, 2000),
@@ -447,6 +455,7 @@ def mutated_table(draw: st.DrawFn) -> tuple[str, bytes]:
     return suffix, bytes(data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated_table(), st.sampled_from(["raise", "omit", "propagate"]))
 def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_factory, case, nan):
@@ -534,6 +543,7 @@ def _printable(text: str) -> bool:
     return all(c.isprintable() or c == "\n" for c in text)
 
 
+@pytest.mark.slow
 @HOSTILE_FUZZ
 @given(
     keys=st.lists(hostile_keys, min_size=2, max_size=3, unique=True),

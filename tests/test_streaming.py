@@ -348,6 +348,7 @@ def _peak_of(args: list[str], chunks: Iterator[bytes], tmp_path: Path) -> tuple[
     return int(measured.read_text()) // 1024, captured["out"].decode(), captured["err"].decode()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM")
 def test_csv_on_stdin_streams_in_bounded_memory(tmp_path):
     rows = 400_000
