@@ -32,6 +32,7 @@ from losscli.losses.classes import (
     spell_value,
 )
 from losscli.losses.spec import build_loss, parse_spec, parse_value
+from losscli.stats.analysis import NO_ANALYSIS
 
 # CI runs 150 examples per fuzzer; LOSSCLI_FUZZ_EXAMPLES=5000 for a longer hunt.
 FUZZ = settings(
@@ -441,6 +442,8 @@ def _table_files() -> dict[str, bytes]:
 
 TABLES = _table_files()
 
+WORST_3 = NO_ANALYSIS._replace(worst=3)
+
 
 @st.composite
 def mutated_table(draw: st.DrawFn) -> tuple[str, bytes]:
@@ -460,7 +463,8 @@ def mutated_table(draw: st.DrawFn) -> tuple[str, bytes]:
 @given(mutated_table(), st.sampled_from(["raise", "omit", "propagate"]))
 def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_factory, case, nan):
     """Differential: CSV byte ranges and Parquet row groups read by two threads give the value,
-    the count or the error message of one reader in input order, for any mutated file."""
+    the count, the worst samples' rows or the error message of one reader in input order, for
+    any mutated file."""
     from unittest import mock
 
     import losscli.engine.local as engine
@@ -478,15 +482,19 @@ def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_fact
             mock.patch.object(readers.delimited, "PIECE_BLOCK_BYTES", 40),
         ):
             try:
-                result = evaluate([MeanSquaredError()], ["mse"], spec, nan_policy=nan)
+                result = evaluate(
+                    [MeanSquaredError()], ["mse"], spec, nan_policy=nan, analysis=WORST_3
+                )
             except LossCliError as exc:
                 return ("error", str(exc))
-        return ("value", result.n_samples, result.n_omitted, result.results[0].value)
+        first = result.results[0]
+        rows = [sample["row"] for sample in first.worst or []]
+        return ("value", result.n_samples, result.n_omitted, rows, first.value)
 
     two, one = outcome(2), outcome(1)
     if one[0] == "value" and two[0] == "value":
-        assert two[1:3] == one[1:3]
-        np.testing.assert_allclose(two[3], one[3], rtol=1e-12)
+        assert two[1:4] == one[1:4]
+        np.testing.assert_allclose(two[4], one[4], rtol=1e-12)
     else:
         assert two == one
 
