@@ -1,20 +1,13 @@
 """One input on this machine, in bounded memory: its pieces read, mapped and merged in order.
 
-The layers: ``plan`` opens the inputs and aligns their blocks into chunks of the same rows;
-``mapping`` maps each chunk to every loss's partial results (``map_chunk``, a pure function;
-``accumulate`` holds them) and merges them exactly; this module schedules the work on this
-machine; ``results`` assembles what it gives.
-
-There is one reading path: the input is a list of pieces, parts that read on their own. A
-source that decodes on its own in parts (Parquet row groups, byte ranges of a CSV file) gives
-several, and each thread reads and evaluates one while its rows are in its core's cache;
-any other input is one piece, read in order (a reader thread ahead when it decodes), whose
-chunks are shared with a second thread when the arithmetic is heavy. Either way the
-outcomes are merged in input order.
-Losses whose per-sample values depend on the whole input (Circle's pairs, Dice/Tversky over
-the sample axis) see the whole input as one chunk; hinge losses get the whole-input {0, 1}
-label decision from a first pass. This is the library behind ``losscli eval`` and ``losscli
-check``: no click, no rich.
+``plan`` opens the inputs and aligns their blocks into chunks; ``mapping`` maps a chunk to
+every loss's partial results; this module schedules the work; ``results`` assembles it.
+One reading path: the input is a list of pieces. A source that decodes in parts (Parquet row
+groups, CSV byte ranges) gives several, each read and evaluated by a thread while its rows are
+in its core's cache; any other input is one piece read in order, its chunks shared with a
+second thread when the arithmetic is heavy. Outcomes are merged in input order. Losses over
+the whole input (Circle's pairs, Dice/Tversky over the sample axis) see it as one chunk; hinge
+losses get the whole-input {0, 1} label decision from a first pass. No click, no rich.
 """
 
 from __future__ import annotations
@@ -25,6 +18,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -144,11 +138,9 @@ def _probe(
     if not streaming and (not whole_input or reading.analysis.resampling is not None):
         name = next(s for loss, s in zip(losses, specs, strict=True) if not loss.streams(ndim))
         say = reading.inputs.say
-        why = (
-            f"{say('ci')} resamples rows, which it cannot"
-            if whole_input
-            else ("evaluate it without a cluster")
-        )
+        why = "evaluate it without a cluster"
+        if whole_input:
+            why = f"{say('ci')} resamples rows, which it cannot"
         raise InputError(
             f"{name} needs the whole input at once (every pair, or a sum over samples); {why}"
         )
@@ -171,23 +163,16 @@ class _Reading(NamedTuple):
         )
 
 
+@dataclass
 class _Merging:
     """Where outcomes go, in input order: the tasks' totals, the per-sample values kept or
     given to the sink, and the progress told."""
 
-    def __init__(
-        self,
-        tasks: list[Task],
-        keep_per_sample: bool,
-        sink: PerSampleSink | None,
-        progress: Progress | None,
-        total: int | None,
-    ) -> None:
-        self.tasks = tasks
-        self.keep_per_sample = keep_per_sample
-        self.sink = sink
-        self.progress = progress
-        self.total = total
+    tasks: list[Task]
+    keep_per_sample: bool
+    sink: PerSampleSink | None
+    progress: Progress | None
+    total: int | None
 
     def keeps(self) -> bool:
         """Whether per-sample losses are taken (kept, sent to the sink, or unreduced)."""
@@ -276,15 +261,11 @@ def _pieces(opened: Inputs, analysis: Analysis) -> list[Piece]:
     pieces = source.pieces()
     if analysis.resampling is not None and any(p.offset is None for p in pieces):
         return []
-    return [Piece(p.offset, partial(_checked_read, source.checked, p.read)) for p in pieces]
 
+    def checked(piece: Piece) -> Piece:
+        return Piece(piece.offset, lambda rows: source.checked(piece.read(rows)))
 
-def _checked_read(
-    checked: Callable[[Iterator[Chunk]], Iterator[Chunk]],
-    read: Callable[[int], Iterator[Chunk]],
-    rows: int,
-) -> Iterator[Chunk]:
-    return checked(read(rows))
+    return [checked(piece) for piece in pieces]
 
 
 def _on_pieces(
