@@ -39,6 +39,7 @@ def _expected_worst(values, k):
     return order, values[order]
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -391,6 +391,7 @@ def test_progress_on_a_cluster_counts_files(scheduler, dataset):
     assert told == [(done, 4, "files") for done in range(1, 5)]
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_leaves_the_result_unchanged(tmp_path):
     """Dask reruns the lost worker's tasks elsewhere; the merged value does not change."""
     import signal
@@ -464,6 +465,7 @@ def test_per_sample_losses_as_a_dataset_from_the_cluster(scheduler, dataset, tmp
     assert pq.read_table(out)["mae"].to_numpy().mean() == pytest.approx(plain, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_a_version_mismatch_between_client_and_workers_is_an_error(dataset, tmp_path):
     """Workers whose losscli says another version (set by a preload script, as an older
     install would say it)."""

@@ -20,10 +20,19 @@ from hypothesis import strategies as st
 
 from losscli.cli.commands import cli
 from losscli.engine import InputSpec, evaluate
-from losscli.errors import LossCliError
+from losscli.errors import LossCliError, SpecError, shorten
 from losscli.io.readers import Request, open_source
-from losscli.losses.classes import MeanSquaredError, SparseCategoricalCrossentropy
+from losscli.losses.classes import (
+    IDENTIFIERS,
+    LOSSES,
+    Loss,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+    lookup,
+    spell_value,
+)
 from losscli.losses.spec import build_loss, parse_spec, parse_value
+from losscli.stats.analysis import NO_ANALYSIS
 
 # CI runs 150 examples per fuzzer; LOSSCLI_FUZZ_EXAMPLES=5000 for a longer hunt.
 FUZZ = settings(
@@ -92,6 +101,7 @@ def test_readers_raise_only_input_errors(tmp_path_factory, case):
         _read_all(path)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated())
 def test_cli_never_shows_a_traceback_on_mutated_files(tmp_path_factory, case):
@@ -121,36 +131,102 @@ def test_cli_never_shows_a_traceback_on_mutated_files(tmp_path_factory, case):
     assert (d / f"f{suffix}").read_bytes() == before
 
 
+def _names_its_cause(exc: LossCliError, text: str) -> None:
+    """A spec's error is a SpecError of one line whose form says what is wrong, and that
+    holds for ``text``: a position inside it, the loss or the parameter it names."""
+    assert type(exc) is SpecError, repr(exc)
+    message = str(exc)
+    assert len(message.splitlines()) == 1 and message == message.strip(), message
+    stripped = text.strip()
+    at = re.search(r"^cannot parse (loss|value) .*: .+ at position (\d+)$", message)
+    if at:
+        assert 1 <= int(at[2]) <= len(stripped if at[1] == "loss" else text) + 1, message
+    elif message.startswith("empty loss name"):
+        assert not stripped
+    elif message.startswith("unbalanced parentheses in loss"):
+        balanced = stripped.count("(") == stripped.count(")") and stripped.endswith(")")
+        assert not balanced or "(" not in stripped, message
+    elif message.startswith("loss ") and message.endswith(" has parameters but no name"):
+        assert stripped.startswith("(")
+    else:
+        spec = parse_spec(text)  # the parts named below parsed
+        if spec.is_custom:
+            assert message.startswith("custom loss") or "for custom loss" in message, message
+        elif message.startswith("unknown loss"):
+            assert message.startswith(f"unknown loss {shorten(spec.name)!r}"), message
+            with pytest.raises(SpecError):
+                lookup(spec.name)
+        else:  # a parameter's value or name: the parameter named
+            assert any(f"{key}=" in message or repr(key) in message for key in spec.params), message
+
+
+def _round_trips(loss: object, text: str) -> None:
+    """A loss built from a spec is built again, the same, from its parameters spelled out."""
+    if parse_spec(text).is_custom:
+        return
+    assert isinstance(loss, Loss)
+    params = ", ".join(f"{key}={spell_value(value)}" for key, value in loss.params.items())
+    again = build_loss(f"{loss.name}({params})", reduction=loss.reduction)
+    assert type(again) is type(loss)
+    assert repr(again.get_config()) == repr(loss.get_config())
+
+
+def _built_or_named(text: str) -> None:
+    try:
+        loss = build_loss(parse_spec(text))
+    except LossCliError as exc:
+        _names_its_cause(exc, text)
+    else:
+        _round_trips(loss, text)
+
+
+@pytest.mark.slow
 @FUZZ
 @given(st.text(max_size=60))
-def test_spec_parser_raises_only_spec_errors(text):
-    try:
-        spec = parse_spec(text)
-    except LossCliError:
-        return
-    with contextlib.suppress(LossCliError):
-        build_loss(spec)
+def test_random_text_builds_a_loss_or_says_what_is_wrong(text):
+    _built_or_named(text)
 
 
-@FUZZ
-@given(
+_PARAMETERS = sorted({key for cls in LOSSES.values() for key in cls.parameters()})
+_VALUES = st.one_of(
+    st.integers(-3, 5).map(str),
+    st.floats(-10, 10, allow_nan=False).map(repr),
+    st.sampled_from(["true", "false", "null", "'sum'", "'x'", "[0.25, 0.75]", "(1, 2)", "1e-7"]),
+    st.from_regex(r"[-0-9.e\[\]\(\),'truefalsn ]{0,14}", fullmatch=True),
+)
+_SPEC_SHAPED = st.one_of(
     st.from_regex(
         r"[A-Za-z_]{1,12}(\((\s*[a-z_]{1,8}\s*=\s*[-0-9.e\[\]\(\),'truefalsn ]{0,14}\s*,?)*\))?",
         fullmatch=True,
-    )
+    ),
+    # Real names and parameters, so that many of them build.
+    st.builds(
+        lambda name, params: name + ("(" + ", ".join(f"{k}={v}" for k, v in params) + ")"),
+        st.sampled_from(sorted(IDENTIFIERS)),
+        st.lists(st.tuples(st.sampled_from(_PARAMETERS), _VALUES), max_size=3),
+    ),
 )
-def test_spec_shaped_strings_raise_only_spec_errors(text):
-    with contextlib.suppress(LossCliError):
-        build_loss(text)
+
+
+@pytest.mark.slow
+@FUZZ
+@given(_SPEC_SHAPED)
+def test_spec_shaped_strings_build_a_loss_or_say_what_is_wrong(text):
+    _built_or_named(text)
 
 
 @FUZZ
 @given(st.text(max_size=30))
-def test_value_parser(text):
-    with contextlib.suppress(LossCliError):
-        parse_value(text)
+def test_a_value_is_read_back_as_spelled_or_its_error_points_into_the_text(text):
+    try:
+        value = parse_value(text)
+    except LossCliError as exc:
+        _names_its_cause(exc, text)
+    else:
+        assert repr(parse_value(spell_value(value))) == repr(value)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     labels=st.lists(
@@ -205,6 +281,7 @@ def _refused(d: Path, args: list[str], kind: str) -> None:
 NUMBERS = st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.6g}")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     rows=st.lists(st.tuples(NUMBERS, NUMBERS), min_size=1, max_size=300),
@@ -257,6 +334,7 @@ def test_empty_vectors_are_refused(tmp_path_factory, n, form, loss):
     _refused(d, ["eval", loss, *args, "--max", "1e30"], kind)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     first=st.integers(1, 6),
@@ -279,6 +357,7 @@ def test_ragged_lists_across_batches_are_refused(
     _refused(d, [*args, "--max", "1e30"], "vectors of different lengths")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     exponents=st.lists(st.integers(0, 62), min_size=1, max_size=4).filter(lambda e: sum(e) >= 61),
@@ -309,6 +388,7 @@ def test_claimed_shapes_that_wrap_are_refused(
     _refused(d, ["eval", "mse", "--y-true", str(path), "--y-pred", str(path)], str(path.name))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     claimed=st.integers(1, 2000),
@@ -362,6 +442,8 @@ def _table_files() -> dict[str, bytes]:
 
 TABLES = _table_files()
 
+WORST_3 = NO_ANALYSIS._replace(worst=3)
+
 
 @st.composite
 def mutated_table(draw: st.DrawFn) -> tuple[str, bytes]:
@@ -376,11 +458,13 @@ def mutated_table(draw: st.DrawFn) -> tuple[str, bytes]:
     return suffix, bytes(data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated_table(), st.sampled_from(["raise", "omit", "propagate"]))
 def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_factory, case, nan):
     """Differential: CSV byte ranges and Parquet row groups read by two threads give the value,
-    the count or the error message of one reader in input order, for any mutated file."""
+    the count, the worst samples' rows or the error message of one reader in input order, for
+    any mutated file."""
     from unittest import mock
 
     import losscli.engine.local as engine
@@ -398,15 +482,19 @@ def test_pieces_on_two_threads_tell_what_one_reader_in_order_tells(tmp_path_fact
             mock.patch.object(readers.delimited, "PIECE_BLOCK_BYTES", 40),
         ):
             try:
-                result = evaluate([MeanSquaredError()], ["mse"], spec, nan_policy=nan)
+                result = evaluate(
+                    [MeanSquaredError()], ["mse"], spec, nan_policy=nan, analysis=WORST_3
+                )
             except LossCliError as exc:
                 return ("error", str(exc))
-        return ("value", result.n_samples, result.n_omitted, result.results[0].value)
+        first = result.results[0]
+        rows = [sample["row"] for sample in first.worst or []]
+        return ("value", result.n_samples, result.n_omitted, rows, first.value)
 
     two, one = outcome(2), outcome(1)
     if one[0] == "value" and two[0] == "value":
-        assert two[1:3] == one[1:3]
-        np.testing.assert_allclose(two[3], one[3], rtol=1e-12)
+        assert two[1:4] == one[1:4]
+        np.testing.assert_allclose(two[4], one[4], rtol=1e-12)
     else:
         assert two == one
 
@@ -463,6 +551,7 @@ def _printable(text: str) -> bool:
     return all(c.isprintable() or c == "\n" for c in text)
 
 
+@pytest.mark.slow
 @HOSTILE_FUZZ
 @given(
     keys=st.lists(hostile_keys, min_size=2, max_size=3, unique=True),

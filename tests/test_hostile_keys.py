@@ -422,6 +422,7 @@ def test_an_ellipsis_in_a_key_keeps_the_table(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_column_name_starts_no_line_and_a_key_holds_no_secret(tmp_path):
     """The columns line quotes a name that is not plain and, on a terminal, folds under a
     continuation mark: no name reaches the start of a line. A key holding a URI's user part is

@@ -289,6 +289,7 @@ def test_a_failed_dataset_output_leaves_the_earlier_one_on_object_storage(bucket
     assert listing() == before
 
 
+@pytest.mark.slow
 def test_access_denied_is_one_line_naming_the_uri(tmp_path):
     """A second moto server that checks credentials (IAM): a user without any policy."""
     import boto3

@@ -17,7 +17,9 @@ from losscli.losses.classes import Loss
 from losscli.stats.analysis import NO_ANALYSIS, Analysis
 
 if TYPE_CHECKING:
-    from losscli.io.datasets import DatasetOutput
+    from losscli.engine.accumulate import Task
+    from losscli.engine.mapping import Merged
+    from losscli.io.datasets import DatasetOutput, Written
     from losscli.stats.gates import Gate
 
 
@@ -45,47 +47,25 @@ def evaluate(
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy {nan_policy!r}; choose {', '.join(NAN_POLICIES)}")
+    _check_per_sample(losses, specs, inputs, analysis)
     drawing = None
-    pairs = zip(losses, specs, strict=True)
-    flat = next((spec for loss, spec in pairs if loss.reduction == "none"), None)
-    if flat is not None and analysis.group_by:
-        raise InputError(
-            f"{inputs.say('group_by')} gives one value per slice; {flat} with reduction none "
-            "gives one per sample: drop one of them (per-sample losses carry their row index, "
-            "to join with the slice column)"
-        )
     if analysis.resampling is not None:
-        if flat is not None:
-            raise InputError(
-                f"{inputs.say('ci')} gives an interval of one value; {flat} with reduction none "
-                "gives one per sample"
-            )
         from losscli.stats.resample import draw_ahead
 
         # The resample weights, drawn while the data is read; the thread joined on every way out.
         drawing = draw_ahead(analysis.resampling)
     try:
-        written = None
         if inputs.scheduler or output is not None:
             if keep_per_sample or sink is not None:
                 raise InputError(
                     "per-sample losses are not collected from a cluster or while they go to a "
                     f"dataset; write them to one: {inputs.say('output')} DIR/"
                 )
-            if inputs.scheduler:
-                from losscli.engine.cluster import evaluate_on_cluster
-
-                tasks, state, labels, warnings, written = evaluate_on_cluster(
-                    losses, specs, inputs, nan_policy, progress, output, analysis
-                )
-            else:
-                from losscli.engine.parted import Mapper, evaluate_parts, parts
-
-                files = parts(inputs, whole_table=False)
-                tasks, state, labels, warnings, written = evaluate_parts(
-                    losses, specs, inputs, files, nan_policy, Mapper(progress), output, analysis
-                )
+            tasks, state, labels, warnings, written = _by_file(
+                losses, specs, inputs, nan_policy, progress, output, analysis
+            )
         else:
+            written = None
             tasks, state, labels, warnings = run(
                 losses,
                 specs,
@@ -106,3 +86,45 @@ def evaluate(
     finally:
         if drawing is not None:
             drawing.join()
+
+
+def _check_per_sample(
+    losses: list[Loss], specs: list[str], inputs: InputSpec, analysis: Analysis
+) -> None:
+    """A loss with reduction none gives one value per sample: not by slice, nor an interval."""
+    pairs = zip(losses, specs, strict=True)
+    flat = next((spec for loss, spec in pairs if loss.reduction == "none"), None)
+    if flat is not None and analysis.group_by:
+        raise InputError(
+            f"{inputs.say('group_by')} gives one value per slice; {flat} with reduction none "
+            "gives one per sample: drop one of them (per-sample losses carry their row index, "
+            "to join with the slice column)"
+        )
+    if flat is not None and analysis.resampling is not None:
+        raise InputError(
+            f"{inputs.say('ci')} gives an interval of one value; {flat} with reduction none "
+            "gives one per sample"
+        )
+
+
+def _by_file(
+    losses: list[Loss],
+    specs: list[str],
+    inputs: InputSpec,
+    nan_policy: str,
+    progress: Progress | None,
+    output: DatasetOutput | None,
+    analysis: Analysis,
+) -> tuple[list[Task], Merged, dict[str, str], list[str], Written | None]:
+    """The run file by file: on the Dask cluster asked for, or on this machine while the
+    per-sample losses go to the ``output`` dataset."""
+    if inputs.scheduler:
+        from losscli.engine.cluster import evaluate_on_cluster
+
+        return evaluate_on_cluster(losses, specs, inputs, nan_policy, progress, output, analysis)
+    from losscli.engine.parted import Mapper, evaluate_parts, parts
+
+    files = parts(inputs, whole_table=False)
+    return evaluate_parts(
+        losses, specs, inputs, files, nan_policy, Mapper(progress), output, analysis
+    )
