@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from losscli.engine.input_checks import negative_weights, omitted_warning
-from losscli.errors import InputError
+from losscli.errors import InputError, setting
 from losscli.io.readers.tables import typed_keys
 from losscli.stats.gates import GateOutcome
 from losscli.text import slice_label as slice_label  # where renderers find it
@@ -279,7 +279,8 @@ def assemble(
         gates_i = (gates or {}).get(i, [])
         if gates_i and task.loss.reduction == "none":
             raise InputError(
-                f"gates on {task.spec} need one value; --reduction none gives one per sample"
+                f"gates on {task.spec} need one value; {setting('reduction')} none gives one "
+                "per sample"
             )
         contributed = task.total.running.contributed
         messages = task.total.checks.messages()

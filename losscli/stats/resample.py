@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, setting
 
 #: Row buckets (a power of two): the resampled units. Memory per result: a few arrays of this
 #: many float64 (16 KiB each).
@@ -253,7 +253,7 @@ class BucketSums:
         weights: np.ndarray | None,
     ) -> None:
         n = len(rows)
-        need = "--ci resamples rows: it needs"
+        need = f"{setting('ci')} resamples rows: it needs"
         self._add("sums", rows.sums(per_row(weighted, n, f"{need} one loss value per sample")))
         self._add("entries", rows.counts() * (weighted.size // n if n else 0))
         if mask is not None:
