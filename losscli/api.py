@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from losscli.config import PYTHON, Bound, RunConfig
 from losscli.engine import Evaluation, InputSpec, Result
 from losscli.engine import evaluate as run_evaluation
-from losscli.errors import InputError, LossCliError, spelled
+from losscli.errors import InputError, LossCliError
 from losscli.io.readers.memory import InMemory
 from losscli.losses.classes import Loss
 from losscli.stats.analysis import Analysis
@@ -240,8 +240,7 @@ def evaluate(
         return prepare(losses, y_true, y_pred, nan_policy=nan_policy, **options).run()
     except LossCliError as exc:
         # The one place the Python front end words errors: settings as keyword arguments.
-        if exc.args and isinstance(exc.args[0], str):
-            exc.args = (spelled(exc.args[0], PYTHON.say), *exc.args[1:])
+        exc.args = (exc.spelled(PYTHON.say), *exc.args[1:])
         raise
 
 

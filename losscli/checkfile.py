@@ -164,7 +164,7 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         gates = (config.gates([settings["loss"]]) or {}).get(0, [])
         analysis = config.analysis()
     except LossCliError as exc:
-        raise ConfigError(f"{label}: {spelled(str(exc), config_key)}") from None
+        raise ConfigError(f"{label}: {exc.spelled(config_key)}") from None
     return Check(
         name=settings.get("name", settings["loss"]),
         loss=settings["loss"],
@@ -226,7 +226,7 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
         try:
             losses[i] = build_loss(check.loss, reduction=check.reduction, dtype=check.dtype)
         except LossCliError as exc:
-            errors[i] = spelled(str(exc), config_key)
+            errors[i] = exc.spelled(config_key)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, check in enumerate(checks):
         if i not in errors:
@@ -280,7 +280,7 @@ def _run_together(
         evaluation, failed = exc.evaluation, exc.messages
         errors.update({members[j]: spelled(m, config_key) for j, m in failed.items()})
     except LossCliError as exc:
-        errors.update({i: spelled(str(exc), config_key) for i in members})
+        errors.update({i: exc.spelled(config_key) for i in members})
         return
     elapsed = (time.perf_counter() - start) / len(members)
     n = evaluation.n_omitted

@@ -26,7 +26,18 @@ def spelled(message: str, say: Callable[[str], str]) -> str:
 
 
 class LossCliError(Exception):
-    """Base class for every error losscli reports to a user."""
+    """Base class for every error losscli reports to a user. ``str()`` names a setting by its
+    key (``group_by``); a front end shows ``spelled(say)`` (``--group-by``, ``group_by=``)."""
+
+    def __str__(self) -> str:
+        return spelled(self.unspelled(), str)
+
+    def unspelled(self) -> str:
+        """The message with its settings left for a front end to spell."""
+        return super().__str__()
+
+    def spelled(self, say: Callable[[str], str]) -> str:
+        return spelled(self.unspelled(), say)
 
 
 class SpecError(LossCliError, ValueError):

@@ -230,3 +230,24 @@ def test_a_number_weight_is_never_a_path(tmp_path, monkeypatch):
         report = losscli.evaluate("mse", Y, P, sample_weight=weight)
         assert report.results[0].value == 2 * mse
         assert report.evaluation.results[0].n_samples == 4
+
+
+def test_a_library_error_outside_any_front_end_names_the_bare_key(tmp_path):
+    from losscli import losses
+    from losscli.engine import InputSpec, evaluate
+    from losscli.errors import InputError
+    from losscli.stats.gates import Gate
+
+    np.save(tmp_path / "y.npy", Y)
+    inputs = InputSpec(y_true=str(tmp_path / "y.npy"), y_pred=str(tmp_path / "y.npy"))
+    with pytest.raises(InputError) as raised:
+        evaluate(
+            [losses.MeanSquaredError(reduction="none")],
+            ["mse"],
+            inputs,
+            gates={0: [Gate("max", 1)]},
+        )
+    assert str(raised.value) == "gates on mse need one value; reduction none gives one per sample"
+    assert raised.value.spelled(lambda key: f"--{key}") == (
+        "gates on mse need one value; --reduction none gives one per sample"
+    )

@@ -272,12 +272,13 @@ def _draw(path: str, results: list[Any], force: bool, scale: str) -> None:
     """The plot, after the results: one that cannot be drawn or written is a warning (even
     with --quiet), and the exit code stays the gates'."""
     from losscli.errors import LossCliError
+    from losscli.io.readers import cli_flag
     from losscli.report.plots import write_plot
 
     try:
         write_plot(path, results, force, scale)
     except LossCliError as exc:
-        warn(f"{one_line(str(exc))}; the results above stand")
+        warn(f"{one_line(exc.spelled(cli_flag))}; the results above stand")
     except Exception as exc:  # noqa: BLE001 - a bug in drawing: said, not the gates' verdict
         warn(
             f"--plot {path}: not drawn: internal error: {type(exc).__name__}: "
@@ -441,6 +442,11 @@ def check_command(
         # Never leave an earlier run's report standing for this one: a CI dashboard would
         # show a pass.
         if junit_xml:
+            from losscli.errors import LossCliError
+            from losscli.io.readers import cli_flag
+
+            if isinstance(exc, LossCliError):
+                exc.args = (exc.spelled(cli_flag), *exc.args[1:])
             write_error_report(junit_xml, known.get("name", "config"), exc, known.get("inputs"))
         raise
 

@@ -20,7 +20,7 @@ class LossCliGroup(click.Group):
     """Runs a command and turns every error into one ``Error:`` line and exit 2."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        from losscli.errors import LossCliError, Terminated, spelled
+        from losscli.errors import LossCliError, Terminated
 
         kwargs["standalone_mode"] = False
         restore = _terminate_on_signals()
@@ -46,7 +46,7 @@ class LossCliGroup(click.Group):
             from losscli.io.readers import cli_flag  # numpy: only once something ran
 
             _debug_traceback()
-            error_line(one_line(spelled(str(exc), cli_flag)))
+            error_line(one_line(exc.spelled(cli_flag)))
             code = EXIT_USAGE
         except KeyboardInterrupt:
             error_line("interrupted")
