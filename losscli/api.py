@@ -6,6 +6,7 @@ rich.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -332,6 +333,9 @@ def prepare(
     (``reduction``, ``dtype``, ``weight_col``, ``one_hot``, ``input_format``, ``header``,
     ``delimiter``, ``scheduler``, ``nan_policy``, ``worst_per_slice``, ``bin_scale``,
     ``non_inferiority``)."""
+    unknown = sorted(set(settings) - _KEYWORDS)
+    if unknown:
+        raise ArgumentTypeError(f"evaluate() got an unexpected keyword argument {unknown[0]!r}")
     given = [losses] if isinstance(losses, (str, Loss)) else list(losses)
     numbers = {
         "worst": _whole(worst, "worst"),
@@ -357,6 +361,10 @@ def prepare(
     return build(
         RunConfig(losses=tuple(given), params=dict(params or {}), spelling=PYTHON, **fields)
     )
+
+
+#: The settings ``prepare`` passes on as they are.
+_KEYWORDS = {f.name for f in dataclasses.fields(RunConfig)} - {"losses", "spelling"}
 
 
 def _named_inputs(

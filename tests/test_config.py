@@ -251,3 +251,12 @@ def test_a_library_error_outside_any_front_end_names_the_bare_key(tmp_path):
     assert raised.value.spelled(lambda key: f"--{key}") == (
         "gates on mse need one value; --reduction none gives one per sample"
     )
+
+
+def test_an_unknown_keyword_is_a_type_error_naming_it():
+    with pytest.raises(
+        TypeError, match=r"^evaluate\(\) got an unexpected keyword argument 'wrost'$"
+    ):
+        losscli.evaluate("mse", Y, P, wrost=2)
+    with pytest.raises(TypeError, match="'spelling'"):
+        losscli.evaluate("mse", Y, P, spelling=None)
