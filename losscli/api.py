@@ -6,21 +6,23 @@ rich.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from losscli.config import PYTHON, Bound, RunConfig
 from losscli.engine import Evaluation, InputSpec, Result
 from losscli.engine import evaluate as run_evaluation
 from losscli.errors import InputError, LossCliError
 from losscli.io.readers.memory import InMemory
 from losscli.losses.classes import Loss
 from losscli.stats.analysis import Analysis
-from losscli.stats.resample import MAX_RESAMPLES, resampling_for
 
 
 class Report:
-    """What ``evaluate`` found: ``results`` (one per loss), ``passed`` (every gate), and the
-    same document as ``losscli eval --format json`` (``to_dict``)."""
+    """What ``evaluate`` found: ``results`` (one per loss), ``passed`` (every gate),
+    ``failures`` (the failed gates' lines), and the same document as ``losscli eval
+    --format json`` (``to_dict``)."""
 
     def __init__(self, evaluation: Evaluation) -> None:
         self.evaluation = evaluation
@@ -32,6 +34,13 @@ class Report:
     @property
     def passed(self) -> bool:
         return self.evaluation.passed
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per failed gate, as ``losscli eval`` prints them on stderr."""
+        from losscli.report.render import failed_gate_lines
+
+        return failed_gate_lines(self.results)
 
     @property
     def warnings(self) -> list[str]:
@@ -72,49 +81,41 @@ class ArgumentTypeError(LossCliError, TypeError):
     """A Python argument of the wrong type (``bootstrap=True`` where a count is expected)."""
 
 
-def _whole(value: Any, name: str, low: int, high: int, shape: str = "") -> int | None:
-    """``value`` as a whole number from ``low`` to ``high`` (None stays None); a bool, a float
-    or text is a TypeError naming the parameter, a number out of range a ValueError."""
+def _whole(value: Any, name: str) -> int | None:
+    """``value`` as a whole number (None stays None); a bool, a float or text is a TypeError
+    naming the parameter (its range is ``RunConfig``'s)."""
     import numbers
 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ArgumentTypeError(f"{name}= takes a whole number, got {value!r}")
-    if not low <= int(value) <= high:
-        raise InputError(f"{name}= must be {shape or f'from {low} to {high}'}, got {value!r}")
     return int(value)
 
 
 def _fraction(value: Any, name: str, or_true: bool) -> float | bool | None:
-    """A level strictly between 0 and 1 (``ci=`` also True or False)."""
+    """A number (``ci=`` also True or False); its range is ``RunConfig``'s."""
     import numbers
 
     if value is None or (or_true and isinstance(value, bool)):
         return value
-    also = ", or True" if or_true else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        what = "a level" if or_true else "a number"
+        what, also = ("a level", ", or True") if or_true else ("a number", "")
         raise ArgumentTypeError(f"{name}= takes {what} between 0 and 1{also}, got {value!r}")
-    if not 0 < float(value) < 1:
-        raise InputError(f"{name}= must be between 0 and 1 (exclusive){also}, got {value!r}")
     return float(value)
 
 
-def _bins(histogram: Any) -> int:
-    """``histogram=``: None or False (none), True (30 bins) or 1 to 1000 bins, as the
-    command's --histogram."""
+def _bins(histogram: Any) -> int | None:
+    """``histogram=``: None or False (none), True (30 bins) or a number of bins."""
     import numbers
 
     if histogram is None or histogram is False:
-        return 0
+        return None
     if histogram is True:
         return 30
     if not isinstance(histogram, numbers.Integral):
         raise ArgumentTypeError(f"histogram= takes a whole number or True, got {histogram!r}")
-    bins = _whole(histogram, "histogram", 1, 1000, "from 1 to 1000 (or True: 30)")
-    assert bins is not None
-    return bins
+    return int(histogram)
 
 
 def _weight(value: Any) -> Any:
@@ -124,6 +125,16 @@ def _weight(value: Any) -> Any:
     if isinstance(value, bool):
         raise ArgumentTypeError(f"sample_weight= takes a number, an array or a path, got {value!r}")
     return float(value) if isinstance(value, numbers.Real) else value
+
+
+def _bounds(value: Any) -> tuple[Bound, ...]:
+    """A gate's ``max=0.3`` (every loss), ``max_increase="1%"``, or ``{"mse": 0.3}`` (one
+    loss each)."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return tuple((str(target), bound) for target, bound in value.items())
+    return ((None, value),)
 
 
 def _aligned(given: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +209,13 @@ def evaluate(
     TypeError, each naming the parameter. pandas Series are paired by their index, as pandas
     pairs them (other labels are an error).
 
+    Gates, as ``losscli eval``'s: ``max``, ``min`` (a bound on each loss), ``slice_max``,
+    ``slice_min`` (on each slice, with ``group_by``), ``max_increase`` (over the baseline's
+    value: a number, or ``"2%"`` of it), each a bound for every loss or a dict ``{loss: bound}``;
+    ``significance`` and ``non_inferiority`` make ``max_increase`` read the increase's
+    interval. ``report.passed`` says whether every gate passed, ``report.failures`` gives the
+    lines ``losscli eval`` prints for those that failed.
+
     >>> import numpy as np, losscli
     >>> report = losscli.evaluate("mse", np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0]),
     ...                           worst=1)
@@ -205,6 +223,12 @@ def evaluate(
     np.float64(1.3333333333333333)
     >>> report.to_dict()["results"][0]["worst"]
     [{'row': 2, 'y_true': 2.0, 'y_pred': 4.0, 'weight': 1.0, 'loss': 4.0}]
+    >>> gated = losscli.evaluate(["mse", "mae"], [0.0, 1.0, 2.0], [0.0, 1.0, 4.0],
+    ...                          max={"mse": 1.0}, min=0.5)
+    >>> gated.passed
+    False
+    >>> gated.failures
+    ['FAIL: mse: max 1: 1.3333333333333333 > max 1']
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"label": [1.0, 0.0], "prob": [0.9, 0.2]})
     >>> losscli.evaluate(["bce", "mse"], data=frame, true_col="label", pred_col="prob",
@@ -213,29 +237,64 @@ def evaluate(
     0  bce  0.328504
     1  mse  0.050000
     """
-    return prepare(losses, y_true, y_pred, **options).run(nan_policy=nan_policy)
+    try:
+        return prepare(losses, y_true, y_pred, nan_policy=nan_policy, **options).run()
+    except LossCliError as exc:
+        # The one place the Python front end words errors: settings as keyword arguments.
+        exc.args = (exc.spelled(PYTHON.say), *exc.args[1:])
+        raise
 
 
 class Prepared(NamedTuple):
-    """A run's losses (built), their specs as given, its inputs and what to find besides."""
+    """A run's settings and its losses, built."""
 
+    config: RunConfig
     losses: list[Loss]
-    specs: list[str]
-    inputs: InputSpec
-    analysis: Analysis
 
-    def run(self, *, nan_policy: str = "raise", **engine: Any) -> Report:
-        """Evaluate; ``engine`` takes the command's gates, per-sample sink, progress and
-        dataset output."""
+    @property
+    def specs(self) -> list[str]:
+        return [item if isinstance(item, str) else item.name for item in self.config.losses]
+
+    @property
+    def inputs(self) -> InputSpec:
+        return self.config.input_spec()
+
+    @property
+    def analysis(self) -> Analysis:
+        return self.config.analysis()
+
+    def run(self, **engine: Any) -> Report:
+        """Evaluate, with the configuration's gates; ``engine`` takes the command's
+        per-sample sink, progress and dataset output (and ``gates`` built by hand, by loss,
+        in place of the configuration's)."""
+        config = self.config
+        if "gates" not in engine:
+            engine["gates"] = config.gates([loss.name for loss in self.losses])
         evaluation = run_evaluation(
             self.losses,
             self.specs,
-            self.inputs,
-            nan_policy=nan_policy,
-            analysis=self.analysis,
+            config.input_spec(),
+            nan_policy=config.nan_policy,
+            analysis=config.analysis(),
             **engine,
         )
         return Report(evaluation)
+
+
+def build(config: RunConfig) -> Prepared:
+    """A configuration's losses built: texts by their specs, loss objects as they are."""
+    from losscli.losses.spec import build_losses
+
+    texts = [item for item in config.losses if isinstance(item, str)]
+    made = iter(
+        build_losses(
+            texts, options=dict(config.params), reduction=config.reduction, dtype=config.dtype
+        )
+        if texts
+        else []
+    )
+    built = [next(made) if isinstance(item, str) else item for item in config.losses]
+    return Prepared(config, built)
 
 
 def prepare(
@@ -245,53 +304,74 @@ def prepare(
     *,
     sample_weight: Any = None,
     data: Any = None,
+    baseline_pred: Any = None,
+    groups: Any = None,
     true_col: str | Sequence[str] | None = None,
     pred_col: str | Sequence[str] | None = None,
-    weight_col: str | None = None,
-    baseline_pred: Any = None,
     baseline_col: str | Sequence[str] | None = None,
-    reduction: str = "sum_over_batch_size",
-    dtype: str = "float64",
-    params: dict[str, Any] | None = None,
-    one_hot: bool = False,
-    worst: int | None = None,
-    worst_per_slice: bool = False,
-    histogram: int | bool | None = None,
-    input_format: str | None = None,
-    header: bool | None = None,
-    delimiter: str | None = None,
-    scheduler: str | None = None,
     group_by: str | Sequence[str] | None = None,
-    groups: Any = None,
-    min_slice_size: int = 1,
-    max_slices: int = 1000,
+    params: Mapping[str, Any] | None = None,
+    worst: int | None = None,
+    histogram: int | bool | None = None,
     ci: float | bool | None = None,
     bootstrap: int | None = None,
     seed: int | None = None,
     significance: float | None = None,
-    bin_scale: str = "linear",
+    min_slice_size: int = 1,
+    max_slices: int = 1000,
+    max: Any = None,
+    min: Any = None,
+    max_increase: Any = None,
+    slice_max: Any = None,
+    slice_min: Any = None,
+    **settings: Any,
 ) -> Prepared:
-    """The losses built and the inputs named, as ``evaluate`` takes them (the command
-    checks its outputs against ``inputs.paths()`` before it runs)."""
-    from losscli.losses.spec import build_losses
-
+    """``evaluate``'s keyword arguments as a run's configuration, its losses built. Python's
+    types become the configuration's (data given in Python is read from memory; a number
+    given as ``sample_weight`` stays a number); ``RunConfig`` checks the ranges and the
+    rules between settings. The other ``settings`` are ``RunConfig``'s fields as they are
+    (``reduction``, ``dtype``, ``weight_col``, ``one_hot``, ``input_format``, ``header``,
+    ``delimiter``, ``scheduler``, ``nan_policy``, ``worst_per_slice``, ``bin_scale``,
+    ``non_inferiority``)."""
+    unknown = sorted(set(settings) - _KEYWORDS)
+    if unknown:
+        raise ArgumentTypeError(f"evaluate() got an unexpected keyword argument {unknown[0]!r}")
     given = [losses] if isinstance(losses, (str, Loss)) else list(losses)
-    texts = [item for item in given if isinstance(item, str)]
-    built_by_text = iter(
-        build_losses(texts, options=params or {}, reduction=reduction, dtype=dtype) if texts else []
+    numbers = {
+        "worst": _whole(worst, "worst"),
+        "histogram": _bins(histogram),
+        "bootstrap": _whole(bootstrap, "bootstrap"),
+        "seed": _whole(seed, "seed"),
+        "ci": _fraction(ci, "ci", or_true=True),
+        "significance": _fraction(significance, "significance", or_true=False),
+        "min_slice_size": _whole(min_slice_size, "min_slice_size"),
+        "max_slices": _whole(max_slices, "max_slices"),
+    }
+    gates = {"max": max, "min": min, "max_increase": max_increase}
+    gates |= {"slice_max": slice_max, "slice_min": slice_min}
+    columns = {"true_col": true_col, "pred_col": pred_col, "baseline_col": baseline_col}
+    columns["group_by"] = group_by
+    fields: dict[str, Any] = {
+        **_named_inputs(y_true, y_pred, sample_weight, data, baseline_pred, groups),
+        **{key: tuple(_columns(value)) for key, value in columns.items()},
+        **{key: _bounds(value) for key, value in gates.items()},
+        **{key: value for key, value in numbers.items() if value is not None},
+        **settings,
+    }
+    return build(
+        RunConfig(losses=tuple(given), params=dict(params or {}), spelling=PYTHON, **fields)
     )
-    built = [next(built_by_text) if isinstance(item, str) else item for item in given]
-    specs = [item if isinstance(item, str) else item.name for item in given]
-    worst = _whole(worst, "worst", 1, 100_000)
-    bins = _bins(histogram)
-    bootstrap = _whole(bootstrap, "bootstrap", 1, MAX_RESAMPLES)
-    if bin_scale not in ("linear", "log", "auto"):
-        raise InputError(f"bin_scale= must be linear, log or auto, got {bin_scale!r}")
-    seed = _whole(seed, "seed", 0, 2**63 - 1)
-    ci = _fraction(ci, "ci", or_true=True)
-    significance = _fraction(significance, "significance", or_true=False)
-    min_slice_size = _whole(min_slice_size, "min_slice_size", 1, 2**63, "at least 1") or 1
-    max_slices = _whole(max_slices, "max_slices", 1, 2**63, "at least 1") or 1
+
+
+#: The settings ``prepare`` passes on as they are.
+_KEYWORDS = {f.name for f in dataclasses.fields(RunConfig)} - {"losses", "spelling"}
+
+
+def _named_inputs(
+    y_true: Any, y_pred: Any, sample_weight: Any, data: Any, baseline_pred: Any, groups: Any
+) -> dict[str, Any]:
+    """The inputs given in Python as the configuration names them: paths as they are, data
+    to read from memory (pandas objects paired by index), a number weight as a number."""
     # One object given twice is one input (read once; the same-data warnings see it).
     twice = {
         role: value is not None and not isinstance(value, str) and value is y_pred
@@ -306,41 +386,15 @@ def prepare(
             "groups": groups,
         }
     )
-    y_true, y_pred, weight = roles["y_true"], roles["y_pred"], roles["sample_weight"]
-    baseline_pred, groups = roles["baseline_pred"], roles["groups"]
-    predictions = _named(y_pred, "y_pred")
-    inputs = InputSpec(
-        y_true=predictions if twice["y_true"] else _named(y_true, "y_true"),
-        y_pred=predictions,
-        sample_weight=weight if isinstance(weight, float) else _named(weight, "sample_weight"),
-        data=_named(data, "data"),
-        true_cols=_columns(true_col),
-        pred_cols=_columns(pred_col),
-        weight_col=weight_col,
-        input_format=input_format,
-        header=header,
-        delimiter=delimiter,
-        one_hot=one_hot,
-        scheduler=scheduler,
-        baseline_pred=predictions
-        if twice["baseline_pred"]
-        else _named(baseline_pred, "baseline_pred"),
-        baseline_cols=_columns(baseline_col),
-        group_by=_columns(group_by),
-        groups=_named(groups, "groups"),
-    )
-    if worst_per_slice and not (worst and group_by):
-        raise InputError(
-            "worst_per_slice lists the worst samples of each slice: it needs worst=K and group_by"
-        )
-    analysis = Analysis(
-        worst or 0,
-        bins,
-        tuple(_columns(group_by)),
-        int(min_slice_size),
-        int(max_slices),
-        resampling_for(ci, bootstrap, seed, significance),
-        bool(worst_per_slice),
-        bin_scale,
-    )
-    return Prepared(built, specs, inputs, analysis)
+    predictions = _named(roles["y_pred"], "y_pred")
+    weight = roles["sample_weight"]
+    named = {role: _named(roles[role], role) for role in ("y_true", "baseline_pred", "groups")}
+    for role, same in twice.items():
+        if same:
+            named[role] = predictions
+    return {
+        **named,
+        "y_pred": predictions,
+        "sample_weight": weight if isinstance(weight, float) else _named(weight, "sample_weight"),
+        "data": _named(data, "data"),
+    }

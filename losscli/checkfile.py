@@ -11,21 +11,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from losscli.engine import InputSpec, Result, evaluate
+from losscli.config import CHECK_FILE, RunConfig, check_file_keys
+from losscli.engine import Result, evaluate
 from losscli.engine.input_checks import omitted_warning
 from losscli.engine.inputs import config_key
 from losscli.engine.results import GateNotEvaluated
-from losscli.errors import InputError, LossCliError, shorten
+from losscli.errors import LossCliError, shorten, spelled
 from losscli.io.readers import parse_number, path_kind
 from losscli.io.storage import is_uri
 from losscli.losses.reduction import REDUCTIONS
 from losscli.losses.spec import build_loss
 from losscli.report.checkrun import Check, CheckRun
-from losscli.stats.analysis import Analysis
-from losscli.stats.gates import parse_bound, with_noise
-from losscli.stats.resample import resampling_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,45 +35,13 @@ class ConfigError(LossCliError, ValueError):
     """The check configuration is invalid: unknown key, wrong type, missing input."""
 
 
-_TEXT = (str,)
-_NUMBER = (int, float)
-INPUT_KEYS: dict[str, tuple[type, ...]] = {
-    "y_true": _TEXT,
-    "y_pred": _TEXT,
-    "sample_weight": (str, int, float),
-    "data": _TEXT,
-    "true_col": (str, list),
-    "pred_col": (str, list),
-    "weight_col": _TEXT,
-    "baseline_pred": _TEXT,
-    "baseline_col": (str, list),
-    "input_format": _TEXT,
-    "header": (bool,),
-    "delimiter": _TEXT,
-    "one_hot": (bool,),
-    "scheduler": _TEXT,
-    "nan_policy": _TEXT,
-    "group_by": (str, list),
-    "groups": _TEXT,
-    "min_slice_size": (int,),
-    "max_slices": (int,),
-    "ci": (bool, float),
-    "bootstrap": (int,),
-    "seed": (int,),
-    "significance": (float,),
-    "non_inferiority": (bool,),
-}
+#: The keys of ``[inputs]``, and of a check (its name and loss besides), with their TOML
+#: types: ``RunConfig``'s fields.
+INPUT_KEYS: dict[str, tuple[type, ...]] = check_file_keys("inputs")
 CHECK_KEYS: dict[str, tuple[type, ...]] = {
-    "name": _TEXT,
-    "loss": _TEXT,
-    "reduction": _TEXT,
-    "dtype": _TEXT,
-    "max": _NUMBER,
-    "min": _NUMBER,
-    "max_increase": (int, float, str),
-    "slice_max": _NUMBER,
-    "slice_min": _NUMBER,
-    **INPUT_KEYS,
+    "name": (str,),
+    "loss": (str,),
+    **check_file_keys("check"),
 }
 _PATH_KEYS = ("y_true", "y_pred", "data", "baseline_pred", "sample_weight", "groups")
 _TYPE_NAMES = {
@@ -185,6 +151,37 @@ def _check_keys(table: dict[str, Any], known: dict[str, tuple[type, ...]], where
 def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
     if "loss" not in settings:
         raise ConfigError(f"{label}: missing key 'loss' (a loss spec such as \"mse\")")
+    settings = _resolved(settings, base)
+    if not settings.get("data") and not (settings.get("y_true") and settings.get("y_pred")):
+        raise ConfigError(f"{label}: no inputs; set y_true and y_pred (or data) in [inputs]")
+    reduction = settings.get("reduction", "sum_over_batch_size")
+    if reduction not in REDUCTIONS or reduction == "none":
+        raise ConfigError(
+            f"{label}: reduction must be one of {', '.join(r for r in REDUCTIONS if r != 'none')}"
+        )
+    try:
+        config = _config(settings)
+        gates = (config.gates([settings["loss"]]) or {}).get(0, [])
+        analysis = config.analysis()
+    except LossCliError as exc:
+        raise ConfigError(f"{label}: {exc.spelled(config_key)}") from None
+    return Check(
+        name=settings.get("name", settings["loss"]),
+        loss=settings["loss"],
+        reduction=reduction,
+        dtype=config.dtype,
+        gates=gates,
+        inputs=config.input_spec(),
+        nan_policy=config.nan_policy,
+        analysis=analysis,
+        default_reduction="reduction" not in settings,
+    )
+
+
+def _resolved(settings: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The settings with relative paths made relative to the check file's folder (a number
+    as ``sample_weight`` stays a number, a URI stays a URI)."""
+    resolved = dict(settings)
     for key in _PATH_KEYS:
         value = settings.get(key)
         if (
@@ -195,85 +192,21 @@ def _build_check(settings: dict[str, Any], label: str, base: Path) -> Check:
         ):
             if key == "sample_weight" and parse_number(value) is not None:
                 continue
-            settings[key] = str(base / value)
-    if not settings.get("data") and not (settings.get("y_true") and settings.get("y_pred")):
-        raise ConfigError(f"{label}: no inputs; set y_true and y_pred (or data) in [inputs]")
-    reduction = settings.get("reduction", "sum_over_batch_size")
-    if reduction not in REDUCTIONS or reduction == "none":
-        raise ConfigError(
-            f"{label}: reduction must be one of {', '.join(r for r in REDUCTIONS if r != 'none')}"
-        )
-    gates = [
-        parse_bound(settings[kind], kind, label)
-        for kind in ("max", "min", "max_increase", "slice_max", "slice_min")
-        if kind in settings
-    ]
-    group_by = _as_list(settings.get("group_by"))
-    if ("slice_max" in settings or "slice_min" in settings) and not group_by:
-        raise ConfigError(f"{label}: slice_max and slice_min gate slices: set group_by")
-    for key in ("min_slice_size", "max_slices"):
-        if key in settings and settings[key] < 1:
-            raise ConfigError(f"{label}: {key} must be at least 1, got {settings[key]}")
-    significance = settings.get("significance")
-    non_inferiority = settings.get("non_inferiority", False)
-    if (significance is not None or non_inferiority) and "max_increase" not in settings:
-        key = "significance" if significance is not None else "non_inferiority"
-        raise ConfigError(f"{label}: {key} makes max_increase noise-aware: set max_increase")
-    ci = settings.get("ci")
-    try:
-        resampling = resampling_for(
-            True if ci is None and non_inferiority else ci,
-            settings.get("bootstrap"),
-            settings.get("seed"),
-            significance,
-        )
-    except InputError as exc:
-        raise ConfigError(f"{label}: {exc}") from None
-    if significance is not None or non_inferiority:
-        gates = with_noise(gates, significance, non_inferiority)
-    analysis = Analysis(
-        group_by=tuple(group_by),
-        min_slice_size=settings.get("min_slice_size", 1),
-        max_slices=settings.get("max_slices", 1000),
-        resampling=resampling,
-    )
-    if "max_increase" in settings and not (
-        settings.get("baseline_pred") or settings.get("baseline_col")
-    ):
-        raise ConfigError(
-            f"{label}: max_increase needs baseline_pred or baseline_col (in [inputs] or the check)"
-        )
-    weight = settings.get("sample_weight")
-    inputs = InputSpec(
-        y_true=settings.get("y_true"),
-        y_pred=settings.get("y_pred"),
-        sample_weight=weight,  # a path, or a number as the file gives it
-        data=settings.get("data"),
-        true_cols=_as_list(settings.get("true_col")),
-        pred_cols=_as_list(settings.get("pred_col")),
-        weight_col=settings.get("weight_col"),
-        input_format=settings.get("input_format"),
-        header=settings.get("header"),
-        delimiter=settings.get("delimiter"),
-        one_hot=settings.get("one_hot", False),
-        scheduler=settings.get("scheduler"),
-        baseline_pred=settings.get("baseline_pred"),
-        group_by=group_by,
-        groups=settings.get("groups"),
-        baseline_cols=_as_list(settings.get("baseline_col")),
-        say=config_key,
-    )
-    return Check(
-        name=settings.get("name", settings["loss"]),
-        loss=settings["loss"],
-        reduction=reduction,
-        dtype=settings.get("dtype", "float64"),
-        gates=gates,
-        inputs=inputs,
-        nan_policy=settings.get("nan_policy", "raise"),
-        analysis=analysis,
-        default_reduction="reduction" not in settings,
-    )
+            resolved[key] = str(base / value)
+    return resolved
+
+
+def _config(settings: dict[str, Any]) -> RunConfig:
+    """A check's settings as its run's configuration (a gate: one bound for the check's loss;
+    columns: one or a list)."""
+    given = {key: value for key, value in settings.items() if key not in ("name", "loss")}
+    for key in ("true_col", "pred_col", "baseline_col", "group_by"):
+        if key in given:
+            given[key] = tuple(_as_list(given[key]))
+    for kind in ("max", "min", "max_increase", "slice_max", "slice_min"):
+        if kind in given:
+            given[kind] = ((None, given[kind]),)
+    return RunConfig(losses=(settings["loss"],), spelling=CHECK_FILE, **given)
 
 
 def _as_list(value: str | list[str] | None) -> list[str]:
@@ -293,51 +226,75 @@ def run_checks(config: Path, checks: list[Check]) -> CheckRun:
         try:
             losses[i] = build_loss(check.loss, reduction=check.reduction, dtype=check.dtype)
         except LossCliError as exc:
-            errors[i] = str(exc)
+            errors[i] = exc.spelled(config_key)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, check in enumerate(checks):
         if i not in errors:
             key = (repr(check.inputs), check.nan_policy, check.analysis)
             groups.setdefault(key, []).append(i)
-    results: list[Result | None] = [None] * len(checks)
-    slices: dict[int, list[Result]] = {}
-    seconds = [0.0] * len(checks)
-    warnings: list[str] = []
+    found = _Found([None] * len(checks), {}, [0.0] * len(checks), [])
     for members in groups.values():
-        start = time.perf_counter()
-        first = checks[members[0]]
-        failed: dict[int, str] = {}  # by member: a gate that gated nothing
-        try:
-            evaluation = evaluate(
-                [losses[i] for i in members],
-                [checks[i].loss for i in members],
-                first.inputs,
-                nan_policy=first.nan_policy,
-                gates={j: checks[i].gates for j, i in enumerate(members)},
-                analysis=first.analysis,
-            )
-        except GateNotEvaluated as exc:
-            evaluation, failed = exc.evaluation, exc.messages
-            errors.update({members[j]: message for j, message in failed.items()})
-        except LossCliError as exc:
-            errors.update({i: str(exc) for i in members})
-            continue
-        elapsed = (time.perf_counter() - start) / len(members)
-        n = evaluation.n_omitted
-        dropped = [omitted_warning(n, config_key)] if n else []
-        for j, (whole, parts) in enumerate(_per_loss(evaluation.results)):
-            if j in failed:
-                continue
-            i = members[j]
-            results[i] = whole
-            if parts:
-                slices[i] = parts
-            seconds[i] = elapsed
-            own = [*dropped, *whole.warnings, *(m for part in parts for m in part.warnings)]
-            warnings += [f"{checks[i].name}: {m}" for m in own]
+        _run_together(checks, members, losses, errors, found)
     return CheckRun(
-        config, checks, results, seconds, warnings, dict(sorted(errors.items())), slices
+        config,
+        checks,
+        found.results,
+        found.seconds,
+        found.warnings,
+        dict(sorted(errors.items())),
+        found.slices,
     )
+
+
+class _Found(NamedTuple):
+    """What the checks found, by check: results, slices' results, seconds and warnings."""
+
+    results: list[Result | None]
+    slices: dict[int, list[Result]]
+    seconds: list[float]
+    warnings: list[str]
+
+
+def _run_together(
+    checks: list[Check],
+    members: list[int],
+    losses: dict[int, Any],
+    errors: dict[int, str],
+    found: _Found,
+) -> None:
+    """The checks ``members`` (on the same inputs) in one pass; their errors into ``errors``,
+    what they found into ``found``."""
+    start = time.perf_counter()
+    first = checks[members[0]]
+    failed: dict[int, str] = {}  # by member: a gate that gated nothing
+    try:
+        evaluation = evaluate(
+            [losses[i] for i in members],
+            [checks[i].loss for i in members],
+            first.inputs,
+            nan_policy=first.nan_policy,
+            gates={j: checks[i].gates for j, i in enumerate(members)},
+            analysis=first.analysis,
+        )
+    except GateNotEvaluated as exc:
+        evaluation, failed = exc.evaluation, exc.messages
+        errors.update({members[j]: spelled(m, config_key) for j, m in failed.items()})
+    except LossCliError as exc:
+        errors.update({i: exc.spelled(config_key) for i in members})
+        return
+    elapsed = (time.perf_counter() - start) / len(members)
+    n = evaluation.n_omitted
+    dropped = [omitted_warning(n, config_key)] if n else []
+    for j, (whole, parts) in enumerate(_per_loss(evaluation.results)):
+        if j in failed:
+            continue
+        i = members[j]
+        found.results[i] = whole
+        if parts:
+            found.slices[i] = parts
+        found.seconds[i] = elapsed
+        own = [*dropped, *whole.warnings, *(m for part in parts for m in part.warnings)]
+        found.warnings.extend(f"{checks[i].name}: {m}" for m in own)
 
 
 def _per_loss(results: list[Result]) -> list[tuple[Result, list[Result]]]:

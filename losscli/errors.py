@@ -1,16 +1,43 @@
 """Typed errors raised by the losscli library.
 
 The CLI turns every :class:`LossCliError` into one ``Error: ...`` line and exit
-code 2; anything else is a bug.
+code 2; anything else is a bug. A message names a setting with ``setting(key)``; the front
+end that shows it spells the key its own way (``spelled``): ``--group-by`` on the command
+line, ``group_by`` in a check file, ``group_by=`` in Python.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
+
+#: A setting's key inside a message, until a front end spells it.
+_SETTING = re.compile("\x00([a-z_]+)\x00")
+
+
+def setting(key: str) -> str:
+    """``key`` (``group_by``) named in a message, for the front end to spell."""
+    return f"\x00{key}\x00"
+
+
+def spelled(message: str, say: Callable[[str], str]) -> str:
+    """A message with each ``setting(key)`` spelled by ``say``."""
+    return _SETTING.sub(lambda found: say(found[1]), message)
 
 
 class LossCliError(Exception):
-    """Base class for every error losscli reports to a user."""
+    """Base class for every error losscli reports to a user. ``str()`` names a setting by its
+    key (``group_by``); a front end shows ``spelled(say)`` (``--group-by``, ``group_by=``)."""
+
+    def __str__(self) -> str:
+        return spelled(self.unspelled(), str)
+
+    def unspelled(self) -> str:
+        """The message with its settings left for a front end to spell."""
+        return super().__str__()
+
+    def spelled(self, say: Callable[[str], str]) -> str:
+        return spelled(self.unspelled(), say)
 
 
 class SpecError(LossCliError, ValueError):

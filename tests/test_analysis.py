@@ -283,14 +283,32 @@ def test_the_api_takes_arrays_series_frames_and_paths(tmp_path):
 
 
 def test_the_api_document_is_the_commands(tmp_path):
-    _data(tmp_path, n=300)
+    """The Python API's document holds numpy's numbers, and the command's is the same."""
+    y, p, _ = _data(tmp_path, n=300)
     paths = {"y_true": str(tmp_path / "y.npy"), "y_pred": str(tmp_path / "p.npy")}
     report = losscli.evaluate(["mse", "huber(delta=0.5)"], **paths, worst=2, histogram=5)
+    squared = (y - p) ** 2
+    error = np.abs(y - p)
+    huber = np.where(error <= 0.5, 0.5 * error**2, 0.5 * error - 0.5 * 0.5**2)
+    document = report.to_dict()
+    for result, values in zip(document["results"], (squared, huber), strict=True):
+        assert result["value"] == pytest.approx(float(np.mean(values)), rel=1e-13)
+        assert result["n_samples"] == 300
+        rows, _ = _expected_worst(values, 2)
+        assert [s["row"] for s in result["worst"]] == rows.tolist()
+        assert [s["loss"] for s in result["worst"]] == pytest.approx(values[rows], rel=1e-13)
+        assert [s["y_pred"] for s in result["worst"]] == p[rows].tolist()
+        counts, edges = np.histogram(values, bins=5)
+        shown = result["distribution"]
+        assert shown["counts"] == counts.tolist()
+        assert shown["edges"] == pytest.approx(edges, rel=1e-12)
+        quantiles = np.quantile(values, [0.5, 0.9, 0.99])
+        assert list(shown["quantiles"].values()) == pytest.approx(quantiles, rel=1e-12)
     command = invoke(
         "eval", "mse", "huber(delta=0.5)", "--y-true", paths["y_true"], "--y-pred",
         paths["y_pred"], "--worst", "2", "--histogram", "5", "-f", "json", code=0,
     )  # fmt: skip
-    assert report.to_dict() == json.loads(command.stdout)
+    assert json.loads(command.stdout) == document
     frame = report.to_pandas()
     assert list(frame["spec"]) == ["mse", "huber(delta=0.5)"]
     assert list(frame.columns[:6]) == [
@@ -299,14 +317,41 @@ def test_the_api_document_is_the_commands(tmp_path):
     assert {"distribution_quantiles_p50", "distribution_quantiles_p99", "worst"} <= set(
         frame.columns
     )
-    assert frame["value"].tolist() == [r.value for r in report.results]
+    assert frame["value"].tolist() == pytest.approx(
+        [float(np.mean(squared)), float(np.mean(huber))], rel=1e-13
+    )
 
 
-def test_api_errors_are_the_commands(tmp_path):
-    with pytest.raises(InputError, match=r"y_true has 3 rows \(y_true \(list\)\) but y_pred has 2"):
+def test_api_errors_name_python_parameters_and_the_command_its_flags(tmp_path):
+    """One error, spelled by each front end: keyword arguments in Python, flags on the
+    command line."""
+    rows = r"y_true has 3 rows \(y_true \(list\)\) but y_pred has 2"
+    with pytest.raises(InputError, match=rows):
         losscli.evaluate("mse", [1.0, 2.0, 3.0], [1.0, 2.0])
     with pytest.raises(InputError, match=r"holds <U1 values; losscli needs numbers"):
         losscli.evaluate("mse", np.array(["a", "b"]), [1.0, 2.0])
+    _data(tmp_path, n=40)
+    y, p = tmp_path / "y.npy", tmp_path / "p.npy"
+    with pytest.raises(InputError) as raised:
+        losscli.evaluate("mse", y, p, group_by="region")
+    assert str(raised.value) == (
+        "group_by= takes columns of a table: give data= with true_col= and pred_col=, or "
+        "groups= PATH, a table of those columns row for row with the files"
+    )
+    command = invoke("eval", "mse", "--y-true", y, "--y-pred", p, "--group-by", "region", code=2)
+    assert command.stderr == (
+        "Error: --group-by takes columns of a table: give --data with --true-col and "
+        "--pred-col, or --groups PATH, a table of those columns row for row with the files\n"
+    )
+    with pytest.raises(InputError) as raised:
+        losscli.evaluate("mse", y, p, max=1.0, reduction="none")
+    assert str(raised.value) == "gates on mse need one value; reduction= none gives one per sample"
+    command = invoke(
+        "eval", "mse", "--y-true", y, "--y-pred", p, "--max", "1", "--reduction", "none", code=2
+    )
+    assert command.stderr == (
+        "Error: gates on mse need one value; --reduction none gives one per sample\n"
+    )
 
 
 def test_worst_rows_count_across_files_when_the_run_goes_file_by_file(tmp_path):

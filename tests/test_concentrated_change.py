@@ -75,8 +75,16 @@ def test_a_change_carried_by_a_few_rows_fails(rows):
     for seed in range(10) if rows == 2 else (0,):
         y, candidate, baseline = _damaged(rows)
         result = (
-            prepare("mse", y, candidate, baseline_pred=baseline, seed=seed, significance=0.05)
-            .run(gates={0: [AWARE]})
+            prepare(
+                "mse",
+                y,
+                candidate,
+                baseline_pred=baseline,
+                seed=seed,
+                significance=0.05,
+                max_increase="1%",
+            )
+            .run()
             .evaluation.results[0]
         )
         allowed = 0.01 * float(result.baseline)
@@ -84,6 +92,7 @@ def test_a_change_carried_by_a_few_rows_fails(rows):
         # The interval alone forgives it: its lower end is at the change without those rows.
         assert result.difference_ci.low <= allowed
         outcome = result.gates[0]
+        assert outcome.gate == AWARE  # max_increase="1%", significance=0.05
         assert not outcome.passed
         found = REASON.fullmatch(outcome.reason)
         assert found is not None, outcome.reason
@@ -114,8 +123,8 @@ def test_a_change_spread_over_many_rows_is_read_from_the_interval():
     """Damage in 50 rows: the interval itself lies above the bound (the usual reason)."""
     y, candidate, baseline = _damaged(50, size=10.0)
     outcome = (
-        prepare("mse", y, candidate, baseline_pred=baseline, significance=0.05)
-        .run(gates={0: [AWARE]})
+        prepare("mse", y, candidate, baseline_pred=baseline, significance=0.05, max_increase="1%")
+        .run()
         .evaluation.results[0]
         .gates[0]
     )
@@ -137,8 +146,9 @@ def test_the_rule_is_the_same_on_every_engine(tmp_path):
             tmp_path / "p.npy",
             baseline_pred=tmp_path / "b.npy",
             significance=0.05,
+            max_increase="1%",
         )
-        .run(gates={0: [AWARE]}, chunk_rows=chunk)
+        .run(chunk_rows=chunk)
         .evaluation.results[0]
         .gates[0]
         .reason

@@ -407,7 +407,8 @@ def test_pyproject_tool_table_is_found_without_argument(tmp_path, monkeypatch):
         ),
         (
             '[inputs]\ndata = "regression.csv"\n[[checks]]\nloss = "mse"\nmax_increase = 1\n',
-            "checks[0]: max_increase needs baseline_pred or baseline_col (in [inputs] or the check)",
+            "checks[0]: max_increase compares with a baseline: set baseline_pred (or "
+            "baseline_col) in [inputs] or the check",
         ),
         (
             '[inputs]\ndata = "regression.csv"\n',

@@ -568,11 +568,11 @@ PER_RESAMPLE = "about 4 KiB of memory per resample"
     ("setting", "message"),
     [
         ("significance = 0.05", "significance makes max_increase noise-aware: set max_increase"),
-        ("ci = 1.5", "ci must be between 0 and 1 (exclusive), got 1.5"),
-        ("bootstrap = 0", f"bootstrap must be between 1 and 100000 ({PER_RESAMPLE}), got 0"),
+        ("ci = 1.5", "ci must be between 0 and 1 (exclusive), or true, got 1.5"),
+        ("bootstrap = 0", f"bootstrap must be from 1 to 100000 ({PER_RESAMPLE}), got 0"),
         (
             "bootstrap = 1000000",
-            f"bootstrap must be between 1 and 100000 ({PER_RESAMPLE}), got 1000000",
+            f"bootstrap must be from 1 to 100000 ({PER_RESAMPLE}), got 1000000",
         ),
         ('ci = "yes"', "ci must be true/false or a number, got 'yes'"),
     ],
@@ -614,8 +614,14 @@ def test_the_seed_fixes_the_interval():
     ("options", "message"),
     [
         ({"ci": 1.5}, "ci= must be between 0 and 1 (exclusive), or True, got 1.5"),
-        ({"ci": 0.9, "bootstrap": 0}, "bootstrap= must be from 1 to 100000, got 0"),
-        ({"bootstrap": 100_001}, "bootstrap= must be from 1 to 100000, got 100001"),
+        (
+            {"ci": 0.9, "bootstrap": 0},
+            f"bootstrap= must be from 1 to 100000 ({PER_RESAMPLE}), got 0",
+        ),
+        (
+            {"bootstrap": 100_001},
+            f"bootstrap= must be from 1 to 100000 ({PER_RESAMPLE}), got 100001",
+        ),
         ({"seed": -1}, "seed= must be from 0 to 9223372036854775807, got -1"),
     ],
 )

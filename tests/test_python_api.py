@@ -20,7 +20,11 @@ MSE = float(np.mean((Y - P) ** 2))
     ("options", "error", "message"),
     [
         ({"ci": 0.9, "bootstrap": True}, TypeError, "bootstrap= takes a whole number, got True"),
-        ({"bootstrap": 0}, ValueError, "bootstrap= must be from 1 to 100000, got 0"),
+        (
+            {"bootstrap": 0},
+            ValueError,
+            "bootstrap= must be from 1 to 100000 (about 4 KiB of memory per resample), got 0",
+        ),
         ({"bootstrap": 2.5}, TypeError, "bootstrap= takes a whole number, got 2.5"),
         ({"worst": -3}, ValueError, "worst= must be from 1 to 100000, got -3"),
         ({"worst": True}, TypeError, "worst= takes a whole number, got True"),

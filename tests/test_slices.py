@@ -191,7 +191,7 @@ def test_group_by_needs_a_table(tmp_path):
             analysis=Analysis(group_by=("a",)),
         )
     frame = pd.DataFrame({"y": [1.0], "p": [2.0]})
-    with pytest.raises(InputError, match=r"no column matches --group-by 'region'"):
+    with pytest.raises(InputError, match=r"no column matches group_by= 'region'"):
         losscli.evaluate("mse", data=frame, true_col="y", pred_col="p", group_by="region")
     with pytest.raises((InputError, SpecError)):
         losscli.evaluate("mse", data=frame, true_col="y", pred_col="p", max_slices=0)
@@ -200,7 +200,7 @@ def test_group_by_needs_a_table(tmp_path):
 def test_an_id_column_is_refused_at_the_slice_limit():
     n = 100_000
     frame = pd.DataFrame({"y": np.zeros(n), "p": np.ones(n), "id": np.arange(n)})
-    many = r"--group-by id: more than --max-slices 50 slices; raise it or group by fewer values"
+    many = r"group_by= id: more than max_slices= 50 slices; raise it or group by fewer values"
     for rows in (n, 51):
         with pytest.raises(InputError, match=many):
             losscli.evaluate(
@@ -217,7 +217,7 @@ def test_an_id_column_is_refused_at_the_slice_limit():
     assert len(done.results) == 51
     # Two columns of 40 values each (under the limit) make 1600 slices: refused as well.
     frame["a"], frame["b"] = frame["id"] % 40, frame["id"] // 40 % 40
-    with pytest.raises(InputError, match="--group-by a, b: more than --max-slices 50 slices"):
+    with pytest.raises(InputError, match="group_by= a, b: more than max_slices= 50 slices"):
         losscli.evaluate(
             "mse", data=frame, true_col="y", pred_col="p", group_by=["a", "b"], max_slices=50
         )

@@ -20,6 +20,7 @@ import pytest
 from conftest import run_cli as invoke
 
 from losscli.errors import InputError
+from losscli.io.readers import cli_flag
 from losscli.io.writers import PerSampleWriter
 
 
@@ -117,8 +118,11 @@ def test_no_clobber_holds_when_the_target_appears_while_writing(tmp_path):
     with PerSampleWriter(target, ["mse"]) as writer:
         writer.write([np.ones(3)], np.arange(3))
         target.write_bytes(b"written by someone else")
-        with pytest.raises(InputError, match="already exists; pass --force to replace it"):
+        with pytest.raises(InputError, match="already exists; pass force to replace it") as raised:
             writer.commit()
+    assert raised.value.spelled(cli_flag) == (
+        f"--output {target} already exists; pass --force to replace it"
+    )
     assert target.read_bytes() == b"written by someone else"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npy"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
@@ -35,6 +35,9 @@ from losscli.cli.terminal import (
     stdin_hint,
     warn,
 )
+
+if TYPE_CHECKING:
+    from losscli.config import RunConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,54 +97,7 @@ def cli() -> None:
 @analysis_options
 @gate_options
 @click.option("-q", "--quiet", is_flag=True, help="No warnings or progress on stderr.")
-def eval_command(
-    losses: tuple[str, ...],
-    y_true: str | None,
-    y_pred: str | None,
-    sample_weight: str | None,
-    data: str | None,
-    true_col: tuple[str, ...],
-    pred_col: tuple[str, ...],
-    weight_col: str | None,
-    input_format: str | None,
-    header: bool | None,
-    scheduler: str | None,
-    one_hot: bool,
-    delimiter: str | None,
-    nan_policy: str,
-    from_logits: bool | None,
-    label_smoothing: float | None,
-    axis: str | None,
-    params: tuple[str, ...],
-    reduction: str,
-    dtype: str,
-    output_format: str,
-    output: str | None,
-    force: bool,
-    worst_output: str | None,
-    worst: int | None,
-    worst_per_slice: bool,
-    bins: int | None,
-    group_by: tuple[str, ...],
-    groups: str | None,
-    min_slice_size: int,
-    max_slices: int,
-    ci: float | None,
-    bootstrap: int | None,
-    seed: int | None,
-    plot: str | None,
-    plot_scale: str,
-    max_bounds: tuple[str, ...],
-    min_bounds: tuple[str, ...],
-    slice_max: tuple[str, ...],
-    slice_min: tuple[str, ...],
-    baseline_pred: str | None,
-    baseline_col: tuple[str, ...],
-    max_increase: tuple[str, ...],
-    significance: float | None,
-    non_inferiority: bool,
-    quiet: bool,
-) -> None:
+def eval_command(losses: tuple[str, ...], **flags: Any) -> None:
     """Evaluate one or more losses on the same labels and predictions.
 
     LOSS is a Keras name (mse, binary_crossentropy, CategoricalCrossentropy, ...),
@@ -154,117 +110,140 @@ def eval_command(
     """
     from losscli import api
 
-    histogram = bins is not None  # --plot alone draws a picture, not a terminal histogram
-    if plot:
-        bins = bins or 30  # a picture of the distribution
-    if worst_output and not worst:
+    shown = _Shown(**{key: flags.pop(key) for key in _Shown._fields})
+    if shown.worst_output and not flags["worst"]:
         from losscli.errors import SpecError
 
         raise SpecError("--worst-output writes the worst samples: add --worst K")
-    if worst_per_slice and not (worst and group_by):
-        from losscli.errors import SpecError
+    prepared = api.build(run_config(losses, flags, bool(shown.plot), shown.plot_scale))
+    spec = prepared.inputs
+    stdin_hint([spec], shown.quiet)
+    histogram = flags["bins"] is not None  # --plot alone draws a picture, not a histogram
+    targets = _Targets.check(shown, spec.paths())
+    evaluation, drawn = _evaluate(prepared, shown, targets, histogram)
+    source = click.get_current_context().get_parameter_source("reduction")
+    weighted = flags["sample_weight"] is not None or bool(flags["weight_col"])
+    if weighted and not shown.quiet and source is click.core.ParameterSource.DEFAULT:
+        from losscli.engine.input_checks import weighted_default_note
 
-        raise SpecError(
-            "--worst-per-slice lists the worst samples of each slice: add --worst K and "
-            "--group-by COL"
-        )
-    prepared = api.prepare(
-        list(losses),
-        y_true,
-        y_pred,
-        sample_weight=sample_weight,
-        data=data,
-        true_col=list(true_col),
-        pred_col=list(pred_col),
-        weight_col=weight_col,
-        baseline_pred=baseline_pred,
-        baseline_col=list(baseline_col),
-        reduction=reduction,
-        dtype=dtype,
-        params=collect_loss_options(from_logits, label_smoothing, axis, params),
-        one_hot=one_hot,
-        worst=worst,
-        worst_per_slice=worst_per_slice,
-        histogram=bins,
-        input_format=input_format,
-        header=header,
-        delimiter=delimiter,
-        scheduler=scheduler,
-        group_by=list(group_by),
-        groups=groups,
-        min_slice_size=min_slice_size,
-        max_slices=max_slices,
-        ci=True if ci is None and non_inferiority else ci,
-        bootstrap=bootstrap,
-        seed=seed,
-        significance=significance,
-        bin_scale=plot_scale if plot else "linear",
+        warn(weighted_default_note("--reduction mean_with_sample_weight"), prefix="Note: ")
+    if shown.plot:
+        _draw(shown.plot, drawn, shown.force, shown.plot_scale)
+    if not evaluation.passed:
+        raise click.exceptions.Exit(EXIT_GATE_FAILED)
+
+
+class _Shown(NamedTuple):
+    """``eval``'s flags that say what to show and write, not how to evaluate."""
+
+    output_format: str
+    output: str | None
+    force: bool
+    worst_output: str | None
+    plot: str | None
+    plot_scale: str
+    quiet: bool
+
+
+#: ``eval``'s gate flags by the setting they give.
+_GATE_FLAGS = {
+    "max": "max_bounds",
+    "min": "min_bounds",
+    "max_increase": "max_increase",
+    "slice_max": "slice_max",
+    "slice_min": "slice_min",
+}
+
+
+def run_config(
+    losses: tuple[str, ...], flags: dict[str, Any], plot: bool, plot_scale: str
+) -> RunConfig:
+    """``eval``'s flags as a run's configuration: gate flags ``[LOSS=]X`` as bounds, the loss
+    option flags as parameters, a plot's distribution in 30 bins unless ``--histogram`` says."""
+    from losscli.config import COMMAND_LINE, RunConfig
+
+    settings = dict(flags)
+    params = collect_loss_options(
+        *(settings.pop(key) for key in ("from_logits", "label_smoothing", "axis", "params"))
     )
-    built, spec = prepared.losses, prepared.inputs
-    gates = None
-    if max_bounds or min_bounds or max_increase or slice_max or slice_min:
-        from losscli.errors import SpecError
-        from losscli.stats.gates import GateOptions
+    gates: dict[str, Any] = {k: _bounds(settings.pop(flag)) for k, flag in _GATE_FLAGS.items()}
+    bins = settings.pop("bins")
+    for key in ("true_col", "pred_col", "baseline_col", "group_by"):
+        settings[key] = tuple(settings[key])
+    return RunConfig(
+        losses=tuple(losses),
+        params=params,
+        histogram=bins or 30 if plot else bins,  # --plot alone: a picture of 30 bins
+        bin_scale=plot_scale if plot else "linear",
+        spelling=COMMAND_LINE,
+        **gates,
+        **settings,
+    )
 
-        if (slice_max or slice_min) and not group_by:
-            raise SpecError("--slice-max and --slice-min gate slices: add --group-by COL")
-        bounds = {"max": max_bounds, "min": min_bounds, "max_increase": max_increase}
-        gates = GateOptions.parse(
-            {**bounds, "slice_max": slice_max, "slice_min": slice_min},
-            list(losses),
-            [loss.name for loss in built],
-        ).by_loss
-        has_increase = any(g.kind == "max_increase" for gs in gates.values() for g in gs)
-        if has_increase and not (baseline_pred or baseline_col):
-            raise SpecError(
-                "--max-increase compares with a baseline: add --baseline-pred PATH "
-                "(or --baseline-col COL)"
-            )
-        if significance is not None or non_inferiority:
-            from losscli.stats.gates import with_noise
 
-            gates = {i: with_noise(gs, significance, non_inferiority) for i, gs in gates.items()}
-    if (significance is not None or non_inferiority) and not max_increase:
-        from losscli.errors import SpecError
+def _bounds(items: tuple[str, ...]) -> tuple[tuple[str | None, str], ...]:
+    """``--max X`` (every loss) and ``--max LOSS=X`` (one) as bounds."""
+    bounds: list[tuple[str | None, str]] = []
+    for item in items:
+        target, sep, bound = item.rpartition("=")
+        bounds.append((target, bound) if sep else (None, item))
+    return tuple(bounds)
 
-        flag = "--significance" if significance is not None else "--non-inferiority"
-        raise SpecError(
-            f"{flag} makes --max-increase noise-aware: add --max-increase X and --baseline-pred"
-        )
-    stdin_hint([spec], quiet)
-    if plot:
-        from losscli.report.plots import check_plot_path
 
-        check_plot_path(plot, [*spec.paths(), *([output] if output else [])], force)
-    target = dataset = worst_target = None
-    if worst_output:
-        from losscli.report.tabular import check_worst_path
+class _Targets(NamedTuple):
+    """Where ``eval`` writes: the per-sample file or dataset, the worst samples' file."""
 
-        worst_target = check_worst_path(
-            worst_output, [*spec.paths(), *([output] if output else [])], force
-        )
-    if output:
+    per_sample: Any = None
+    dataset: Any = None
+    worst: Any = None
+
+    @classmethod
+    def check(cls, shown: _Shown, inputs: list[str]) -> _Targets:
+        """Every output path checked before anything is read: no input, no existing file
+        (without --force)."""
+        output, force = shown.output, shown.force
+        also = [*inputs, *([output] if output else [])]
+        if shown.plot:
+            from losscli.report.plots import check_plot_path
+
+            check_plot_path(shown.plot, also, force)
+        worst = None
+        if shown.worst_output:
+            from losscli.report.tabular import check_worst_path
+
+            worst = check_worst_path(shown.worst_output, also, force)
+        if not output:
+            return cls(worst=worst)
         from losscli.io import writers
         from losscli.io.datasets import DatasetOutput, is_dataset
 
         if is_dataset(output):
-            dataset = DatasetOutput(output, force).prepare(spec.paths())
-        else:
-            target = writers.check_output_path(output, spec.paths(), force)
+            return cls(dataset=DatasetOutput(output, force).prepare(inputs), worst=worst)
+        return cls(per_sample=writers.check_output_path(output, inputs, force), worst=worst)
+
+
+def _evaluate(
+    prepared: Any, shown: _Shown, targets: _Targets, histogram: bool
+) -> tuple[Any, list[Any]]:
+    """Run, writing per-sample losses as they come, and report; the evaluation and the
+    results the plot draws."""
+    output_format, quiet = shown.output_format, shown.quiet
+    specs = prepared.specs
     with contextlib.ExitStack() as stack:
-        if dataset is not None:
-            stack.callback(dataset.abandon)  # a failed run leaves the dataset as it was
+        if targets.dataset is not None:
+            stack.callback(targets.dataset.abandon)  # a failed run leaves the dataset as it was
         sinks: list[Any] = []
-        if target is not None:
+        writer = None
+        if targets.per_sample is not None:
             from losscli.io.writers import PerSampleWriter
 
-            writer = stack.enter_context(PerSampleWriter(target, list(losses), force=force))
-            sinks.append(writer.write)
+            writer = PerSampleWriter(targets.per_sample, specs, force=shown.force)
+            sinks.append(stack.enter_context(writer).write)
         printer = None
-        if reduction == "none" and dataset is None:
+        if prepared.config.reduction == "none" and targets.dataset is None:
             from losscli.cli.streamed import PerSampleStdout
 
-            printer = PerSampleStdout(FORMATS[output_format], list(losses), sys.stdout)
+            printer = PerSampleStdout(FORMATS[output_format], specs, sys.stdout)
             stack.callback(printer.close)
             sinks.append(printer)
         # Rows printed as they come would run into the bar: no bar then. The bar is erased
@@ -272,46 +251,34 @@ def eval_command(
         streaming = printer is not None and printer.live
         with progress_bar(quiet or (streaming and sys.stdout.isatty())) as progress:
             evaluation = prepared.run(
-                nan_policy=nan_policy,
-                gates=gates,
-                sink=_fan_out(sinks),
-                progress=progress,
-                output=dataset,
+                sink=_fan_out(sinks), progress=progress, output=targets.dataset
             ).evaluation
-        if target is not None:
+        if writer is not None:
             writer.commit()
         drawn = evaluation.results  # the plot's distributions, printed only with --histogram
         if not histogram:
-            shown = [r._replace(distribution=None) for r in evaluation.results]
-            evaluation = evaluation._replace(results=shown)
-        if worst_target is not None:
+            shown_results = [r._replace(distribution=None) for r in evaluation.results]
+            evaluation = evaluation._replace(results=shown_results)
+        if targets.worst is not None:
             from losscli.report import render
             from losscli.report.tabular import write_worst
 
-            write_worst(worst_target, render.report(evaluation), force)
-        _report(evaluation, output_format, quiet, printer, worst_target is not None)
-    source = click.get_current_context().get_parameter_source("reduction")
-    weighted = sample_weight is not None or bool(weight_col)
-    if weighted and not quiet and source is click.core.ParameterSource.DEFAULT:
-        from losscli.engine.input_checks import weighted_default_note
-
-        warn(weighted_default_note("--reduction mean_with_sample_weight"), prefix="Note: ")
-    if plot:
-        _draw(plot, drawn, force, plot_scale)
-    if not evaluation.passed:
-        raise click.exceptions.Exit(EXIT_GATE_FAILED)
+            write_worst(targets.worst, render.report(evaluation), shown.force)
+        _report(evaluation, output_format, quiet, printer, targets.worst is not None)
+    return evaluation, drawn
 
 
 def _draw(path: str, results: list[Any], force: bool, scale: str) -> None:
     """The plot, after the results: one that cannot be drawn or written is a warning (even
     with --quiet), and the exit code stays the gates'."""
     from losscli.errors import LossCliError
+    from losscli.io.readers import cli_flag
     from losscli.report.plots import write_plot
 
     try:
         write_plot(path, results, force, scale)
     except LossCliError as exc:
-        warn(f"{one_line(str(exc))}; the results above stand")
+        warn(f"{one_line(exc.spelled(cli_flag))}; the results above stand")
     except Exception as exc:  # noqa: BLE001 - a bug in drawing: said, not the gates' verdict
         warn(
             f"--plot {path}: not drawn: internal error: {type(exc).__name__}: "
@@ -418,6 +385,11 @@ def check_command(
         # Never leave an earlier run's report standing for this one: a CI dashboard would
         # show a pass.
         if junit_xml:
+            from losscli.errors import LossCliError
+            from losscli.io.readers import cli_flag
+
+            if isinstance(exc, LossCliError):
+                exc.args = (exc.spelled(cli_flag), *exc.args[1:])
             write_error_report(junit_xml, known.get("name", "config"), exc, known.get("inputs"))
         raise
 

@@ -43,8 +43,10 @@ class LossCliGroup(click.Group):
             _junit_on_usage_error(list(given) if given is not None else sys.argv[1:], exc)
             code = EXIT_USAGE
         except LossCliError as exc:
+            from losscli.io.readers import cli_flag  # numpy: only once something ran
+
             _debug_traceback()
-            error_line(one_line(str(exc)))
+            error_line(one_line(exc.spelled(cli_flag)))
             code = EXIT_USAGE
         except KeyboardInterrupt:
             error_line("interrupted")

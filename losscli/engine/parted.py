@@ -95,7 +95,7 @@ def _naming_the_file(inputs: InputSpec, work: Callable[[], Any]) -> Any:
         return work()
     except InputError as exc:
         file = part_source(inputs)
-        message = str(exc)
+        message = exc.unspelled()
         raise InputError(message if file in message else f"{file}: {message}") from None
 
 

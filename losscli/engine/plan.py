@@ -15,7 +15,7 @@ from losscli.engine.inputs import (
     Chunk,
     InputSpec,
 )
-from losscli.errors import InputError
+from losscli.errors import InputError, setting
 from losscli.io.readers import (
     STDIN,
     Request,
@@ -254,7 +254,7 @@ def _count_mismatch(inputs: Inputs, counts: dict[int, int]) -> InputError:
     for role, what in (
         ("sample_weight", "the sample weights"),
         ("baseline_pred", "the baseline predictions"),
-        (GROUP, "the --group-by columns"),
+        (GROUP, f"the {setting('group_by')} columns"),
     ):
         if role in by_role and by_role[role] != pred_rows:
             extra = "; give one weight per sample or a number" if role == "sample_weight" else ""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from losscli.engine.input_checks import negative_weights, omitted_warning
-from losscli.errors import InputError
+from losscli.errors import InputError, setting
 from losscli.io.readers.tables import typed_keys
 from losscli.stats.bootstrap import Replicates, Resamples
 from losscli.stats.gates import GateOutcome
@@ -318,7 +318,7 @@ def _whole_result(task: Task, n: int, gates: list[Gate]) -> Result:
     value, baseline = (per_sample, None) if unreduced else total.result()
     if gates and unreduced:
         raise InputError(
-            f"gates on {task.spec} need one value; --reduction none gives one per sample"
+            f"gates on {task.spec} need one value; {setting('reduction')} none gives one per sample"
         )
     messages = total.checks.messages()
     if not total.running.contributed and not unreduced:

@@ -24,9 +24,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, setting
 from losscli.io import storage
-from losscli.io.writers import PerSampleWriter, os_cause
+from losscli.io.writers import OUTPUT, PerSampleWriter, os_cause
 
 PART = "part-{:05d}.parquet"
 _PART_NAME = re.compile(r"part-\d{5,}\.parquet")
@@ -54,7 +54,7 @@ class Written(NamedTuple):
 class DatasetOutput(NamedTuple):
     path: str
     force: bool = False
-    option: str = "--output"
+    option: str = OUTPUT
     #: The staging directory's name inside the dataset (set by ``prepare``).
     staging: str = ""
 
@@ -103,8 +103,8 @@ class DatasetOutput(NamedTuple):
             if target.is_dir():
                 if any(target.iterdir()) and not self.force:
                     raise InputError(
-                        f"{self.option} {self.path} already holds files; pass --force to "
-                        "replace its part files"
+                        f"{self.option} {self.path} already holds files; pass "
+                        f"{setting('force')} to replace its part files"
                     )
                 return
             if not target.parent.is_dir():
@@ -121,8 +121,8 @@ class DatasetOutput(NamedTuple):
             raise InputError(f"{self.option} {self.shown()} is a file; a dataset is a directory")
         if found == "dir" and storage.list_files(self.path, hidden=True) and not self.force:
             raise InputError(
-                f"{self.option} {self.shown()} already holds files; pass --force to replace "
-                "its part files"
+                f"{self.option} {self.shown()} already holds files; pass {setting('force')} to "
+                "replace its part files"
             )
 
     def part(self, number: int, names: list[str], source: str) -> Part:

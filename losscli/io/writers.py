@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from losscli.errors import InputError
+from losscli.errors import InputError, setting
+
+#: The setting an output path is given by, unless the caller names another.
+OUTPUT = setting("output")
 
 OUTPUT_SUFFIXES = (".npy", ".csv", ".parquet")
 
@@ -25,7 +28,7 @@ def check_output_path(
     path: str,
     inputs: Iterable[str],
     force: bool,
-    option: str = "--output",
+    option: str = OUTPUT,
     suffixes: tuple[str, ...] = OUTPUT_SUFFIXES,
 ) -> Path:
     """Refuse a path that is an input, that exists (without ``force``) or has none of the
@@ -41,7 +44,7 @@ def check_output_path(
 
 def exists_error(option: str, path: object) -> InputError:
     """A file at an output's path, which only ``--force`` replaces."""
-    return InputError(f"{option} {path} already exists; pass --force to replace it")
+    return InputError(f"{option} {path} already exists; pass {setting('force')} to replace it")
 
 
 def check_report_path(path: str, inputs: Iterable[str], option: str) -> Path:
@@ -230,7 +233,7 @@ def _move_into_place(tmp: Path, target: Path, force: bool, option: str) -> None:
 
 
 def atomic_write(
-    target: Path, write: Callable[[Path], object], *, force: bool = True, option: str = "--output"
+    target: Path, write: Callable[[Path], object], *, force: bool = True, option: str = OUTPUT
 ) -> None:
     """Run ``write`` on a temporary file beside ``target``, then rename it into place.
 
@@ -267,7 +270,7 @@ class PerSampleWriter:
         names: list[str],
         *,
         force: bool = False,
-        option: str = "--output",
+        option: str = OUTPUT,
         source: str | None = None,
     ) -> None:
         self.target = target

@@ -155,7 +155,7 @@ def write_error_report(
     FIFO, or an earlier JUnit report is replaced. Nothing is raised: the error itself is what
     the run reports.
     """
-    from losscli.errors import LossCliError, Terminated
+    from losscli.errors import LossCliError, Terminated, setting
     from losscli.io.writers import atomic_write, check_report_path, written_through
 
     if isinstance(error, LossCliError):
@@ -169,9 +169,9 @@ def write_error_report(
         kind = "InternalError"
     data = error_xml(config, message, kind)
     with contextlib.suppress(LossCliError, OSError, ValueError):
-        target = check_report_path(path, inputs or [], "--junit-xml")
+        target = check_report_path(path, inputs or [], setting("junit_xml"))
         if inputs is None and target.exists() and not written_through(target):
             with open(target, "rb") as earlier:
                 if b"<testsuites" not in earlier.read(4096):
                     return
-        atomic_write(target, lambda tmp: tmp.write_bytes(data), option="--junit-xml")
+        atomic_write(target, lambda tmp: tmp.write_bytes(data), option=setting("junit_xml"))

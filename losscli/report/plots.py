@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from losscli.engine.results import Result
-from losscli.errors import InputError
+from losscli.errors import InputError, setting
 from losscli.io.writers import atomic_write, check_output_path
 from losscli.report.plot_rows import by_loss, finite_rows, is_log, scale_note, slice_rows, title
 
 SUFFIXES = (".png", ".svg", ".html")
-OPTION = "--plot"
+OPTION = setting("plot")
 
 
 def check_plot_path(path: str, inputs: Iterable[str], force: bool = False) -> Path:

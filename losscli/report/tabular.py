@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from losscli.engine.results import Result
+from losscli.errors import setting
 from losscli.text import shown
 
 #: Not columns of a result: the worst samples have rows of their own (JSON, ``--worst-output``)
@@ -173,7 +174,7 @@ def check_worst_path(path: str, inputs: Iterable[str], force: bool) -> Path:
     without ``force``)."""
     from losscli.io.writers import check_output_path
 
-    return check_output_path(path, inputs, force, "--worst-output", WORST_SUFFIXES)
+    return check_output_path(path, inputs, force, setting("worst_output"), WORST_SUFFIXES)
 
 
 def write_worst(target: Path, document: dict[str, Any], force: bool) -> int:
@@ -193,5 +194,5 @@ def write_worst(target: Path, document: dict[str, Any], force: bool) -> int:
         table = pa.table({c: [row.get(c) for row in rows] for c in columns})
         pq.write_table(table, tmp)
 
-    atomic_write(target, write, force=force, option="--worst-output")
+    atomic_write(target, write, force=force, option=setting("worst_output"))
     return len(rows)

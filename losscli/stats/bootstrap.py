@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from losscli.errors import setting
 from losscli.stats.resample import (
     BUCKETS,
     Interval,
@@ -177,7 +178,7 @@ class Bootstrap:
         """Add a chunk's weighted losses (their weights and mask) by their rows' buckets."""
         weighted, weights, mask, scalar = weighed
         n = len(buckets)
-        need = "--ci resamples rows: it needs"
+        need = f"{setting('ci')} resamples rows: it needs"
         self._add("sums", buckets.sums(per_row(weighted, n, f"{need} one loss value per sample")))
         self._add("entries", buckets.counts() * (weighted.size // n if n else 0))
         if mask is not None:

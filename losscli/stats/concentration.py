@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from losscli.errors import setting
 from losscli.stats.analysis import WorstK
 from losscli.stats.resample import per_row
 
@@ -70,7 +71,7 @@ class Increases:
         n = len(rows)
         if not n:
             return
-        need = "--ci resamples rows: it needs one loss value per sample"
+        need = f"{setting('ci')} resamples rows: it needs one loss value per sample"
         sums, baseline = per_row(mine.weighted, n, need), per_row(theirs.weighted, n, need)
         entries = np.full(n, float(mine.weighted.size // n))
         increase = sums - baseline
@@ -144,4 +145,5 @@ def _or_entries(values: np.ndarray | None, n: int, entries: np.ndarray) -> np.nd
     reads in their place)."""
     if values is None:
         return entries
-    return per_row(np.asarray(values, dtype=np.float64), n, "--ci needs a value row per sample")
+    need = f"{setting('ci')} needs a value row per sample"
+    return per_row(np.asarray(values, dtype=np.float64), n, need)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from losscli.errors import SpecError
@@ -178,8 +178,9 @@ def _text(value: Any) -> str:
     return "missing" if value is None else str(value)
 
 
-def parse_bound(text: Any, kind: str, where: str) -> Gate:
-    """A bound from a number, or for ``max_increase`` also ``"2%"``."""
+def parse_bound(text: Any, kind: str, where: str, name: str | None = None) -> Gate:
+    """A bound from a number, or for ``max_increase`` also ``"2%"``; a message names it as
+    ``name`` (the kind), after ``where`` when given."""
     relative = False
     if isinstance(text, str):
         stripped = text.strip()
@@ -195,42 +196,9 @@ def parse_bound(text: Any, kind: str, where: str) -> Gate:
         number = math.nan
     if not math.isfinite(number):
         shape = "a number or a percentage such as 2%" if kind == "max_increase" else "a number"
-        raise SpecError(f"{where}: {kind} must be {shape}, got {text!r}")
+        prefix = f"{where}: " if where else ""
+        raise SpecError(f"{prefix}{name or kind} must be {shape}, got {text!r}")
     return Gate(kind, number, relative)
-
-
-@dataclass
-class GateOptions:
-    """Gates given on the command line, per loss: ``X`` (every loss) or ``LOSS=X``."""
-
-    by_loss: dict[int, list[Gate]] = field(default_factory=dict)
-
-    @classmethod
-    def parse(
-        cls, options: dict[str, tuple[str, ...]], specs: list[str], canonical: list[str]
-    ) -> GateOptions:
-        gates = cls()
-        for kind, values in options.items():
-            for item in values:
-                target, sep, bound = item.rpartition("=")
-                option = "--" + kind.replace("_", "-")
-                if not sep:
-                    indices = list(range(len(specs)))  # a bare bound: every loss
-                else:
-                    indices = [
-                        i
-                        for i, (spec, name) in enumerate(zip(specs, canonical, strict=True))
-                        if target.strip() in (spec, name)
-                    ]
-                    if not indices:
-                        raise SpecError(
-                            f"{option} {item}: {target!r} is not one of the evaluated losses "
-                            f"({', '.join(specs)}) nor their canonical names"
-                        )
-                gate = parse_bound(bound if sep else item, kind, option)
-                for i in indices:
-                    gates.by_loss.setdefault(i, []).append(gate)
-        return gates
 
 
 def with_noise(gates: list[Gate], significance: float | None, non_inferiority: bool) -> list[Gate]:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from losscli.errors import InputError, shorten
+from losscli.errors import InputError, setting, shorten
 from losscli.io import storage
 
 STDIN = "-"
@@ -32,7 +32,7 @@ class Request(NamedTuple):
     """What a role wants from a source: column patterns (none: every column)."""
 
     columns: tuple[str, ...] = ()
-    option: str = "--pred-col"  # the option that named the columns, for messages
+    option: str = setting("pred_col")  # the setting that named the columns, for messages
 
 
 class Options(NamedTuple):
