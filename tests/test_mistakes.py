@@ -478,3 +478,71 @@ def test_a_prediction_glob_that_takes_the_label_column_warns(here):
         "Warning: y_pred also reads the y_true column 'y_true' (t.csv, columns 'y_true', "
         "'y_pred'): it is compared with itself; name the prediction columns you mean\n"
     )
+
+
+def _probability_rows(n: int, bad: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-hot labels and probability rows, row ``bad`` summing to 1.5."""
+    rng = np.random.default_rng(seed)
+    y = np.eye(3)[rng.integers(0, 3, n)]
+    p = rng.dirichlet([1.0, 1.0, 1.0], n)
+    p[bad] = [0.5, 0.5, 0.5]
+    return y, p
+
+
+def test_a_likely_mistake_names_its_row_in_the_whole_input_read_in_pieces(tmp_path):
+    """A CSV read as byte ranges on two threads, and a Parquet dataset evaluated file by file
+    (as on a cluster), name the row of the whole input, as one reader in order does."""
+    from unittest import mock
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import losscli.engine.local as local
+    from losscli.engine import InputSpec, evaluate
+    from losscli.io import readers
+    from losscli.losses import CategoricalCrossentropy
+
+    y, p = _probability_rows(3000, 2500, seed=3)
+    columns = {f"y{c}": y[:, c] for c in range(3)} | {f"p{c}": p[:, c] for c in range(3)}
+    path = tmp_path / "t.csv"
+    path.write_text(
+        ",".join(columns)
+        + "\n"
+        + "\n".join(
+            ",".join(repr(float(v)) for v in row) for row in zip(*columns.values(), strict=True)
+        )
+    )
+    spec = InputSpec(data=str(path), true_cols=["y0", "y1", "y2"], pred_cols=["p0", "p1", "p2"])
+    expected = "row 2500 sums to 1.5"
+    for workers in (1, 2):
+        with (
+            mock.patch.object(local, "WORKERS", workers),
+            mock.patch.object(readers.delimited, "PIECE_BYTES", 4096),
+        ):
+            warnings = evaluate([CategoricalCrossentropy()], ["cce"], spec).warnings
+        assert [w for w in warnings if expected in w], (workers, warnings)
+
+    # A dataset of two files, row 7 of the second wrong: row 107 of the whole input.
+    root = tmp_path / "ds"
+    root.mkdir()
+    right = np.eye(3)[[0, 1, 2] * 33 + [0]]
+    pq.write_table(pa.table({"y": list(right), "p": list(right)}), root / "part0.parquet")
+    y, p = _probability_rows(100, 7, seed=4)
+    pq.write_table(pa.table({"y": list(y), "p": list(p)}), root / "part1.parquet")
+    out = tmp_path / "out"
+    for extra in ((), ("--output", f"{out}/")):
+        result = invoke(
+            "eval",
+            "categorical_crossentropy",
+            "--data",
+            str(root),
+            "--true-col",
+            "y",
+            "--pred-col",
+            "p",
+            "-f",
+            "value",
+            *extra,
+            code=0,
+        )
+        assert "(row 107 sums to 1.5)" in result.stderr, (extra, result.stderr)

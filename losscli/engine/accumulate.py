@@ -249,6 +249,15 @@ class LossAccumulator:
                 part, weights[take] if per_sample else weights, offset, kept[take], facts
             )
 
+    def shift(self, first_row: int) -> None:
+        """Rows counted from a piece's or a part's own start (the worst samples, the rows
+        that got most worse, the first row of a likely mistake) moved to their place in the
+        input."""
+        for kept in (self.worst, self.slice_worst, self.increases):
+            if kept is not None:
+                kept.shift(first_row)
+        self.checks.shift(first_row)
+
     def merge(self, other: LossAccumulator) -> None:
         self.n += other.n
         self.dropped += other.dropped

@@ -105,6 +105,16 @@ class InputChecks:
         rows = [r for r in (self.zero_inside, other.zero_inside) if r is not None]
         self.zero_inside = min(rows) if rows else None
 
+    def shift(self, first_row: int) -> None:
+        """Rows counted from a piece's or a part's own start moved to their place in the
+        input."""
+        if self.zero_inside is not None:
+            self.zero_inside += first_row
+        if self.pred_rows is not None:
+            self.pred_rows = (self.pred_rows[0] + first_row, self.pred_rows[1])
+        if self.true_rows is not None:
+            self.true_rows = (self.true_rows[0] + first_row, self.true_rows[1])
+
     def messages(self) -> list[str]:
         """The likely mistakes found, each a line naming the loss."""
         return self._prediction_messages() + self._label_messages()

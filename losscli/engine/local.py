@@ -193,13 +193,11 @@ class _Merging:
 
 def _renumber(outcome: Outcome, first_row: int) -> None:
     """A piece's rows counted from its own start moved to their place in the input: the
-    first bad rows and the worst samples."""
+    first bad rows, the worst samples and the rows the checks for likely mistakes name."""
     outcome.bad = {role: (row + first_row, count) for role, (row, count) in outcome.bad.items()}
     outcome.offset += first_row
-    for part in outcome.parts:
-        for worst in (part.worst, part.slice_worst):
-            if worst is not None:
-                worst.shift(first_row)
+    for accumulator in outcome.parts:
+        accumulator.shift(first_row)
 
 
 def _read(

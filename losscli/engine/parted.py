@@ -227,9 +227,7 @@ def _merge(tasks: list[Task], outputs: list[PartOutput]) -> tuple[Merged, list[s
     for part in outputs:
         for task, accumulator in zip(tasks, part.accumulators, strict=True):
             # A part counts rows from its own first: these are the rows of all before it.
-            for worst in (accumulator.worst, accumulator.slice_worst, accumulator.increases):
-                if worst is not None:
-                    worst.shift(state.rows)
+            accumulator.shift(state.rows)
             task.total.merge(accumulator)
         state.absorb(part.state)
         warnings += part.warnings
