@@ -29,6 +29,13 @@ class InputFormats(click.Choice[str]):
         """Set by click's constructor: the readers decide."""
 
 
+def _applied(options: list[Callable[[Any], Any]], fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with ``options`` applied as decorators, the first listed shown first."""
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
@@ -98,9 +105,7 @@ def input_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Rows with NaN or inf: an error, dropped, or passed through to the loss.",
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return _applied(options, fn)
 
 
 def loss_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -143,9 +148,7 @@ def loss_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Computation precision; float32 computes as Keras does by default.",
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return _applied(options, fn)
 
 
 def collect_loss_options(
@@ -261,9 +264,7 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="The value axis of --plot (and its bins): auto is log when p99 >= 10 * p50.",
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return _applied(options, fn)
 
 
 def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -331,6 +332,4 @@ def gate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "strict form). Implies --ci.",
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return _applied(options, fn)
