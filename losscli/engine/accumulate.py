@@ -179,7 +179,7 @@ class LossAccumulator:
             )
         self.pending.append(SlicePart(keys, groups.counts, running, baseline, cells))
 
-    def _absorb(self, part: SlicePart) -> None:
+    def _add_slices(self, part: SlicePart) -> None:
         running = part.running.per_group()
         baseline = [] if part.baseline is None else part.baseline.per_group()
         rows: tuple[list[int], list[int]] = ([], [])  # each slice's row of the bucket tables
@@ -262,7 +262,7 @@ class LossAccumulator:
         self.n += other.n
         self.dropped += other.dropped
         for pending in other.pending:
-            self._absorb(pending)
+            self._add_slices(pending)
         if self.slices is not None and other.slices is not None:
             for key, part in other.slices.items():
                 self._slice(key).merge(part)

@@ -16,7 +16,7 @@ from typing import Any
 from losscli import __version__
 from losscli.engine.accumulate import Task
 from losscli.engine.inputs import InputSpec, Progress
-from losscli.engine.mapping import Merged
+from losscli.engine.mapping import RowCounts
 from losscli.engine.parted import Mapper, evaluate_parts, parts
 from losscli.errors import InputError
 from losscli.io.datasets import DatasetOutput, Written
@@ -91,7 +91,7 @@ def evaluate_on_cluster(
     progress: Progress | None = None,
     output: DatasetOutput | None = None,
     analysis: Analysis = NO_ANALYSIS,
-) -> tuple[list[Task], Merged, dict[str, str], list[str], Written | None]:
+) -> tuple[list[Task], RowCounts, dict[str, str], list[str], Written | None]:
     """The run on a cluster, one task per file: what ``parted.evaluate_parts`` gives."""
     say = inputs.say
     for loss, spec in zip(losses, specs, strict=True):

@@ -29,8 +29,8 @@ from losscli.engine.input_checks import check_labels, nan_error
 from losscli.engine.inputs import Chunk, InputSpec, PerSampleSink, Progress
 from losscli.engine.mapping import (
     Context,
-    Merged,
     Outcome,
+    RowCounts,
     limit_slices,
     map_chunk,
     shape_chunk,
@@ -69,7 +69,7 @@ def run(
     whole_input: bool = True,
     analysis: Analysis = NO_ANALYSIS,
     first_row: int = 0,
-) -> tuple[list[Task], Merged, dict[str, str], list[str]]:
+) -> tuple[list[Task], RowCounts, dict[str, str], list[str]]:
     """The local engine: every chunk of the inputs mapped and merged. ``facts`` given (by a
     first pass elsewhere) are used as they are; ``whole_input=False`` refuses losses that need
     the whole input at once (a cluster task sees one file); ``first_row`` is the index of the
@@ -179,14 +179,14 @@ class _Merging:
         unreduced = any(task.loss.reduction == "none" for task in self.tasks)
         return self.keep_per_sample or self.sink is not None or unreduced
 
-    def merge(self, state: Merged, job: _Job, outcomes: list[Outcome]) -> None:
+    def merge(self, state: RowCounts, job: _Job, outcomes: list[Outcome]) -> None:
         first_row = state.rows  # of this job: the rows of those before it
         for outcome in outcomes:
             if job.renumber:
                 _renumber(outcome, first_row)
             state.merge(outcome, self.tasks, self.keep_per_sample, self.sink)
 
-    def tell(self, state: Merged) -> None:
+    def tell(self, state: RowCounts) -> None:
         if self.progress is not None:
             self.progress(state.rows, self.total, "rows")
 
@@ -208,7 +208,7 @@ def _read(
     opened: Inputs,
     merging: _Merging,
     streams: contextlib.ExitStack,
-) -> tuple[Merged, Inputs]:
+) -> tuple[RowCounts, Inputs]:
     """The input's pieces evaluated: the source's own when threads may read them at once,
     else the input read in order from its ``first`` chunk; and the inputs read last."""
     pieces = _pieces(opened, reading.analysis) if streaming and not merging.keeps() else []
@@ -272,7 +272,7 @@ def _on_pieces(
     opened: Inputs,
     merging: _Merging,
     streams: contextlib.ExitStack,
-) -> tuple[Merged, Inputs]:
+) -> tuple[RowCounts, Inputs]:
     """The pieces on threads; a piece that cannot be read on its own, or an error, sends the
     input to one reader in order, which says exactly what it says alone (a row counted from
     the start, the first error met; a damaged file fails the same way)."""
@@ -303,10 +303,10 @@ class _Job(NamedTuple):
     chunk: Chunk | None = None
 
 
-def _evaluate(pieces: list[Piece], rows: int, ctx: Context, merging: _Merging) -> Merged:
+def _evaluate(pieces: list[Piece], rows: int, ctx: Context, merging: _Merging) -> RowCounts:
     """Every piece mapped and merged in input order: one piece's chunks as they come, on
     this thread or shared with a second; several pieces a thread each."""
-    state = Merged()
+    state = RowCounts()
     if len(pieces) == 1:
         jobs: Iterator[_Job] = _chunk_jobs(pieces[0], rows, ctx)
         parallel = _warm_up(jobs, rows, state, merging)
@@ -339,7 +339,7 @@ def _map_piece(piece: Piece, rows: int, ctx: Context) -> list[Outcome]:
     return outcomes
 
 
-def _warm_up(jobs: Iterator[_Job], rows: int, state: Merged, merging: _Merging) -> bool:
+def _warm_up(jobs: Iterator[_Job], rows: int, state: RowCounts, merging: _Merging) -> bool:
     """The first chunks evaluated on this thread, the last of them timed: True when their
     arithmetic is heavy enough (logs, exps) to share the rest between two cores; cheap
     losses stay on this thread, where no handoff costs more than it saves."""

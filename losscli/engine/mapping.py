@@ -2,7 +2,7 @@
 
 ``map_chunk`` is a pure function of a chunk and the ``Context`` (what every chunk is
 evaluated with): it applies the NaN policy, turns labels one-hot when asked, and feeds each
-loss's ``LossAccumulator``. ``Merged`` adds the chunk outcomes of a run in input order. No
+loss's ``LossAccumulator``. ``RowCounts`` adds the chunk outcomes of a run in input order. No
 click, no rich.
 """
 
@@ -180,8 +180,9 @@ def _drop_by_slice(outcome: Outcome, ctx: Context, codes: np.ndarray) -> None:
         outcome.dropped.append(part)
 
 
-class Merged:
-    """Chunk outcomes added up in input order."""
+class RowCounts:
+    """The run's row counts: rows read and evaluated, omitted, the first non-finite row, and
+    what each role read; chunk outcomes added up in input order."""
 
     def __init__(self) -> None:
         self.rows = 0
@@ -193,7 +194,7 @@ class Merged:
         #: Each role's columns, when read from a table (``Inputs.columns``).
         self.columns: dict[str, list[str]] = {}
 
-    def absorb(self, other: Merged) -> None:
+    def add(self, other: RowCounts) -> None:
         """Add the totals of another part of the input (a cluster task's file), given in
         input order."""
         self.rows += other.rows

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from losscli.engine.accumulate import LossAccumulator, Task, tasks_for
 from losscli.engine.inputs import InputSpec, Progress
-from losscli.engine.mapping import Merged, whole_input_facts
+from losscli.engine.mapping import RowCounts, whole_input_facts
 from losscli.engine.plan import open_inputs, rows_per_chunk
 from losscli.errors import InputError
 from losscli.io import storage
@@ -29,7 +29,7 @@ class PartOutput(NamedTuple):
     """What one part gives back."""
 
     accumulators: list[LossAccumulator]
-    state: Merged
+    state: RowCounts
     labels: dict[str, str]
     warnings: list[str]
     written: int  # per-sample rows written to its part file
@@ -176,7 +176,7 @@ def evaluate_parts(
     mapper: Mapper,
     output: DatasetOutput | None = None,
     analysis: Analysis = NO_ANALYSIS,
-) -> tuple[list[Task], Merged, dict[str, str], list[str], Written | None]:
+) -> tuple[list[Task], RowCounts, dict[str, str], list[str], Written | None]:
     """Every part mapped (by a cluster or in turn), then merged in part order: what
     ``evaluate.run`` gives, and what went to the ``output`` dataset."""
     facts = None
@@ -219,16 +219,16 @@ def _first_rows(parts: Sequence[InputSpec], mapper: Mapper, analysis: Analysis) 
     return [sum(counts[:k]) for k in range(len(parts))]
 
 
-def _merge(tasks: list[Task], outputs: list[PartOutput]) -> tuple[Merged, list[str]]:
+def _merge(tasks: list[Task], outputs: list[PartOutput]) -> tuple[RowCounts, list[str]]:
     """The parts' accumulators merged into the tasks', and their counts and warnings, in part
     order."""
-    state = Merged()
+    state = RowCounts()
     warnings: list[str] = []
     for part in outputs:
         for task, accumulator in zip(tasks, part.accumulators, strict=True):
             # A part counts rows from its own first: these are the rows of all before it.
             accumulator.shift(state.rows)
             task.total.merge(accumulator)
-        state.absorb(part.state)
+        state.add(part.state)
         warnings += part.warnings
     return state, warnings

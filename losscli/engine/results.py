@@ -20,7 +20,7 @@ from losscli.text import slice_label as slice_label  # where renderers find it
 if TYPE_CHECKING:
     from losscli.engine.accumulate import LossAccumulator, Task
     from losscli.engine.inputs import InputSpec
-    from losscli.engine.mapping import Merged
+    from losscli.engine.mapping import RowCounts
     from losscli.io.datasets import Written
     from losscli.losses.classes import Loss
     from losscli.stats.gates import Gate
@@ -275,7 +275,7 @@ def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def assemble(
     tasks: list[Task],
-    state: Merged,
+    state: RowCounts,
     labels: dict[str, str],
     warnings: list[str],
     gates: dict[int, list[Gate]] | None,
@@ -351,7 +351,7 @@ def _whole_result(task: Task, n: int, gates: list[Gate]) -> Result:
 
 
 def _run_warnings(
-    warnings: list[str], state: Merged, results: list[Result], say: Callable[[str], str]
+    warnings: list[str], state: RowCounts, results: list[Result], say: Callable[[str], str]
 ) -> list[str]:
     """The run's warnings, each once: the engine's, the counts', then each result's."""
     found = list(warnings)

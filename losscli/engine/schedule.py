@@ -18,7 +18,7 @@ from losscli.stats.analysis import NO_ANALYSIS, Analysis
 
 if TYPE_CHECKING:
     from losscli.engine.accumulate import Task
-    from losscli.engine.mapping import Merged
+    from losscli.engine.mapping import RowCounts
     from losscli.io.datasets import DatasetOutput, Written
     from losscli.stats.gates import Gate
 
@@ -115,7 +115,7 @@ def _by_file(
     progress: Progress | None,
     output: DatasetOutput | None,
     analysis: Analysis,
-) -> tuple[list[Task], Merged, dict[str, str], list[str], Written | None]:
+) -> tuple[list[Task], RowCounts, dict[str, str], list[str], Written | None]:
     """The run file by file: on the Dask cluster asked for, or on this machine while the
     per-sample losses go to the ``output`` dataset."""
     if inputs.scheduler:
