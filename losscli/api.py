@@ -358,6 +358,10 @@ def prepare(
         **{key: value for key, value in numbers.items() if value is not None},
         **settings,
     }
+    if params is not None and not isinstance(params, Mapping):
+        raise ArgumentTypeError(
+            f"params= takes a dict of loss parameters ({{'from_logits': True}}), got {params!r}"
+        )
     return build(
         RunConfig(losses=tuple(given), params=dict(params or {}), spelling=PYTHON, **fields)
     )

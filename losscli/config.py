@@ -308,7 +308,9 @@ def _check_baseline_rules(config: RunConfig) -> None:
         )
     if (config.significance is not None or config.non_inferiority) and not config.max_increase:
         key = "significance" if config.significance is not None else "non_inferiority"
-        baseline = f" and {ask('baseline_pred')}" if spelling is not CHECK_FILE else ""
+        # The command line's flag alone, as it was; Python's keyword with what it takes.
+        metavar = "PATH_OR_ARRAY" if spelling is PYTHON else ""
+        baseline = f" and {ask('baseline_pred', metavar)}" if spelling is not CHECK_FILE else ""
         raise SettingError(
             f"{say(key)} makes {say('max_increase')} noise-aware: {verb} "
             f"{ask('max_increase', 'X')}{baseline}"

@@ -58,7 +58,7 @@ RULES = [
             "X and --baseline-pred",
             CHECK_FILE: "significance makes max_increase noise-aware: set max_increase",
             PYTHON: "significance= makes max_increase= noise-aware: pass max_increase=X and "
-            "baseline_pred=",
+            "baseline_pred=PATH_OR_ARRAY",
         },
     ),
     (
@@ -68,7 +68,7 @@ RULES = [
             "--max-increase X and --baseline-pred",
             CHECK_FILE: "non_inferiority makes max_increase noise-aware: set max_increase",
             PYTHON: "non_inferiority= makes max_increase= noise-aware: pass max_increase=X and "
-            "baseline_pred=",
+            "baseline_pred=PATH_OR_ARRAY",
         },
     ),
 ]
@@ -156,6 +156,7 @@ ERRORS = [
     {"reduction": "bogus"},
     {"nan_policy": "bogus"},
     {"params": {"from_logits": True}},
+    {"params": "from_logits"},
     {"max": "abc"},
     {"max_increase": "x%", "baseline_pred": BASE},
     {"max": {"nope": 1.0}},
@@ -260,3 +261,17 @@ def test_an_unknown_keyword_is_a_type_error_naming_it():
         losscli.evaluate("mse", Y, P, wrost=2)
     with pytest.raises(TypeError, match="'spelling'"):
         losscli.evaluate("mse", Y, P, spelling=None)
+
+
+def test_params_must_be_a_mapping():
+    with pytest.raises(TypeError, match=r"^params= takes a dict of loss parameters"):
+        losscli.evaluate("mse", Y, P, params="from_logits")
+
+
+def test_a_noise_aware_gate_without_max_increase_asks_for_it_with_what_it_takes():
+    with pytest.raises(ValueError) as raised:
+        losscli.evaluate("mse", Y, P, significance=0.05)
+    assert str(raised.value) == (
+        "significance= makes max_increase= noise-aware: pass max_increase=X and "
+        "baseline_pred=PATH_OR_ARRAY"
+    )
