@@ -31,7 +31,7 @@ from losscli.stats.slice_worst import GroupedWorst
 from losscli.stats.slicing import Groups, GroupSums, group_sums
 
 
-class SlicePart(NamedTuple):
+class SliceSums(NamedTuple):
     """One chunk's sums by slice: the slices' keys, samples and sums (and the baseline's); with
     ``--ci``, their bucket sums (the loss's and the baseline's)."""
 
@@ -88,7 +88,7 @@ class LossAccumulator:
         )
         #: A chunk's sums by slice, not yet in the slices' accumulators (arrays: cheap to
         #: keep, pickle and merge, whatever the number of slices).
-        self.pending: list[SlicePart] = []
+        self.pending: list[SliceSums] = []
 
     def like(self) -> LossAccumulator:
         """An empty accumulator of the same loss and options."""
@@ -177,13 +177,13 @@ class LossAccumulator:
                 cell_sums(weighed, pairs),
                 None if on_baseline is None else cell_sums(on_baseline, pairs),
             )
-        self.pending.append(SlicePart(keys, groups.counts, running, baseline, cells))
+        self.pending.append(SliceSums(keys, groups.counts, running, baseline, cells))
 
-    def _add_slices(self, part: SlicePart) -> None:
-        running = part.running.per_group()
-        baseline = [] if part.baseline is None else part.baseline.per_group()
+    def _add_slices(self, sums: SliceSums) -> None:
+        running = sums.running.per_group()
+        baseline = [] if sums.baseline is None else sums.baseline.per_group()
         rows: tuple[list[int], list[int]] = ([], [])  # each slice's row of the bucket tables
-        for g, (key, n) in enumerate(zip(part.keys, part.n.tolist(), strict=True)):
+        for g, (key, n) in enumerate(zip(sums.keys, sums.n.tolist(), strict=True)):
             target = self._slice(key)
             for found, bootstrap in zip(rows, target.bootstraps(), strict=True):
                 found.append(-1 if bootstrap is None else bootstrap.row)  # -1: not kept
@@ -191,9 +191,9 @@ class LossAccumulator:
             target.running.absorb(running[g])
             if baseline and target.baseline is not None:
                 target.baseline.absorb(baseline[g])
-        if self.tables is not None and part.cells is not None:
+        if self.tables is not None and sums.cells is not None:
             # The chunk's (slice, bucket) sums into every slice's row at once.
-            for table, cells, at in zip(self.tables, part.cells, rows, strict=True):
+            for table, cells, at in zip(self.tables, sums.cells, rows, strict=True):
                 if cells is not None:
                     table.add_cells(at, cells)
 

@@ -196,7 +196,7 @@ def _renumber(outcome: Outcome, first_row: int) -> None:
     first bad rows, the worst samples and the rows the checks for likely mistakes name."""
     outcome.bad = {role: (row + first_row, count) for role, (row, count) in outcome.bad.items()}
     outcome.offset += first_row
-    for accumulator in outcome.parts:
+    for accumulator in outcome.accumulators:
         accumulator.shift(first_row)
 
 

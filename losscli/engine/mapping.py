@@ -100,7 +100,7 @@ class Outcome:
         self.rows = rows  # rows read, before any was dropped
         self.n = 0  # rows evaluated
         self.bad: dict[str, tuple[int, int]] = {}  # role -> (first bad row, non-finite count)
-        self.parts: list[LossAccumulator] = []  # one per loss
+        self.accumulators: list[LossAccumulator] = []  # one per loss
         #: With --nan-policy omit by slice: the dropped rows counted by slice, one per loss.
         self.dropped: list[LossAccumulator] = []
         self.weighted: list[np.ndarray] = []  # each loss's weighted per-sample losses
@@ -162,11 +162,11 @@ def _evaluate(outcome: Outcome, chunk: Chunk, codes: np.ndarray | None, ctx: Con
     if codes is not None and ctx.group_codes is not None:
         slices = factorize(codes[kept_rows] if kept_rows is not None else codes, ctx.group_codes)
     for task in ctx.tasks:
-        part = task.total.like()
+        accumulator = task.total.like()
         outcome.weighted.append(
-            part.update(chunk, weights, offset, kept_rows, ctx.facts, slices, buckets)
+            accumulator.update(chunk, weights, offset, kept_rows, ctx.facts, slices, buckets)
         )
-        outcome.parts.append(part)
+        outcome.accumulators.append(accumulator)
 
 
 def _drop_by_slice(outcome: Outcome, ctx: Context, codes: np.ndarray) -> None:
@@ -228,10 +228,10 @@ class RowCounts:
         if outcome.dropped:
             for task, dropped in zip(tasks, outcome.dropped, strict=True):
                 task.total.merge(dropped)
-        if not outcome.parts:
+        if not outcome.accumulators:
             return
-        for i, (task, part) in enumerate(zip(tasks, outcome.parts, strict=True)):
-            task.total.merge(part)
+        for i, (task, accumulator) in enumerate(zip(tasks, outcome.accumulators, strict=True)):
+            task.total.merge(accumulator)
             # Per-sample values stay in memory when asked for, or when nothing else receives them.
             if keep_per_sample or (task.loss.reduction == "none" and sink is None):
                 task.kept.append(outcome.weighted[i])
