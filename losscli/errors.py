@@ -61,21 +61,17 @@ class RowError(InputError):
 
 
 class TooManySlices(InputError):
-    """More slices than ``max_slices``; ``spelled(say)`` names the settings as the front end
-    spells them (``--max-slices``, ``max_slices``)."""
+    """More slices than ``max_slices``, found while reading (also on a cluster worker)."""
 
     def __init__(self, columns: tuple[str, ...], limit: int) -> None:
         self.columns, self.limit = tuple(columns), limit
-        super().__init__(self.spelled(lambda key: key))
+        super().__init__(
+            f"{setting('group_by')} {', '.join(self.columns)}: more than "
+            f"{setting('max_slices')} {limit} slices; raise it or group by fewer values"
+        )
 
     def __reduce__(self) -> tuple[type, tuple[tuple[str, ...], int]]:  # one piece to a cluster
         return TooManySlices, (self.columns, self.limit)
-
-    def spelled(self, say: Callable[[str], str]) -> str:
-        return (
-            f"{say('group_by')} {', '.join(self.columns)}: more than {say('max_slices')} "
-            f"{self.limit} slices; raise it or group by fewer values"
-        )
 
 
 class LossError(LossCliError, ValueError):

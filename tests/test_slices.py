@@ -554,3 +554,20 @@ def test_check_names_the_slice_settings_by_their_keys(tmp_path):
         "Error: --group-by label: more than --max-slices 1 slices; raise it or group by fewer "
         "values\n"
     )
+
+
+def test_a_dataset_read_file_by_file_names_the_slice_settings_as_flags(tmp_path):
+    """File by file (``--output DIR/``, as on a cluster) the limit is found in one file: the
+    error names that file and spells the settings as the command line does."""
+    root = tmp_path / "ds"
+    root.mkdir()
+    for k in range(2):
+        table = pa.table({"y": [0.0, 1.0, 2.0], "p": [1.0, 1.0, 1.0], "g": ["a", "b", "c"]})
+        pq.write_table(table, root / f"part{k}.parquet")
+    args = ("eval", "mse", "--data", root, "--true-col", "y", "--pred-col", "p")
+    done = invoke(*args, "--group-by", "g", "--max-slices", "2", "--output", f"{tmp_path}/out/",
+                  code=2)  # fmt: skip
+    assert done.stderr == (
+        f"Error: {root}/part0.parquet: --group-by g: more than --max-slices 2 slices; raise it "
+        "or group by fewer values\n"
+    )

@@ -12,7 +12,7 @@ from losscli.engine.inputs import InputSpec, PerSampleSink, Progress
 from losscli.engine.local import run
 from losscli.engine.plan import NAN_POLICIES
 from losscli.engine.results import Evaluation, assemble
-from losscli.errors import InputError, TooManySlices
+from losscli.errors import InputError
 from losscli.losses.classes import Loss
 from losscli.stats.analysis import NO_ANALYSIS, Analysis
 
@@ -81,8 +81,6 @@ def evaluate(
         with np.errstate(all="ignore"):
             evaluation = assemble(tasks, state, labels, warnings, gates, inputs)
         return evaluation._replace(written=written)
-    except TooManySlices as exc:  # the settings named as this front end spells them
-        raise InputError(exc.spelled(inputs.say)) from None
     finally:
         if drawing is not None:
             drawing.join()
