@@ -10,7 +10,6 @@ unreachable endpoint is an error, not a hang.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import os
 import re
@@ -354,19 +353,16 @@ def _prefix(uri: str) -> str:
 
 
 def list_files(uri: str, hidden: bool = False) -> list[tuple[str, str]]:
-    """The files under a directory URI (or matching a glob over file names) in name order, as
-    (URI, path relative to the directory), for a dataset being written; hidden and marker
-    files (``.crc``, ``_SUCCESS``) are skipped as Spark and pyarrow skip them, unless
-    ``hidden``. (A dataset being read is listed by ``readers.parquet.dataset_files``.)"""
+    """The files under a directory URI in name order, as (URI, path relative to the
+    directory), for a dataset being written; hidden and marker files (``.crc``, ``_SUCCESS``)
+    are skipped as Spark and pyarrow skip them, unless ``hidden``. (A dataset being read is
+    listed by ``readers.parquet.dataset_files``.)"""
     from pyarrow import fs
 
-    pattern = None
     root = uri.rstrip("/")
-    if is_glob(uri):
-        root, _, pattern = uri.rstrip("/").rpartition("/")
     filesystem, base = resolve(root)
     try:
-        infos = filesystem.get_file_info(fs.FileSelector(base, recursive=pattern is None))
+        infos = filesystem.get_file_info(fs.FileSelector(base, recursive=True))
     except FileNotFoundError:
         raise InputError(f"{public(root)}: no such directory") from None
     except (OSError, ValueError) as exc:
@@ -374,13 +370,9 @@ def list_files(uri: str, hidden: bool = False) -> list[tuple[str, str]]:
     found = []
     for info in infos:
         relative = info.path[len(base) :].lstrip("/")
-        parts = relative.split("/")
-        skipped = not hidden and any(p.startswith((".", "_")) for p in parts)
-        if info.type != fs.FileType.File or skipped:
-            continue
-        if pattern is not None and not fnmatch.fnmatchcase(relative, pattern):
-            continue
-        found.append((_prefix(uri) + info.path, relative))
+        skipped = not hidden and any(p.startswith((".", "_")) for p in relative.split("/"))
+        if info.type == fs.FileType.File and not skipped:
+            found.append((_prefix(uri) + info.path, relative))
     return sorted(found)
 
 
