@@ -251,6 +251,21 @@ def validate(config: RunConfig) -> None:
     _check_ranges(config)
     _check_slice_rules(config)
     _check_baseline_rules(config)
+    _check_cluster_inputs(config)
+
+
+def _check_cluster_inputs(config: RunConfig) -> None:
+    """A cluster's workers read files: data given in Python cannot go there."""
+    if not config.scheduler:
+        return
+    roles = ("y_true", "y_pred", "sample_weight", "data", "baseline_pred", "groups")
+    given = [key for key in roles if not isinstance(getattr(config, key), (str, float, type(None)))]
+    if given:
+        say = config.spelling.say
+        raise SettingError(
+            f"{say('scheduler')} runs on the files its workers read; {say(given[0])} is data "
+            f"given in Python: give a path, or drop {say('scheduler')}"
+        )
 
 
 def _check_ranges(config: RunConfig) -> None:
